@@ -1,0 +1,213 @@
+"""Strict schema building blocks for YAML inputs: unit-typed fields and friendly errors.
+
+Input files are validated with pydantic models that forbid unknown keys and parse every
+dimensional value through :mod:`planner.units`. :func:`validate_document` turns pydantic's error
+list into :class:`~planner.errors.Problem` objects that carry the file, line, column and field
+path, with a hint ("did you mean ...") for each.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable
+from typing import Annotated, Any, TypeVar, get_args, get_origin
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic_core import PydanticCustomError
+
+from planner.errors import InputError, Problem
+from planner.units import Dimension, UnitError, parse_quantity
+from planner.yamlio import Document, PathKey
+
+__all__ = [
+    "Bandwidth", "Compute", "ComputeRate", "Count", "Duration", "EnergyPrice", "Fraction",
+    "Money", "MoneyRate", "BytePrice", "Power", "PowerPrice", "PositiveInt", "Rate", "Size",
+    "StrictModel", "did_you_mean", "validate_document", "validate_data",
+]
+
+
+class StrictModel(BaseModel):
+    """Base for every input schema: unknown keys rejected, immutable after parsing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+
+
+def _quantity(dimension: Dimension, *, allow_zero: bool = True) -> BeforeValidator:
+    def parse(value: object) -> float:
+        try:
+            number = parse_quantity(value, dimension)
+        except UnitError as err:
+            raise PydanticCustomError("unit", "{message}",
+                                      {"message": err.message, "hint": err.hint}) from None
+        if number < 0 or (number == 0 and not allow_zero):
+            raise PydanticCustomError(
+                "unit", "{message}",
+                {"message": f"{value!r} must be {'positive' if not allow_zero else 'zero or more'}",
+                 "hint": "use a value above zero"})
+        if dimension is Dimension.FRACTION and number > 1:
+            raise PydanticCustomError(
+                "unit", "{message}",
+                {"message": f"{value!r} is above 1", "hint": "write a fraction such as 0.9 or 90%"})
+        return number
+
+    return BeforeValidator(parse)
+
+
+Size = Annotated[float, _quantity(Dimension.SIZE)]
+Bandwidth = Annotated[float, _quantity(Dimension.BANDWIDTH)]
+Compute = Annotated[float, _quantity(Dimension.FLOPS)]
+ComputeRate = Annotated[float, _quantity(Dimension.FLOP_RATE, allow_zero=False)]
+Power = Annotated[float, _quantity(Dimension.POWER)]
+Duration = Annotated[float, _quantity(Dimension.DURATION)]
+Rate = Annotated[float, _quantity(Dimension.RATE)]
+Money = Annotated[float, _quantity(Dimension.MONEY)]
+MoneyRate = Annotated[float, _quantity(Dimension.MONEY_RATE)]
+EnergyPrice = Annotated[float, _quantity(Dimension.ENERGY_PRICE)]
+BytePrice = Annotated[float, _quantity(Dimension.BYTE_PRICE)]
+PowerPrice = Annotated[float, _quantity(Dimension.POWER_PRICE)]
+Count = Annotated[float, _quantity(Dimension.COUNT)]
+Fraction = Annotated[float, _quantity(Dimension.FRACTION)]
+
+
+def _positive_int(value: object) -> int:
+    if isinstance(value, bool):
+        raise PydanticCustomError("unit", "{message}",
+                                  {"message": f"expected a whole number, got {value}", "hint": ""})
+    if isinstance(value, str):
+        try:
+            value = parse_quantity(value, Dimension.COUNT)
+        except UnitError as err:
+            raise PydanticCustomError("unit", "{message}",
+                                      {"message": err.message, "hint": err.hint}) from None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or value < 1:
+        raise PydanticCustomError(
+            "unit", "{message}",
+            {"message": f"expected a whole number of at least 1, got {value!r}", "hint": ""})
+    return value
+
+
+PositiveInt = Annotated[int, BeforeValidator(_positive_int)]
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A 'did you mean' hint for an unknown name, or a list of the valid ones."""
+    options = sorted(choices)
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    if len(options) <= 12:
+        return "expected one of: " + ", ".join(options)
+    return f"see the {len(options)} valid names with 'planner catalog list'"
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The nested model class reached by following ``loc`` through field annotations."""
+    current: Any = model
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(str(part))
+            if info is None:
+                return None
+            current = info.annotation
+        else:
+            current = _unwrap(current)
+            if current is None:
+                return None
+            if isinstance(current, type) and issubclass(current, BaseModel):
+                info = current.model_fields.get(str(part))
+                current = info.annotation if info else None
+        current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Optional, list[...], dict[str, ...] and Annotated to the inner model class."""
+    for _ in range(5):
+        origin = get_origin(annotation)
+        if origin is None:
+            return annotation
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if origin is Annotated:
+            annotation = args[0]
+        elif origin in (list, tuple, set, frozenset):
+            annotation = args[0] if args else None
+        elif origin is dict:
+            annotation = args[1] if len(args) > 1 else None
+        else:
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            annotation = models[0] if models else (args[0] if args else None)
+    return annotation
+
+
+_TYPE_WORDS = {
+    "float_type": "a number", "float_parsing": "a number", "int_type": "a whole number",
+    "int_parsing": "a whole number", "int_from_float": "a whole number",
+    "string_type": "text", "bool_type": "true or false", "bool_parsing": "true or false",
+    "dict_type": "a mapping (key: value)", "model_type": "a mapping (key: value)",
+    "list_type": "a list", "model_attributes_type": "a mapping (key: value)",
+}
+
+
+def _translate(error: Any, model: type[BaseModel]) -> tuple[tuple[Any, ...], str, str, bool]:
+    """Map one pydantic error to (loc, message, hint, points_at_key)."""
+    loc: tuple[Any, ...] = tuple(p for p in error["loc"] if not _is_union_tag(p))
+    kind = error["type"]
+    if kind == "missing":
+        return loc, "required field is missing", f"add '{loc[-1]}: ...'", False
+    if kind == "extra_forbidden":
+        parent = _model_at(model, loc[:-1])
+        choices = list(parent.model_fields) if parent else []
+        return loc, "unknown field", did_you_mean(str(loc[-1]), choices), True
+    if kind == "unit":
+        ctx = error.get("ctx", {})
+        return loc, str(ctx.get("message", error["msg"])), str(ctx.get("hint", "")), False
+    if kind in ("literal_error", "enum"):
+        expected = error.get("ctx", {}).get("expected", "")
+        return loc, f"{error['input']!r} is not allowed", f"expected {expected}", False
+    if kind in _TYPE_WORDS:
+        found = error.get("input")
+        return (loc, f"expected {_TYPE_WORDS[kind]}, got {found!r}",
+                "check the value's type", False)
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return loc, f"{error['input']!r}: {error['msg'].lower()}", "", False
+    message = str(error["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    return loc, message, "", False
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def validate_data(model: type[T], doc: Document, data: Any, base: PathKey = ()) -> T:
+    """Validate ``data`` (found at ``base`` inside ``doc``) against ``model``; raise InputError."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        problems: list[Problem] = []
+        for error in err.errors():
+            loc, message, hint, at_key = _translate(error, model)
+            problems.append(doc.problem((*base, *loc), message, hint, key=at_key))
+        raise InputError(_dedupe(problems)) from None
+
+
+def validate_document(model: type[T], doc: Document) -> T:
+    """Validate a whole document against ``model``."""
+    return validate_data(model, doc, doc.data)
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: set[str] = set()
+    unique = []
+    for problem in problems:
+        if str(problem) not in seen:
+            seen.add(str(problem))
+            unique.append(problem)
+    return sorted(unique, key=lambda p: (p.line or 0, p.column or 0))

@@ -1,0 +1,231 @@
+"""Schemas of model architectures and workloads (pretrain, posttrain, serve) and scenarios.
+
+A workload file has a top-level ``kind`` that selects its schema (a discriminated union). A
+scenario file lists several workloads (paths or inline mappings) that share one fleet.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from planner.catalog.schema import ID_PATTERN, Efficiency, Precision, Source
+from planner.schema import (
+    Count,
+    Duration,
+    Fraction,
+    PositiveInt,
+    Rate,
+    StrictModel,
+)
+
+
+class AttentionKind(StrEnum):
+    """Attention variants with different KV-cache rules."""
+
+    GQA = "gqa"  # grouped-query (MHA and MQA are special cases)
+    MLA = "mla"  # multi-head latent attention (DeepSeek-V2/V3)
+
+
+class Mla(StrictModel):
+    """Multi-head latent attention dimensions (DeepSeek-V3 config names)."""
+
+    q_lora_rank: PositiveInt
+    kv_lora_rank: PositiveInt
+    qk_nope_head_dim: PositiveInt
+    qk_rope_head_dim: PositiveInt
+    v_head_dim: PositiveInt
+
+
+class Moe(StrictModel):
+    """Mixture-of-experts feed-forward layers."""
+
+    experts: PositiveInt = Field(description="routed experts per MoE layer")
+    experts_per_token: PositiveInt
+    shared_experts: Annotated[int, Field(ge=0)] = 0
+    expert_ffn_hidden: PositiveInt
+    dense_layers: Annotated[int, Field(ge=0)] = Field(
+        0, description="leading layers that use a dense FFN of size ffn_hidden")
+
+
+class Architecture(StrictModel):
+    """Decoder-only transformer shape."""
+
+    layers: PositiveInt
+    hidden: PositiveInt
+    heads: PositiveInt
+    kv_heads: PositiveInt
+    head_dim: PositiveInt
+    ffn_hidden: PositiveInt = Field(description="dense SwiGLU intermediate size")
+    vocab: PositiveInt
+    tied_embeddings: bool = False
+    attention: AttentionKind = AttentionKind.GQA
+    mla: Mla | None = None
+    moe: Moe | None = None
+    extra_params: Annotated[int, Field(ge=0)] = Field(
+        0, description="parameters outside the standard blocks (e.g. MTP modules), if counted")
+
+    @model_validator(mode="after")
+    def _mla_needs_dims(self) -> Architecture:
+        if self.attention is AttentionKind.MLA and self.mla is None:
+            raise ValueError("attention: mla needs an 'mla:' block with its dimensions")
+        if self.kv_heads > self.heads:
+            raise ValueError("kv_heads cannot exceed heads")
+        return self
+
+
+class Published(StrictModel):
+    """Published totals that the derived parameter count is checked against."""
+
+    total_params: Count
+    active_params: Count | None = None
+
+
+class ModelSpec(StrictModel):
+    """A model architecture file under workloads/models/."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    architecture: Architecture
+    published: Published
+    context_length: PositiveInt
+    sources: dict[str, Source]
+
+
+class WorkloadKind(StrEnum):
+    """The three workload families."""
+
+    PRETRAIN = "pretrain"
+    POSTTRAIN = "posttrain"
+    SERVE = "serve"
+
+
+class Recompute(StrEnum):
+    """Activation recomputation during training."""
+
+    NONE = "none"
+    SELECTIVE = "selective"
+    FULL = "full"
+
+
+class Parallelism(StrictModel):
+    """A pinned training layout; unset fields are searched."""
+
+    tp: PositiveInt | None = None
+    pp: PositiveInt | None = None
+    dp: PositiveInt | None = None
+    microbatch: PositiveInt | None = None
+
+
+class _Workload(StrictModel):
+    name: str = Field("", description="defaults to the file name")
+    description: str = ""
+    model: str
+    efficiency: Efficiency = Efficiency()
+
+
+class Pretrain(_Workload):
+    """A pretraining run: a token budget on a fixed device count or within a deadline."""
+
+    kind: Literal[WorkloadKind.PRETRAIN]
+    tokens: Count
+    sequence_length: PositiveInt
+    precision: Precision = Precision.BF16
+    accelerators: PositiveInt | None = None
+    deadline: Duration | None = None
+    global_batch_tokens: Count = 16e6
+    parallelism: Parallelism = Parallelism()
+    recompute: Recompute = Recompute.SELECTIVE
+    zero_stage: Annotated[int, Field(ge=0, le=3)] = 1
+    allow_cross_site: bool = False
+
+    @model_validator(mode="after")
+    def _size_or_deadline(self) -> Pretrain:
+        if self.accelerators is None and self.deadline is None:
+            raise ValueError("give either 'accelerators' (a fixed count) or 'deadline'")
+        return self
+
+
+class Serve(_Workload):
+    """A reasoning-model serving fleet at an interactivity target."""
+
+    kind: Literal[WorkloadKind.SERVE]
+    input_tokens: Count
+    output_tokens: Count
+    interactivity: Rate = Field(description="decode tokens/s per user (stream)")
+    weights_precision: Precision = Precision.FP8
+    kv_precision: Precision = Precision.BF16
+    compute_precision: Precision | None = None
+    requests_per_second: Rate | dict[str, Rate] = Field(
+        description="total, or per region (region names from the fleet's sites)")
+    votes: PositiveInt = 1
+    shared_prefix_fraction: Fraction = 0.0
+    prefix_read_once: bool = True
+    latency_bound: Duration = 0.1
+    duration: Duration = 30 * 86400.0
+    memory_reserve: Fraction = 0.05
+    enforce_memory: bool = True
+
+
+class RewardModel(StrictModel):
+    """A reward model scored as prefill (forward only)."""
+
+    model: str
+    passes: Count = 1.0
+
+
+class ProcessRewardModel(RewardModel):
+    """A PRM scores each reasoning step (every `step_tokens` generated tokens)."""
+
+    step_tokens: Count
+
+
+class RewardModels(StrictModel):
+    """Outcome reward model (per sample) and process reward model (per step)."""
+
+    orm: RewardModel | None = None
+    prm: ProcessRewardModel | None = None
+
+
+class Generator(StrictModel):
+    """How samples are generated (decode)."""
+
+    model: str | None = None
+    weights_precision: Precision = Precision.FP8
+    kv_precision: Precision = Precision.FP8
+    interactivity: Rate = 20.0
+
+
+class Posttrain(_Workload):
+    """Berry-style RL post-training: generate, verify, score, keep, update."""
+
+    kind: Literal[WorkloadKind.POSTTRAIN]
+    problems: Count
+    samples_per_problem: Count
+    branching_factor: Count = Field(
+        1.0, description="children per node of the sample tree; 1 = independent samples")
+    prompt_tokens: Count
+    tokens_per_sample: Count
+    generator: Generator = Generator()
+    reward_models: RewardModels = RewardModels()
+    verifier_cpu_seconds: Duration = Field(description="CPU core-seconds per verified sample")
+    verified_fraction: Fraction = 1.0
+    keep_fraction: Fraction
+    forward_backward_ratio: float = Field(ge=1.0, le=64.0)
+    policy_updates: PositiveInt = 1000
+    precision: Precision = Precision.BF16
+    deadline: Duration
+
+
+Workload = Annotated[Pretrain | Posttrain | Serve, Field(discriminator="kind")]
+
+
+class ScenarioFile(StrictModel):
+    """Several workloads that share one fleet."""
+
+    name: str = ""
+    description: str = ""
+    fleet: str | None = None
+    workloads: list[str | dict[str, object]] = Field(min_length=1)
