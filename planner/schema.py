@@ -21,9 +21,25 @@ from planner.units import Dimension, UnitError, parse_quantity
 from planner.yamlio import Document, PathKey
 
 __all__ = [
-    "Bandwidth", "Compute", "ComputeRate", "Count", "Duration", "EnergyPrice", "Fraction",
-    "Money", "MoneyRate", "BytePrice", "Power", "PowerPrice", "PositiveInt", "Rate", "Size",
-    "StrictModel", "did_you_mean", "validate_document", "validate_data",
+    "Bandwidth",
+    "BytePrice",
+    "Compute",
+    "ComputeRate",
+    "Count",
+    "Duration",
+    "EnergyPrice",
+    "Fraction",
+    "Money",
+    "MoneyRate",
+    "PositiveInt",
+    "Power",
+    "PowerPrice",
+    "Rate",
+    "Size",
+    "StrictModel",
+    "did_you_mean",
+    "validate_data",
+    "validate_document",
 ]
 
 

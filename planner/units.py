@@ -14,19 +14,19 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
+    "BYTES_PER_BIT",
+    "JOULES_PER_KWH",
+    "SECONDS_PER_DAY",
+    "SECONDS_PER_HOUR",
+    "SECONDS_PER_YEAR",
     "Dimension",
     "UnitError",
-    "format_quantity",
-    "parse_quantity",
-    "parse_dimensionless",
-    "BYTES_PER_BIT",
-    "SECONDS_PER_HOUR",
-    "SECONDS_PER_DAY",
-    "SECONDS_PER_YEAR",
-    "JOULES_PER_KWH",
     "bits_to_bytes",
-    "hours",
     "days",
+    "format_quantity",
+    "hours",
+    "parse_dimensionless",
+    "parse_quantity",
 ]
 
 BYTES_PER_BIT = 0.125

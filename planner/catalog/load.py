@@ -46,7 +46,7 @@ class Catalog:
         if where is not None:
             raise InputError(Problem(where.file, where.path, f"unknown system {name!r}", hint,
                                      where.line, where.column))
-        raise InputError(Problem("--hardware", name, f"unknown system {name!r}", hint))
+        raise InputError(Problem("--hardware", "", f"unknown system {name!r}", hint))
 
 
 def uncovered_fields(data: Any, sources: Iterable[str], sections: Iterable[str]) -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from planner.catalog.schema import Efficiency
 
-__all__ = ["Assumption", "resolve", "EFFICIENCY_NAMES"]
+__all__ = ["EFFICIENCY_NAMES", "Assumption", "resolve"]
 
 EFFICIENCY_NAMES = tuple(Efficiency.model_fields)
 

@@ -61,6 +61,7 @@ class Architecture(StrictModel):
     ffn_hidden: PositiveInt = Field(description="dense SwiGLU intermediate size")
     vocab: PositiveInt
     tied_embeddings: bool = False
+    qkv_bias: bool = Field(False, description="q, k and v projections carry biases (Qwen2)")
     attention: AttentionKind = AttentionKind.GQA
     mla: Mla | None = None
     moe: Moe | None = None
@@ -81,6 +82,8 @@ class Published(StrictModel):
 
     total_params: Count
     active_params: Count | None = None
+    pretraining_tokens: Count | None = Field(
+        None, description="tokens the model was pretrained on, to compare post-training FLOPs")
 
 
 class ModelSpec(StrictModel):

@@ -1,0 +1,253 @@
+"""The `planner` command line: thin click commands over the Python API.
+
+This is the only module that imports click. Every PlannerError is turned into a message on
+stderr and an exit code (2 bad input, 3 infeasible, 4 solver failure) without a traceback;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from planner.errors import PlannerError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+FORMATS = ("table", "json", "markdown", "csv", "html")
+
+
+def _set_option(func: F) -> F:
+    return click.option(
+        "--set", "overrides", multiple=True, metavar="PATH=VALUE",
+        help="Override one field of the workload by dotted path before validation, "
+             "e.g. --set problems=20M --set deadline='30 days'. Repeatable.")(func)
+
+
+def _format_options(func: F) -> F:
+    func = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                        help="Write the report to this file (atomically) instead of stdout.")(func)
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+                        show_default=True, help="Output format.")(func)
+
+
+class _PlannerGroup(click.Group):
+    """A click group that maps PlannerError to a message and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PlannerError as err:
+            if (ctx.obj or {}).get("debug"):
+                raise
+            _report_error(err)
+            ctx.exit(err.exit_code)
+
+
+@click.group(cls=_PlannerGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="planner")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Hardware-aware capacity planning for AI infrastructure.
+
+    \b
+    Examples:
+      planner optimize workloads/o1_posttrain.yaml
+      planner estimate workloads/serve_reasoning.yaml --hardware dgx-h100
+      planner catalog list
+      planner validate hardware workloads
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _emit(text: str, output: Path | None) -> None:
+    from planner.yamlio import write_atomic
+
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+    else:
+        write_atomic(output, text if text.endswith("\n") else text + "\n")
+        click.echo(f"wrote {output}", err=True)
+
+
+@cli.group()
+def catalog() -> None:
+    """List and show the hardware systems in the catalog."""
+
+
+@catalog.command("list")
+@_format_options
+def catalog_list(fmt: str, output: Path | None) -> None:
+    """One row per system: accelerators, peak FLOP/s, HBM, CPU cores per accelerator, power, price.
+
+    \b
+    Example:
+      planner catalog list --format json
+    """
+    from planner.catalog.load import load_catalog
+    from planner.report.catalog import catalog_rows, render_catalog
+
+    rows = catalog_rows(load_catalog())
+    _emit(render_catalog(rows, fmt), output)
+
+
+@catalog.command("show")
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
+              show_default=True)
+def catalog_show(name: str, fmt: str) -> None:
+    """Full specification of one system with the source of every figure.
+
+    \b
+    Example:
+      planner catalog show gb200-nvl72
+    """
+    from planner.catalog.load import load_catalog
+    from planner.report.catalog import render_system
+
+    system = load_catalog().get(name)
+    click.echo(render_system(system, fmt))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(paths: Sequence[Path]) -> None:
+    """Check hardware, fleet, model and workload files (or folders of them).
+
+    Reports every problem of every file, each as file:line:col: field: message; hint.
+    Exits 2 when any file is invalid.
+
+    \b
+    Example:
+      planner validate hardware workloads
+    """
+    from planner.errors import InputError, Problem
+    from planner.workload.load import load_any
+
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*.y*ml") if p.suffix in (".yaml", ".yml")))
+        else:
+            files.append(path)
+    problems: list[Problem] = []
+    for file in files:
+        try:
+            description = load_any(file)
+        except InputError as err:
+            problems.extend(err.problems)
+            continue
+        click.echo(f"ok  {file}  ({description})")
+    if problems:
+        raise InputError(problems)
+    click.echo(f"{len(files)} file(s) valid")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--hardware", "hardware", required=True, metavar="NAME",
+              help="System id from the catalog (see 'planner catalog list').")
+@_set_option
+@_format_options
+def estimate(file: Path, hardware: str, overrides: tuple[str, ...], fmt: str,
+             output: Path | None) -> None:
+    """The calculator view: one workload on one system, no fleet.
+
+    \b
+    Examples:
+      planner estimate workloads/serve_reasoning.yaml --hardware dgx-h100
+      planner estimate workloads/serve_reasoning.yaml --hardware dgx-h100 \\
+          --set efficiency.memory_bandwidth=0.773 --set efficiency.compute=0.5676 --format json
+      planner estimate workloads/o1_posttrain.yaml --hardware trn2-rainier
+    """
+    from planner.api import estimate as run_estimate
+    from planner.report.render import render
+
+    result = run_estimate(file, hardware, overrides=overrides)
+    _emit(render(result, fmt), output)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--fleet", type=click.Path(path_type=Path),
+              help="Fleet file (default: hardware/fleets/default.yaml).")
+@click.option("--objective", type=click.Choice(("cost", "time")), default="cost",
+              show_default=True, help="Minimise total cost, or finish as early as possible.")
+@click.option("--integer", is_flag=True, help="Whole units (nodes, racks, servers) per site.")
+@click.option("--solver", type=click.Choice(("highs", "cbc")), default="highs", show_default=True)
+@click.option("--time-limit", type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Solver time limit.")
+@click.option("--budget", metavar="USD", help="Budget cap, e.g. '2B USD'.")
+@click.option("--dump-lp", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the LP model (LP format) here for debugging.")
+@_set_option
+@_format_options
+def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solver: str,
+             time_limit: float | None, budget: str | None, dump_lp: Path | None,
+             overrides: tuple[str, ...], fmt: str, output: Path | None) -> None:
+    """Place one or more workloads across the fleet's sites at least cost (the main job).
+
+    Prints the placement, purchases, data flows, the cost breakdown and the bottlenecks
+    (binding constraints with their shadow prices). Exits 3 with a diagnosis when the
+    scenario is infeasible, 4 when the solver fails.
+
+    \b
+    Examples:
+      planner optimize workloads/o1_posttrain.yaml
+      planner optimize workloads/o1_posttrain.yaml --set verifier_cpu_seconds='5 s'
+      planner optimize workloads/o1_posttrain.yaml --integer --format json -o plan.json
+    """
+    from planner.api import optimize as run_optimize
+    from planner.report.render import render
+
+    result = run_optimize(file, fleet=fleet, objective=objective, integer=integer,
+                          solver=solver, time_limit_s=time_limit, budget=budget,
+                          dump_lp=dump_lp, overrides=overrides)
+    _emit(render(result, fmt), output)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(("table", "json", "markdown", "csv")),
+              default="table", show_default=True)
+def calibration(fmt: str) -> None:
+    """Every published reference case: published value, prediction, error, source.
+
+    Ends with the mean and max absolute error; exits 1 when a case leaves its tolerance.
+
+    \b
+    Example:
+      planner calibration --format markdown
+    """
+    from planner.api import calibration as run_calibration
+    from planner.report.render import render
+
+    report = run_calibration()
+    click.echo(render(report, fmt))
+    if not report.all_within_tolerance:
+        sys.exit(1)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point."""
+    cli.main(args=None if argv is None else list(argv), prog_name="planner")
+
+
+def _report_error(err: PlannerError) -> None:
+    from planner.errors import InfeasibleError, InputError
+
+    if isinstance(err, InputError):
+        for problem in err.problems:
+            click.echo(f"error: {problem}", err=True)
+        if len(err.problems) > 1:
+            click.echo(f"{len(err.problems)} problems found", err=True)
+    elif isinstance(err, InfeasibleError):
+        click.echo(f"infeasible: {err}", err=True)
+    else:
+        click.echo(f"error: {err}", err=True)
