@@ -49,7 +49,9 @@ class Document:
     def problem(self, path: PathKey, message: str, hint: str = "", key: bool = False) -> Problem:
         """A Problem located at ``path`` (or at the `--set` option that changed it)."""
         for prefix, option in self.overridden.items():
-            if tuple(path[: len(prefix)]) == prefix:
+            created = bool(path) and tuple(prefix[: len(path)]) == tuple(path) and \
+                tuple(path) not in self.positions  # a key that only the override wrote
+            if tuple(path[: len(prefix)]) == prefix or created:
                 return Problem(f"{self.file} (--set {option})", format_path(path), message, hint)
         line, column = self.where(path, key=key)
         return Problem(self.file, format_path(path), message, hint, line, column)

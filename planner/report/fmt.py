@@ -32,6 +32,7 @@ _SUFFIXES: tuple[tuple[str, Dimension | str], ...] = (
     ("_fraction", Dimension.FRACTION),
     ("_utilization", Dimension.FRACTION),
     ("utilization", Dimension.FRACTION),
+    ("bytes", Dimension.SIZE),
 )
 
 

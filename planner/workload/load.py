@@ -13,7 +13,7 @@ import functools
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -135,16 +135,16 @@ def _check_model(doc: Document, spec: ModelSpec) -> list[Problem]:
     if stem != model_file_name(spec.id):
         problems.append(doc.problem(("id",), f"id {spec.id!r} does not match the file name",
                                     f"rename the file to {model_file_name(spec.id)}"))
-    for field in uncovered_fields(doc.data, spec.sources, _MODEL_SOURCED):
-        problems.append(doc.problem(tuple(field.split(".")), "no source for this figure",
-                                    f"add 'sources: {{{field}: {{url: ..., tag: vendor}}}}'"))
+    for leaf in uncovered_fields(doc.data, spec.sources, _MODEL_SOURCED):
+        problems.append(doc.problem(tuple(leaf.split(".")), "no source for this figure",
+                                    f"add 'sources: {{{leaf}: {{url: ..., tag: vendor}}}}'"))
     counts = count_params(spec.architecture)
     checks = (("total_params", counts.total, spec.published.total_params),
               ("active_params", counts.active, spec.published.active_params))
-    for field, derived, published in checks:
+    for key, derived, published in checks:
         if published is not None and abs(derived / published - 1) > PARAM_TOLERANCE:
             problems.append(doc.problem(
-                ("published", field),
+                ("published", key),
                 f"the architecture gives {derived:,} parameters, "
                 f"{(derived / published - 1):+.1%} off the published {published:,.0f}",
                 "check layers, hidden, ffn_hidden, vocab and the moe block"))
@@ -226,23 +226,26 @@ def _resolve_models(doc: Document, data: dict[str, Any], base: PathKey, kind: Wo
                     problems: list[Problem]) -> dict[str, ModelSpec]:
     """Load every model id the workload names; append a Problem for each unknown one."""
     models: dict[str, ModelSpec] = {}
-    for field in _MODEL_FIELDS[kind]:
-        name = _get(data, field)
+    for ref in _MODEL_FIELDS[kind]:
+        name = _get(data, ref)
         if not isinstance(name, str) or name in models:
             continue
         try:
-            models[name] = load_model(name, models_dir, doc, (*base, *field))
+            models[name] = load_model(name, models_dir, doc, (*base, *ref))
         except InputError as err:
             problems.extend(err.problems)
     return models
 
 
 def _get(data: Any, path: PathKey) -> Any:
-    """The value at ``path`` inside nested mappings, or None."""
+    """The value at ``path`` inside nested mappings and lists, or None."""
     for part in path:
-        if not isinstance(data, dict):
+        if isinstance(data, dict):
+            data = data.get(str(part))
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
             return None
-        data = data.get(str(part))
     return data
 
 
@@ -274,7 +277,8 @@ class _Entry:
     doc: Document
     data: Any
     base: PathKey
-    overrides: list[str]
+    overrides: list[str] = field(default_factory=list)
+    written: dict[str, str] = field(default_factory=dict)  # routed option -> as the user wrote it
 
 
 def _load_scenario_file(doc: Document, overrides: Sequence[str],
@@ -285,14 +289,15 @@ def _load_scenario_file(doc: Document, overrides: Sequence[str],
     own = _route_overrides(doc, entries, overrides, problems)
     scenario: ScenarioFile | None = None
     try:
-        scenario = validate_document(ScenarioFile, apply_overrides(doc, own))
+        scenario = validate_document(ScenarioFile, _apply_routed(doc, own, entries))
     except InputError as err:
         problems.extend(err.problems)
     workloads = _build_entries(entries, models_dir, problems)
     fleet = _scenario_fleet(doc, scenario, problems) if scenario else None
     problems.extend(_duplicate_names(doc, entries))
     if problems or scenario is None:
-        raise InputError(problems)
+        raise InputError(sorted(problems, key=lambda p: (p.file != doc.file, p.file,
+                                                         p.line or 0, p.column or 0)))
     name = scenario.name or Path(doc.file).stem
     return Scenario(name, doc.file, tuple(workloads), fleet)
 
@@ -307,12 +312,12 @@ def _scenario_entries(doc: Document, problems: list[Problem]) -> list[_Entry]:
     for i, item in enumerate(listed):
         if isinstance(item, dict):
             name = str(item.get("name") or f"workload-{i + 1}")
-            entries.append(_Entry(i, name, doc, item, ("workloads", i), []))
+            entries.append(_Entry(i, name, doc, item, ("workloads", i)))
         elif isinstance(item, str):
             file = folder / item
             if not file.is_file():
                 problems.append(doc.problem(("workloads", i), f"workload file {item!r} not found",
-                                            f"paths are relative to {folder}"))
+                                            "paths are relative to the scenario file"))
                 continue
             try:
                 sub = load_document(file)
@@ -320,7 +325,7 @@ def _scenario_entries(doc: Document, problems: list[Problem]) -> list[_Entry]:
                 problems.extend(err.problems)
                 continue
             name = str(sub.data.get("name") or file.stem)
-            entries.append(_Entry(i, name, sub, sub.data, (), []))
+            entries.append(_Entry(i, name, sub, sub.data, ()))
     return entries
 
 
@@ -347,7 +352,19 @@ def _route_overrides(doc: Document, entries: list[_Entry], overrides: Sequence[s
         if entry.base:
             rest = f"workloads[{entry.index}].{rest}"
         (own if entry.base else entry.overrides).append(f"{rest}={value}")
+        entry.written[f"{rest}={value}"] = option
     return own
+
+
+def _apply_routed(doc: Document, options: list[str], entries: list[_Entry]) -> Document:
+    """Apply routed overrides; errors then quote each option as the user wrote it."""
+    written = {routed: option for entry in entries for routed, option in entry.written.items()}
+    try:
+        apply_overrides(doc, options)
+    finally:
+        for key, routed in doc.overridden.items():
+            doc.overridden[key] = written.get(routed, routed)
+    return doc
 
 
 def _build_entries(entries: list[_Entry], models_dir: str | os.PathLike[str] | None,
@@ -356,7 +373,7 @@ def _build_entries(entries: list[_Entry], models_dir: str | os.PathLike[str] | N
     workloads: list[LoadedWorkload] = []
     for entry in entries:
         try:
-            apply_overrides(entry.doc, entry.overrides)
+            _apply_routed(entry.doc, entry.overrides, [entry])
             data = _get(entry.doc.data, entry.base)
             default = Path(entry.doc.file).stem if not entry.base else entry.name
             workloads.append(_build_workload(entry.doc, data, entry.base, default, models_dir))

@@ -1,0 +1,85 @@
+"""Report sections for `planner optimize`: plan, costs, bottlenecks, assumptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner.report.estimate import assumptions_table
+from planner.report.fmt import format_value
+from planner.report.model import KeyValues, Report, Table
+from planner.units import Dimension, format_quantity
+
+__all__ = ["plan_report"]
+
+
+def _money(value: float) -> str:
+    return format_quantity(value, Dimension.MONEY)
+
+
+def _table(title: str, key: str, records: list[dict[str, Any]],
+           columns: tuple[tuple[str, str], ...]) -> Table:
+    rows = tuple(tuple(format_value(field, r.get(field)) for field, _ in columns)
+                 for r in records)
+    return Table(title, tuple(h for _, h in columns), rows, key, tuple(records))
+
+
+def _summary(data: dict[str, Any]) -> KeyValues:
+    solver = data.get("solver", {})
+    items = [
+        ("scenario", str(data.get("scenario", ""))),
+        ("fleet", str(data.get("fleet", ""))),
+        ("status", str(data.get("status", ""))),
+        ("objective", str(data.get("objective", ""))),
+        ("total cost", _money(data.get("total_cost_usd", 0.0))),
+        ("solver", f"{solver.get('name', '')} {solver.get('status', '')}, "
+                   f"{solver.get('variables', 0):,} variables, "
+                   f"{solver.get('constraints', 0):,} constraints, "
+                   f"{solver.get('seconds', 0.0):.2f} s"),
+    ]
+    return KeyValues("Plan", tuple(items))
+
+
+def _costs(data: dict[str, Any]) -> Table:
+    parts = data.get("cost_breakdown_usd", {})
+    total = data.get("total_cost_usd", 0.0) or 0.0
+    rows = [(name, _money(value), f"{100 * value / total:.1f}%" if total else "-")
+            for name, value in parts.items()]
+    rows.append(("total", _money(total), "100%" if total else "-"))
+    records = tuple({"part": k, "usd": v} for k, v in parts.items())
+    return Table("Cost breakdown", ("part", "cost", "share"), tuple(rows), "cost_breakdown",
+                 records)
+
+
+def _bottlenecks(data: dict[str, Any]) -> Table:
+    rows = tuple((b["constraint"], b["kind"], b["where"],
+                  f"{b['shadow_price']:,.4g} {b['shadow_price_unit']}")
+                 for b in data.get("bottlenecks", []))
+    return Table("Bottlenecks (binding constraints and their shadow prices)",
+                 ("constraint", "kind", "where", "shadow price"), rows, "bottlenecks",
+                 tuple(data.get("bottlenecks", [])))
+
+
+def plan_report(data: dict[str, Any]) -> Report:
+    """The plan as sections: summary, costs, placements, purchases, flows, sites, bottlenecks."""
+    sections: list[Table | KeyValues] = [
+        _summary(data),
+        _costs(data),
+        _table("Placements", "placements", data.get("placements", []),
+               (("site", "site"), ("system", "system"), ("job", "job"), ("role", "role"),
+                ("units", "units"), ("utilization", "utilization"))),
+        _table("Purchases", "purchases", data.get("purchases", []),
+               (("site", "site"), ("system", "system"), ("units", "units"),
+                ("cost_usd", "cost"))),
+        _table("Flows between sites", "flows", data.get("flows", []),
+               (("from", "from"), ("to", "to"), ("kind", "kind"), ("bytes", "bytes"))),
+        _table("Sites", "sites", data.get("sites", []),
+               (("site", "site"), ("power_used_w", "power used"), ("power_cap_w", "power cap"),
+                ("cpu_cores_used", "CPU cores used"),
+                ("cpu_cores_available", "CPU cores available"))),
+        _bottlenecks(data),
+        _table("Role bounds (performance model, per system)", "roles", data.get("roles", []),
+               (("job", "job"), ("role", "role"), ("bound", "bound"))),
+        assumptions_table(list(data.get("assumptions", []))),
+    ]
+    title = f"Plan for {data.get('scenario', '')} on fleet {data.get('fleet', '')}"
+    return Report(title, tuple(sections), data)
