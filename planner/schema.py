@@ -108,15 +108,15 @@ def _positive_int(value: object) -> int:
 PositiveInt = Annotated[int, BeforeValidator(_positive_int)]
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """A 'did you mean' hint for an unknown name, or a list of the valid ones."""
+def did_you_mean(word: str, choices: Iterable[str], listing: str | None = None) -> str:
+    """A 'did you mean' hint for an unknown name, else the valid names (or where to list them)."""
     options = sorted(choices)
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"
-    if len(options) <= 12:
-        return "expected one of: " + ", ".join(options)
-    return f"see the {len(options)} valid names with 'planner catalog list'"
+    if listing is not None and len(options) > 12:
+        return listing
+    return "expected one of: " + ", ".join(options)
 
 
 def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:

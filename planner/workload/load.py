@@ -108,7 +108,9 @@ def load_model(name: str, models_dir: str | os.PathLike[str] | None = None,
     file = folder / model_file_name(name)
     if not re.fullmatch(ID_PATTERN, name) or not file.is_file():
         message = f"unknown model {name!r}"
-        hint = did_you_mean(name, model_ids(folder))
+        known = model_ids(folder)
+        hint = did_you_mean(name, known) if known else \
+            f"no model files in {folder}; set PLANNER_MODELS to the models folder"
         if doc is not None:
             raise InputError(doc.problem(path, message, hint))
         raise InputError(Problem(str(folder), "", message, hint))

@@ -1,0 +1,76 @@
+"""Per-variable cost coefficients of the LP objective, in USD over the scenario horizon.
+
+Capital is turned into a cost per unit time with the capital recovery factor (an annuity):
+``CRF = i (1 + i)^n / ((1 + i)^n - 1)`` per year for cost of capital ``i`` and life ``n`` years
+(``1 / n`` when ``i = 0``; Brealey, Myers & Allen, *Principles of Corporate Finance*, annuity
+formula). A unit bought for a horizon ``T`` is charged ``price x CRF x T / year``.
+
+Energy is charged at full IT power for the whole horizon, times PUE (facility power = IT power x
+PUE, The Green Grid's definition), times the site's electricity price. Colocation is priced per
+watt of IT load (the CBRE wholesale convention, USD per kW of critical load per month). Rented
+units pay only their rental price: a cloud price includes power and space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.optimize.inputs import CpuServerInput, EconomicsInput, SiteInput, SystemInput
+from planner.units import SECONDS_PER_YEAR
+
+__all__ = ["UnitCosts", "amortised_usd", "capital_recovery_factor", "cpu_server_costs",
+           "system_costs"]
+
+
+def capital_recovery_factor(cost_of_capital: float, lifetime_s: float) -> float:
+    """Fraction of a purchase price to charge per year so the capital is repaid with interest."""
+    years = lifetime_s / SECONDS_PER_YEAR
+    if years <= 0:
+        raise ValueError("the hardware lifetime must be positive")
+    if cost_of_capital == 0:
+        return 1.0 / years
+    growth = (1.0 + cost_of_capital) ** years
+    return cost_of_capital * growth / (growth - 1.0)
+
+
+def amortised_usd(price_usd: float, economics: EconomicsInput, horizon_s: float) -> float:
+    """Share of a purchase price charged to a horizon: ``price x CRF x horizon / year``."""
+    crf = capital_recovery_factor(economics.cost_of_capital, economics.lifetime_s)
+    return price_usd * crf * horizon_s / SECONDS_PER_YEAR
+
+
+@dataclass(frozen=True, slots=True)
+class UnitCosts:
+    """USD per unit over the horizon, split by cost part.
+
+    ``capex``: amortised purchase price; ``energy``: P x PUE x price x T; ``colocation``:
+    P x colocation price x T; ``rental``: rental price x T.
+    """
+
+    capex: float
+    energy: float
+    colocation: float
+    rental: float | None
+
+
+def system_costs(system: SystemInput, site: SiteInput, economics: EconomicsInput,
+                 horizon_s: float) -> UnitCosts:
+    """Cost parts of one unit of a system at a site, over the horizon."""
+    return UnitCosts(
+        capex=amortised_usd(system.purchase_usd, economics, horizon_s),
+        energy=system.power_w * site.pue * site.electricity_usd_per_j * horizon_s,
+        colocation=system.power_w * site.colocation_usd_per_w_s * horizon_s,
+        rental=(None if system.rental_usd_per_s is None
+                else system.rental_usd_per_s * horizon_s),
+    )
+
+
+def cpu_server_costs(server: CpuServerInput, site: SiteInput, economics: EconomicsInput,
+                     horizon_s: float) -> UnitCosts:
+    """Cost parts of one CPU-only server at a site, over the horizon (never rented)."""
+    return UnitCosts(
+        capex=amortised_usd(server.purchase_usd, economics, horizon_s),
+        energy=server.power_w * site.pue * site.electricity_usd_per_j * horizon_s,
+        colocation=server.power_w * site.colocation_usd_per_w_s * horizon_s,
+        rental=None,
+    )

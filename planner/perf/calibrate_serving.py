@@ -1,0 +1,178 @@
+"""Published serving throughputs and the serving model's predictions of them.
+
+Each case is an offline (maximum-throughput) run: every request is queued at once, so the server
+decodes at the largest batch that fits in HBM, with no interactivity target. The model predicts
+output tokens/s per accelerator with :func:`offline_tokens_per_s_per_accelerator`: decode at
+the average context (input + output/2, what a continuously batched server holds on average),
+prefill time-shared on the same replica, and the calibrated :data:`serving.DEFAULTS`.
+
+Sources (reference/measurements.md):
+
+* V7, MLPerf Inference Llama 2 70B, closed division, Offline: NVIDIA DGX H100 and H200 (v4.1,
+  FP8), DGX B200 and one GB200 tray of 4 GPUs (v5.1, FP4). Dataset: OpenOrca, 24,576 samples.
+  Output: 294 tokens per sample, the reference tokens-per-sample that the closed division must
+  match within ±10% (265.0-323.9, MLCommons accuracy check). Input: about 300 tokens per sample,
+  **assumed** (same order as the output; the dataset file's ``input_lens`` were not read here).
+  FP8 KV cache, as in NVIDIA's submissions.
+* V8, TensorRT-LLM performance overview, Llama 3.1 405B, ``trtllm-bench throughput`` with
+  fixed synthetic lengths (ISL/OSL), the published tensor-parallel size pinned (TP4 on B200 and
+  GB200 with NVIDIA's FP4 checkpoint, TP8 on H100 and H200 with the FP8 one). KV cache in FP8
+  (**assumed**: NVIDIA's Model Optimizer checkpoints quantise it).
+
+Tolerance: 30% for every case. The model is an analytical roofline with three efficiency
+factors shared by all systems and lengths; it ignores kernel-level effects (attention kernel
+efficiency at long context, scheduling gaps, CUDA-graph padding, power capping), so errors of
+10-25% are expected and 30% flags a structural miss rather than noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from planner.catalog.load import Catalog, load_catalog
+from planner.catalog.schema import Precision, System
+from planner.perf.assumptions import Assumption, CalibrationCase
+from planner.perf.serving import (
+    DEFAULTS,
+    ContextMode,
+    decode_capacity,
+    decode_context_tokens,
+    prefill_tokens_per_s_per_unit,
+)
+from planner.workload.schema import ModelSpec
+
+__all__ = ["TOLERANCE", "OfflineRun", "RUNS", "cases", "mean_absolute_error",
+           "offline_tokens_per_s_per_accelerator"]
+
+TOLERANCE = 0.30
+MLPERF_INPUT_TOKENS = 300.0  # assumed, see the module docstring
+MLPERF_OUTPUT_TOKENS = 294.0  # MLCommons reference tokens per sample (294.45)
+_MLPERF_V41 = "https://github.com/mlcommons/inference_results_v4.1 (closed, NVIDIA, Offline)"
+_MLPERF_V51 = "https://github.com/mlcommons/inference_results_v5.1 (closed, NVIDIA, Offline)"
+_TRTLLM = ("https://github.com/NVIDIA/TensorRT-LLM/blob/main/docs/source/performance/"
+           "perf-overview.md (Llama 3.1 405B table)")
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineRun:
+    """One published offline throughput: total output tokens/s of ``accelerators`` GPUs."""
+
+    name: str
+    model: str
+    system: str
+    precision: Precision
+    input_tokens: float
+    output_tokens: float
+    published_tokens_per_s: float
+    accelerators: int
+    source: str
+    group_size: int | None = None
+    kv_precision: Precision = Precision.FP8
+
+    @property
+    def published_per_accelerator(self) -> float:
+        """Published output tokens/s per accelerator."""
+        return self.published_tokens_per_s / self.accelerators
+
+
+def _mlperf(name: str, system: str, precision: Precision, tokens_per_s: float,
+            accelerators: int, source: str) -> OfflineRun:
+    return OfflineRun(name, "llama-2-70b", system, precision, MLPERF_INPUT_TOKENS,
+                      MLPERF_OUTPUT_TOKENS, tokens_per_s, accelerators, source)
+
+
+# TensorRT-LLM Llama 3.1 405B, output tokens/s per GPU group (reference/measurements.md V8).
+_TRTLLM_405B: dict[tuple[int, int], tuple[float, float, float, float]] = {
+    # (ISL, OSL): (B200 TP4 FP4, GB200 TP4 FP4, H200 TP8 FP8, H100 TP8 FP8)
+    (128, 128): (6281, 6740, 3814, 3627),
+    (128, 2048): (8020, 8151, 5348, 4340),
+    (1000, 1000): (5209, 5389, 3330, 2919),
+    (2048, 2048): (4212, 4407, 2948, 2296),
+    (5000, 500): (1048, 1112, 650, 610),
+    (20000, 2000): (672, 739, 505, 345),
+}
+_TRTLLM_SYSTEMS = (("dgx-b200", Precision.FP4, 4), ("gb200-nvl72", Precision.FP4, 4),
+                   ("dgx-h200", Precision.FP8, 8), ("dgx-h100", Precision.FP8, 8))
+
+
+def _trtllm_runs() -> list[OfflineRun]:
+    runs = []
+    for (isl, osl), values in _TRTLLM_405B.items():
+        for (system, precision, tp), value in zip(_TRTLLM_SYSTEMS, values, strict=True):
+            runs.append(OfflineRun(
+                f"TRT-LLM 405B {system} TP{tp} {isl}/{osl}", "llama-3.1-405b", system,
+                precision, isl, osl, value, tp, _TRTLLM, group_size=tp))
+    return runs
+
+
+RUNS: tuple[OfflineRun, ...] = (
+    _mlperf("MLPerf v4.1 Llama 2 70B DGX H100", "dgx-h100", Precision.FP8, 24525, 8,
+            _MLPERF_V41),
+    _mlperf("MLPerf v4.1 Llama 2 70B DGX H200", "dgx-h200", Precision.FP8, 31303, 8,
+            _MLPERF_V41),
+    _mlperf("MLPerf v5.1 Llama 2 70B DGX B200", "dgx-b200", Precision.FP4, 101527, 8,
+            _MLPERF_V51),
+    _mlperf("MLPerf v5.1 Llama 2 70B GB200 (4-GPU tray)", "gb200-nvl72", Precision.FP4, 51737,
+            4, _MLPERF_V51),
+    *_trtllm_runs(),
+)
+
+
+def offline_tokens_per_s_per_accelerator(
+        model: ModelSpec, system: System, *, precision: Precision, kv_precision: Precision,
+        input_tokens: float, output_tokens: float, assumptions: Mapping[str, Assumption],
+        group_size: int | None = None, memory_reserve: float = 0.05) -> float:
+    """Offline output tokens/s per accelerator: largest-batch decode plus time-shared prefill.
+
+    Decode at the average context (input + output/2); unit-seconds per request =
+    output / decode rate + input / prefill rate (see ``serving._served_rate``).
+    """
+    context = decode_context_tokens(input_tokens, output_tokens, ContextMode.AVERAGE)
+    decode = decode_capacity(model, system, weights_precision=precision,
+                             kv_precision=kv_precision, compute_precision=precision,
+                             context_tokens=context, interactivity=None,
+                             assumptions=assumptions, memory_reserve=memory_reserve,
+                             group_size=group_size)
+    prefill = prefill_tokens_per_s_per_unit(
+        model, system, precision=precision, prompt_tokens=input_tokens,
+        assumptions=assumptions, kv_precision=kv_precision, group_size=decode.group_size,
+        memory_reserve=memory_reserve)
+    if decode.tokens_per_s_per_unit <= 0 or prefill <= 0:
+        return 0.0
+    seconds = output_tokens / decode.tokens_per_s_per_unit + input_tokens / prefill
+    return output_tokens / seconds / system.accelerators
+
+
+def _case(run: OfflineRun, model: ModelSpec, system: System,
+          assumptions: Mapping[str, Assumption]) -> CalibrationCase:
+    predicted = offline_tokens_per_s_per_accelerator(
+        model, system, precision=run.precision, kv_precision=run.kv_precision,
+        input_tokens=run.input_tokens, output_tokens=run.output_tokens,
+        assumptions=assumptions, group_size=run.group_size)
+    layout = f"TP{run.group_size}" if run.group_size else "best layout"
+    note = (f"ISL {run.input_tokens:.0f} / OSL {run.output_tokens:.0f}, {run.precision} "
+            f"weights and math, {run.kv_precision} KV, {layout}, offline")
+    return CalibrationCase(run.name, "output tokens/s per accelerator", "tokens/s",
+                           run.published_per_accelerator, predicted, TOLERANCE, run.source, note)
+
+
+def _load_models(ids: set[str]) -> dict[str, ModelSpec]:
+    from planner.workload.load import load_model
+
+    return {model_id: load_model(model_id) for model_id in sorted(ids)}
+
+
+def cases(catalog: Catalog | None = None, models: Mapping[str, ModelSpec] | None = None,
+          assumptions: Mapping[str, Assumption] | None = None) -> list[CalibrationCase]:
+    """Every published serving measurement with the model's prediction (calibrated defaults
+    unless ``assumptions`` are given); systems and models load from the repository files."""
+    catalog = catalog or load_catalog()
+    models = models or _load_models({run.model for run in RUNS})
+    chosen = assumptions or DEFAULTS
+    return [_case(run, models[run.model], catalog.get(run.system), chosen) for run in RUNS]
+
+
+def mean_absolute_error(results: list[CalibrationCase]) -> float:
+    """Mean of |predicted − published| / published over the cases."""
+    return sum(abs(c.error) for c in results) / len(results)

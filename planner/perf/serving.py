@@ -1,0 +1,756 @@
+"""Serving (inference) performance: decode roofline, batch limits, prefill, votes and cost.
+
+Notation (DESIGN.md section 4): N_mm matmul weights per token, L layers, d hidden size, H heads,
+d_h head dimension, s context tokens, b batch (sequences decoded together), W weight bytes,
+kv KV-cache bytes per token, a bytes per activation element.
+
+A **replica** is g = tp·pp accelerators holding one copy of the weights: tensor parallel (tp, a
+power of two dividing H) inside the scale-up domain, pipeline parallel (pp) across domains only
+when the model does not fit in one. One decode step gives each of the b sequences a new token::
+
+    compute_s = b·F(s) / (g·peak·eff_c)              F(s) = 2·N_mm + 4·H·L·d_h·s
+    memory_s  = (pp·W + b·s·kv) / (g·BW·eff_m)
+    comm_s    = 2L·[2(tp−1)/tp · b·d·a / (pp·B_up·eff_up) + t_msg] + pipeline hops
+    step_s    = max(compute_s, memory_s) + comm_s
+
+Compute and memory overlap (a roofline: Williams et al. 2009, "Roofline", CACM 52(4)); the
+communication does not: tensor-parallel all-reduces sit on the critical path between layers
+(two per layer, Shoeybi et al. 2019, Megatron-LM, arXiv 1909.08053 §3). With pp stages, pp
+micro-batches are in flight and each stage reads its weights once per micro-batch, hence the
+pp·W term (DESIGN.md's W / g is the pp = 1 case). Interactivity is 1 / step_s tokens/s per
+user; throughput is b / step_s per replica. The source article (reference/seed_numbers.md) uses
+the same max(compute, memory) roofline with final context and no communication; this module
+reproduces it with ``tp_comm = 0`` (see :data:`DEFAULTS`).
+
+Prefill is compute-bound: a prompt of P tokens costs P·2·N_mm + 2·H·L·d_h·P² FLOPs (causal
+attention, half the full P×P score matrix). Prefill and decode share a replica's time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from planner.catalog.schema import BYTES_PER_ELEMENT, Precision, System
+from planner.errors import InputError, Problem
+from planner.perf.assumptions import Assumption, resolve
+from planner.perf.cost import COST_DEFAULTS, unit_cost
+from planner.schema import did_you_mean
+from planner.workload.params import (
+    forward_flops_per_token,
+    kv_bytes_per_token,
+    weights_bytes,
+)
+from planner.workload.schema import Architecture, AttentionKind, ModelSpec, Serve
+
+__all__ = [
+    "DEFAULTS",
+    "Bound",
+    "ContextMode",
+    "DecodeCapacity",
+    "Layout",
+    "MemoryPoint",
+    "ServingEstimate",
+    "StepModel",
+    "candidate_layouts",
+    "decode_capacity",
+    "decode_context_tokens",
+    "estimate_serving",
+    "kv_memory_curve",
+    "max_context_tokens",
+    "prefill_tokens_per_s_per_unit",
+    "serving_assumptions",
+    "time_to_first_token_s",
+    "vote_cost_multiplier",
+]
+
+_MLPERF = "MLPerf Inference v4.1/v5.1 Llama 2 70B Offline (reference/measurements.md V7)"
+_TRTLLM = "TensorRT-LLM perf-overview, Llama 3.1 405B (reference/measurements.md V8)"
+
+DEFAULTS: dict[str, Assumption] = {
+    "memory_bandwidth": Assumption(
+        "memory_bandwidth", 0.70,
+        f"calibrated: {_TRTLLM}, long-context rows (2048/2048, 20000/2000) where decode is "
+        "bound by HBM bandwidth; see planner.perf.calibrate_serving",
+        "achieved fraction of peak HBM bandwidth in decode (MBU); published kernels reach "
+        "0.6-0.85"),
+    "compute": Assumption(
+        "compute", 0.45,
+        f"calibrated: {_MLPERF} and {_TRTLLM}, short-context rows, which are compute-bound at "
+        "the large offline batches; see planner.perf.calibrate_serving",
+        "achieved fraction of the dense tensor peak in decode and prefill matmuls"),
+    "scale_up": Assumption(
+        "scale_up", 0.75,
+        f"calibrated: {_TRTLLM}, H100/H200 TP8 rows, where the all-reduce of 2·L activations "
+        "per token is a large share of the step; see planner.perf.calibrate_serving",
+        "achieved fraction of one-direction scale-up bandwidth in tensor-parallel all-reduce"),
+    "collective_latency_s": Assumption(
+        "collective_latency_s", 10e-6,
+        "assumption: order of magnitude of a small-message all-reduce on an NVLink domain "
+        "(nccl-tests); not calibrated, negligible at the large offline batches",
+        "fixed time per all-reduce or pipeline hop, in seconds"),
+    "activation_bytes": Assumption(
+        "activation_bytes", 2.0,
+        "assumption: activations exchanged in 16-bit (BF16) even with FP8 or FP4 weights, as in "
+        "TensorRT-LLM's default all-reduce",
+        "bytes per activation element in tensor-parallel all-reduce and pipeline hops"),
+    "tp_comm": Assumption(
+        "tp_comm", 1.0,
+        "model switch: 1 includes tensor- and pipeline-parallel communication; 0 drops it, as "
+        "the source article does (reference/seed_numbers.md, claim 1)",
+        "multiplier on the communication term of every step"),
+}
+
+# All-reduces per transformer layer under Megatron tensor parallelism: one after attention,
+# one after the MLP (Shoeybi et al. 2019, arXiv 1909.08053 §3).
+ALLREDUCES_PER_LAYER = 2
+MAX_PIPELINE_STAGES = 64
+_EPS = 1e-9
+
+
+class ContextMode(StrEnum):
+    """Which sequence length the KV term of a decode step uses.
+
+    ``final``: input + output tokens, the longest context a sequence reaches; conservative, and
+    what the source article uses. ``average``: input + output / 2, the mean context over a
+    generation, which is what a continuously batched server holds on average.
+    """
+
+    FINAL = "final"
+    AVERAGE = "average"
+
+
+class Bound(StrEnum):
+    """What limits the batch (and so the throughput) at the operating point."""
+
+    MEMORY_BANDWIDTH = "memory-bandwidth"
+    COMPUTE = "compute"
+    HBM_CAPACITY = "hbm-capacity"
+    COMMUNICATION = "communication"
+
+
+def decode_context_tokens(input_tokens: float, output_tokens: float,
+                          mode: ContextMode | str = ContextMode.FINAL) -> float:
+    """Sequence length for the KV term: final (input + output) or average (input + output/2)."""
+    if ContextMode(mode) is ContextMode.FINAL:
+        return input_tokens + output_tokens
+    return input_tokens + output_tokens / 2.0
+
+
+def vote_cost_multiplier(votes: int, shared_fraction: float, prefix_read_once: bool) -> float:
+    """Cost of n self-consistency samples relative to one, in the bandwidth-bound regime.
+
+    Each of the n streams has a fraction f of its tokens in a prefix shared by all n. KV bytes
+    read per step for the group are proportional to f + n(1 − f) when attention reads the shared
+    prefix once (prefix-aware kernels), n otherwise (reference/seed_numbers.md, claim 7).
+    """
+    if prefix_read_once:
+        return shared_fraction + votes * (1.0 - shared_fraction)
+    return float(votes)
+
+
+# --------------------------------------------------------------------------- layouts
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """How one replica is laid out: tensor and pipeline degrees, and its share of a unit."""
+
+    tp: int
+    pp: int
+    units_per_replica: float
+
+    @property
+    def group_size(self) -> int:
+        """Accelerators per replica, g = tp·pp."""
+        return self.tp * self.pp
+
+    @property
+    def replicas_per_unit(self) -> float:
+        """Replicas one unit holds (below 1 when a replica spans several units)."""
+        return 1.0 / self.units_per_replica
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"tp": self.tp, "pp": self.pp, "group_size": self.group_size,
+                "replicas_per_unit": self.replicas_per_unit,
+                "units_per_replica": self.units_per_replica}
+
+
+def _powers_of_two(limit: int) -> list[int]:
+    return [2**i for i in range(int(math.log2(limit)) + 1)] if limit >= 1 else []
+
+
+def _layout(tp: int, pp: int, per_unit: int) -> Layout:
+    """A replica of tp·pp accelerators; a unit holds floor(per_unit / g) of them if g fits."""
+    group = tp * pp
+    if group <= per_unit:
+        return Layout(tp, pp, 1.0 / (per_unit // group))
+    return Layout(tp, pp, group / per_unit)
+
+
+def candidate_layouts(arch: Architecture, system: System) -> list[Layout]:
+    """Tensor-parallel layouts (powers of two dividing H, within the scale-up domain), then
+    pipeline-parallel ones over the largest of them (used only when nothing smaller fits)."""
+    domain = system.scale_up.domain_size
+    tps = [t for t in _powers_of_two(min(domain, arch.heads)) if arch.heads % t == 0]
+    per_unit = system.accelerators
+    layouts = [_layout(tp, 1, per_unit) for tp in tps]
+    pps = [p for p in _powers_of_two(min(MAX_PIPELINE_STAGES, arch.layers)) if p > 1]
+    return layouts + [_layout(tps[-1], pp, per_unit) for pp in pps]
+
+
+def layout_for(arch: Architecture, system: System, group_size: int) -> Layout:
+    """The layout of a pinned group size: tp up to the largest allowed degree, pp beyond."""
+    top = candidate_layouts(arch, system)[0]
+    for layout in candidate_layouts(arch, system):
+        if layout.pp == 1:
+            top = layout
+        if layout.group_size == group_size:
+            return layout
+    raise InputError(Problem("parallelism", "group_size",
+                             f"no layout of {group_size} accelerators for this model and system",
+                             f"use a power of two, tp up to {top.tp} and pp beyond"))
+
+
+def kv_replication(arch: Architecture, tp: int) -> float:
+    """Copies of each cached token across the tp ranks of a replica.
+
+    GQA: each rank needs at least one whole KV head, so with tp > H_kv every head is stored
+    tp / H_kv times. MLA: the compressed latent is shared by all heads, so every rank keeps all of
+    it (tp copies; the reason servers pair MLA with data-parallel attention, which is not modelled).
+    """
+    if arch.attention is AttentionKind.MLA:
+        return float(tp)
+    return max(1.0, tp / arch.kv_heads)
+
+
+# --------------------------------------------------------------------------- decode step
+
+
+def _value(assumptions: Mapping[str, Assumption], name: str) -> float:
+    found = assumptions.get(name) or DEFAULTS.get(name) or COST_DEFAULTS[name]
+    return found.value
+
+
+def _ring_factor(tp: int) -> float:
+    """Bytes each rank sends per byte all-reduced in a ring: 2(n − 1)/n (Patarasuk and Yuan
+    2009, J. Parallel Distrib. Comput. 69(2); NCCL's bus-bandwidth convention)."""
+    return 2.0 * (tp - 1) / tp
+
+
+@dataclass(frozen=True, slots=True)
+class StepModel:
+    """A decode step as linear pieces in the batch b (seconds).
+
+    step(b) = max(compute_s_per_seq·b, memory_s_fixed + memory_s_per_seq·b)
+              + comm_s_fixed + comm_s_per_seq·b
+    """
+
+    compute_s_per_seq: float
+    memory_s_fixed: float
+    memory_s_per_seq: float
+    comm_s_fixed: float
+    comm_s_per_seq: float
+
+    def compute_s(self, batch: float) -> float:
+        """Matmul and attention time of a step."""
+        return self.compute_s_per_seq * batch
+
+    def memory_s(self, batch: float) -> float:
+        """HBM time of a step: weights plus the batch's KV cache."""
+        return self.memory_s_fixed + self.memory_s_per_seq * batch
+
+    def comm_s(self, batch: float) -> float:
+        """Communication time of a step (not overlapped)."""
+        return self.comm_s_fixed + self.comm_s_per_seq * batch
+
+    def step_s(self, batch: float) -> float:
+        """max(compute, memory) + communication."""
+        return max(self.compute_s(batch), self.memory_s(batch)) + self.comm_s(batch)
+
+    def bound_at(self, batch: float) -> Bound:
+        """The largest of the three terms at a batch."""
+        terms = {Bound.COMPUTE: self.compute_s(batch), Bound.MEMORY_BANDWIDTH:
+                 self.memory_s(batch), Bound.COMMUNICATION: self.comm_s(batch)}
+        return max(terms, key=lambda k: terms[k])
+
+    def batch_at(self, step_s: float) -> tuple[float, Bound]:
+        """Largest continuous batch with step(b) ≤ step_s, and the branch that binds.
+
+        max(A, B) + C ≤ T holds iff A + C ≤ T and B + C ≤ T; each is linear in b, so the limit
+        is the smaller of two closed-form roots.
+        """
+        by_compute = _root(step_s - self.comm_s_fixed, self.compute_s_per_seq + self.comm_s_per_seq)
+        by_memory = _root(step_s - self.comm_s_fixed - self.memory_s_fixed,
+                          self.memory_s_per_seq + self.comm_s_per_seq)
+        batch = max(0.0, min(by_compute, by_memory))
+        branch = Bound.COMPUTE if by_compute <= by_memory else Bound.MEMORY_BANDWIDTH
+        if batch > 0 and self.comm_s(batch) > max(self.compute_s(batch), self.memory_s(batch)):
+            branch = Bound.COMMUNICATION
+        return batch, branch
+
+
+def _root(budget_s: float, slope_s: float) -> float:
+    """b with slope·b = budget (inf when the slope is zero and the budget is not negative)."""
+    if slope_s <= 0:
+        return math.inf if budget_s >= 0 else 0.0
+    return budget_s / slope_s
+
+
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """What a decode or prefill evaluation needs, in SI units."""
+
+    arch: Architecture
+    system: System
+    weights_bytes: float
+    kv_bytes_per_token: float
+    peak_flops: float
+    assumptions: Mapping[str, Assumption]
+
+    def eff(self, name: str) -> float:
+        """A named assumption's value."""
+        return _value(self.assumptions, name)
+
+
+def _comm_per_token_s(inp: _Inputs, layout: Layout) -> float:
+    """Seconds per token per step at one stage: tensor-parallel all-reduces plus pipeline hops.
+
+    All-reduce: 2L·ring·d·a / (pp·B_up·eff_up), B_up = scale-up bandwidth in one direction (half
+    the bidirectional figure systems quote). Hop: each micro-batch crosses pp − 1 stage
+    boundaries over the scale-out network, each rank sending its 1/tp share of the activations.
+    """
+    arch, act = inp.arch, inp.eff("activation_bytes")
+    up_bw = inp.system.scale_up.bandwidth / 2.0 * inp.eff("scale_up")
+    ring = (ALLREDUCES_PER_LAYER * arch.layers * _ring_factor(layout.tp) * arch.hidden * act
+            / (layout.pp * up_bw))
+    hop = 0.0
+    if layout.pp > 1:
+        hop = ((layout.pp - 1) / layout.pp * arch.hidden * act
+               / (layout.tp * inp.system.scale_out.bandwidth))
+    return inp.eff("tp_comm") * (ring + hop)
+
+
+def _comm_fixed_s(inp: _Inputs, layout: Layout) -> float:
+    """Latency per step: one per all-reduce (2L when tp > 1) and one per pipeline hop."""
+    messages = (ALLREDUCES_PER_LAYER * inp.arch.layers if layout.tp > 1 else 0) + layout.pp - 1
+    return inp.eff("tp_comm") * messages * inp.eff("collective_latency_s")
+
+
+def step_model(inp: _Inputs, layout: Layout, context_tokens: float,
+               kv_read_scale: float = 1.0) -> StepModel:
+    """The decode step of a replica at a context length, as a :class:`StepModel`.
+
+    ``kv_read_scale`` multiplies the KV bytes read per sequence (self-consistency groups whose
+    shared prefix is read once read f/n + 1 − f of a stream's KV per stream).
+    """
+    g = layout.group_size
+    bandwidth = g * inp.system.accelerator.hbm_bandwidth * inp.eff("memory_bandwidth")
+    kv_read = (context_tokens * inp.kv_bytes_per_token * kv_replication(inp.arch, layout.tp)
+               * kv_read_scale)
+    flops = forward_flops_per_token(inp.arch, context_tokens)
+    return StepModel(
+        compute_s_per_seq=flops / (g * inp.peak_flops * inp.eff("compute")),
+        memory_s_fixed=layout.pp * inp.weights_bytes / bandwidth,
+        memory_s_per_seq=kv_read / bandwidth,
+        comm_s_fixed=_comm_fixed_s(inp, layout),
+        comm_s_per_seq=_comm_per_token_s(inp, layout),
+    )
+
+
+# --------------------------------------------------------------------------- capacity
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeCapacity:
+    """Decode throughput of one system at an interactivity target (or offline, with none)."""
+
+    tokens_per_s_per_unit: float
+    max_batch: int
+    group_size: int
+    bound: str
+    step_time_s: float
+    max_batch_slo: float
+    max_batch_memory: float
+    tokens_per_s_per_user: float
+    layout: Layout
+    fits_memory: bool
+    memory_bytes_per_replica: float
+    memory_capacity_bytes: float
+    compute_s: float
+    memory_s: float
+    communication_s: float
+
+    @property
+    def tokens_per_s_per_replica(self) -> float:
+        """Decode tokens/s of one replica."""
+        return self.tokens_per_s_per_unit * self.layout.units_per_replica
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    """Per-replica capacity inputs for a decode evaluation."""
+
+    context_tokens: float
+    target_step_s: float  # 0: offline, no interactivity target
+    memory_reserve: float
+    enforce_memory: bool
+    kv_store_scale: float
+    kv_read_scale: float
+
+
+def _memory_batch(inp: _Inputs, layout: Layout, lim: _Limits) -> tuple[float, float, float]:
+    """(max batch by HBM capacity, capacity bytes, KV bytes stored per sequence).
+
+    weights + b·s·kv·replication·store_scale ≤ (1 − reserve)·g·HBM; the reserve covers
+    activations, workspace and fragmentation (DESIGN.md section 4).
+    """
+    capacity = (1.0 - lim.memory_reserve) * layout.group_size * inp.system.accelerator.hbm_capacity
+    per_seq = (lim.context_tokens * inp.kv_bytes_per_token * kv_replication(inp.arch, layout.tp)
+               * lim.kv_store_scale)
+    batch = _root(capacity - inp.weights_bytes, per_seq) if capacity >= inp.weights_bytes else 0.0
+    return batch, capacity, per_seq
+
+
+def _operating_batch(steps: StepModel, memory_batch: float,
+                     lim: _Limits) -> tuple[float, float, Bound]:
+    """(SLO batch, chosen continuous batch, bound) for one layout."""
+    if lim.target_step_s <= 0:  # offline: the largest batch that fits
+        slo_batch = math.inf
+        regime = steps.bound_at(max(memory_batch, 1.0))
+        bound = Bound.HBM_CAPACITY if regime is Bound.MEMORY_BANDWIDTH else regime
+        return slo_batch, memory_batch, bound
+    slo_batch, bound = steps.batch_at(lim.target_step_s)
+    if lim.enforce_memory and memory_batch < slo_batch:
+        return slo_batch, memory_batch, Bound.HBM_CAPACITY
+    return slo_batch, slo_batch, bound
+
+
+def _evaluate(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
+    """Decode capacity of one layout."""
+    steps = step_model(inp, layout, lim.context_tokens, lim.kv_read_scale)
+    memory_batch, capacity, kv_per_seq = _memory_batch(inp, layout, lim)
+    slo_batch, chosen, bound = _operating_batch(steps, memory_batch, lim)
+    batch = math.floor(chosen + _EPS) if math.isfinite(chosen) else 0
+    probe = max(batch, 1)
+    step = steps.step_s(probe)
+    per_replica = batch / step
+    used = inp.weights_bytes + batch * kv_per_seq
+    return DecodeCapacity(
+        tokens_per_s_per_unit=per_replica / layout.units_per_replica, max_batch=batch,
+        group_size=layout.group_size, bound=str(bound), step_time_s=step,
+        max_batch_slo=slo_batch, max_batch_memory=memory_batch,
+        tokens_per_s_per_user=1.0 / step if batch else 0.0, layout=layout,
+        fits_memory=batch >= 1 and used <= capacity, memory_bytes_per_replica=used,
+        memory_capacity_bytes=capacity, compute_s=steps.compute_s(probe),
+        memory_s=steps.memory_s(probe), communication_s=steps.comm_s(probe))
+
+
+def _best(options: list[DecodeCapacity]) -> DecodeCapacity:
+    """Most tokens/s per unit; ties go to the smaller replica."""
+    return max(options, key=lambda c: (c.tokens_per_s_per_unit, -c.group_size))
+
+
+def _choose(inp: _Inputs, lim: _Limits, group_size: int | None) -> DecodeCapacity:
+    """Evaluate the candidate layouts and keep the best that fits; pipeline only if needed."""
+    if group_size is not None:
+        return _evaluate(inp, layout_for(inp.arch, inp.system, group_size), lim)
+    results = [_evaluate(inp, layout, lim) for layout in candidate_layouts(inp.arch, inp.system)]
+    fitting_tp = [r for r in results if r.layout.pp == 1 and r.max_batch_memory >= 1]
+    fitting_pp = [r for r in results if r.layout.pp > 1 and r.max_batch_memory >= 1]
+    return _best(fitting_tp or fitting_pp or results[-1:])
+
+
+def compute_precision_for(system: System, wanted: Precision) -> Precision:
+    """``wanted`` if the accelerator has that tensor mode, else the next wider one it has."""
+    order = [Precision.FP4, Precision.FP8, Precision.BF16]
+    start = order.index(wanted) if wanted in order else len(order) - 1
+    for precision in [wanted, *order[start:]]:
+        if system.accelerator.peak_flops.at(precision) is not None:
+            return precision
+    return Precision.BF16
+
+
+def _peak(system: System, precision: Precision) -> float:
+    peak = system.accelerator.peak_flops.at(precision)
+    if peak is None:
+        raise InputError(Problem(system.id, "accelerator.peak_flops",
+                                 f"{system.accelerator.name} has no {precision} tensor mode",
+                                 "choose another compute_precision"))
+    return peak
+
+
+def _inputs(model: ModelSpec, system: System, weights_precision: Precision,
+            kv_precision: Precision, compute_precision: Precision,
+            assumptions: Mapping[str, Assumption]) -> _Inputs:
+    arch = model.architecture
+    return _Inputs(arch, system, weights_bytes(arch, BYTES_PER_ELEMENT[weights_precision]),
+                   kv_bytes_per_token(arch, BYTES_PER_ELEMENT[kv_precision]),
+                   _peak(system, compute_precision), assumptions)
+
+
+def decode_capacity(model: ModelSpec, system: System, *, weights_precision: Precision,
+                    kv_precision: Precision, compute_precision: Precision,
+                    context_tokens: float, interactivity: float | None,
+                    assumptions: Mapping[str, Assumption], memory_reserve: float = 0.05,
+                    enforce_memory: bool = True, group_size: int | None = None,
+                    kv_store_scale: float = 1.0, kv_read_scale: float = 1.0) -> DecodeCapacity:
+    """Decode tokens/s per unit at an interactivity target (tokens/s per user).
+
+    The replica size is chosen to maximise tokens/s per unit among layouts that fit (or pinned
+    with ``group_size``). ``interactivity`` None or 0 means offline: the largest batch that
+    fits in HBM. With ``enforce_memory`` False the HBM limit is reported (``fits_memory``) but
+    does not cap the batch, as in the source article's roofline.
+    """
+    inp = _inputs(model, system, weights_precision, kv_precision, compute_precision, assumptions)
+    target = 1.0 / interactivity if interactivity else 0.0
+    lim = _Limits(context_tokens, target, memory_reserve, enforce_memory, kv_store_scale,
+                  kv_read_scale)
+    return _choose(inp, lim, group_size)
+
+
+# --------------------------------------------------------------------------- prefill
+
+
+def _prefill_flops_per_token(arch: Architecture, prompt_tokens: float) -> float:
+    """Average forward FLOPs per prompt token: 2·N_mm + attention at context P/2 (causal:
+    token i attends to i tokens, so the prompt costs 2·N_mm·P + 2·H·L·d_h·P² in all)."""
+    return forward_flops_per_token(arch, prompt_tokens / 2.0)
+
+
+def _prefill_s_per_token(inp: _Inputs, layout: Layout, prompt_tokens: float) -> float:
+    """Replica-seconds per prompt token with many prompts in flight (weights amortised)."""
+    compute = (_prefill_flops_per_token(inp.arch, prompt_tokens)
+               / (layout.group_size * inp.peak_flops * inp.eff("compute")))
+    return compute + _comm_per_token_s(inp, layout)
+
+
+def _fits(inp: _Inputs, layout: Layout, tokens: float, reserve: float) -> bool:
+    lim = _Limits(tokens, 0.0, reserve, True, 1.0, 1.0)
+    return _memory_batch(inp, layout, lim)[0] >= 1.0
+
+
+def prefill_tokens_per_s_per_unit(model: ModelSpec, system: System, *, precision: Precision,
+                                  prompt_tokens: float, assumptions: Mapping[str, Assumption],
+                                  weights_precision: Precision | None = None,
+                                  kv_precision: Precision = Precision.BF16,
+                                  group_size: int | None = None,
+                                  memory_reserve: float = 0.05) -> float:
+    """Prompt tokens/s per unit for prefill (compute-bound), 0 when the model does not fit.
+
+    Per token: (2·N_mm + 4·H·L·d_h·P/2) / (g·peak·eff_c) plus the tensor-parallel all-reduce of
+    its activations. Weights default to the compute precision. Without a pinned ``group_size``
+    the best fitting layout is used (the smallest tensor-parallel degree, least communication).
+    """
+    inp = _inputs(model, system, weights_precision or precision, kv_precision, precision,
+                  assumptions)
+    if group_size is not None:
+        layouts = [layout_for(inp.arch, system, group_size)]
+    else:
+        layouts = [lay for lay in candidate_layouts(inp.arch, system)
+                   if _fits(inp, lay, prompt_tokens, memory_reserve)]
+        layouts = [lay for lay in layouts if lay.pp == 1] or layouts
+    rates = [1.0 / (_prefill_s_per_token(inp, lay, prompt_tokens) * lay.units_per_replica)
+             for lay in layouts if _fits(inp, lay, prompt_tokens, memory_reserve)]
+    return max(rates, default=0.0)
+
+
+def time_to_first_token_s(model: ModelSpec, system: System, layout: Layout, *,
+                          precision: Precision, weights_precision: Precision,
+                          prompt_tokens: float, assumptions: Mapping[str, Assumption]) -> float:
+    """Prefill time of one request alone on a replica (no queueing).
+
+    Pipeline stages run one after another for a single request, so only tp accelerators work
+    at a time: max(P·F_pre / (tp·peak·eff_c), W / (tp·BW·eff_m)) + all-reduces + hops.
+    """
+    inp = _inputs(model, system, weights_precision, Precision.BF16, precision, assumptions)
+    compute = (prompt_tokens * _prefill_flops_per_token(inp.arch, prompt_tokens)
+               / (layout.tp * inp.peak_flops * inp.eff("compute")))
+    memory = inp.weights_bytes / (layout.tp * system.accelerator.hbm_bandwidth
+                                  * inp.eff("memory_bandwidth"))
+    comm = (prompt_tokens * _comm_per_token_s(inp, layout) * layout.pp
+            + _comm_fixed_s(inp, layout))
+    return max(compute, memory) + comm
+
+
+# --------------------------------------------------------------------------- memory curve
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryPoint:
+    """KV-cache size of a batch at one sequence length (and with the weights, if given)."""
+
+    context_tokens: float
+    kv_bytes: float
+    total_bytes: float
+
+
+def kv_memory_curve(model: ModelSpec, *, batch: int, contexts: Iterable[float],
+                    kv_precision: Precision,
+                    weights_precision: Precision | None = None) -> list[MemoryPoint]:
+    """KV bytes against sequence length for a batch: b·s·kv (the source article's chart).
+
+    ``total_bytes`` adds the weights when ``weights_precision`` is given (else equals kv).
+    """
+    arch = model.architecture
+    per_token = kv_bytes_per_token(arch, BYTES_PER_ELEMENT[kv_precision])
+    weights = 0.0 if weights_precision is None else weights_bytes(
+        arch, BYTES_PER_ELEMENT[weights_precision])
+    return [MemoryPoint(s, batch * s * per_token, weights + batch * s * per_token)
+            for s in contexts]
+
+
+def max_context_tokens(model: ModelSpec, *, batch: int, kv_precision: Precision,
+                       capacity_bytes: float) -> float:
+    """Sequence length at which a batch's KV cache fills ``capacity_bytes`` (continuous)."""
+    per_token = kv_bytes_per_token(model.architecture, BYTES_PER_ELEMENT[kv_precision])
+    return capacity_bytes / (batch * per_token)
+
+
+# --------------------------------------------------------------------------- the estimate
+
+
+@dataclass(frozen=True, slots=True)
+class ServingEstimate:
+    """A serving workload on one system: batch, rates, latency, cost and what binds."""
+
+    model: str
+    system: str
+    workload: str
+    context_mode: str
+    context_tokens: float
+    compute_precision: str
+    kv_bytes_per_token: float
+    weights_bytes: float
+    decode: DecodeCapacity
+    prefill_tokens_per_s_per_unit: float
+    tokens_per_s_per_unit: float
+    requests_per_s_per_unit: float
+    ttft_s: float
+    vote_cost_multiplier: float
+    unit_usd_per_s: float
+    cost_basis: str
+    assumptions: list[Assumption] = field(default_factory=list)
+
+    @property
+    def usd_per_million_tokens(self) -> float | None:
+        """Cost per million generated tokens, or None when nothing can be served."""
+        if self.tokens_per_s_per_unit <= 0:
+            return None
+        return self.unit_usd_per_s / self.tokens_per_s_per_unit * 1e6
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form; the keys of DESIGN.md's serving contract come first."""
+        d = self.decode
+        return {
+            "kv_bytes_per_token": self.kv_bytes_per_token, "weights_bytes": self.weights_bytes,
+            "max_batch": d.max_batch, "max_batch_slo": _finite(d.max_batch_slo),
+            "max_batch_memory": d.max_batch_memory, "fits_memory": d.fits_memory,
+            "tokens_per_s_per_user": d.tokens_per_s_per_user,
+            "tokens_per_s_per_unit": self.tokens_per_s_per_unit, "ttft_s": self.ttft_s,
+            "usd_per_million_tokens": self.usd_per_million_tokens,
+            "parallelism": d.layout.to_dict(), "bound": d.bound,
+            "assumptions": [a.to_dict() for a in self.assumptions],
+            "model": self.model, "system": self.system, "workload": self.workload,
+            "context_mode": self.context_mode, "context_tokens": self.context_tokens,
+            "compute_precision": self.compute_precision, "step_time_s": d.step_time_s,
+            "compute_s": d.compute_s, "memory_s": d.memory_s,
+            "communication_s": d.communication_s,
+            "decode_tokens_per_s_per_unit": d.tokens_per_s_per_unit,
+            "prefill_tokens_per_s_per_unit": self.prefill_tokens_per_s_per_unit,
+            "requests_per_s_per_unit": self.requests_per_s_per_unit,
+            "vote_cost_multiplier": self.vote_cost_multiplier,
+            "memory_bytes_per_replica": d.memory_bytes_per_replica,
+            "memory_capacity_bytes": d.memory_capacity_bytes,
+            "unit_usd_per_s": self.unit_usd_per_s, "cost_basis": self.cost_basis,
+        }
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def serving_assumptions(spec: Serve, system: System,
+                        overrides: Mapping[str, float] | None = None) -> dict[str, Assumption]:
+    """Calibrated defaults and cost defaults, then system, workload and explicit overrides."""
+    result = resolve({**DEFAULTS, **COST_DEFAULTS}, system.id, system.efficiency,
+                     spec.name or "serve", spec.efficiency)
+    for name, value in (overrides or {}).items():
+        if name not in result:
+            raise InputError(Problem("--set", name, f"unknown assumption {name!r}",
+                                     did_you_mean(name, result)))
+        result[name] = Assumption(name, float(value), "override", result[name].note)
+    return result
+
+
+def _served_rate(decode_tps: float, prefill_tps: float, output_tokens: float,
+                 prompt_tokens: float) -> tuple[float, float]:
+    """(output tokens/s, requests/s) per unit when prefill and decode share its time.
+
+    Unit-seconds per request = output / decode rate + prompt / prefill rate (no overlap:
+    conservative where chunked prefill could hide prompts in the spare compute of a
+    bandwidth-bound decode).
+    """
+    if decode_tps <= 0 or (prompt_tokens > 0 and prefill_tps <= 0):
+        return 0.0, 0.0
+    seconds = output_tokens / decode_tps + (prompt_tokens / prefill_tps if prompt_tokens else 0.0)
+    return output_tokens / seconds, 1.0 / seconds
+
+
+def _vote_scales(spec: Serve) -> tuple[float, float]:
+    """(KV stored, KV read) per stream relative to an unshared stream: f/n + 1 − f; reads stay
+    at 1 when the kernel re-reads the shared prefix for every stream."""
+    store = spec.shared_prefix_fraction / spec.votes + 1.0 - spec.shared_prefix_fraction
+    return store, store if spec.prefix_read_once else 1.0
+
+
+def estimate_serving(spec: Serve, model: ModelSpec, system: System,
+                     overrides: dict[str, float] | None = None, *,
+                     context_mode: ContextMode | str = ContextMode.FINAL,
+                     group_size: int | None = None) -> ServingEstimate:
+    """Estimate a serving workload on one system (the ``planner estimate`` view).
+
+    Decode at the interactivity target (``interactivity: 0`` for offline), prefill time-shared
+    on the same replica, time to first token, self-consistency votes, and cost per million
+    generated tokens from the unit's rental price or amortised purchase plus energy.
+    """
+    assumptions = serving_assumptions(spec, system, overrides)
+    wanted = spec.compute_precision or spec.weights_precision
+    precision = spec.compute_precision or compute_precision_for(system, wanted)
+    store, read = _vote_scales(spec)
+    context = decode_context_tokens(spec.input_tokens, spec.output_tokens, context_mode)
+    decode = decode_capacity(
+        model, system, weights_precision=spec.weights_precision, kv_precision=spec.kv_precision,
+        compute_precision=precision, context_tokens=context, interactivity=spec.interactivity,
+        assumptions=assumptions, memory_reserve=spec.memory_reserve,
+        enforce_memory=spec.enforce_memory, group_size=group_size, kv_store_scale=store,
+        kv_read_scale=read)
+    prefill = prefill_tokens_per_s_per_unit(
+        model, system, precision=precision, prompt_tokens=spec.input_tokens,
+        assumptions=assumptions, weights_precision=spec.weights_precision,
+        kv_precision=spec.kv_precision, group_size=decode.group_size,
+        memory_reserve=spec.memory_reserve)
+    tokens, requests = _served_rate(decode.tokens_per_s_per_unit, prefill,
+                                    spec.votes * spec.output_tokens, spec.input_tokens)
+    cost = unit_cost(system, assumptions, prefer_rental=True)
+    return ServingEstimate(
+        model=model.id, system=system.id, workload=spec.name, context_mode=str(
+            ContextMode(context_mode)), context_tokens=context, compute_precision=str(precision),
+        kv_bytes_per_token=kv_bytes_per_token(model.architecture,
+                                              BYTES_PER_ELEMENT[spec.kv_precision]),
+        weights_bytes=weights_bytes(model.architecture,
+                                    BYTES_PER_ELEMENT[spec.weights_precision]),
+        decode=decode, prefill_tokens_per_s_per_unit=prefill, tokens_per_s_per_unit=tokens,
+        requests_per_s_per_unit=requests,
+        ttft_s=time_to_first_token_s(model, system, decode.layout, precision=precision,
+                                     weights_precision=spec.weights_precision,
+                                     prompt_tokens=spec.input_tokens, assumptions=assumptions),
+        vote_cost_multiplier=vote_cost_multiplier(spec.votes, spec.shared_prefix_fraction,
+                                                  spec.prefix_read_once),
+        unit_usd_per_s=cost.usd_per_s, cost_basis=cost.basis,
+        assumptions=[assumptions[k] for k in sorted(assumptions)])
+
