@@ -193,7 +193,9 @@ def _pretrain_job(loaded: Any, spec: Pretrain, systems: list[System]) -> tuple[A
         size = spec.accelerators or 8192
         result = training_throughput(loaded.model, system, sequence_length=spec.sequence_length,
                                      precision=spec.precision, accelerators=size,
-                                     assumptions=chosen)
+                                     assumptions=chosen,
+                                     global_batch_tokens=spec.global_batch_tokens,
+                                     recompute=spec.recompute, zero_stage=spec.zero_stage)
         if result.tokens_per_s_per_unit > 0:
             thr[system.id] = result.tokens_per_s_per_unit
         bound[system.id] = result.bound
@@ -227,7 +229,7 @@ def _serve_job(loaded: Any, spec: Serve, systems: list[System]) -> tuple[Any, An
     rates = spec.requests_per_second
     by_region = dict(sorted(rates.items())) if isinstance(rates, dict) else {"*": rates}
     total = sum(by_region.values())
-    role = RoleInput(name="serve", work=total, work_unit="requests/s",
+    role = RoleInput(name="serve", work=total * spec.duration, work_unit="requests",
                      throughput=dict(sorted(thr.items())), cpu_core_seconds_per_work=0.0,
                      bound=dict(sorted(bound.items())))
     job = JobInput(id=loaded.name, kind="serve", horizon_s=spec.duration, roles=(role,),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
@@ -49,25 +50,33 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
 
 
-def _quantity(dimension: Dimension, *, allow_zero: bool = True) -> BeforeValidator:
-    def parse(value: object) -> float:
+@dataclass(frozen=True, slots=True)
+class _QuantityParser:
+    """Parses one dimensional field; kept as an object so error hints can name its dimension."""
+
+    dimension: Dimension
+    allow_zero: bool
+
+    def __call__(self, value: object) -> float:
         try:
-            number = parse_quantity(value, dimension)
+            number = parse_quantity(value, self.dimension)
         except UnitError as err:
             raise PydanticCustomError("unit", "{message}",
                                       {"message": err.message, "hint": err.hint}) from None
-        if number < 0 or (number == 0 and not allow_zero):
-            raise PydanticCustomError(
-                "unit", "{message}",
-                {"message": f"{value!r} must be {'positive' if not allow_zero else 'zero or more'}",
-                 "hint": "use a value above zero"})
-        if dimension is Dimension.FRACTION and number > 1:
+        if number < 0 or (number == 0 and not self.allow_zero):
+            wanted, hint = (("zero or more", "use zero or a positive value") if self.allow_zero
+                            else ("positive", "use a value above zero"))
+            raise PydanticCustomError("unit", "{message}",
+                                      {"message": f"{value!r} must be {wanted}", "hint": hint})
+        if self.dimension is Dimension.FRACTION and number > 1:
             raise PydanticCustomError(
                 "unit", "{message}",
                 {"message": f"{value!r} is above 1", "hint": "write a fraction such as 0.9 or 90%"})
         return number
 
-    return BeforeValidator(parse)
+
+def _quantity(dimension: Dimension, *, allow_zero: bool = True) -> BeforeValidator:
+    return BeforeValidator(_QuantityParser(dimension, allow_zero))
 
 
 Size = Annotated[float, _quantity(Dimension.SIZE)]
@@ -101,7 +110,8 @@ def _positive_int(value: object) -> int:
     if not isinstance(value, int) or value < 1:
         raise PydanticCustomError(
             "unit", "{message}",
-            {"message": f"expected a whole number of at least 1, got {value!r}", "hint": ""})
+            {"message": f"expected a whole number of at least 1, got {value!r}",
+             "hint": "write a count such as 1 or 8"})
     return value
 
 
@@ -158,13 +168,32 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
-_TYPE_WORDS = {
-    "float_type": "a number", "float_parsing": "a number", "int_type": "a whole number",
-    "int_parsing": "a whole number", "int_from_float": "a whole number",
-    "string_type": "text", "bool_type": "true or false", "bool_parsing": "true or false",
-    "dict_type": "a mapping (key: value)", "model_type": "a mapping (key: value)",
-    "list_type": "a list", "model_attributes_type": "a mapping (key: value)",
+_MAPPING = ("a mapping (key: value)", "write 'key: value' entries indented under it")
+_TYPE_WORDS: dict[str, tuple[str, str]] = {
+    "float_type": ("a number", "write a number such as 4 or 0.5"),
+    "float_parsing": ("a number", "write a number such as 4 or 0.5"),
+    "int_type": ("a whole number", "write a whole number such as 8"),
+    "int_parsing": ("a whole number", "write a whole number such as 8"),
+    "int_from_float": ("a whole number", "write a whole number such as 8"),
+    "string_type": ("text", "quote it if it looks like a number: '2024'"),
+    "bool_type": ("true or false", "write true or false"),
+    "bool_parsing": ("true or false", "write true or false"),
+    "dict_type": _MAPPING, "model_type": _MAPPING, "model_attributes_type": _MAPPING,
+    "list_type": ("a list", "write one '- item' line per entry, or [a, b]"),
 }
+
+
+def _missing_hint(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """'add 'name: ...' (a rate; decode tokens/s per user)': what the missing field holds."""
+    name = str(loc[-1])
+    parent = _model_at(model, loc[:-1])
+    info = parent.model_fields.get(name) if parent else None
+    notes = []
+    if info is not None:
+        parsers = [m.func for m in info.metadata if isinstance(m, BeforeValidator)]
+        notes += [f"a {p.dimension.value}" for p in parsers if isinstance(p, _QuantityParser)]
+        notes += [info.description] if info.description else []
+    return f"add '{name}: ...'" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _translate(error: Any, model: type[BaseModel]) -> tuple[tuple[Any, ...], str, str, bool]:
@@ -172,7 +201,7 @@ def _translate(error: Any, model: type[BaseModel]) -> tuple[tuple[Any, ...], str
     loc: tuple[Any, ...] = tuple(p for p in error["loc"] if not _is_union_tag(p))
     kind = error["type"]
     if kind == "missing":
-        return loc, "required field is missing", f"add '{loc[-1]}: ...'", False
+        return loc, "required field is missing", _missing_hint(model, loc), False
     if kind == "extra_forbidden":
         parent = _model_at(model, loc[:-1])
         choices = list(parent.model_fields) if parent else []
@@ -184,9 +213,8 @@ def _translate(error: Any, model: type[BaseModel]) -> tuple[tuple[Any, ...], str
         expected = error.get("ctx", {}).get("expected", "")
         return loc, f"{error['input']!r} is not allowed", f"expected {expected}", False
     if kind in _TYPE_WORDS:
-        found = error.get("input")
-        return (loc, f"expected {_TYPE_WORDS[kind]}, got {found!r}",
-                "check the value's type", False)
+        word, hint = _TYPE_WORDS[kind]
+        return loc, f"expected {word}, got {error.get('input')!r}", hint, False
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         return loc, f"{error['input']!r}: {error['msg'].lower()}", "", False
     message = str(error["msg"])
@@ -199,6 +227,29 @@ def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and ("[" in part or part.startswith("function-"))
 
 
+def _union_split(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], str, int] | None:
+    """(field, union branch, depth inside the branch) for an error inside a union, else None."""
+    for i, part in enumerate(loc):
+        if _is_union_tag(part):
+            return tuple(loc[:i]), str(part), len(loc) - i - 1
+    return None
+
+
+def _one_union_branch(errors: list[Any]) -> list[Any]:
+    """Keep the errors of one branch per failed union: the one that got deepest, else the first.
+
+    A value that fits no branch of ``Rate | dict[str, Rate]`` fails both; reporting both
+    ("not a rate" and "not a mapping") would describe one mistake as two.
+    """
+    best: dict[tuple[Any, ...], tuple[int, str]] = {}
+    for error in errors:
+        split = _union_split(error["loc"])
+        if split is not None and (split[0] not in best or split[2] > best[split[0]][0]):
+            best[split[0]] = (split[2], split[1])
+    return [e for e in errors
+            if (split := _union_split(e["loc"])) is None or best[split[0]][1] == split[1]]
+
+
 T = TypeVar("T", bound=BaseModel)
 
 
@@ -208,7 +259,7 @@ def validate_data(model: type[T], doc: Document, data: Any, base: PathKey = ()) 
         return model.model_validate(data)
     except ValidationError as err:
         problems: list[Problem] = []
-        for error in err.errors():
+        for error in _one_union_branch(err.errors()):
             loc, message, hint, at_key = _translate(error, model)
             problems.append(doc.problem((*base, *loc), message, hint, key=at_key))
         raise InputError(_dedupe(problems)) from None

@@ -367,6 +367,8 @@ def format_quantity(value: float, dimension: Dimension, digits: int = 3) -> str:
     if dimension in (Dimension.MONEY_RATE, Dimension.ENERGY_PRICE, Dimension.BYTE_PRICE,
                      Dimension.POWER_PRICE):
         return f"{_significant(scaled, digits)} {symbol}"
+    if dimension is Dimension.FLOPS and abs(scaled) >= 1e21:
+        return f"{scaled:.{digits}g} FLOP"
     steps = _MONEY_STEPS if dimension in (Dimension.MONEY, Dimension.COUNT) else _PREFIX_STEPS
     for prefix, factor in steps:
         if abs(scaled) >= factor:

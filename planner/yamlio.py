@@ -84,13 +84,23 @@ class _Builder:
     def build(self, node: yaml.Node, path: PathKey) -> Any:
         self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"tag {node.tag!r} is not allowed", node.start_mark)
+            raise self._tag_error(node, path)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.constructor.construct_object(node, deep=True)
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError:
+            raise self._tag_error(node, path) from None
+
+    def _tag_error(self, node: yaml.Node, path: PathKey) -> InputError:
+        """An unknown or Python-object tag: refused (safe loading), located at its field."""
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        return InputError(Problem(
+            self.file, format_path(path), f"unsupported YAML: tag {tag!r} is not allowed",
+            "remove the tag: input files hold plain mappings, lists and scalars only",
+            node.start_mark.line + 1, node.start_mark.column + 1))
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
         self.constructor.flatten_mapping(node)
@@ -132,34 +142,30 @@ def load_document(path: str | os.PathLike[str]) -> Document:
         column = mark.column + 1 if mark else None
         message = f"YAML syntax error: {err.problem or err}"
         if err.context:
-            message += f" ({err.context})"
+            started = err.context_mark
+            since = f" started on line {started.line + 1}" if started and mark is not started \
+                and started.line != mark.line else ""
+            message += f" ({err.context}{since})"
         raise InputError(Problem(file, "", message, "fix the YAML syntax", line, column)) from None
     except yaml.YAMLError as err:
         raise InputError(Problem(file, "", f"YAML error: {err}")) from None
     if node is None:
         raise InputError(Problem(file, "", "file is empty", "it must hold a YAML mapping"))
     builder = _Builder(file)
-    try:
-        data = builder.build(node, ())
-    except yaml.constructor.ConstructorError as err:
-        mark = err.problem_mark
-        raise InputError(Problem(file, "", f"unsupported YAML: {err.problem}",
-                                 "plain mappings, lists and scalars only",
-                                 mark.line + 1 if mark else None,
-                                 mark.column + 1 if mark else None)) from None
+    data = builder.build(node, ())
     if builder.problems:
         raise InputError(builder.problems)
     if not isinstance(data, dict):
         raise InputError(Problem(file, "", f"expected a mapping at the top, got "
                                  f"{type(data).__name__}", "start the file with 'key: value'",
-                                 1, 1))
+                                 *builder.positions[()]))
     return Document(file, data, builder.positions, builder.key_positions)
 
 
 def parse_override(option: str) -> tuple[list[str | int], Any]:
     """'a.b[2].c=30 days' -> (['a', 'b', 2, 'c'], '30 days'); the value is read as YAML."""
     if "=" not in option:
-        raise InputError(Problem("--set", option, "expected PATH=VALUE",
+        raise InputError(Problem(f"--set {option}", "", "expected PATH=VALUE (no '=' found)",
                                  "for example --set problems=20M"))
     raw_path, raw_value = option.split("=", 1)
     parts: list[str | int] = []
@@ -191,8 +197,7 @@ def apply_overrides(doc: Document, options: Sequence[str]) -> Document:
         elif isinstance(node, dict):
             node[str(last)] = value
         else:
-            raise InputError(doc.problem(tuple(parts[:-1]),
-                                         f"--set {option}: cannot set a field inside a scalar"))
+            raise InputError(_scalar_problem(doc, option, parts, len(parts) - 1, node))
         doc.overridden[tuple(parts)] = option
     return doc
 
@@ -206,9 +211,22 @@ def _descend(doc: Document, option: str, parts: list[str | int], depth: int, nod
         return node[key]
     if isinstance(node, list) and isinstance(part, int) and part < len(node):
         return node[part]
+    if not isinstance(node, list) and depth > 0:
+        raise InputError(_scalar_problem(doc, option, parts, depth, node))
     raise InputError(doc.problem(tuple(parts[:depth]),
                                  f"--set {option}: {format_path(parts[: depth + 1])} "
                                  "does not exist", "check the field path"))
+
+
+def _scalar_problem(doc: Document, option: str, parts: list[str | int], depth: int,
+                    node: Any) -> Problem:
+    """`--set a.b=1` where ``a`` holds a plain value: it has no fields to set."""
+    holder = format_path(parts[:depth])
+    lead = ("cannot set a field inside a scalar" if depth == len(parts) - 1
+            else f"{format_path(parts[: depth + 1])} does not exist")
+    return doc.problem(tuple(parts[:depth]),
+                       f"--set {option}: {lead}: {holder} holds the value {node!r}, "
+                       "not a mapping", f"set {holder}=VALUE itself, or check the field path")
 
 
 def write_atomic(path: str | os.PathLike[str], text: str) -> None:

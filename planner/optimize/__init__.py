@@ -1,0 +1,88 @@
+"""The placement optimizer: planning inputs in, a solved plan (or a diagnosis) out.
+
+Only this package imports PuLP (and, through it, highspy), always inside functions, so that
+``import planner`` stays fast. Steps: check the inputs, build the LP (``build``), solve it
+(``solve``), read values, costs and duals back (``extract``, ``bottlenecks``); infeasible inputs
+get a diagnosis (``diagnose``).
+"""
+
+from __future__ import annotations
+
+import os
+
+from planner.errors import InputError, Problem
+from planner.optimize.build import Objective, build_lp
+from planner.optimize.diagnose import diagnose, precheck
+from planner.optimize.extract import extract_solution
+from planner.optimize.inputs import (
+    CpuServerInput,
+    EconomicsInput,
+    JobInput,
+    LinkInput,
+    PlanningInputs,
+    RlCoupling,
+    RoleInput,
+    ServeDemand,
+    SiteInput,
+    SystemInput,
+    check_inputs,
+)
+from planner.optimize.solution import Solution
+from planner.optimize.solve import SolverName, solve_lp
+
+__all__ = [
+    "CpuServerInput",
+    "EconomicsInput",
+    "JobInput",
+    "LinkInput",
+    "PlanningInputs",
+    "RlCoupling",
+    "RoleInput",
+    "ServeDemand",
+    "SiteInput",
+    "Solution",
+    "SystemInput",
+    "optimize",
+]
+
+_OBJECTIVES = ("cost", "time")
+_SOLVERS = ("highs", "cbc")
+
+
+def optimize(inputs: PlanningInputs, *, objective: Objective = "cost", integer: bool = False,
+             solver: SolverName = "highs", time_limit_s: float | None = None,
+             dump_lp: str | os.PathLike[str] | None = None) -> Solution:
+    """Find the cheapest (or fastest, within budget) placement of every job on the fleet.
+
+    Raises ``InputError`` for an inconsistent table, ``InfeasibleError`` (with a diagnosis of
+    what is short, where and by how much) and ``SolverError`` for solver failures or time limits
+    without a solution. ``dump_lp`` writes the model in LP format before solving.
+    """
+    _check_options(objective, solver, time_limit_s)
+    problems = check_inputs(inputs)
+    if problems:
+        raise InputError(problems)
+    if precheck(inputs):
+        raise diagnose(inputs, objective=objective, integer=integer, solver=solver,
+                       time_limit_s=time_limit_s)
+    m = build_lp(inputs, objective=objective, integer=integer)
+    outcome = solve_lp(m, solver=solver, time_limit_s=time_limit_s, dump_lp=dump_lp)
+    if outcome.status == "infeasible":
+        raise diagnose(inputs, objective=objective, integer=integer, solver=solver,
+                       time_limit_s=time_limit_s)
+    return extract_solution(m, outcome)
+
+
+def _check_options(objective: str, solver: str, time_limit_s: float | None) -> None:
+    """Reject unknown option values with the allowed ones."""
+    problems = []
+    if objective not in _OBJECTIVES:
+        problems.append(Problem("<options>", "objective", f"unknown objective {objective!r}",
+                                "use cost or time"))
+    if solver not in _SOLVERS:
+        problems.append(Problem("<options>", "solver", f"unknown solver {solver!r}",
+                                "use highs or cbc"))
+    if time_limit_s is not None and not time_limit_s > 0:
+        problems.append(Problem("<options>", "time_limit_s", "the time limit must be positive"))
+    if problems:
+        raise InputError(problems)

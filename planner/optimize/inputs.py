@@ -24,6 +24,7 @@ Conventions (SI units throughout):
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Literal
@@ -63,10 +64,9 @@ def _freeze(obj: object, *, maps: tuple[str, ...] = (), by_id: tuple[str, ...] =
 
 
 def _item_key(item: object) -> tuple[str, ...]:
-    for attr in ("id", "name"):
-        if hasattr(item, attr):
-            return (str(getattr(item, attr)),)
-    return (str(getattr(item, "a")), str(getattr(item, "b")))
+    if isinstance(item, LinkInput):
+        return (item.a, item.b)
+    return (str(getattr(item, "id", None) or getattr(item, "name", "")),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,9 +259,8 @@ def check_inputs(inputs: PlanningInputs) -> list[Problem]:
         problems += _check_site(site, systems)
     for i, link in enumerate(inputs.links):
         problems += _check_link(i, link, sites)
-    regions = {s.region for s in inputs.sites}
     for job in inputs.jobs:
-        problems += _check_job(job, systems, regions)
+        problems += _check_job(job, systems)
     return problems
 
 
@@ -270,8 +269,7 @@ def _problem(path: str, message: str, hint: str = "") -> Problem:
 
 
 def _check_unique(kind: str, ids: list[str]) -> list[Problem]:
-    seen: set[str] = set()
-    dupes = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
+    dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
     return [_problem(f"{kind}.{d}", "duplicate id", "give each one a distinct id") for d in dupes]
 
 
@@ -327,7 +325,7 @@ def _check_link(i: int, link: LinkInput, sites: set[str]) -> list[Problem]:
     return problems
 
 
-def _check_job(job: JobInput, systems: set[str], regions: set[str]) -> list[Problem]:
+def _check_job(job: JobInput, systems: set[str]) -> list[Problem]:
     path = f"jobs.{job.id}"
     problems = _check_unique(f"{path}.roles", [r.name for r in job.roles])
     if not job.horizon_s > 0:
@@ -338,7 +336,7 @@ def _check_job(job: JobInput, systems: set[str], regions: set[str]) -> list[Prob
                      for key in role.throughput if key not in systems]
     if job.rl is not None:
         problems += _check_rl(job, job.rl)
-    problems += _check_serve(job, regions)
+    problems += _check_serve(job)
     return problems
 
 
@@ -372,7 +370,7 @@ def _check_rl(job: JobInput, rl: RlCoupling) -> list[Problem]:
     return problems
 
 
-def _check_serve(job: JobInput, regions: set[str]) -> list[Problem]:
+def _check_serve(job: JobInput) -> list[Problem]:
     path = f"jobs.{job.id}"
     if job.kind == "serve" and job.serve is None:
         return [_problem(f"{path}.serve", "a serve job needs a demand (rates by region)")]

@@ -24,7 +24,7 @@ Defaults (each a named :class:`~planner.perf.assumptions.Assumption`):
 * Restart time R = 10 minutes: detection of the failure (hang watchdog), rescheduling on spare
   nodes, communicator set-up and checkpoint reload at ~10k-GPU scale. No published Llama 3
   figure; it is an assumption, checked against the paper's statement that effective training
-  time exceeded 90% (this model gives 92.5% for the 16,384-GPU job).
+  time exceeded 90% (this model gives 92.4% for the 16,384-GPU job).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ DEFAULTS: dict[str, Assumption] = {
     "restart_s": Assumption(
         "restart_s", 600.0,
         "assumption: detection, rescheduling, communicator set-up and checkpoint reload",
-        "gives 92.5% goodput for Llama 3's 16,384-GPU job; the paper reports > 90%"),
+        "gives 92.4% goodput for Llama 3's 16,384-GPU job; the paper reports > 90%"),
 }
 
 

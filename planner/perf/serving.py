@@ -8,19 +8,20 @@ A **replica** is g = tp·pp accelerators holding one copy of the weights: tensor
 power of two dividing H) inside the scale-up domain, pipeline parallel (pp) across domains only
 when the model does not fit in one. One decode step gives each of the b sequences a new token::
 
-    compute_s = b·F(s) / (g·peak·eff_c)              F(s) = 2·N_mm + 4·H·L·d_h·s
-    memory_s  = (pp·W + b·s·kv) / (g·BW·eff_m)
+    gemm_s    = b·2·N_mm / (g·peak·eff_c)        weights_s = pp·W / (g·BW·eff_m)
+    attn_s    = b·4·H·L·d_h·s / (g·peak·eff_c)   kv_s      = b·s·kv / (g·BW·eff_m)
     comm_s    = 2L·[2(tp−1)/tp · b·d·a / (pp·B_up·eff_up) + t_msg] + pipeline hops
-    step_s    = max(compute_s, memory_s) + comm_s
+    step_s    = max(gemm_s, weights_s) + max(attn_s, kv_s) + comm_s        (kernel_overlap 0)
+    step_s    = max(gemm_s + attn_s, weights_s + kv_s) + comm_s            (kernel_overlap 1)
 
-Compute and memory overlap (a roofline: Williams et al. 2009, "Roofline", CACM 52(4)); the
-communication does not: tensor-parallel all-reduces sit on the critical path between layers
-(two per layer, Shoeybi et al. 2019, Megatron-LM, arXiv 1909.08053 §3). With pp stages, pp
-micro-batches are in flight and each stage reads its weights once per micro-batch, hence the
-pp·W term (DESIGN.md's W / g is the pp = 1 case). Interactivity is 1 / step_s tokens/s per
-user; throughput is b / step_s per replica. The source article (reference/seed_numbers.md) uses
-the same max(compute, memory) roofline with final context and no communication; this module
-reproduces it with ``tp_comm = 0`` (see :data:`DEFAULTS`).
+Each kernel runs at its own roofline (Williams et al. 2009, "Roofline", CACM 52(4)); by default
+matmul and attention kernels run one after another, as an engine executes a layer; the source
+article (reference/seed_numbers.md) overlaps the whole step instead (``kernel_overlap = 1``).
+Communication is never overlapped: tensor-parallel all-reduces sit on the critical path between
+layers (two per layer, Shoeybi et al. 2019, Megatron-LM, arXiv 1909.08053 §3); the article
+ignores it (``tp_comm = 0``). With pp stages, pp micro-batches are in flight and each stage
+reads its weights once per micro-batch, hence pp·W (DESIGN.md's W / g is the pp = 1 case).
+Interactivity is 1 / step_s tokens/s per user; throughput is b / step_s per replica.
 
 Prefill is compute-bound: a prompt of P tokens costs P·2·N_mm + 2·H·L·d_h·P² FLOPs (causal
 attention, half the full P×P score matrix). Prefill and decode share a replica's time.
@@ -40,6 +41,7 @@ from planner.perf.assumptions import Assumption, resolve
 from planner.perf.cost import COST_DEFAULTS, unit_cost
 from planner.schema import did_you_mean
 from planner.workload.params import (
+    attention_flops_per_token,
     forward_flops_per_token,
     kv_bytes_per_token,
     weights_bytes,
@@ -47,6 +49,7 @@ from planner.workload.params import (
 from planner.workload.schema import Architecture, AttentionKind, ModelSpec, Serve
 
 __all__ = [
+    "ARTICLE_OVERRIDES",
     "DEFAULTS",
     "Bound",
     "ContextMode",
@@ -56,10 +59,13 @@ __all__ = [
     "ServingEstimate",
     "StepModel",
     "candidate_layouts",
+    "compute_precision_for",
     "decode_capacity",
     "decode_context_tokens",
     "estimate_serving",
     "kv_memory_curve",
+    "kv_replication",
+    "layout_for",
     "max_context_tokens",
     "prefill_tokens_per_s_per_unit",
     "serving_assumptions",
@@ -67,26 +73,29 @@ __all__ = [
     "vote_cost_multiplier",
 ]
 
-_MLPERF = "MLPerf Inference v4.1/v5.1 Llama 2 70B Offline (reference/measurements.md V7)"
-_TRTLLM = "TensorRT-LLM perf-overview, Llama 3.1 405B (reference/measurements.md V8)"
+_CAL = ("calibrated jointly with compute and scale_up on the 28 offline cases of "
+        "planner.perf.calibrate_serving: MLPerf Inference Llama 2 70B Offline (v4.1 H100/H200, "
+        "v5.1 B200/GB200) and TensorRT-LLM Llama 3.1 405B throughput tables "
+        "(reference/measurements.md V7, V8); mean absolute error 11.9%, worst case 24%")
 
 DEFAULTS: dict[str, Assumption] = {
     "memory_bandwidth": Assumption(
         "memory_bandwidth", 0.70,
-        f"calibrated: {_TRTLLM}, long-context rows (2048/2048, 20000/2000) where decode is "
-        "bound by HBM bandwidth; see planner.perf.calibrate_serving",
-        "achieved fraction of peak HBM bandwidth in decode (MBU); published kernels reach "
-        "0.6-0.85"),
+        f"{_CAL}; set by the long-context rows (20000/2000 ISL/OSL), which are bound by HBM "
+        "capacity and bandwidth",
+        "achieved fraction of peak HBM bandwidth in decode (MBU); published decode kernels "
+        "reach 0.6-0.85"),
     "compute": Assumption(
-        "compute", 0.45,
-        f"calibrated: {_MLPERF} and {_TRTLLM}, short-context rows, which are compute-bound at "
-        "the large offline batches; see planner.perf.calibrate_serving",
-        "achieved fraction of the dense tensor peak in decode and prefill matmuls"),
+        "compute", 0.475,
+        f"{_CAL}; set by the short-context rows, compute-bound at the large offline batches",
+        "achieved fraction of the dense tensor peak in matmuls, decode and prefill (MFU); "
+        "0.4-0.7 is typical"),
     "scale_up": Assumption(
-        "scale_up", 0.75,
-        f"calibrated: {_TRTLLM}, H100/H200 TP8 rows, where the all-reduce of 2·L activations "
-        "per token is a large share of the step; see planner.perf.calibrate_serving",
-        "achieved fraction of one-direction scale-up bandwidth in tensor-parallel all-reduce"),
+        "scale_up", 0.60,
+        f"{_CAL}; set by the H100/H200 TP8 rows, where the all-reduce of 2·L activations per "
+        "token is a large share of the step",
+        "achieved fraction of one-direction scale-up bandwidth in ring all-reduce; NCCL reaches "
+        "0.6-0.9 on NVLink for large messages"),
     "collective_latency_s": Assumption(
         "collective_latency_s", 10e-6,
         "assumption: order of magnitude of a small-message all-reduce on an NVLink domain "
@@ -97,12 +106,23 @@ DEFAULTS: dict[str, Assumption] = {
         "assumption: activations exchanged in 16-bit (BF16) even with FP8 or FP4 weights, as in "
         "TensorRT-LLM's default all-reduce",
         "bytes per activation element in tensor-parallel all-reduce and pipeline hops"),
+    "kernel_overlap": Assumption(
+        "kernel_overlap", 0.0,
+        "model switch: 0 runs matmul and attention kernels one after another, each at its own "
+        "roofline, as engines execute a layer (calibration error 11.9% against 16.7% for 1); 1 "
+        "overlaps all compute with all memory traffic, the source article's whole-step roofline "
+        "(reference/seed_numbers.md, claim 1)",
+        "1 = whole-step max(compute, memory); 0 = per-kernel rooflines added"),
     "tp_comm": Assumption(
         "tp_comm", 1.0,
         "model switch: 1 includes tensor- and pipeline-parallel communication; 0 drops it, as "
         "the source article does (reference/seed_numbers.md, claim 1)",
         "multiplier on the communication term of every step"),
 }
+
+# The source article's roofline (reference/seed_numbers.md, candidate A): the whole step
+# overlapped and no communication; combine with memory_bandwidth 0.773 and compute 0.5676.
+ARTICLE_OVERRIDES: dict[str, float] = {"kernel_overlap": 1.0, "tp_comm": 0.0}
 
 # All-reduces per transformer layer under Megatron tensor parallelism: one after attention,
 # one after the MLP (Shoeybi et al. 2019, arXiv 1909.08053 §3).
@@ -246,52 +266,70 @@ def _ring_factor(tp: int) -> float:
 class StepModel:
     """A decode step as linear pieces in the batch b (seconds).
 
-    step(b) = max(compute_s_per_seq·b, memory_s_fixed + memory_s_per_seq·b)
-              + comm_s_fixed + comm_s_per_seq·b
+    Terms: dense matmuls (compute g_c·b, weight reads W_s) and attention (compute a_c·b, KV
+    reads kv_s·b), plus communication c_0 + c_1·b, never overlapped. With ``overlap`` (the
+    source article's whole-step roofline) everything but communication overlaps::
+
+        step(b) = max((g_c + a_c)·b, W_s + kv_s·b) + c_0 + c_1·b
+
+    Without it, matmul and attention kernels run one after another, each at its own roofline
+    (how an inference engine executes a layer)::
+
+        step(b) = max(g_c·b, W_s) + max(a_c·b, kv_s·b) + c_0 + c_1·b
     """
 
-    compute_s_per_seq: float
-    memory_s_fixed: float
-    memory_s_per_seq: float
+    gemm_s_per_seq: float
+    attention_s_per_seq: float
+    weights_s: float
+    kv_s_per_seq: float
     comm_s_fixed: float
     comm_s_per_seq: float
+    overlap: bool = True
 
     def compute_s(self, batch: float) -> float:
-        """Matmul and attention time of a step."""
-        return self.compute_s_per_seq * batch
+        """Matmul and attention arithmetic time of a step."""
+        return (self.gemm_s_per_seq + self.attention_s_per_seq) * batch
 
     def memory_s(self, batch: float) -> float:
         """HBM time of a step: weights plus the batch's KV cache."""
-        return self.memory_s_fixed + self.memory_s_per_seq * batch
+        return self.weights_s + self.kv_s_per_seq * batch
 
     def comm_s(self, batch: float) -> float:
         """Communication time of a step (not overlapped)."""
         return self.comm_s_fixed + self.comm_s_per_seq * batch
 
+    def branches(self) -> list[tuple[float, float]]:
+        """(fixed, per-sequence) seconds of each linear piece; the step is their maximum.
+
+        max(a, b) + max(c, d) = max(a + c, a + d, b + c, b + d), so both forms are a maximum
+        of linear functions of b.
+        """
+        g, a, w, kv = self.gemm_s_per_seq, self.attention_s_per_seq, self.weights_s, \
+            self.kv_s_per_seq
+        if self.overlap:
+            return [(0.0, g + a), (w, kv)]
+        return [(0.0, g + a), (0.0, g + kv), (w, a), (w, kv)]
+
     def step_s(self, batch: float) -> float:
-        """max(compute, memory) + communication."""
-        return max(self.compute_s(batch), self.memory_s(batch)) + self.comm_s(batch)
+        """Step time: the largest piece plus communication."""
+        return max(f + s * batch for f, s in self.branches()) + self.comm_s(batch)
 
     def bound_at(self, batch: float) -> Bound:
-        """The largest of the three terms at a batch."""
+        """The largest of compute, memory and communication time at a batch."""
         terms = {Bound.COMPUTE: self.compute_s(batch), Bound.MEMORY_BANDWIDTH:
                  self.memory_s(batch), Bound.COMMUNICATION: self.comm_s(batch)}
         return max(terms, key=lambda k: terms[k])
 
     def batch_at(self, step_s: float) -> tuple[float, Bound]:
-        """Largest continuous batch with step(b) ≤ step_s, and the branch that binds.
+        """Largest continuous batch with step(b) ≤ step_s, and what binds there.
 
-        max(A, B) + C ≤ T holds iff A + C ≤ T and B + C ≤ T; each is linear in b, so the limit
-        is the smaller of two closed-form roots.
+        max_i(f_i + s_i·b) + c_0 + c_1·b ≤ T holds iff every piece does; each is linear in b,
+        so the limit is the smallest of closed-form roots.
         """
-        by_compute = _root(step_s - self.comm_s_fixed, self.compute_s_per_seq + self.comm_s_per_seq)
-        by_memory = _root(step_s - self.comm_s_fixed - self.memory_s_fixed,
-                          self.memory_s_per_seq + self.comm_s_per_seq)
-        batch = max(0.0, min(by_compute, by_memory))
-        branch = Bound.COMPUTE if by_compute <= by_memory else Bound.MEMORY_BANDWIDTH
-        if batch > 0 and self.comm_s(batch) > max(self.compute_s(batch), self.memory_s(batch)):
-            branch = Bound.COMMUNICATION
-        return batch, branch
+        roots = [_root(step_s - self.comm_s_fixed - f, s + self.comm_s_per_seq)
+                 for f, s in self.branches()]
+        batch = max(0.0, min(roots))
+        return batch, self.bound_at(max(batch, 1.0))
 
 
 def _root(budget_s: float, slope_s: float) -> float:
@@ -341,8 +379,8 @@ def _comm_fixed_s(inp: _Inputs, layout: Layout) -> float:
     return inp.eff("tp_comm") * messages * inp.eff("collective_latency_s")
 
 
-def step_model(inp: _Inputs, layout: Layout, context_tokens: float,
-               kv_read_scale: float = 1.0) -> StepModel:
+def _step_model(inp: _Inputs, layout: Layout, context_tokens: float,
+                kv_read_scale: float = 1.0) -> StepModel:
     """The decode step of a replica at a context length, as a :class:`StepModel`.
 
     ``kv_read_scale`` multiplies the KV bytes read per sequence (self-consistency groups whose
@@ -352,13 +390,15 @@ def step_model(inp: _Inputs, layout: Layout, context_tokens: float,
     bandwidth = g * inp.system.accelerator.hbm_bandwidth * inp.eff("memory_bandwidth")
     kv_read = (context_tokens * inp.kv_bytes_per_token * kv_replication(inp.arch, layout.tp)
                * kv_read_scale)
-    flops = forward_flops_per_token(inp.arch, context_tokens)
+    flops = g * inp.peak_flops * inp.eff("compute")
     return StepModel(
-        compute_s_per_seq=flops / (g * inp.peak_flops * inp.eff("compute")),
-        memory_s_fixed=layout.pp * inp.weights_bytes / bandwidth,
-        memory_s_per_seq=kv_read / bandwidth,
+        gemm_s_per_seq=forward_flops_per_token(inp.arch, 0.0) / flops,
+        attention_s_per_seq=attention_flops_per_token(inp.arch, context_tokens) / flops,
+        weights_s=layout.pp * inp.weights_bytes / bandwidth,
+        kv_s_per_seq=kv_read / bandwidth,
         comm_s_fixed=_comm_fixed_s(inp, layout),
         comm_s_per_seq=_comm_per_token_s(inp, layout),
+        overlap=inp.eff("kernel_overlap") >= 0.5,
     )
 
 
@@ -418,21 +458,29 @@ def _memory_batch(inp: _Inputs, layout: Layout, lim: _Limits) -> tuple[float, fl
 
 def _operating_batch(steps: StepModel, memory_batch: float,
                      lim: _Limits) -> tuple[float, float, Bound]:
-    """(SLO batch, chosen continuous batch, bound) for one layout."""
-    if lim.target_step_s <= 0:  # offline: the largest batch that fits
+    """(SLO batch, chosen continuous batch, bound) for one layout.
+
+    Offline (no target) the batch is the HBM limit, and the bound names what limits throughput
+    there: compute (or communication) when those terms dominate the step, else HBM capacity
+    (a larger memory would allow a larger, more efficient batch).
+    """
+    if lim.target_step_s > 0:
+        slo_batch, bound = steps.batch_at(lim.target_step_s)
+    else:
         slo_batch = math.inf
         regime = steps.bound_at(max(memory_batch, 1.0))
         bound = Bound.HBM_CAPACITY if regime is Bound.MEMORY_BANDWIDTH else regime
-        return slo_batch, memory_batch, bound
-    slo_batch, bound = steps.batch_at(lim.target_step_s)
+    if memory_batch <= 0:  # the weights alone do not fit
+        return slo_batch, 0.0, Bound.HBM_CAPACITY
     if lim.enforce_memory and memory_batch < slo_batch:
-        return slo_batch, memory_batch, Bound.HBM_CAPACITY
+        return slo_batch, memory_batch, (Bound.HBM_CAPACITY if math.isfinite(slo_batch)
+                                         else bound)
     return slo_batch, slo_batch, bound
 
 
 def _evaluate(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
     """Decode capacity of one layout."""
-    steps = step_model(inp, layout, lim.context_tokens, lim.kv_read_scale)
+    steps = _step_model(inp, layout, lim.context_tokens, lim.kv_read_scale)
     memory_batch, capacity, kv_per_seq = _memory_batch(inp, layout, lim)
     slo_batch, chosen, bound = _operating_batch(steps, memory_batch, lim)
     batch = math.floor(chosen + _EPS) if math.isfinite(chosen) else 0
@@ -708,6 +756,19 @@ def _vote_scales(spec: Serve) -> tuple[float, float]:
     return store, store if spec.prefix_read_once else 1.0
 
 
+def _decode_for(spec: Serve, model: ModelSpec, system: System, precision: Precision,
+                context_tokens: float, assumptions: Mapping[str, Assumption],
+                group_size: int | None) -> DecodeCapacity:
+    """Decode capacity of a serving workload, with its votes' KV scales."""
+    store, read = _vote_scales(spec)
+    return decode_capacity(
+        model, system, weights_precision=spec.weights_precision, kv_precision=spec.kv_precision,
+        compute_precision=precision, context_tokens=context_tokens,
+        interactivity=spec.interactivity, assumptions=assumptions,
+        memory_reserve=spec.memory_reserve, enforce_memory=spec.enforce_memory,
+        group_size=group_size, kv_store_scale=store, kv_read_scale=read)
+
+
 def estimate_serving(spec: Serve, model: ModelSpec, system: System,
                      overrides: dict[str, float] | None = None, *,
                      context_mode: ContextMode | str = ContextMode.FINAL,
@@ -716,19 +777,15 @@ def estimate_serving(spec: Serve, model: ModelSpec, system: System,
 
     Decode at the interactivity target (``interactivity: 0`` for offline), prefill time-shared
     on the same replica, time to first token, self-consistency votes, and cost per million
-    generated tokens from the unit's rental price or amortised purchase plus energy.
+    generated tokens from the unit's rental price or amortised purchase plus energy
+    (:func:`planner.perf.cost.unit_cost`). The compute precision is the workload's (default:
+    the weights' precision), or the next wider tensor mode the accelerator has (FP8 weights on
+    an A100 run with BF16 math); the one used is reported as ``compute_precision``.
     """
     assumptions = serving_assumptions(spec, system, overrides)
-    wanted = spec.compute_precision or spec.weights_precision
-    precision = spec.compute_precision or compute_precision_for(system, wanted)
-    store, read = _vote_scales(spec)
+    precision = compute_precision_for(system, spec.compute_precision or spec.weights_precision)
     context = decode_context_tokens(spec.input_tokens, spec.output_tokens, context_mode)
-    decode = decode_capacity(
-        model, system, weights_precision=spec.weights_precision, kv_precision=spec.kv_precision,
-        compute_precision=precision, context_tokens=context, interactivity=spec.interactivity,
-        assumptions=assumptions, memory_reserve=spec.memory_reserve,
-        enforce_memory=spec.enforce_memory, group_size=group_size, kv_store_scale=store,
-        kv_read_scale=read)
+    decode = _decode_for(spec, model, system, precision, context, assumptions, group_size)
     prefill = prefill_tokens_per_s_per_unit(
         model, system, precision=precision, prompt_tokens=spec.input_tokens,
         assumptions=assumptions, weights_precision=spec.weights_precision,
@@ -737,13 +794,13 @@ def estimate_serving(spec: Serve, model: ModelSpec, system: System,
     tokens, requests = _served_rate(decode.tokens_per_s_per_unit, prefill,
                                     spec.votes * spec.output_tokens, spec.input_tokens)
     cost = unit_cost(system, assumptions, prefer_rental=True)
+    arch = model.architecture
     return ServingEstimate(
-        model=model.id, system=system.id, workload=spec.name, context_mode=str(
-            ContextMode(context_mode)), context_tokens=context, compute_precision=str(precision),
-        kv_bytes_per_token=kv_bytes_per_token(model.architecture,
-                                              BYTES_PER_ELEMENT[spec.kv_precision]),
-        weights_bytes=weights_bytes(model.architecture,
-                                    BYTES_PER_ELEMENT[spec.weights_precision]),
+        model=model.id, system=system.id, workload=spec.name,
+        context_mode=str(ContextMode(context_mode)), context_tokens=context,
+        compute_precision=str(precision),
+        kv_bytes_per_token=kv_bytes_per_token(arch, BYTES_PER_ELEMENT[spec.kv_precision]),
+        weights_bytes=weights_bytes(arch, BYTES_PER_ELEMENT[spec.weights_precision]),
         decode=decode, prefill_tokens_per_s_per_unit=prefill, tokens_per_s_per_unit=tokens,
         requests_per_s_per_unit=requests,
         ttft_s=time_to_first_token_s(model, system, decode.layout, precision=precision,
@@ -753,4 +810,3 @@ def estimate_serving(spec: Serve, model: ModelSpec, system: System,
                                                   spec.prefix_read_once),
         unit_usd_per_s=cost.usd_per_s, cost_basis=cost.basis,
         assumptions=[assumptions[k] for k in sorted(assumptions)])
-

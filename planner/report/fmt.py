@@ -20,6 +20,8 @@ _SUFFIXES: tuple[tuple[str, Dimension | str], ...] = (
     ("tokens_per_s_per_accelerator", "tok/s"),
     ("_tokens_per_s", "tok/s"),
     ("_bytes_per_token", Dimension.SIZE),
+    ("flops_per_s", Dimension.FLOP_RATE),
+    ("_per_s", "/s"),
     ("_bytes_per_s", Dimension.BANDWIDTH),
     ("_flops_per_s", Dimension.FLOP_RATE),
     ("_bytes", Dimension.SIZE),
@@ -36,6 +38,10 @@ _SUFFIXES: tuple[tuple[str, Dimension | str], ...] = (
 )
 
 
+_PER_TAILS = ("_per_accelerator", "_per_unit", "_per_user", "_per_token", "_per_update",
+              "_per_replica", "_per_sample")
+
+
 def format_value(key: str, value: Any) -> str:
     """A human string for a JSON value, with units chosen from the key's suffix."""
     if value is None:
@@ -46,14 +52,20 @@ def format_value(key: str, value: Any) -> str:
         number = float(value)
         if not math.isfinite(number):
             return "∞" if number > 0 else ("-∞" if number < 0 else "n/a")
+        base = key
+        for tail in _PER_TAILS:
+            if base.endswith(tail) and "tokens_per_s" not in base:
+                base = base[: -len(tail)]
         for suffix, unit in _SUFFIXES:
-            if key.endswith(suffix) or key == suffix:
+            if base.endswith(suffix) or base == suffix:
                 if isinstance(unit, Dimension):
                     return format_quantity(number, unit)
                 if unit == "usd_per_mtok":
                     return f"{number:,.3g} USD/Mtok"
                 return f"{number:,.4g} {unit}"
-        if isinstance(value, int) or number.is_integer():
+        if abs(number) >= 1e6:
+            return format_quantity(number, Dimension.COUNT, digits=4)
+        if isinstance(value, int) or number.is_integer() or abs(number) >= 1000:
             return f"{number:,.0f}"
         return f"{number:,.4g}"
     if isinstance(value, dict):

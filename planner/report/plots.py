@@ -81,6 +81,30 @@ def _finite(values: Sequence[float | None]) -> list[float]:
     return [float(v) for v in values if v is not None and math.isfinite(float(v))]
 
 
+def _plain_ticks(axes: Any) -> None:
+    """Log axes ticked at 1, 2, 5 × 10^k and labelled 20, 50, 100 (easy to read off)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    for axis in (axes.xaxis, axes.yaxis):
+        axis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda value, _pos: _compact(value)))
+        axis.set_minor_formatter(NullFormatter())
+
+
+def _compact(value: float) -> str:
+    """12,000 -> '12k', 3e9 -> '3B', 0.5 -> '0.5': short tick labels for any magnitude."""
+    for divisor, word in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= divisor:
+            return f"{value / divisor:,.4g}{word}"
+    return f"{value:,.4g}"
+
+
+def _compact_ticks(axis: Any) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda value, _pos: _compact(value)))
+
+
 def _empty(axes: Any, message: str) -> None:
     axes.text(0.5, 0.5, message, ha="center", va="center", transform=axes.transAxes)
     axes.set_xticks([])
@@ -172,25 +196,27 @@ def kv_cache_plot(context_tokens: Sequence[float], curves: Mapping[str, Sequence
                           xytext=(0, 3), fontsize=8, color="#57606a")
         axes.set_xlabel("sequence length (tokens)")
         axes.set_ylabel("memory (GB)")
-        axes.legend(loc="upper left", fontsize=8)
+        axes.set_ylim(bottom=0)
+        axes.legend(loc="lower right", fontsize=8)
         return _svg(axes)
 
 
-def interactivity_plot(batches: Sequence[float], curves: Mapping[str, Sequence[float]],
+def interactivity_plot(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
                        target_tokens_per_s: float | None = None,
                        max_batch: Mapping[str, float] | None = None,
                        title: str = "Interactivity against batch size") -> str:
-    """Tokens/s per user against batch size, one curve per case, with the target line.
+    """Tokens/s per user against batch size, one curve of (batches, rates) per case.
 
     Interactivity = 1 / decode step time (DESIGN.md section 4); the largest batch whose curve
-    stays above the target is the max batch at that target, marked with a dotted vertical.
+    stays above the target line is the max batch at that target; ``max_batch`` marks the
+    operating batch of each case (which HBM capacity may hold below the curve's crossing).
     """
     with _figure(title) as axes:
-        for i, (name, values) in enumerate(curves.items()):
-            axes.plot(batches, values, color=_color(i), label=name)
-            if max_batch and name in max_batch and max_batch[name] > 0:
+        for i, (name, (xs, ys)) in enumerate(curves.items()):
+            axes.plot(xs, ys, color=_color(i), label=name, marker="o", markersize=2.5)
+            if max_batch and max_batch.get(name, 0.0) > 0:
                 axes.axvline(max_batch[name], color=_color(i), linestyle=":", linewidth=1.0)
-                axes.annotate(f"max batch {max_batch[name]:,.0f}", (max_batch[name], 0.95),
+                axes.annotate(f"max batch {max_batch[name]:,.0f}", (max_batch[name], 0.97),
                               xycoords=("data", "axes fraction"), rotation=90, fontsize=7,
                               va="top", ha="right", color=_color(i))
         if target_tokens_per_s:
@@ -200,9 +226,10 @@ def interactivity_plot(batches: Sequence[float], curves: Mapping[str, Sequence[f
                           ha="right", va="bottom", fontsize=8, color="#57606a")
         axes.set_xscale("log")
         axes.set_yscale("log")
+        _plain_ticks(axes)
         axes.set_xlabel("batch size (sequences per replica)")
         axes.set_ylabel("tokens/s per user")
-        axes.legend(loc="upper right", fontsize=8)
+        axes.legend(loc="lower left", fontsize=8)
         return _svg(axes)
 
 
@@ -230,7 +257,8 @@ def cost_breakdown_plot(parts: Mapping[str, Mapping[str, float]],
                           xytext=(3, -3), fontsize=8)
         axes.set_xlabel(f"{suffix} {unit}".strip())
         axes.invert_yaxis()
-        axes.legend(loc="lower right", fontsize=7, ncols=min(len(names), 4))
+        axes.figure.legend(loc="outside lower center", fontsize=7, ncols=min(len(names), 5),
+                           frameon=False)
         return _svg(axes)
 
 
@@ -261,9 +289,8 @@ def placement_plot(sites: Sequence[Mapping[str, Any]], placements: Sequence[Mapp
         power = {s["site"]: s for s in sites}
         for name in names:
             _draw_site(axes, name, where[name], power.get(name, {}), placements)
-        axes.set_xlim(-1.7, 1.7)
-        axes.set_ylim(-1.45, 1.45)
-        axes.set_aspect("equal")
+        axes.set_xlim(-1.6, 1.6)
+        axes.set_ylim(-1.3, 1.3)
         axes.axis("off")
         return _svg(axes)
 
@@ -290,9 +317,18 @@ def _draw_flows(axes: Any, flows: Sequence[Mapping[str, Any]],
                       arrowprops={"arrowstyle": "-|>", "color": color, "lw": width,
                                   "shrinkA": 18, "shrinkB": 18,
                                   "connectionstyle": "arc3,rad=0.12"})
-        mid = [(a + b) / 2 for a, b in zip(where[flow["from"]], where[flow["to"]], strict=True)]
-        axes.annotate(f"{flow.get('kind', '')} {size / GB:,.3g} GB", mid, fontsize=6,
-                      color=color, ha="center")
+        (x1, y1), (x2, y2) = where[flow["from"]], where[flow["to"]]
+        # matplotlib's arc3 puts the control point at mid + rad·(dy, -dx); the curve passes
+        # half-way there, so the label sits on its own arc and two directions do not overlap.
+        label_xy = ((x1 + x2) / 2 + 0.06 * (y2 - y1), (y1 + y2) / 2 - 0.06 * (x2 - x1))
+        axes.annotate(f"{flow.get('kind', '')} {_size_text(size)}", label_xy, fontsize=6.5,
+                      color=color, ha="center", va="center")
+
+
+def _size_text(size_bytes: float) -> str:
+    from planner.units import Dimension, format_quantity
+
+    return format_quantity(size_bytes, Dimension.SIZE)
 
 
 def _draw_site(axes: Any, name: str, xy: tuple[float, float], site: Mapping[str, Any],
@@ -300,7 +336,7 @@ def _draw_site(axes: Any, name: str, xy: tuple[float, float], site: Mapping[str,
     used = float(site.get("power_used_w") or 0.0)
     cap = float(site.get("power_cap_w") or 0.0)
     share = used / cap if cap > 0 else 0.0
-    axes.scatter([xy[0]], [xy[1]], s=200 + 1400 * min(share, 1.0), color="#ddf4ff",
+    axes.scatter([xy[0]], [xy[1]], s=120 + 900 * min(share, 1.0), color="#ddf4ff",
                  edgecolors="#1f6feb", zorder=3)
     lines = [name]
     if cap > 0:
@@ -309,7 +345,8 @@ def _draw_site(axes: Any, name: str, xy: tuple[float, float], site: Mapping[str,
         if p["site"] == name and float(p.get("units", 0.0)) > 0:
             lines.append(f"{p.get('job', '')}/{p.get('role', '')}: "
                          f"{float(p['units']):,.3g} × {p.get('system', '')}")
-    axes.annotate("\n".join(lines[:7]), xy, ha="center", va="center", fontsize=6.5, zorder=4)
+    axes.annotate("\n".join(lines[:7]), xy, textcoords="offset points", xytext=(0, -16),
+                  ha="center", va="top", fontsize=6.5, zorder=4)
 
 
 def bottleneck_plot(bottlenecks: Sequence[Mapping[str, Any]],
@@ -340,8 +377,11 @@ def bottleneck_plot(bottlenecks: Sequence[Mapping[str, Any]],
 
 
 def sweep_plot(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], x_label: str,
-               y_label: str, title: str, log_x: bool = False, log_y: bool = False) -> str:
-    """Sweep curves: one line per series of (x, y) points, sorted by x, gaps for failures."""
+               y_label: str, title: str, log_x: bool = False, log_y: bool = False,
+               connect: bool = True) -> str:
+    """Sweep curves: one line per series of (x, y) points sorted by x (failed scenarios are
+    simply absent); ``connect=False`` draws points only (random designs, where other
+    parameters vary along a series)."""
     with _figure(title) as axes:
         drawn = 0
         for i, (name, (xs, ys)) in enumerate(series.items()):
@@ -350,7 +390,7 @@ def sweep_plot(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], x_
             if not pairs:
                 continue
             axes.plot([p[0] for p in pairs], [p[1] for p in pairs], marker="o", markersize=3.5,
-                      color=_color(i), label=name)
+                      color=_color(i), label=name, linestyle="-" if connect else "none")
             drawn += 1
         if not drawn:
             _empty(axes, "no successful scenario to plot")
@@ -361,6 +401,8 @@ def sweep_plot(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], x_
             axes.set_xscale("log")
         if log_y:
             axes.set_yscale("log")
+        _compact_ticks(axes.xaxis)
+        _compact_ticks(axes.yaxis)
         axes.grid(True, alpha=0.3)
         axes.legend(fontsize=8)
         return _svg(axes)
@@ -371,38 +413,44 @@ def sweep_plot(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], x_
 
 
 def estimate_figures(data: Mapping[str, Any]) -> list[str]:
-    """The figures an estimate dict has data for: KV vs context, interactivity, roofline."""
+    """The figures an estimate dict has data for.
+
+    Serving: the KV cache against sequence length at the operating batch with the HBM and
+    HBM-after-weights lines; plus, when the dict carries them, ``interactivity`` curves and a
+    ``roofline`` (the data :func:`planner.compare.comparison_figure_data` produces).
+    """
     figures: list[str] = []
-    curves = data.get("curves") or {}
     if data.get("kv_bytes_per_token") and data.get("memory_capacity_bytes"):
         figures.append(_estimate_kv_figure(data))
-    inter = curves.get("interactivity_vs_batch")
-    if inter and inter.get("batch"):
+    figures += _shared_figures(data, str(data.get("system", "")))
+    return figures
+
+
+def _shared_figures(data: Mapping[str, Any], where: str) -> list[str]:
+    """Interactivity and roofline figures from ``interactivity``/``roofline`` plot data."""
+    figures = []
+    inter = data.get("interactivity")
+    if inter and inter.get("curves"):
         figures.append(interactivity_plot(
-            inter["batch"], {str(data.get("system", "")): inter["tokens_per_s_per_user"]},
-            data.get("interactivity_target_tokens_per_s"),
-            {str(data.get("system", "")): float(data.get("max_batch") or 0.0)},
-            title=f"Interactivity against batch size on {data.get('system', '')}"))
+            {k: (v[0], v[1]) for k, v in inter["curves"].items()},
+            inter.get("target_tokens_per_s"), inter.get("max_batch"),
+            title=f"Interactivity against batch size {where}".strip()))
     roof = data.get("roofline")
     if roof and roof.get("systems"):
-        figures.append(roofline_plot(roof["systems"], roof.get("points", [])))
+        figures.append(roofline_plot(roof["systems"], roof.get("points", []),
+                                     title="Roofline of each role on each system"))
     return figures
 
 
 def _estimate_kv_figure(data: Mapping[str, Any]) -> str:
     """KV against context for the estimate's batch, with the HBM and HBM-after-weights lines."""
-    curve = (data.get("curves") or {}).get("kv_vs_context")
     capacity = float(data["memory_capacity_bytes"])
     weights = float(data.get("weights_bytes") or 0.0)
-    if curve and curve.get("context_tokens"):
-        contexts = curve["context_tokens"]
-        curves = {k: v for k, v in curve.items() if k != "context_tokens"}
-    else:
-        longest = float(data.get("context_tokens") or 32768)
-        contexts = [longest * i / 40 for i in range(41)]
-        batch = int(data.get("max_batch") or 1) or 1
-        curves = kv_cache_curves(float(data["kv_bytes_per_token"]), [batch], contexts)
-    limits = {"HBM": capacity}
+    longest = max(float(data.get("context_tokens") or 0.0) * 1.25, 32768.0)
+    contexts = [longest * i / 48 for i in range(1, 49)]
+    batch = int(data.get("max_batch") or 0) or 1
+    curves = kv_cache_curves(float(data["kv_bytes_per_token"]), [batch], contexts)
+    limits = {"HBM of a replica": capacity}
     if weights > 0:
         limits["HBM after weights"] = capacity - weights
     return kv_cache_plot(contexts, curves, limits,
@@ -424,25 +472,33 @@ def plan_figures(data: Mapping[str, Any]) -> list[str]:
 
 
 def comparison_figures(data: Mapping[str, Any]) -> list[str]:
-    """Cost per option (split into parts when known) and units needed per option."""
+    """Cost per option (split into parts when known), units per role, then the plot data of
+    :func:`planner.compare.comparison_figure_data` (roofline, KV, interactivity)."""
     options = [o for o in data.get("options", []) if o.get("status") == "ok"]
-    if not options:
-        return []
-    parts = {o["option"]: (o.get("cost_breakdown_usd") or {"total": o.get("total_cost_usd")
-                                                          or 0.0}) for o in options}
-    figures = [cost_breakdown_plot(parts, title="Total cost per option")]
-    roles = {o["option"]: {r["role"]: float(r.get("units") or 0.0) for r in o.get("roles", [])}
-             for o in options}
-    if any(roles.values()):
-        figures.append(cost_breakdown_plot(roles, title="Units needed per role", unit="units"))
-    return figures
+    figures: list[str] = []
+    if options:
+        parts = {o["option"]: (o.get("cost_breakdown_usd")
+                               or {"total": o.get("total_cost_usd") or 0.0}) for o in options}
+        figures.append(cost_breakdown_plot(parts, title="Total cost per option"))
+        roles = {o["option"]: {str(r["role"]): float(r.get("units") or 0.0)
+                               for r in o.get("roles", []) if r.get("units") is not None}
+                 for o in options}
+        if any(len(r) > 1 for r in roles.values()):
+            figures.append(cost_breakdown_plot(roles, title="Units needed per role",
+                                               unit="units"))
+    extra = data.get("figures") or {}
+    kv = extra.get("kv")
+    if kv and kv.get("curves"):
+        figures.append(kv_cache_plot(kv["context_tokens"], kv["curves"], kv["limits"]))
+    return figures + _shared_figures(extra, "")
 
 
 def sweep_figures(data: Mapping[str, Any]) -> list[str]:
     """One sweep curve per plot spec in the sweep dict (see :mod:`planner.study`)."""
     figures = []
     for spec in data.get("plots", []):
-        figures.append(sweep_plot(spec["series"], spec["x_label"], spec["y_label"],
-                                  spec["title"], spec.get("log_x", False),
-                                  spec.get("log_y", False)))
+        series = {k: (v[0], v[1]) for k, v in spec["series"].items()}
+        figures.append(sweep_plot(series, spec["x_label"], spec["y_label"], spec["title"],
+                                  spec.get("log_x", False), spec.get("log_y", False),
+                                  spec.get("connect", True)))
     return figures

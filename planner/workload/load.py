@@ -319,7 +319,7 @@ def _scenario_entries(doc: Document, problems: list[Problem]) -> list[_Entry]:
             file = folder / item
             if not file.is_file():
                 problems.append(doc.problem(("workloads", i), f"workload file {item!r} not found",
-                                            "paths are relative to the scenario file"))
+                                            _missing_file_hint(folder, item)))
                 continue
             try:
                 sub = load_document(file)
@@ -329,6 +329,18 @@ def _scenario_entries(doc: Document, problems: list[Problem]) -> list[_Entry]:
             name = str(sub.data.get("name") or file.stem)
             entries.append(_Entry(i, name, sub, sub.data, ()))
     return entries
+
+
+def _missing_file_hint(folder: Path, item: str) -> str:
+    """'did you mean 'x.yaml'? paths are relative to the scenario file' (when one is close)."""
+    base = "paths are relative to the scenario file"
+    parent = (folder / item).parent
+    if not parent.is_dir():
+        return base
+    siblings = [str(Path(item).parent / f.name) if Path(item).parent != Path() else f.name
+                for f in sorted(parent.glob("*.y*ml"))]
+    close = did_you_mean(item, siblings)
+    return f"{close} {base}" if close.startswith("did you mean") else base
 
 
 def _route_overrides(doc: Document, entries: list[_Entry], overrides: Sequence[str],

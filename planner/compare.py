@@ -1,0 +1,599 @@
+"""Compare one workload across systems (estimate) or fleets (optimize), side by side.
+
+Each option is evaluated independently and summarised in one row with the same keys whatever
+the workload kind, so rows can be laid side by side, ranked, written to CSV and swept:
+
+- ``units``/``accelerators``: procurable units (nodes, racks) and accelerators needed;
+- ``wall_time_s``: how long the work takes (a post-training run is sized to its deadline, a
+  serving fleet runs for its ``duration``, pretraining on its fixed device count or deadline);
+- ``total_cost_usd`` and ``cost_per_work_usd`` per ``work_unit``: one million answer tokens
+  served (serving, votes included), one million samples generated (post-training) or one run
+  (pretraining);
+- ``bound`` and ``roles`` (what limits each role), ``power_w`` (IT power of the units, before
+  PUE), ``cpu_cores_short`` and ``cpu_servers_needed`` (verifier cores the units' hosts lack).
+
+``cheapest`` is the lowest total cost; ``fastest`` the shortest wall time, ties broken as
+:func:`pick_fastest` says (for serving: the highest tokens/s per user, then the shortest time to
+first token; for deadline-sized runs: the fewest accelerators, i.e. the fastest chips).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from planner.errors import InputError, PlannerError, Problem
+
+__all__ = ["SCHEMA_VERSION", "ComparisonResult", "Option", "compare", "evaluate_option",
+           "pick_fastest", "summarize_estimate", "summarize_plan", "work_unit"]
+
+SCHEMA_VERSION = 1
+PathLike = str | os.PathLike[str]
+WORK_UNITS = {"serve": "1M answer tokens", "posttrain": "1M samples", "pretrain": "run",
+              "scenario": "scenario"}
+TIE_TOLERANCE = 1e-3  # wall times within 0.1% count as equal when ranking "fastest"
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One thing to compare: a catalog system (estimate) or a fleet file (optimize)."""
+
+    name: str
+    kind: str  # "hardware" | "fleet"
+    target: str  # system id, or fleet path ("" for the scenario's or the default fleet)
+
+    @classmethod
+    def hardware(cls, system_id: str) -> Option:
+        """A catalog system, evaluated with ``planner estimate``."""
+        return cls(system_id, "hardware", system_id)
+
+    @classmethod
+    def fleet(cls, path: PathLike) -> Option:
+        """A fleet file, evaluated with ``planner optimize``; named after the file stem."""
+        return cls(Path(path).stem, "fleet", str(path))
+
+
+def work_unit(kind: str) -> str:
+    """The unit of work a kind is priced in: '1M answer tokens', '1M samples' or 'run'."""
+    return WORK_UNITS.get(kind, "scenario")
+
+
+# ---------------------------------------------------------------------------------------------
+# Summaries: one row per option, same keys for every kind
+
+
+def _spec_facts(spec: Any) -> dict[str, float]:
+    """What the summaries need from the workload itself (demand, horizon)."""
+    kind = str(spec.kind)
+    if kind == "serve":
+        rate = spec.requests_per_second
+        total = sum(rate.values()) if isinstance(rate, Mapping) else float(rate)
+        return {"requests_per_s": total, "output_tokens": float(spec.output_tokens),
+                "horizon_s": float(spec.duration)}
+    if kind == "posttrain":
+        return {"horizon_s": float(spec.deadline)}
+    return {"horizon_s": float(spec.deadline) if spec.deadline else math.nan}
+
+
+def _base_row(option: Option, kind: str) -> dict[str, Any]:
+    return {"option": option.name, "basis": "estimate" if option.kind == "hardware"
+            else "optimize", "target": option.target, "status": "ok", "error": None,
+            "work_unit": work_unit(kind), "units": None, "units_text": "", "accelerators": None,
+            "wall_time_s": None, "total_cost_usd": None, "cost_per_work_usd": None,
+            "bound": None, "roles": [], "power_w": None, "cpu_cores_needed": None,
+            "cpu_cores_short": None, "cpu_servers_needed": None}
+
+
+def summarize_estimate(option: Option, kind: str, data: Mapping[str, Any], system: Any,
+                       facts: Mapping[str, float]) -> dict[str, Any]:
+    """A comparison row from an estimate's ``to_dict()`` on one system."""
+    row = _base_row(option, kind)
+    if kind == "serve":
+        row.update(_serve_row(data, facts))
+    elif kind == "posttrain":
+        row.update(_posttrain_row(data))
+    else:
+        row.update(_pretrain_row(data, system))
+    units = row["units"]
+    if units is not None and math.isfinite(units):
+        row["accelerators"] = units * system.accelerators
+        row["power_w"] = units * system.power  # IT power of the accelerator units, before PUE
+        row["units_text"] = f"{units:,.4g} × {system.id} ({system.unit})"
+    row["bound"] = data.get("bound")
+    row["assumptions"] = list(data.get("assumptions", []))
+    row["details"] = _scalars(data)
+    return _mark_unusable(row)
+
+
+def _serve_row(data: Mapping[str, Any], facts: Mapping[str, float]) -> dict[str, Any]:
+    """Units = demand / requests per unit; cost = units × unit cost × duration.
+
+    A query's cost is unit-seconds per request (1 / requests_per_s_per_unit) times the unit's
+    cost per second; the answer-token price divides it by the answer length, so the extra
+    samples of self-consistency voting show up in it.
+    """
+    per_unit = float(data.get("requests_per_s_per_unit") or 0.0)
+    usd_per_s = float(data.get("unit_usd_per_s") or 0.0)
+    units = facts["requests_per_s"] / per_unit if per_unit > 0 else math.inf
+    per_query = usd_per_s / per_unit if per_unit > 0 else math.inf
+    return {"units": units, "wall_time_s": facts["horizon_s"],
+            "total_cost_usd": units * usd_per_s * facts["horizon_s"],
+            "usd_per_query": per_query,
+            "cost_per_work_usd": per_query / facts["output_tokens"] * 1e6,
+            "usd_per_million_tokens": data.get("usd_per_million_tokens"),
+            "max_batch": data.get("max_batch"),
+            "tokens_per_s_per_user": data.get("tokens_per_s_per_user"),
+            "ttft_s": data.get("ttft_s"), "fits_memory": data.get("fits_memory"),
+            "group_size": (data.get("parallelism") or {}).get("group_size"),
+            "roles": [{"role": "decode", "bound": data.get("bound"), "units": units}]}
+
+
+def _posttrain_row(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Units and cost sized to the deadline; cost per million samples generated."""
+    cost = _number(data.get("cost_usd"))
+    samples = float(data.get("samples") or 0.0)
+    return {"units": _number(data.get("units")), "wall_time_s": _number(data.get("wall_time_s")),
+            "total_cost_usd": cost,
+            "cost_per_work_usd": cost / samples * 1e6 if samples and cost is not None else None,
+            "usd_per_million_samples": cost / samples * 1e6 if samples and cost is not None
+            else None,
+            "cpu_cores_needed": data.get("cpu_cores_needed"),
+            "cpu_cores_short": data.get("cpu_cores_short"),
+            "cpu_servers_needed": data.get("cpu_servers_needed"),
+            "roles": [{**r, "units": _number(r.get("units_needed"))}
+                      for r in data.get("roles", [])]}
+
+
+def _pretrain_row(data: Mapping[str, Any], system: Any) -> dict[str, Any]:
+    """Units on the run's device count (or the fewest meeting its deadline); cost per run."""
+    units = _number(data.get("units"))
+    if units is None and data.get("accelerators"):
+        units = float(data["accelerators"]) / system.accelerators
+    cost = _number(data.get("cost_usd"))
+    return {"units": units, "wall_time_s": _number(data.get("wall_time_s")),
+            "total_cost_usd": cost, "cost_per_work_usd": cost,
+            "model_flops_utilization": data.get("model_flops_utilization"),
+            "roles": [{"role": "train", "bound": data.get("bound"), "units": units}]}
+
+
+def summarize_plan(option: Option, kind: str, data: Mapping[str, Any], catalog: Any,
+                   facts: Mapping[str, float]) -> dict[str, Any]:
+    """A comparison row from an optimizer Solution's ``to_dict()`` on one fleet."""
+    row = _base_row(option, kind)
+    by_system = _units_by_system(data.get("placements", []))
+    row["units"] = sum(by_system.values())
+    row["units_text"] = " + ".join(f"{u:,.4g} × {s}" for s, u in by_system.items())
+    row["accelerators"] = sum(u * catalog.systems[s].accelerators for s, u in by_system.items()
+                              if s in catalog.systems)
+    row["wall_time_s"] = _number(data.get("horizon_s")) or facts.get("horizon_s")
+    row["total_cost_usd"] = _number(data.get("total_cost_usd"))
+    row["cost_breakdown_usd"] = dict(data.get("cost_breakdown_usd") or {})
+    row["power_w"] = sum(float(s.get("power_used_w") or 0.0) for s in data.get("sites", []))
+    row["cpu_servers_needed"] = sum(float(p.get("units") or 0.0) for p in
+                                    data.get("purchases", []) if p.get("system") == "cpu-server")
+    row["roles"] = _plan_roles(data)
+    bottlenecks = data.get("bottlenecks") or []
+    row["bound"] = bottlenecks[0].get("constraint") if bottlenecks else "none binding"
+    row["assumptions"] = list(data.get("assumptions", []))
+    row["details"] = {k: v for k, v in data.items() if k in ("status", "objective")}
+    return row
+
+
+def _units_by_system(placements: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for p in placements:
+        totals[p["system"]] = totals.get(p["system"], 0.0) + float(p.get("units") or 0.0)
+    return dict(sorted(totals.items()))
+
+
+def _plan_roles(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Units per (job, role) from the placements, with the bound the Solution reports."""
+    units: dict[str, float] = {}
+    for p in data.get("placements", []):
+        key = f"{p.get('job')}/{p.get('role')}"
+        units[key] = units.get(key, 0.0) + float(p.get("units") or 0.0)
+    bounds = {f"{r.get('job')}/{r.get('role')}": r.get("bound") for r in data.get("roles", [])}
+    return [{"role": key, "bound": _bound_text(bounds.get(key)), "units": units.get(key, 0.0)}
+            for key in sorted(set(units) | set(bounds))]
+
+
+def _bound_text(bound: Any) -> Any:
+    if isinstance(bound, Mapping):
+        return ", ".join(f"{k}: {v}" for k, v in sorted(bound.items()))
+    return bound
+
+
+def _number(value: Any) -> float | None:
+    """A float from a JSON value ("inf" strings included), None when absent."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _scalars(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The flat numeric, text and boolean fields of a result (for sweep columns)."""
+    return {k: v for k, v in data.items()
+            if isinstance(v, int | float | str | bool) and k not in ("file", "schema_version")}
+
+
+def _mark_unusable(row: dict[str, Any]) -> dict[str, Any]:
+    """An option that cannot do the work (infinite units or cost) is an error row."""
+    cost, units = row.get("total_cost_usd"), row.get("units")
+    if (cost is not None and not math.isfinite(cost)) or (units is not None
+                                                         and not math.isfinite(units)):
+        row["status"] = "error"
+        row["error"] = f"cannot run here (bound: {row.get('bound')})"
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluating options
+
+
+def evaluate_option(path: PathLike, option: Option, overrides: Sequence[str] = (), *,
+                    objective: str = "cost", integer: bool = False, solver: str = "highs",
+                    time_limit_s: float | None = None) -> dict[str, Any]:
+    """Run estimate (a system) or optimize (a fleet) for one option; return its summary row.
+
+    Raises the PlannerError of the failing step; :func:`compare` records it in the row.
+    """
+    from planner import api
+    from planner.catalog.load import load_catalog
+
+    scenario = api.load(path, overrides)
+    kind = _scenario_kind(scenario)
+    facts = _spec_facts(scenario.workloads[0].spec) if kind != "scenario" else {}
+    catalog = load_catalog()
+    if option.kind == "hardware":
+        data = api.estimate(path, option.target, overrides=overrides).to_dict()
+        return summarize_estimate(option, kind, data, catalog.get(option.target), facts)
+    plan = api.optimize(path, fleet=option.target or None, objective=objective, integer=integer,
+                        solver=solver, time_limit_s=time_limit_s, overrides=overrides)
+    return summarize_plan(option, kind, plan.to_dict(), catalog, facts)
+
+
+def _scenario_kind(scenario: Any) -> str:
+    if len(scenario.workloads) == 1:
+        return str(scenario.workloads[0].spec.kind)
+    return "scenario"
+
+
+def error_row(option: Option, kind: str, err: BaseException) -> dict[str, Any]:
+    """The row of an option whose evaluation failed: status 'error' and the message."""
+    row = _base_row(option, kind)
+    row["status"] = "error"
+    row["error"] = str(err).strip() or type(err).__name__
+    row["error_kind"] = type(err).__name__
+    return row
+
+
+def pick_fastest(rows: Sequence[Mapping[str, Any]], kind: str) -> Mapping[str, Any] | None:
+    """The option that finishes first; ties (within 0.1%) broken per kind.
+
+    Serving fleets all run for the same duration and meet the same interactivity target, so
+    among options within 2% of the best tokens/s per user the faster one answers sooner (time
+    to first token). Deadline-sized runs all finish on time, so the faster option needs fewer
+    accelerators (faster chips).
+    """
+    if not rows:
+        return None
+    walls = [_wall(r) for r in rows]
+    best = min(walls)
+    tied = [r for r, w in zip(rows, walls, strict=True)
+            if w == best or (math.isfinite(best) and w <= best * (1 + TIE_TOLERANCE))]
+    if kind == "serve":
+        top = max(float(r.get("tokens_per_s_per_user") or 0.0) for r in tied)
+        tied = [r for r in tied if float(r.get("tokens_per_s_per_user") or 0.0) >= 0.98 * top]
+        return min(tied, key=lambda r: float(r.get("ttft_s") or math.inf))
+    return min(tied, key=lambda r: float(r.get("accelerators") or math.inf))
+
+
+def _wall(row: Mapping[str, Any]) -> float:
+    wall = row.get("wall_time_s")
+    return math.inf if wall is None or math.isnan(float(wall)) else float(wall)
+
+
+# ---------------------------------------------------------------------------------------------
+# The result
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """Several options for one workload, each summarised by :func:`summarize_estimate`."""
+
+    workload: str
+    kind: str
+    file: str
+    options: tuple[dict[str, Any], ...]
+    overrides: tuple[str, ...] = ()
+    figures_data: dict[str, Any] = field(default_factory=dict)
+
+    def ok(self) -> list[dict[str, Any]]:
+        """The options that could do the work."""
+        return [o for o in self.options if o["status"] == "ok"]
+
+    @property
+    def cheapest(self) -> str | None:
+        """The option with the lowest total cost."""
+        ok = [o for o in self.ok() if o.get("total_cost_usd") is not None]
+        return min(ok, key=lambda o: o["total_cost_usd"])["option"] if ok else None
+
+    @property
+    def fastest(self) -> str | None:
+        """The option that finishes first (see :func:`pick_fastest` for ties)."""
+        row = pick_fastest(self.ok(), self.kind)
+        return None if row is None else str(row["option"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON contract: schema_version, workload, kind, file, work_unit, options, cheapest,
+        fastest, overrides, figures (plot data)."""
+        return {"schema_version": SCHEMA_VERSION, "workload": self.workload, "kind": self.kind,
+                "file": self.file, "work_unit": work_unit(self.kind),
+                "overrides": list(self.overrides), "cheapest": self.cheapest,
+                "fastest": self.fastest, "options": [dict(o) for o in self.options],
+                "figures": self.figures_data}
+
+    def to_report(self) -> Any:
+        """Side-by-side table, the cheapest and fastest lines, roles, assumptions, figures."""
+        from planner.report.compare import comparison_report
+
+        return comparison_report(self.to_dict())
+
+
+def compare(path: PathLike, hardware: Sequence[str] = (), overrides: Sequence[str] = (), *,
+            fleets: Sequence[PathLike] = (), objective: str = "cost", integer: bool = False,
+            solver: str = "highs", time_limit_s: float | None = None,
+            figures: bool = True) -> ComparisonResult:
+    """Compare one workload on several systems (estimate) and/or fleets (optimize).
+
+    The workload and the option names are checked first (bad input raises InputError); a
+    failure while evaluating one option is recorded in its row and the others still run.
+    """
+    from planner import api
+
+    options = _options(hardware, fleets)
+    scenario = api.load(path, overrides)
+    kind = _scenario_kind(scenario)
+    rows = []
+    for option in options:
+        try:
+            rows.append(evaluate_option(path, option, overrides, objective=objective,
+                                        integer=integer, solver=solver,
+                                        time_limit_s=time_limit_s))
+        except PlannerError as err:
+            rows.append(error_row(option, kind, err))
+    data: dict[str, Any] = {}
+    if figures and kind != "scenario":
+        data = comparison_figure_data(scenario.workloads[0], rows)
+    return ComparisonResult(scenario.name, kind, str(path), tuple(rows), tuple(overrides), data)
+
+
+def _options(hardware: Sequence[str], fleets: Sequence[PathLike]) -> list[Option]:
+    """Options in the order given; unknown systems and missing fleet files are input errors."""
+    from planner.catalog.load import load_catalog
+
+    if not hardware and not fleets:
+        raise InputError(Problem("compare", "options", "nothing to compare",
+                                 "give --hardware NAME (repeatable) and/or --fleet FILE"))
+    catalog = load_catalog()
+    problems = [Problem("--hardware", name, f"unknown system {name!r}",
+                        _did_you_mean(name, catalog.systems))
+                for name in hardware if name not in catalog.systems]
+    problems += [Problem(str(f), "--fleet", "fleet file not found", "check the path")
+                 for f in fleets if not Path(f).is_file()]
+    if problems:
+        raise InputError(problems)
+    return [*(Option.hardware(h) for h in dict.fromkeys(hardware)),
+            *(Option.fleet(f) for f in dict.fromkeys(str(f) for f in fleets))]
+
+
+def _did_you_mean(name: str, choices: Mapping[str, Any]) -> str:
+    from planner.schema import did_you_mean
+
+    return did_you_mean(name, choices)
+
+
+# ---------------------------------------------------------------------------------------------
+# Plot data: the roofline of each role on each system, KV against context, interactivity
+
+
+def comparison_figure_data(loaded: Any, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Numbers for the comparison's figures (drawn by :mod:`planner.report.plots`)."""
+    from planner.catalog.load import load_catalog
+
+    catalog = load_catalog()
+    usable = [r for r in rows if r["basis"] == "estimate" and r["status"] == "ok"]
+    pairs = [(r, catalog.systems[r["target"]]) for r in usable]
+    data: dict[str, Any] = {"roofline": _roofline_data(loaded, pairs)}
+    if str(loaded.spec.kind) == "serve" and pairs:
+        data["kv"] = _kv_data(pairs)
+        data["interactivity"] = _interactivity_data(loaded, pairs)
+    return data
+
+
+def _bytes_per_element(precision: Any) -> float:
+    from planner.catalog.schema import BYTES_PER_ELEMENT, Precision
+
+    return BYTES_PER_ELEMENT[Precision(precision)]
+
+
+def gemm_intensity(tokens: float, hidden: float, bytes_per_element: float) -> float:
+    """Arithmetic intensity (FLOP/byte) of a tokens × hidden × hidden matmul.
+
+    2·t·d² FLOPs over p·(t·d + d² + t·d) bytes (read the activations and the weights, write
+    the output): the standard GEMM count (Williams et al. 2009, Roofline). Training steps and
+    prefill are chains of such matmuls, so this places them on the roofline.
+    """
+    return 2.0 * tokens * hidden**2 / (bytes_per_element * (2.0 * tokens * hidden + hidden**2))
+
+
+def decode_intensity(arch: Any, batch: float, context: float, weights_bytes_: float,
+                     kv_bytes_per_token_: float) -> float:
+    """FLOP/byte of one decode step: b·F(s) / (W + b·s·kv) (DESIGN.md section 4)."""
+    from planner.workload.params import forward_flops_per_token
+
+    flops = batch * forward_flops_per_token(arch, context)
+    return flops / (weights_bytes_ + batch * context * kv_bytes_per_token_)
+
+
+def _roof(system: Any, precision: str) -> dict[str, Any]:
+    from planner.catalog.schema import Precision
+
+    peak = system.accelerator.peak_flops.at(Precision(precision)) or \
+        system.accelerator.peak_flops.bf16
+    return {"name": f"{system.id} ({precision})", "peak_flops_per_s": peak,
+            "memory_bandwidth_bytes_per_s": system.accelerator.hbm_bandwidth}
+
+
+def _roofline_data(loaded: Any, pairs: Sequence[tuple[Mapping[str, Any], Any]]
+                   ) -> dict[str, Any]:
+    """Roofs of the systems and one point per role (FLOP/s per accelerator vs intensity)."""
+    systems, points = [], []
+    for row, system in pairs:
+        precision, role_points = _role_points(loaded, row, system)
+        roof = _roof(system, precision)
+        systems.append(roof)
+        points += [{**p, "system": roof["name"]} for p in role_points]
+    return {"systems": systems, "points": points}
+
+
+def _role_points(loaded: Any, row: Mapping[str, Any], system: Any
+                 ) -> tuple[str, list[dict[str, Any]]]:
+    kind = str(loaded.spec.kind)
+    if kind == "serve":
+        return _serve_points(loaded, row, system)
+    if kind == "posttrain":
+        return _posttrain_points(loaded, row, system)
+    return _pretrain_points(loaded, row, system)
+
+
+def _serve_points(loaded: Any, row: Mapping[str, Any], system: Any
+                  ) -> tuple[str, list[dict[str, Any]]]:
+    """Decode at the operating batch: b·F(s) per step over g accelerators and the step time."""
+    from planner.workload.params import forward_flops_per_token
+
+    d, spec, arch = row["details"], loaded.spec, loaded.model.architecture
+    batch, context = float(d.get("max_batch") or 0), float(d.get("context_tokens") or 0)
+    group = float(row.get("group_size") or system.accelerators)
+    step = float(d.get("step_time_s") or 0.0)
+    precision = str(d.get("compute_precision") or spec.weights_precision)
+    if batch <= 0 or step <= 0:
+        return precision, []
+    achieved = batch * forward_flops_per_token(arch, context) / (group * step)
+    intensity = decode_intensity(arch, batch, context, float(d["weights_bytes"]),
+                                 float(d["kv_bytes_per_token"]))
+    return precision, [{"label": f"decode b={batch:,.0f}", "intensity_flops_per_byte":
+                        intensity, "flops_per_s": achieved}]
+
+
+def _posttrain_points(loaded: Any, row: Mapping[str, Any], system: Any
+                      ) -> tuple[str, list[dict[str, Any]]]:
+    """Generate (decode), score (prefill) and update (training) of an RL post-training run."""
+    from planner.workload.params import forward_flops_per_token, kv_bytes_per_token, weights_bytes
+
+    spec, models = loaded.spec, loaded.models
+    roles = {r["role"]: r for r in row.get("roles", [])}
+    gen = models[spec.generator.model or spec.model].architecture
+    context = float(spec.prompt_tokens + spec.tokens_per_sample / 2)
+    per_accel = 1.0 / system.accelerators
+    points = []
+    g = roles.get("generate", {})
+    if g.get("tokens_per_s_per_unit") and g.get("batch"):
+        w = weights_bytes(gen, _bytes_per_element(spec.generator.weights_precision))
+        kv = kv_bytes_per_token(gen, _bytes_per_element(spec.generator.kv_precision))
+        points.append({"label": "generate", "intensity_flops_per_byte": decode_intensity(
+            gen, float(g["batch"]), context, w, kv), "flops_per_s": float(
+            g["tokens_per_s_per_unit"]) * forward_flops_per_token(gen, context) * per_accel})
+    policy = models[spec.model].architecture
+    full = float(spec.prompt_tokens + spec.tokens_per_sample)
+    u = roles.get("update", {})
+    if u.get("update_tokens_per_s_per_unit"):
+        flops = (spec.forward_backward_ratio + 2.0) * forward_flops_per_token(policy, context)
+        points.append({"label": "update", "intensity_flops_per_byte": gemm_intensity(
+            full, policy.hidden, _bytes_per_element(spec.precision)),
+            "flops_per_s": float(u["update_tokens_per_s_per_unit"]) * flops * per_accel})
+    s = roles.get("score", {})
+    if s.get("throughput_per_unit") and s.get("reward_tokens_per_sample") and \
+            spec.reward_models.orm is not None:
+        orm = models[spec.reward_models.orm.model].architecture
+        points.append({"label": "score", "intensity_flops_per_byte": gemm_intensity(
+            full, orm.hidden, 1.0), "flops_per_s": float(s["throughput_per_unit"]) * float(
+            s["reward_tokens_per_sample"]) * forward_flops_per_token(orm, context) * per_accel})
+    return str(spec.generator.weights_precision), points
+
+
+def _pretrain_points(loaded: Any, row: Mapping[str, Any], system: Any
+                     ) -> tuple[str, list[dict[str, Any]]]:
+    """Training matmuls of one microbatch (sequence × microbatch tokens)."""
+    d, spec = row["details"], loaded.spec
+    achieved = d.get("flops_per_s_per_accelerator")
+    if not achieved:
+        return str(spec.precision), []
+    tokens = float(spec.sequence_length) * float(d.get("microbatch") or 1)
+    intensity = gemm_intensity(tokens, loaded.model.architecture.hidden,
+                               _bytes_per_element(spec.precision))
+    return str(spec.precision), [{"label": "train", "intensity_flops_per_byte": intensity,
+                                  "flops_per_s": float(achieved)}]
+
+
+def _kv_data(pairs: Sequence[tuple[Mapping[str, Any], Any]]) -> dict[str, Any]:
+    """KV bytes against context at each option's batch, and each option's HBM after weights."""
+    longest = max(float(r["details"].get("context_tokens") or 0.0) for r, _ in pairs)
+    top = max(32768.0, 1.25 * longest)
+    contexts = [top * i / 48 for i in range(1, 49)]
+    curves, limits = {}, {}
+    for row, system in pairs:
+        d = row["details"]
+        batch = int(d.get("max_batch") or 0)
+        if batch <= 0:
+            continue
+        per_token = float(d["kv_bytes_per_token"])
+        curves[f"{system.id}: batch {batch}"] = [batch * s * per_token for s in contexts]
+        capacity = float(d.get("memory_capacity_bytes") or 0.0)
+        limits[f"{system.id} HBM after weights"] = capacity - float(d["weights_bytes"])
+    return {"context_tokens": contexts, "curves": curves, "limits": limits}
+
+
+INTERACTIVITY_GRID = (2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 70.0, 100.0,
+                      150.0, 200.0, 300.0)
+
+
+def _interactivity_data(loaded: Any, pairs: Sequence[tuple[Mapping[str, Any], Any]]
+                        ) -> dict[str, Any]:
+    """Batch against tokens/s per user on each system's replica, from the decode roofline.
+
+    For each target on :data:`INTERACTIVITY_GRID` the serving model gives the largest batch
+    that meets it (HBM capacity not enforced, so the curve shows the roofline alone); the
+    estimate's max batch is marked on each curve.
+    """
+    from planner.catalog.schema import Precision
+    from planner.perf.serving import decode_capacity, serving_assumptions
+
+    spec, model = loaded.spec, loaded.model
+    curves, marks = {}, {}
+    for row, system in pairs:
+        d = row["details"]
+        assumptions = serving_assumptions(spec, system)
+        xs, ys = [], []
+        for target in INTERACTIVITY_GRID:
+            capacity = decode_capacity(
+                model, system, weights_precision=spec.weights_precision,
+                kv_precision=spec.kv_precision,
+                compute_precision=Precision(d["compute_precision"]),
+                context_tokens=float(d["context_tokens"]), interactivity=target,
+                assumptions=assumptions, enforce_memory=False,
+                group_size=int(row.get("group_size") or 0) or None)
+            if capacity.max_batch_slo and capacity.max_batch_slo >= 1:
+                xs.append(float(capacity.max_batch_slo))
+                ys.append(target)
+        curves[system.id] = [xs, ys]
+        marks[system.id] = float(d.get("max_batch") or 0.0)
+    return {"curves": curves, "target_tokens_per_s": float(spec.interactivity),
+            "max_batch": marks}

@@ -1,0 +1,99 @@
+"""Binding constraints and their shadow prices, in units people price things in.
+
+A shadow price (dual value) is the change of the optimal objective per unit of a constraint's
+right-hand side. Reported values are magnitudes: for a capacity (power, cores, link, inventory,
+purchase limit, budget) what one more unit would save; for a demand (work, serving rate) what
+one more unit would cost. Rows are scaled inside the LP (MW, thousands of cores, GB per horizon,
+shares of work, MUSD); each :class:`~planner.optimize.build.Row` carries the size of its unit,
+so ``dual x objective scale / unit size`` is per natural unit (W, core, B/s, work unit, USD).
+Those are then quoted per MW-day, per core-hour, per Gbps-day (per day of the scenario horizon,
+i.e. the value of the extra capacity spread evenly over the horizon), per unit of a system, or
+per unit of work. With the time objective the values are throughput multiplier (``x``) instead
+of USD.
+
+With ``integer=True`` the duals come from the LP re-solved with every integer fixed, so they
+price the margin of the chosen integer plan (units and site choices held fixed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from planner.optimize.build import MUSD, BuiltLp, Row
+from planner.optimize.solution import Bottleneck
+from planner.optimize.solve import SolveOutcome
+from planner.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, bits_to_bytes
+
+__all__ = ["KIND_OF_FAMILY", "find_bottlenecks"]
+
+KIND_OF_FAMILY = {
+    "site_power": "power",
+    "site_cpu": "cpu",
+    "link_bw": "link",
+    "inventory": "inventory",
+    "cpu_inventory": "inventory",
+    "purchase_limit": "purchase-limit",
+    "rental_limit": "purchase-limit",
+    "cpu_purchase_limit": "purchase-limit",
+    "budget": "budget",
+    "work": "demand",
+    "serve": "demand",
+}
+_TOL = 1e-7
+
+
+def find_bottlenecks(m: BuiltLp, outcome: SolveOutcome) -> tuple[Bottleneck, ...]:
+    """Every binding constraint of a reported kind with a non-zero shadow price, largest first."""
+    if not outcome.has_duals:
+        return ()
+    scale = MUSD if m.objective == "cost" else 1.0
+    found = []
+    for (family, key), row in m.rows.items():
+        kind = KIND_OF_FAMILY.get(family)
+        if kind is None or not _binding(row):
+            continue
+        natural = abs((row.constraint.pi or 0.0) * outcome.dual_sign) * scale / row.unit_size
+        value, unit = _human(m, family, key, natural)
+        if value > _TOL * max(1.0, abs(value)) and value > 1e-9:
+            found.append(Bottleneck(f"{family}[{','.join(key)}]", kind, _where(family, key),
+                                    value, unit))
+    return tuple(sorted(found, key=lambda b: (-b.shadow_price, b.constraint)))
+
+
+def _binding(row: Row) -> bool:
+    """A row is binding when its slack is (numerically) zero."""
+    slack = row.constraint.slack
+    rhs = abs(row.constraint.constant)
+    return slack is not None and abs(slack) <= 1e-6 * max(1.0, rhs)
+
+
+def _where(family: str, key: tuple[str, ...]) -> str:
+    if family == "link_bw":
+        return f"{key[0]}->{key[1]}"
+    return "/".join(key)
+
+
+def _human(m: BuiltLp, family: str, key: tuple[str, ...], per_natural: float) -> tuple[float,
+                                                                                          str]:
+    """Convert a shadow price per natural unit into the unit of its kind."""
+    money = "USD" if m.objective == "cost" else "x"
+    horizon = m.index.horizon_s
+    days, hours = horizon / SECONDS_PER_DAY, horizon / SECONDS_PER_HOUR
+    gbps = bits_to_bytes(1e9)  # bytes/s in one Gbit/s
+    convert: dict[str, Callable[[float], tuple[float, str]]] = {
+        "site_power": lambda v: (v * 1e6 / days, f"{money}/MW-day"),
+        "site_cpu": lambda v: (v / hours, f"{money}/core-hour"),
+        "link_bw": lambda v: (v * gbps / days, f"{money}/Gbps-day"),
+        "budget": lambda v: (v * MUSD, f"{money}/MUSD"),
+        "serve": lambda v: (v, f"{money}/(request/s)"),
+        "work": lambda v: (v, f"{money}/{_work_unit(m, key)}"),
+    }
+    if family in convert:
+        return convert[family](per_natural)
+    noun = "server" if family.startswith("cpu_") else "unit"
+    return per_natural, f"{money}/{noun}"
+
+
+def _work_unit(m: BuiltLp, key: tuple[str, ...]) -> str:
+    job, role = key
+    return m.index.jobs[job].role(role).work_unit

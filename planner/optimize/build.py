@@ -1,0 +1,621 @@
+r"""Build the placement LP (or MILP with ``integer=True``) from the planning-inputs table.
+
+Formulation
+===========
+
+Sets
+----
+- :math:`S` sites, :math:`H` systems, :math:`J` jobs, :math:`R_j` roles of job *j*.
+  :math:`R^C_j \subseteq R_j` are CPU roles (no accelerator throughput), the rest accelerator
+  roles. :math:`Q \subseteq S\times H` pools where units may exist (owned, buyable or rentable).
+- :math:`P = \{(j,r,s,h)\}` placements: :math:`\theta_{jrh} > 0` and :math:`(s,h) \in Q`
+  (serving roles only at sites inside one of the job's catchments).
+- :math:`E` directed arcs: each link gives (a,b) and (b,a), each with the full bandwidth.
+- :math:`K = \{\text{samples}, \text{kept}, \text{weights}\}` data kinds of an RL job;
+  :math:`J^F` RL jobs spread over sites (not single-site, and the fleet has links).
+- :math:`G_j` regions of serving job *j*; catchment :math:`C_{jg} = \{s : \ell(s,g) \le L_j\}`
+  with :math:`\ell` the shortest-path latency from *s* to the nearest site of region *g*.
+- Site-choice groups: every role of a single-site job; the update role of a spread RL job.
+
+Parameters (SI units)
+---------------------
+- :math:`T_j` job horizon (s); :math:`T = \max_j T_j` scenario horizon: units are shared by all
+  jobs and held for all of *T* (no time-sharing between jobs of different horizons).
+- :math:`W_{jr}` work (role's own unit), :math:`\hat W_{jr} = W_{jr}` (or 1 if zero) its scale;
+  :math:`\theta_{jrh}` work units/s per unit; :math:`c_{jr}` CPU core-seconds per work unit.
+- System *h*: :math:`P_h` W per unit, :math:`n_h` host cores, price, rental USD/s.
+- Site *s*: :math:`\bar P_s` facility power cap (W), :math:`\mathrm{pue}_s`, electricity USD/J,
+  colocation USD/(W s), :math:`\mathrm{inv}_{sh}`, purchase and rental limits,
+  :math:`\mathrm{cinv}_s` CPU servers on hand, :math:`\mathrm{cbuy}_s` CPU purchase limit.
+- CPU server: :math:`n_c` cores, :math:`P_c` W. Link (a,b): :math:`B_{ab}` B/s each way,
+  :math:`\epsilon_{ab}` USD/B.
+- RL job: :math:`\sigma` bytes/sample, verified fraction :math:`v`, keep fraction :math:`k`,
+  weights :math:`\omega` = weight bytes x policy updates; roles g(enerate), c (score), v(erify),
+  u(pdate). Serving job: rates :math:`\rho_{jg}` requests/s, :math:`\rho_j = \sum_g\rho_{jg}`.
+- Costs per variable over *T*: see ``planner.optimize.costs`` (capital recovery factor, energy
+  = P x PUE x price x T, colocation = P x price x T, rental = price x T, egress = bytes x USD/B).
+
+Variables (all :math:`\ge 0`)
+-----------------------------
+- ``place[j,r,s,h]`` units of *h* at *s* assigned to role *r* (continuous in both modes).
+- ``cpu_work[j,r,s]`` share of CPU role *r*'s work done at *s* (work / :math:`\hat W`).
+- ``units[s,h]`` = ``own`` (inventory switched on) + ``buy`` + ``rent``; ``cpu_on[s]``,
+  ``cpu_buy[s]`` CPU servers on hand used / bought. Integer with ``integer=True``.
+- ``ship[j,k,a,b]`` GB (1e9 bytes) of kind *k* sent over arc (a,b) within :math:`T_j`.
+- ``alloc[j,g,s]`` share of region *g*'s request rate served at *s*.
+- ``pick[j,s]`` in [0, 1]: the site chosen for job *j*'s group (binary with ``integer=True``).
+- ``gen_on[j,s]`` in [0, 1]: site *s* generates samples for RL job *j* (binary likewise).
+- ``lambda`` throughput multiplier (time objective only).
+
+Derived: work done :math:`D_{jrs} = \sum_h \theta_{jrh} T_j\,\mathrm{place}_{jrsh}`;
+generated samples :math:`\Gamma_{js} = D_{j g s}`.
+
+Objectives
+----------
+- ``cost`` (minimise, in MUSD inside the LP): amortised purchases of systems and CPU servers
+  (bought; owned inventory too when ``charge_inventory_capex``) + rental + energy and colocation
+  of owned, bought and on-hand units and CPU servers + egress :math:`\sum \epsilon\cdot`bytes.
+  Inventory already owned costs energy and colocation only: its capital is sunk. Rented units
+  pay only their rental price (cloud prices include power and space) but still count against the
+  site's power cap.
+- ``time`` (maximise :math:`\lambda`): every pretraining and post-training job does
+  :math:`\lambda W_{jr}` work within :math:`T_j`, i.e. finishes in :math:`T_j/\lambda`; serving
+  demand stays as given. Linear approximation: costs are still charged for the full horizon *T*
+  (hardware is held for the scenario), while egress grows with :math:`\lambda`.
+
+Constraints
+-----------
+``work[j,r]`` (pretrain/post-train roles, except an RL job's score and verify roles which the
+coupling implies): :math:`\sum_{s,h}\theta T_j\,\mathrm{place}/\hat W \ge 1` (cost) or
+:math:`\ge \lambda` (time); CPU roles: :math:`\sum_s \mathrm{cpu\_work}_{jrs} \ge 1`
+(or :math:`\lambda`).
+
+``capacity[s,h]``: :math:`\sum_{j,r}\mathrm{place}_{jrsh} \le \mathrm{units}_{sh}`.
+
+``provision[s,h]``: :math:`\mathrm{units} = \mathrm{own} + \mathrm{buy} + \mathrm{rent}`.
+
+``inventory[s,h]``: own :math:`\le \mathrm{inv}_{sh}`; ``purchase_limit[s,h]``: buy :math:`\le`
+limit; ``rental_limit[s,h]``: rent :math:`\le` limit. ``own``, ``buy`` and ``rent`` (and their
+rows) exist only where the inventory, purchase limit or rental limit (with a rental price) is
+positive.
+
+``cpu_inventory[s]``: cpu_on :math:`\le \mathrm{cinv}_s`; ``cpu_purchase_limit[s]``:
+cpu_buy :math:`\le \mathrm{cbuy}_s`.
+
+``site_power[s]`` (MW): :math:`\mathrm{pue}_s(\sum_h P_h\,\mathrm{units}_{sh} +
+P_c(\mathrm{cpu\_on}_s + \mathrm{cpu\_buy}_s)) \le \bar P_s`.
+
+``site_cpu[s]`` (thousands of cores): cores needed
+:math:`\sum c_{jr}\theta_{jrh}\mathrm{place}_{jrsh} + \sum_{r \in R^C} c_{jr}\hat W_{jr}
+\mathrm{cpu\_work}_{jrs}/T_j \le \sum_h n_h\,\mathrm{units}_{sh} + n_c(\mathrm{cpu\_on}_s +
+\mathrm{cpu\_buy}_s)`: host cores of every unit there (its CPU:accelerator ratio) minus what
+its own roles need, plus CPU-only servers. Core-seconds are spread evenly over each job's horizon.
+
+``link_bw[a,b]`` (GB per scenario horizon): :math:`\sum_{j,k}\mathrm{ship}_{jkab}\,T/T_j \le
+B_{ab}T/10^9`: each job's bytes move at an even rate over its own horizon.
+
+``single_site[j]`` (single-site jobs) / ``update_site[j]`` (spread RL jobs):
+:math:`\sum_s \mathrm{pick}_{js} = 1`, with ``site_choice[j,s]`` (MW):
+:math:`\mathrm{pue}_s\sum_{r \in grp, h} P_h\,\mathrm{place}_{jrsh}
+\le M^P_{js}\,\mathrm{pick}_{js}`
+and, for CPU roles in the group, ``site_choice_cpu[j,s]`` (thousands of cores):
+:math:`\sum c\,\hat W\,\mathrm{cpu\_work}/T_j \le M^C_{js}\,\mathrm{pick}_{js}`.
+:math:`M^P = \bar P_s` and :math:`M^C = (\bar P_s/\mathrm{pue}_s)\max(\text{cores per W})` are
+exact bounds, so the LP relaxation says "the group uses at most one site's worth of capacity,
+counted in fractions of each site's cap". Binary in ``integer`` mode; in LP mode the solver then
+rounds (``planner.optimize.solve``): it fixes every pick to the site holding most of the group's
+power and every ``gen_on`` to whether the site generates, and re-solves.
+
+``serve[j,g]``: :math:`\sum_{s \in C_{jg}} \mathrm{alloc}_{jgs} \ge 1`;
+``serve_capacity[j,r,s]``: :math:`D_{jrs}/\hat W_{jr} \ge \sum_g (\rho_{jg}/\rho_j)
+\mathrm{alloc}_{jgs}` (each role's work per request is :math:`W_{jr}/(\rho_j T_j)`). Request
+and response bytes are not put on links: serving stays within the latency catchment.
+
+RL coupling, for each RL job *j* and site *s* (all in GB of samples unless noted):
+
+- ``score[j,s]`` (share of scoring work): :math:`D_{jcs}/\hat W_{jc} \ge \Gamma_{js}/W_{jg}`:
+  scoring runs where samples are generated.
+- ``verify_flow[j,s]`` (equality): :math:`v\sigma\Gamma_{js}/10^9 + \mathrm{in} - \mathrm{out}
+  = \sigma\hat W_{jv}\mathrm{cpu\_work}_{jvs}/10^9`: generated samples needing verification are
+  verified on this site's cores or shipped (possibly over several hops) to a site that does.
+- ``kept_flow[j,s]``: :math:`k\sigma(\hat W_{jv}\mathrm{cpu\_work}_{jvs} + (1-v)\Gamma_{js})
+  /10^9 + \mathrm{in} - \mathrm{out} \ge k\sigma (W_{jg}/W_{ju}) D_{jus}/10^9`: kept samples
+  leave from where they were verified (or generated, if unverified) and reach the update site
+  in proportion to the update work done there; surplus is dropped.
+- ``generates[j,s]``: :math:`\Gamma_{js}/M^g_{js} \le \mathrm{gen\_on}_{js}`, with
+  :math:`M^g_{js}` the most samples the site's power could generate in :math:`T_j` (and at most
+  :math:`W_{jg}` for the cost objective).
+- ``weights_flow[j,s]`` (spread jobs only): :math:`\mathrm{in} - \mathrm{out} +
+  \omega|S|\,\mathrm{pick}_{js}/10^9 \ge \omega\,\mathrm{gen\_on}_{js}/10^9`: every generating
+  site receives the updated weights (:math:`\omega` bytes) from the update site, which may send
+  any amount. Exact with binaries; in LP mode ``gen_on`` is the tightest linear relaxation
+  (the share of the site's generating capacity used), made exact by the rounding re-solve.
+
+``budget`` (MUSD): total cost :math:`\le` budget. ``lambda_cap``: :math:`\lambda \le 10^4`
+(time objective; keeps instances without time-bound work bounded).
+
+Elastic build (``elastic=True``, used only to diagnose infeasibility): ``site_power``,
+``site_cpu``, ``purchase_limit`` (rows created for every pool, limit 0 where none is given),
+``link_bw``, ``work``, ``serve`` and ``budget`` get a penalised slack variable ``slack[row]``;
+the objective becomes :math:`\sum \mathrm{penalty}\cdot\mathrm{slack}`, with penalties that
+make one MW, the power of one unit, 10^6 GB over the horizon and one MUSD x 10^3 comparable and
+unmet demand 10^4 times dearer, so the diagnosis names capacity before demand.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from planner.optimize.costs import cpu_server_costs, system_costs
+from planner.optimize.index import LpIndex, build_index
+from planner.optimize.inputs import PlanningInputs
+
+__all__ = [
+    "GB",
+    "KCORES",
+    "KINDS",
+    "LAMBDA_MAX",
+    "MUSD",
+    "MW",
+    "BuiltLp",
+    "Objective",
+    "Row",
+    "build_lp",
+]
+
+Objective = Literal["cost", "time"]
+GB = 1e9  # bytes per GB: flow variables are in GB
+MW = 1e6  # watts per MW: power rows are in MW
+KCORES = 1e3  # cores per row unit of CPU rows
+MUSD = 1e6  # USD per objective unit (cost objective) and per budget-row unit
+LAMBDA_MAX = 1e4
+KINDS = ("samples", "kept", "weights")
+_PENALTY_DEMAND = 1e4
+_PENALTY_LINK_PER_GB = 1e-6
+_PENALTY_BUDGET_PER_MUSD = 1e-3
+_PENALTY_CPU_PER_KCORE = 1e-2
+
+Key = tuple[str, ...]
+Pairs = list[tuple[Any, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One named constraint: its family, key, sense and the size of one row unit.
+
+    ``unit_size`` is how many natural units (W, cores, B/s, work units, requests/s, USD, units)
+    one unit of the row's right-hand side stands for, so that a dual divided by it is per
+    natural unit.
+    """
+
+    family: str
+    key: Key
+    sense: str
+    unit_size: float
+    constraint: Any
+
+
+@dataclass
+class BuiltLp:
+    """The PuLP problem and every handle needed to read a solution back."""
+
+    prob: Any
+    index: LpIndex
+    objective: Objective
+    integer: bool
+    elastic: bool
+    vars: dict[str, dict[Key, Any]] = field(default_factory=lambda: defaultdict(dict))
+    rows: dict[tuple[str, Key], Row] = field(default_factory=dict)
+    slacks: dict[tuple[str, Key], tuple[Any, float]] = field(default_factory=dict)
+    cost_parts: dict[str, Pairs] = field(default_factory=lambda: defaultdict(list))
+    names: dict[str, int] = field(default_factory=dict)
+    by_jrs: dict[Key, list[tuple[Key, Any]]] = field(default_factory=dict)
+    arcs_at: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = field(
+        default_factory=dict)
+
+    @property
+    def lam(self) -> Any | None:
+        """The throughput multiplier variable (time objective), else None."""
+        return self.vars["lambda"].get((), None)
+
+
+def build_lp(inputs: PlanningInputs, *, objective: Objective = "cost", integer: bool = False,
+             elastic: bool = False) -> BuiltLp:
+    """Build the LP (MILP when ``integer``) described in this module's docstring."""
+    import pulp
+
+    sense = pulp.LpMaximize if objective == "time" and not elastic else pulp.LpMinimize
+    prob = pulp.LpProblem("placement", sense)
+    index = build_index(inputs, elastic=elastic, objective=objective)
+    m = BuiltLp(prob, index, objective, integer, elastic)
+    _add_variables(m)
+    _collect_costs(m)
+    for add in (_add_work, _add_capacity, _add_limits, _add_site_power, _add_site_cpu,
+                _add_links, _add_site_choice, _add_serve, _add_rl, _add_budget):
+        add(m)
+    _set_objective(m)
+    return m
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _name(m: BuiltLp, family: str, key: Key) -> str:
+    """A unique LP-file-safe name such as ``place(job,role,site,system)``."""
+    body = ",".join(key)
+    text = "".join(ch if ch.isalnum() or ch in "_.," else "_" for ch in f"{family}({body})")
+    count = m.names.get(text, 0)
+    m.names[text] = count + 1
+    return text if count == 0 else f"{text}~{count}"
+
+
+def _var(m: BuiltLp, family: str, key: Key, *, integer: bool = False,
+         up: float | None = None) -> Any:
+    """Create and register one variable (lower bound 0)."""
+    cat = "Integer" if integer and m.integer else "Continuous"
+    var = m.prob.add_variable(_name(m, family, key), lowBound=0, upBound=up, cat=cat)
+    m.vars[family][key] = var
+    return var
+
+
+def _expr(pairs: Iterable[tuple[Any, float]]) -> Any:
+    """An affine expression from (variable, coefficient) pairs, summing repeated variables."""
+    import pulp
+
+    coef: dict[Any, float] = {}
+    for var, value in pairs:
+        coef[var] = coef.get(var, 0.0) + value
+    return pulp.LpAffineExpression(coef)
+
+
+def _row(m: BuiltLp, family: str, key: Key, pairs: Pairs, sense: str, rhs: float,
+         unit_size: float, penalty: float | None = None) -> None:
+    """Add one named constraint; in the elastic build, give it a penalised slack."""
+    import pulp
+
+    if m.elastic and penalty is not None and sense != "=":
+        slack = _var(m, "slack", (family, *key))
+        pairs = [*pairs, (slack, -1.0 if sense == "<=" else 1.0)]
+        m.slacks[(family, key)] = (slack, penalty)
+    senses = {"<=": pulp.LpConstraintLE, ">=": pulp.LpConstraintGE, "=": pulp.LpConstraintEQ}
+    constraint = pulp.LpConstraint(_expr(pairs), senses[sense], _name(m, family, key), rhs)
+    m.prob.addConstraint(constraint)
+    m.rows[(family, key)] = Row(family, key, sense, unit_size, constraint)
+
+
+def _place_groups(m: BuiltLp, by: str) -> dict[Key, list[tuple[Key, Any]]]:
+    """Placement variables grouped by (j,r), (s,h), (j,r,s) or (s)."""
+    cut = {"jr": lambda k: k[:2], "sh": lambda k: k[2:], "jrs": lambda k: k[:3],
+           "s": lambda k: (k[2],)}[by]
+    out: dict[Key, list[tuple[Key, Any]]] = defaultdict(list)
+    for key, var in m.vars["place"].items():
+        out[cut(key)].append((key, var))
+    return out
+
+
+def _theta(m: BuiltLp, key: Key) -> float:
+    """Work units per second per unit of a placement key (j, r, s, h)."""
+    j, r, _, h = key
+    return m.index.jobs[j].role(r).throughput[h]
+
+
+def _done_pairs(m: BuiltLp, j: str, r: str, s: str, scale: float) -> Pairs:
+    """Work of role r at site s over the job horizon, times ``scale``: D_jrs * scale."""
+    horizon = m.index.jobs[j].horizon_s
+    return [(var, _theta(m, key) * horizon * scale) for key, var in m.by_jrs.get((j, r, s), [])]
+
+
+# ----------------------------------------------------------------------------------------------
+# Variables
+
+
+def _sources(m: BuiltLp, s: str, h: str) -> tuple[str, ...]:
+    """Where units of a pool can come from: own (inventory), buy, rent (only where allowed;
+    the elastic build may buy anywhere)."""
+    site, system = m.index.sites[s], m.index.systems[h]
+    out = []
+    if site.inventory.get(h, 0) > 0:
+        out.append("own")
+    if site.purchase_limits.get(h, 0) > 0 or m.elastic:
+        out.append("buy")
+    if site.rental_limits.get(h, 0) > 0 and system.rental_usd_per_s is not None:
+        out.append("rent")
+    return tuple(out)
+
+
+def _add_variables(m: BuiltLp) -> None:
+    """Every variable family of the formulation."""
+    ix = m.index
+    for s, h in ix.pools:
+        for family in ("units", *_sources(m, s, h)):
+            _var(m, family, (s, h), integer=True)
+    for s in ix.sites:
+        _var(m, "cpu_on", (s,), integer=True)
+        _var(m, "cpu_buy", (s,), integer=True)
+    for key in ix.place_keys:
+        _var(m, "place", key)
+    for key in ix.cpu_keys:
+        _var(m, "cpu_work", key)
+    for j in ix.flow_jobs:
+        for kind in KINDS:
+            for a, b in ix.arcs:
+                _var(m, "ship", (j, kind, a, b))
+    for (j, g), sites in ix.catchments.items():
+        for s in sites:
+            _var(m, "alloc", (j, g, s))
+    for j in ix.groups:
+        for s in ix.sites:
+            _var(m, "pick", (j, s), integer=True, up=1)
+    for j, s in ix.gen_bound:
+        _var(m, "gen_on", (j, s), integer=True, up=1)
+    if m.objective == "time":
+        _var(m, "lambda", ())
+    m.by_jrs = _place_groups(m, "jrs")
+    for s in ix.sites:
+        m.arcs_at[s] = ([arc for arc in ix.arcs if arc[1] == s], [arc for arc in ix.arcs
+                                                                  if arc[0] == s])
+
+
+# ----------------------------------------------------------------------------------------------
+# Constraint families
+
+
+def _lambda_pair(m: BuiltLp) -> tuple[float, Pairs]:
+    """Right-hand side and extra pairs of a work row: ``>= 1`` or ``- lambda >= 0``."""
+    return (0.0, [(m.lam, -1.0)]) if m.lam is not None else (1.0, [])
+
+
+def _coupled(m: BuiltLp, j: str, r: str) -> bool:
+    """True for an RL job's score and verify roles, whose work the coupling implies."""
+    rl = m.index.jobs[j].rl
+    return rl is not None and r in (rl.score, rl.verify)
+
+
+def _add_work(m: BuiltLp) -> None:
+    """work[j,r]: each pretrain/post-train role does its (lambda x) work within its horizon."""
+    by_jr = _place_groups(m, "jr")
+    rhs, lam = _lambda_pair(m)
+    for job in m.index.jobs.values():
+        if job.serve is not None:
+            continue
+        for role in job.roles:
+            if _coupled(m, job.id, role.name):
+                continue
+            scale = m.index.work_scale[(job.id, role.name)]
+            if role.is_cpu:
+                pairs = [(m.vars["cpu_work"][(job.id, role.name, s)], 1.0) for s in m.index.sites]
+            else:
+                pairs = [(var, _theta(m, key) * job.horizon_s / scale)
+                         for key, var in by_jr.get((job.id, role.name), [])]
+            _row(m, "work", (job.id, role.name), pairs + lam, ">=", rhs, scale, _PENALTY_DEMAND)
+
+
+def _add_capacity(m: BuiltLp) -> None:
+    """capacity[s,h] and provision[s,h]: placements fit in the units provisioned."""
+    by_sh = _place_groups(m, "sh")
+    v = m.vars
+    for key in m.index.pools:
+        pairs = [(var, 1.0) for _, var in by_sh.get(key, [])]
+        _row(m, "capacity", key, [*pairs, (v["units"][key], -1.0)], "<=", 0.0, 1.0)
+        sources = [(v[family][key], -1.0) for family in ("own", "buy", "rent") if key in v[family]]
+        _row(m, "provision", key, [(v["units"][key], 1.0), *sources], "=", 0.0, 1.0)
+
+
+def _add_limits(m: BuiltLp) -> None:
+    """inventory, purchase_limit, rental_limit per pool; cpu_inventory, cpu_purchase_limit."""
+    ix, v = m.index, m.vars
+    for s, h in ix.pools:
+        site, system = ix.sites[s], ix.systems[h]
+        limits = (("inventory", "own", site.inventory.get(h, 0), None),
+                  ("purchase_limit", "buy", site.purchase_limits.get(h, 0),
+                   max(system.power_w * site.pue / MW, 1e-3)),
+                  ("rental_limit", "rent", site.rental_limits.get(h, 0), None))
+        for family, var, limit, penalty in limits:
+            if (s, h) in v[var]:
+                _row(m, family, (s, h), [(v[var][(s, h)], 1.0)], "<=", float(limit), 1.0,
+                     penalty)
+    for s, site in ix.sites.items():
+        _row(m, "cpu_inventory", (s,), [(v["cpu_on"][(s,)], 1.0)], "<=",
+             float(site.cpu_servers), 1.0)
+        _row(m, "cpu_purchase_limit", (s,), [(v["cpu_buy"][(s,)], 1.0)], "<=",
+             float(site.cpu_server_purchase_limit), 1.0)
+
+
+def _add_site_power(m: BuiltLp) -> None:
+    """site_power[s]: facility power (IT x PUE) of units and CPU servers within the cap (MW)."""
+    ix, v = m.index, m.vars
+    pools_at: dict[str, list[str]] = defaultdict(list)
+    for s, h in ix.pools:
+        pools_at[s].append(h)
+    cpu_w = ix.inputs.cpu_server.power_w
+    for s, site in ix.sites.items():
+        pairs = [(v["units"][(s, h)], site.pue * ix.systems[h].power_w / MW) for h in pools_at[s]]
+        pairs += [(v["cpu_on"][(s,)], site.pue * cpu_w / MW),
+                  (v["cpu_buy"][(s,)], site.pue * cpu_w / MW)]
+        _row(m, "site_power", (s,), pairs, "<=", site.power_cap_w / MW, MW, 1.0)
+
+
+def _add_site_cpu(m: BuiltLp) -> None:
+    """site_cpu[s]: cores the roles need within host cores plus CPU servers (kcores)."""
+    ix, v = m.index, m.vars
+    need: dict[str, Pairs] = defaultdict(list)
+    for key, var in v["place"].items():
+        c = ix.jobs[key[0]].role(key[1]).cpu_core_seconds_per_work
+        if c > 0:
+            need[key[2]].append((var, c * _theta(m, key) / KCORES))
+    for (j, r, s), var in v["cpu_work"].items():
+        role, horizon = ix.jobs[j].role(r), ix.jobs[j].horizon_s
+        need[s].append((var, role.cpu_core_seconds_per_work * ix.work_scale[(j, r)]
+                        / horizon / KCORES))
+    have: dict[str, Pairs] = defaultdict(list)
+    for s, h in ix.pools:
+        have[s].append((v["units"][(s, h)], -ix.systems[h].cpu_cores / KCORES))
+    cores = ix.inputs.cpu_server.cores / KCORES
+    for s in ix.sites:
+        if not need[s]:
+            continue
+        pairs = need[s] + have[s] + [(v["cpu_on"][(s,)], -cores), (v["cpu_buy"][(s,)], -cores)]
+        _row(m, "site_cpu", (s,), pairs, "<=", 0.0, KCORES, _PENALTY_CPU_PER_KCORE)
+
+
+def _add_links(m: BuiltLp) -> None:
+    """link_bw[a,b]: every job's bytes at an even rate over its horizon fit the bandwidth."""
+    ix = m.index
+    if not ix.flow_jobs:
+        return
+    horizon = ix.horizon_s
+    for a, b in ix.arcs:
+        pairs = [(m.vars["ship"][(j, k, a, b)], horizon / ix.jobs[j].horizon_s)
+                 for j in ix.flow_jobs for k in KINDS]
+        capacity_gb = ix.graph.edges[(a, b)].bandwidth_bytes_per_s * horizon / GB
+        _row(m, "link_bw", (a, b), pairs, "<=", capacity_gb, GB / horizon,
+             _PENALTY_LINK_PER_GB)
+
+
+def _add_site_choice(m: BuiltLp) -> None:
+    """single_site[j] / update_site[j], site_choice[j,s] and site_choice_cpu[j,s]."""
+    ix, v = m.index, m.vars
+    by_jrs = m.by_jrs
+    for j, roles in ix.groups.items():
+        job = ix.jobs[j]
+        family = "single_site" if job.single_site else "update_site"
+        _row(m, family, (j,), [(v["pick"][(j, s)], 1.0) for s in ix.sites], "=", 1.0, 1.0)
+        for s, site in ix.sites.items():
+            pick = v["pick"][(j, s)]
+            power = [(var, site.pue * ix.systems[key[3]].power_w / MW)
+                     for r in roles for key, var in by_jrs.get((j, r, s), [])]
+            _row(m, "site_choice", (j, s), [*power, (pick, -ix.choice_power_w[j, s] / MW)],
+                 "<=", 0.0, MW)
+            cores = [(v["cpu_work"][(j, r, s)], job.role(r).cpu_core_seconds_per_work
+                      * ix.work_scale[(j, r)] / job.horizon_s / KCORES)
+                     for r in roles if job.role(r).is_cpu]
+            if cores:
+                _row(m, "site_choice_cpu", (j, s),
+                     [*cores, (pick, -ix.choice_cores[j, s] / KCORES)], "<=", 0.0, KCORES)
+
+
+def _add_serve(m: BuiltLp) -> None:
+    """serve[j,g] (demand met within the catchment) and serve_capacity[j,r,s]."""
+    ix, alloc = m.index, m.vars["alloc"]
+    for (j, g), sites in ix.catchments.items():
+        rate = ix.jobs[j].serve.rate_by_region[g]  # type: ignore[union-attr]
+        if rate <= 0:
+            continue
+        _row(m, "serve", (j, g), [(alloc[(j, g, s)], 1.0) for s in sites], ">=", 1.0, rate,
+             _PENALTY_DEMAND)
+    for job in ix.jobs.values():
+        if job.serve is None or job.serve.total_rate_per_s <= 0:
+            continue
+        share = {g: rate / job.serve.total_rate_per_s
+                 for g, rate in job.serve.rate_by_region.items()}
+        for role in job.roles:
+            scale = ix.work_scale[(job.id, role.name)]
+            for s in ix.sites:
+                demand = [(alloc[(job.id, g, s)], -share[g]) for g in share
+                          if (job.id, g, s) in alloc]
+                if demand:
+                    _row(m, "serve_capacity", (job.id, role.name, s),
+                         _done_pairs(m, job.id, role.name, s, 1.0 / scale) + demand,
+                         ">=", 0.0, scale)
+
+
+def _ship_balance(m: BuiltLp, j: str, kind: str, s: str) -> Pairs:
+    """Inflow minus outflow of one data kind at a site (GB)."""
+    if j not in m.index.flow_jobs:
+        return []
+    ship = m.vars["ship"]
+    arcs_in, arcs_out = m.arcs_at[s]
+    return ([(ship[(j, kind, a, b)], 1.0) for a, b in arcs_in]
+            + [(ship[(j, kind, a, b)], -1.0) for a, b in arcs_out])
+
+
+def _add_rl(m: BuiltLp) -> None:
+    """score, verify_flow, kept_flow, generates and weights_flow rows of every RL job."""
+    for job in m.index.jobs.values():
+        if job.rl is None:
+            continue
+        for s in m.index.sites:
+            _add_rl_site(m, job.id, s)
+
+
+def _add_rl_site(m: BuiltLp, j: str, s: str) -> None:
+    """The RL coupling rows of one job at one site (see the module docstring)."""
+    ix, v = m.index, m.vars
+    job = ix.jobs[j]
+    rl = job.rl
+    assert rl is not None
+    w_gen = job.role(rl.generate).work
+    gen = _done_pairs(m, j, rl.generate, s, 1.0)  # samples generated at s
+    sample_gb = rl.sample_bytes / GB
+    if rl.score is not None and gen:
+        _row(m, "score", (j, s), _done_pairs(m, j, rl.score, s, 1.0 / ix.work_scale[(j, rl.score)])
+             + [(var, -c / w_gen) for var, c in gen], ">=", 0.0, ix.work_scale[(j, rl.score)])
+    verified = [(v["cpu_work"][(j, rl.verify, s)], ix.work_scale[(j, rl.verify)] * sample_gb)]
+    _row(m, "verify_flow", (j, s), [(var, c * rl.verified_fraction * sample_gb) for var, c in gen]
+         + _ship_balance(m, j, "samples", s) + [(x, -c) for x, c in verified], "=", 0.0, GB)
+    kept = [(x, c * rl.keep_fraction) for x, c in verified]
+    kept += [(var, c * (1 - rl.verified_fraction) * rl.keep_fraction * sample_gb)
+             for var, c in gen]
+    ratio = w_gen / ix.work_scale[(j, rl.update)]
+    need = _done_pairs(m, j, rl.update, s, -rl.keep_fraction * sample_gb * ratio)
+    _row(m, "kept_flow", (j, s), kept + _ship_balance(m, j, "kept", s) + need, ">=", 0.0, GB)
+    if (j, s) in ix.gen_bound:
+        _row(m, "generates", (j, s), [(var, c / ix.gen_bound[(j, s)]) for var, c in gen]
+             + [(v["gen_on"][(j, s)], -1.0)], "<=", 0.0, 1.0)
+    if j in ix.flow_jobs:
+        weights_gb = rl.weight_bytes * rl.policy_updates / GB
+        pairs = [*_ship_balance(m, j, "weights", s), (v["pick"][j, s], weights_gb * len(ix.sites))]
+        if (j, s) in ix.gen_bound:
+            pairs.append((v["gen_on"][(j, s)], -weights_gb))
+        _row(m, "weights_flow", (j, s), pairs, ">=", 0.0, GB)
+
+
+def _add_budget(m: BuiltLp) -> None:
+    """budget: total cost within the budget (MUSD)."""
+    budget = m.index.inputs.budget_usd
+    if budget is None:
+        return
+    pairs = [(var, c / MUSD) for part in m.cost_parts.values() for var, c in part]
+    _row(m, "budget", (), pairs, "<=", budget / MUSD, MUSD, _PENALTY_BUDGET_PER_MUSD)
+
+
+def _collect_costs(m: BuiltLp) -> None:
+    """Fill ``cost_parts``: (variable, USD over the horizon) pairs by cost part."""
+    ix, v, parts = m.index, m.vars, m.cost_parts
+    econ, horizon = ix.inputs.economics, ix.horizon_s
+    for s, h in ix.pools:
+        c = system_costs(ix.systems[h], ix.sites[s], econ, horizon)
+        own, buy, rent = (v[f].get((s, h)) for f in ("own", "buy", "rent"))
+        for var in (x for x in (own, buy) if x is not None):
+            parts["energy"].append((var, c.energy))
+            parts["colocation"].append((var, c.colocation))
+        if buy is not None:
+            parts["purchase"].append((buy, c.capex))
+        if own is not None and ix.inputs.charge_inventory_capex:
+            parts["inventory_capex"].append((own, c.capex))
+        if rent is not None and c.rental is not None:
+            parts["rental"].append((rent, c.rental))
+    for s, site in ix.sites.items():
+        c = cpu_server_costs(ix.inputs.cpu_server, site, econ, horizon)
+        for var in (v["cpu_on"][(s,)], v["cpu_buy"][(s,)]):
+            parts["cpu_server_energy"].append((var, c.energy))
+            parts["colocation"].append((var, c.colocation))
+        parts["cpu_servers"].append((v["cpu_buy"][(s,)], c.capex))
+    for (_j, _kind, a, b), var in v["ship"].items():
+        parts["egress"].append((var, ix.graph.edges[(a, b)].usd_per_byte * GB))
+
+
+def _set_objective(m: BuiltLp) -> None:
+    """Cost (MUSD), throughput multiplier, or the elastic penalty sum."""
+    if m.elastic:
+        m.prob.setObjective(_expr([(var, p) for var, p in m.slacks.values()]))
+    elif m.objective == "time":
+        _row(m, "lambda_cap", (), [(m.lam, 1.0)], "<=", LAMBDA_MAX, 1.0)
+        m.prob.setObjective(_expr([(m.lam, 1.0)]))
+    else:
+        m.prob.setObjective(_expr([(var, c / MUSD) for part in m.cost_parts.values()
+                                   for var, c in part]))

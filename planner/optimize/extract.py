@@ -1,0 +1,227 @@
+"""Read a solved LP back into a :class:`~planner.optimize.solution.Solution`.
+
+Values below ``1e-9`` (relative to their scale) are solver noise and read as zero; in integer
+mode the integer families are rounded to whole numbers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from planner.optimize.bottlenecks import find_bottlenecks
+from planner.optimize.build import GB, BuiltLp
+from planner.optimize.costs import amortised_usd, capital_recovery_factor, system_costs
+from planner.optimize.solution import (
+    Flow,
+    InventoryUse,
+    Note,
+    Placement,
+    Purchase,
+    RoleBound,
+    SiteUse,
+    Solution,
+    SolverInfo,
+)
+from planner.optimize.solve import SolveOutcome
+
+__all__ = ["CPU_SERVER", "extract_solution"]
+
+CPU_SERVER = "cpu-server"
+_EPS = 1e-9
+_PARTS = ("purchase", "inventory_capex", "rental", "energy", "colocation", "cpu_servers",
+          "cpu_server_energy", "egress")
+
+
+def value(var: Any) -> float:
+    """A variable's value with solver noise removed (None, i.e. unused, reads as 0)."""
+    x = float(var.varValue or 0.0)
+    return 0.0 if abs(x) < _EPS else x
+
+
+def _count(var: Any) -> float:
+    """An integer-family value: whole when it is within 1e-6 of a whole number."""
+    x = value(var)
+    return float(round(x)) if abs(x - round(x)) < 1e-6 else x
+
+
+def extract_solution(m: BuiltLp, outcome: SolveOutcome) -> Solution:
+    """Assemble the Solution from the solved model (values, costs, duals, notes)."""
+    breakdown = {part: sum((c * value(v) for v, c in m.cost_parts.get(part, [])), 0.0)
+                 for part in _PARTS}
+    total = sum(breakdown.values())
+    objective_value = value(m.lam) if m.lam is not None else total
+    finish = None
+    if m.lam is not None:
+        lam = value(m.lam)
+        finish = {j.id: (j.horizon_s / lam if lam > 0 else None)
+                  for j in m.index.jobs.values() if j.serve is None}
+    return Solution(
+        status=outcome.status, objective=m.objective, objective_value=objective_value,
+        objective_unit="USD" if m.objective == "cost" else "x", total_cost_usd=total,
+        cost_breakdown_usd=breakdown, placements=_placements(m), purchases=_purchases(m),
+        rentals=_rentals(m), inventory=_inventory(m), flows=_flows(m), sites=_sites(m),
+        bottlenecks=find_bottlenecks(m, outcome), roles=_roles(m),
+        assumptions=_assumptions(m, outcome),
+        solver=SolverInfo(outcome.solver, outcome.status, outcome.seconds, outcome.variables,
+                          outcome.constraints),
+        finish_s=finish,
+    )
+
+
+def _placements(m: BuiltLp) -> tuple[Placement, ...]:
+    out = []
+    units = m.vars["units"]
+    for (j, r, s, h), var in m.vars["place"].items():
+        x = value(var)
+        if x > 1e-6:
+            out.append(Placement(s, h, j, r, x, x / max(value(units[(s, h)]), x)))
+    cores = _cores_available(m)
+    for (j, r, s), busy in _cpu_role_cores(m).items():
+        if busy > 1e-6:
+            out.append(Placement(s, "cpu", j, r, busy, busy / max(cores[s], busy)))
+    return tuple(sorted(out, key=lambda p: (p.site, p.system, p.job, p.role)))
+
+
+def _cpu_role_cores(m: BuiltLp) -> dict[tuple[str, str, str], float]:
+    """Average cores busy per CPU role and site: c x work / horizon."""
+    ix = m.index
+    out = {}
+    for (j, r, s), var in m.vars["cpu_work"].items():
+        role = ix.jobs[j].role(r)
+        out[(j, r, s)] = (role.cpu_core_seconds_per_work * ix.work_scale[(j, r)] * value(var)
+                          / ix.jobs[j].horizon_s)
+    return out
+
+
+def _cores_available(m: BuiltLp) -> dict[str, float]:
+    ix, v = m.index, m.vars
+    cores: dict[str, float] = defaultdict(float)
+    for (s, h), var in v["units"].items():
+        cores[s] += ix.systems[h].cpu_cores * _count(var)
+    for s in ix.sites:
+        cores[s] += ix.inputs.cpu_server.cores * (_count(v["cpu_on"][(s,)])
+                                                  + _count(v["cpu_buy"][(s,)]))
+    return cores
+
+
+def _cores_used(m: BuiltLp) -> dict[str, float]:
+    ix = m.index
+    used: dict[str, float] = defaultdict(float)
+    for key, var in m.vars["place"].items():
+        j, r, s, h = key
+        role = ix.jobs[j].role(r)
+        used[s] += role.cpu_core_seconds_per_work * role.throughput[h] * value(var)
+    for (_, _, s), busy in _cpu_role_cores(m).items():
+        used[s] += busy
+    return used
+
+
+def _purchases(m: BuiltLp) -> tuple[Purchase, ...]:
+    ix, out = m.index, []
+    econ, horizon = ix.inputs.economics, ix.horizon_s
+    for (s, h), var in m.vars["buy"].items():
+        n = _count(var)
+        if n > 0:
+            c = system_costs(ix.systems[h], ix.sites[s], econ, horizon)
+            out.append(Purchase(s, h, n, n * c.capex, n * ix.systems[h].purchase_usd))
+    server = ix.inputs.cpu_server
+    for (s,), var in m.vars["cpu_buy"].items():
+        n = _count(var)
+        if n > 0:
+            out.append(Purchase(s, CPU_SERVER, n, n * amortised_usd(server.purchase_usd, econ,
+                                                                    horizon),
+                                n * server.purchase_usd))
+    return tuple(sorted(out, key=lambda p: (p.site, p.system)))
+
+
+def _rentals(m: BuiltLp) -> tuple[Purchase, ...]:
+    ix, out = m.index, []
+    for (s, h), var in m.vars["rent"].items():
+        n = _count(var)
+        price = ix.systems[h].rental_usd_per_s
+        if n > 0 and price is not None:
+            out.append(Purchase(s, h, n, n * price * ix.horizon_s, 0.0))
+    return tuple(sorted(out, key=lambda p: (p.site, p.system)))
+
+
+def _inventory(m: BuiltLp) -> tuple[InventoryUse, ...]:
+    ix, out = m.index, []
+    for (s, h), var in m.vars["own"].items():
+        owned = ix.sites[s].inventory.get(h, 0)
+        if owned > 0:
+            out.append(InventoryUse(s, h, _count(var), float(owned)))
+    for (s,), var in m.vars["cpu_on"].items():
+        owned = ix.sites[s].cpu_servers
+        if owned > 0:
+            out.append(InventoryUse(s, CPU_SERVER, _count(var), float(owned)))
+    return tuple(sorted(out, key=lambda p: (p.site, p.system)))
+
+
+def _flows(m: BuiltLp) -> tuple[Flow, ...]:
+    out = []
+    for (j, kind, a, b), var in m.vars["ship"].items():
+        gb = value(var)
+        if gb > 1e-6:
+            out.append(Flow(j, a, b, kind, gb * GB))
+    return tuple(sorted(out, key=lambda f: (f.job, f.kind, f.source, f.target)))
+
+
+def _sites(m: BuiltLp) -> tuple[SiteUse, ...]:
+    ix, v = m.index, m.vars
+    it_w: dict[str, float] = defaultdict(float)
+    for (s, h), var in v["units"].items():
+        it_w[s] += ix.systems[h].power_w * _count(var)
+    cpu_w = ix.inputs.cpu_server.power_w
+    used, cores = _cores_used(m), _cores_available(m)
+    out = []
+    for s, site in ix.sites.items():
+        it_w[s] += cpu_w * (_count(v["cpu_on"][(s,)]) + _count(v["cpu_buy"][(s,)]))
+        out.append(SiteUse(s, it_w[s] * site.pue, site.power_cap_w, used[s], cores[s]))
+    return tuple(out)
+
+
+def _roles(m: BuiltLp) -> tuple[RoleBound, ...]:
+    """Bound of each role on the system holding most of its units (ties: system id)."""
+    units: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for (j, r, _, h), var in m.vars["place"].items():
+        units[(j, r)][h] += value(var)
+    out = []
+    for job in m.index.jobs.values():
+        for role in job.roles:
+            if role.is_cpu:
+                out.append(RoleBound(job.id, role.name, "cpu"))
+                continue
+            held = {h: u for h, u in units[(job.id, role.name)].items() if u > 1e-6}
+            top = min(held, key=lambda h: (-held[h], h)) if held else None
+            out.append(RoleBound(job.id, role.name, role.bound.get(top, "") if top else ""))
+    return tuple(sorted(out, key=lambda b: (b.job, b.role)))
+
+
+def _assumptions(m: BuiltLp, outcome: SolveOutcome) -> tuple[Note, ...]:
+    ix = m.index
+    econ = ix.inputs.economics
+    notes = [
+        Note("scenario_horizon_s", ix.horizon_s, "longest job horizon",
+             "units are shared by all jobs and held for the whole scenario horizon"),
+        Note("capital_recovery_factor_per_year",
+             capital_recovery_factor(econ.cost_of_capital, econ.lifetime_s),
+             "annuity formula i(1+i)^n/((1+i)^n-1)",
+             "purchases are charged price x CRF x horizon / year"),
+        Note("charge_inventory_capex", ix.inputs.charge_inventory_capex, "planning inputs",
+             "owned inventory costs energy and colocation only unless this is true"),
+        Note("energy_at_full_power", True, "planner.optimize.costs",
+             "provisioned units draw full IT power x PUE for the whole horizon; rented units "
+             "pay their rental price only"),
+        Note("mode", "integer" if m.integer else "lp", "optimize(integer=...)",
+             "LP mode: units are fractional" if not m.integer else
+             "units, purchases, rentals, CPU servers and site choices are whole numbers"),
+    ]
+    if m.objective == "time":
+        notes.append(Note("time_objective", "max common throughput multiplier",
+                          "planner.optimize.build",
+                          "every training job's work rate is scaled by the same factor; its "
+                          "finish time is horizon / factor; costs stay those of the horizon"))
+    notes += [Note(f"solver_note_{i + 1}", text, outcome.solver) for i, text in
+              enumerate(outcome.notes)]
+    return tuple(notes)

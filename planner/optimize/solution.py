@@ -1,0 +1,196 @@
+"""The optimizer's result: a frozen record whose ``to_dict()`` keys are a documented contract.
+
+``to_dict()`` (schema_version 1) has these keys, every list sorted deterministically:
+
+- ``status``: ``optimal``, or ``time_limit`` for a MILP stopped with a feasible plan.
+- ``objective``: ``{name, value, unit}``; for the time objective also
+  ``throughput_multiplier`` and ``finish_s`` (job -> seconds to finish; null if never).
+- ``total_cost_usd`` and ``cost_breakdown_usd`` (parts that sum to the total: purchase,
+  inventory_capex, rental, energy, colocation, cpu_servers, cpu_server_energy, egress).
+- ``placements``: ``{site, system, job, role, units, utilization}``; ``utilization`` is the
+  share of the units of that system provisioned at that site which the role occupies. CPU roles
+  appear with system ``cpu``, ``units`` = cores busy on average over the job's horizon and
+  ``utilization`` = share of the site's available cores.
+- ``purchases``: ``{site, system, units, cost_usd, capex_usd}``: bought units (CPU-only servers
+  as system ``cpu-server``), their amortised cost in this plan and the purchase outlay.
+- ``rentals``: ``{site, system, units, cost_usd}``; ``inventory``: ``{site, system, units_used,
+  units_owned}`` (CPU-only servers as ``cpu-server``).
+- ``flows``: ``{job, from, to, kind, bytes}`` per directed link, kind samples|kept|weights.
+- ``sites``: ``{site, power_used_w, power_cap_w, cpu_cores_used, cpu_cores_available}``;
+  power is facility power (IT x PUE).
+- ``bottlenecks``: ``{constraint, kind, where, shadow_price, shadow_price_unit}`` sorted by
+  shadow price, largest first; ``roles``: ``{job, role, bound}``.
+- ``assumptions``: ``{name, value, source, note}``; ``solver``: ``{name, status, seconds,
+  variables, constraints}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Bottleneck",
+    "Flow",
+    "InventoryUse",
+    "Note",
+    "Placement",
+    "Purchase",
+    "RoleBound",
+    "SiteUse",
+    "Solution",
+    "SolverInfo",
+]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Units of a system at a site given to one role of one job."""
+
+    site: str
+    system: str
+    job: str
+    role: str
+    units: float
+    utilization: float
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    """Units bought (or rented) at a site; ``cost_usd`` is what this plan is charged."""
+
+    site: str
+    system: str
+    units: float
+    cost_usd: float
+    capex_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryUse:
+    """Owned units switched on at a site, out of those on hand."""
+
+    site: str
+    system: str
+    units_used: float
+    units_owned: float
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """Bytes of one data kind a job sends over one directed link within its horizon."""
+
+    job: str
+    source: str
+    target: str
+    kind: str
+    bytes: float
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form with ``from``/``to`` keys."""
+        return {"job": self.job, "from": self.source, "to": self.target, "kind": self.kind,
+                "bytes": self.bytes}
+
+
+@dataclass(frozen=True, slots=True)
+class SiteUse:
+    """Power and CPU cores used at a site against what it has."""
+
+    site: str
+    power_used_w: float
+    power_cap_w: float
+    cpu_cores_used: float
+    cpu_cores_available: float
+
+
+@dataclass(frozen=True, slots=True)
+class Bottleneck:
+    """A binding constraint and what one more unit of its resource would be worth."""
+
+    constraint: str
+    kind: str
+    where: str
+    shadow_price: float
+    shadow_price_unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoleBound:
+    """What limits a role on the system holding most of its units (from the perf model)."""
+
+    job: str
+    role: str
+    bound: str
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A named assumption of the plan, with its source."""
+
+    name: str
+    value: float | str | bool
+    source: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SolverInfo:
+    """Which solver ran, how it ended, how long it took and how big the model was."""
+
+    name: str
+    status: str
+    seconds: float
+    variables: int
+    constraints: int
+
+
+@dataclass(frozen=True, slots=True)
+class Solution:
+    """A solved plan; see the module docstring for the ``to_dict`` contract."""
+
+    status: str
+    objective: str
+    objective_value: float
+    objective_unit: str
+    total_cost_usd: float
+    cost_breakdown_usd: Mapping[str, float]
+    placements: tuple[Placement, ...]
+    purchases: tuple[Purchase, ...]
+    rentals: tuple[Purchase, ...]
+    inventory: tuple[InventoryUse, ...]
+    flows: tuple[Flow, ...]
+    sites: tuple[SiteUse, ...]
+    bottlenecks: tuple[Bottleneck, ...]
+    roles: tuple[RoleBound, ...]
+    assumptions: tuple[Note, ...]
+    solver: SolverInfo
+    finish_s: Mapping[str, float | None] | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON-ready contract (schema_version 1)."""
+        objective: dict[str, object] = {"name": self.objective, "value": self.objective_value,
+                                        "unit": self.objective_unit}
+        if self.finish_s is not None:
+            objective["throughput_multiplier"] = self.objective_value
+            objective["finish_s"] = dict(self.finish_s)
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "status": self.status,
+            "objective": objective,
+            "total_cost_usd": self.total_cost_usd,
+            "cost_breakdown_usd": dict(self.cost_breakdown_usd),
+            "placements": [asdict(p) for p in self.placements],
+            "purchases": [asdict(p) for p in self.purchases],
+            "rentals": [{k: v for k, v in asdict(p).items() if k != "capex_usd"}
+                        for p in self.rentals],
+            "inventory": [asdict(p) for p in self.inventory],
+            "flows": [f.to_dict() for f in self.flows],
+            "sites": [asdict(s) for s in self.sites],
+            "bottlenecks": [asdict(b) for b in self.bottlenecks],
+            "roles": [asdict(r) for r in self.roles],
+            "assumptions": [asdict(n) for n in self.assumptions],
+            "solver": asdict(self.solver),
+        }

@@ -1,0 +1,380 @@
+"""Unit tests of the serving model: step pieces, layouts, limits, prefill, cost and contract.
+
+Systems and models are built inline so these tests do not depend on the repository's files.
+Llama 3.1 405B figures used in the comments: W = 405,853,388,800 B in FP8; matmul weights
+403,752,042,496 (the 128,256 x 16,384 input embedding is a lookup); kv = 516,096 B/token BF16.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from planner.catalog.schema import Precision, System
+from planner.errors import InputError
+from planner.perf.assumptions import Assumption
+from planner.perf.serving import (
+    DEFAULTS,
+    Bound,
+    ContextMode,
+    StepModel,
+    candidate_layouts,
+    compute_precision_for,
+    decode_capacity,
+    decode_context_tokens,
+    estimate_serving,
+    kv_memory_curve,
+    kv_replication,
+    prefill_tokens_per_s_per_unit,
+    serving_assumptions,
+    time_to_first_token_s,
+    vote_cost_multiplier,
+)
+from planner.workload.schema import ModelSpec, Serve
+
+GB = 1e9
+ARCH_405B = {"layers": 126, "hidden": 16384, "heads": 128, "kv_heads": 8, "head_dim": 128,
+             "ffn_hidden": 53248, "vocab": 128256}
+
+
+def model(**arch: Any) -> ModelSpec:
+    """Llama 3.1 405B, or a variant of its architecture."""
+    return ModelSpec.model_validate({
+        "id": "llama-3.1-405b", "name": "Llama 3.1 405B",
+        "architecture": {**ARCH_405B, **arch}, "published": {"total_params": 405853388800},
+        "context_length": 131072, "sources": {}})
+
+
+def system(count: int = 8, domain: int = 8, rental: bool = True, **accel: Any) -> System:
+    """A DGX H100-like unit; ``count`` accelerators per unit, ``domain`` per NVLink domain."""
+    data: dict[str, Any] = {
+        "id": "test-h100", "name": "test", "unit": "node",
+        "accelerator": {"name": "H100", "count": count,
+                        "peak_flops": {"fp8": "1979 TFLOPS", "bf16": "989 TFLOPS"},
+                        "hbm_capacity": "80 GB", "hbm_bandwidth": "3.35 TB/s", "power": "700 W",
+                        **accel},
+        "scale_up": {"fabric": "NVLink", "domain_size": domain, "bandwidth": "900 GB/s"},
+        "scale_out": {"fabric": "IB", "bandwidth": "400 Gb/s"},
+        "host": {"cpu": "x86", "sockets": 2, "cores": 112, "memory": "2 TB"},
+        "power": "10.2 kW",
+        "purchase": {"price": "270k USD", "date": "2023-06", "estimate": True},
+        "sources": {}}
+    if rental:
+        data["rental"] = {"price": "39.33 USD/h", "date": "2024-11", "estimate": False}
+    return System.model_validate(data)
+
+
+def serve(**changes: Any) -> Serve:
+    data = {"kind": "serve", "name": "test", "model": "llama-3.1-405b", "input_tokens": 1000,
+            "output_tokens": 2000, "interactivity": "20 tokens/s", "requests_per_second": "1 /s"}
+    data.update(changes)
+    return Serve.model_validate(data)
+
+
+def assumptions(**values: float) -> dict[str, Assumption]:
+    merged = dict(DEFAULTS)
+    merged.update({k: Assumption(k, v, "test") for k, v in values.items()})
+    return merged
+
+
+# ---------------------------------------------------------------- small pure functions
+
+
+@pytest.mark.parametrize(("mode", "expected"), [
+    (ContextMode.FINAL, 3000.0),    # 1000 + 2000
+    (ContextMode.AVERAGE, 2000.0),  # 1000 + 2000 / 2
+    ("average", 2000.0),
+], ids=["final", "average", "by-name"])
+def test_decode_context_tokens(mode: ContextMode | str, expected: float) -> None:
+    assert decode_context_tokens(1000, 2000, mode) == expected
+
+
+@pytest.mark.parametrize(("votes", "shared", "read_once", "expected"), [
+    (5, 0.0, True, 5.0),
+    (5, 0.5, True, 3.0),    # 0.5 + 5 · 0.5
+    (5, 0.9, True, 1.4),    # 0.9 + 5 · 0.1
+    (5, 0.9, False, 5.0),   # the prefix is re-read by every stream
+    (1, 0.7, True, 1.0),    # one vote costs one
+], ids=["none-shared", "half", "most", "reread", "single"])
+def test_vote_cost_multiplier(votes: int, shared: float, read_once: bool,
+                              expected: float) -> None:
+    assert vote_cost_multiplier(votes, shared, read_once) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("tp", "attention", "expected"), [
+    (4, "gqa", 1.0),   # 8 KV heads over 4 ranks: no copies
+    (8, "gqa", 1.0),
+    (16, "gqa", 2.0),  # 16 ranks, 8 heads: each head on two ranks
+    (8, "mla", 8.0),   # the latent is kept whole on every rank
+], ids=["gqa-tp4", "gqa-tp8", "gqa-tp16", "mla-tp8"])
+def test_kv_replication(tp: int, attention: str, expected: float) -> None:
+    arch: dict[str, Any] = {"attention": attention}
+    if attention == "mla":
+        arch["mla"] = {"q_lora_rank": 1536, "kv_lora_rank": 512, "qk_nope_head_dim": 128,
+                       "qk_rope_head_dim": 64, "v_head_dim": 128}
+    assert kv_replication(model(**arch).architecture, tp) == expected
+
+
+def test_compute_precision_falls_back_to_a_mode_the_chip_has() -> None:
+    assert compute_precision_for(system(), Precision.FP4) is Precision.FP8
+    assert compute_precision_for(system(), Precision.FP8) is Precision.FP8
+    assert compute_precision_for(system(peak_flops={"bf16": "312 TFLOPS"}),
+                                 Precision.FP8) is Precision.BF16
+
+
+# ---------------------------------------------------------------- the step model
+
+
+@pytest.mark.parametrize(("step", "target", "batch", "bound"), [
+    # overlapped: compute (0.02 − 0.002) / 1.1e-4 = 163.6; memory (0.02 − 0.002 − 0.01) /
+    # 1.1e-4 = 72.7 binds
+    (StepModel(1e-4, 0.0, 0.01, 1e-4, 0.002, 1e-5, overlap=True), 0.02, 72.73,
+     Bound.MEMORY_BANDWIDTH),
+    # serial kernels, no comm: pieces g·b → 150, (g + kv)·b → 100, W + kv·b → 250; at 100,
+    # compute 0.02 s > memory 0.015 s
+    (StepModel(2e-4, 0.0, 0.005, 1e-4, 0.0, 0.0, overlap=False), 0.03, 100.0, Bound.COMPUTE),
+    # the same step overlapped: compute 0.03 / 2e-4 = 150, memory 0.025 / 1e-4 = 250
+    (StepModel(2e-4, 0.0, 0.005, 1e-4, 0.0, 0.0, overlap=True), 0.03, 150.0, Bound.COMPUTE),
+    # communication: roots 0.02 / 1.1e-4 = 181.8 and 0.019 / 1.01e-4 = 188.1; at 181.8 the
+    # all-reduces take 18.2 ms against 1.8 ms of compute
+    (StepModel(1e-5, 0.0, 0.001, 1e-6, 0.0, 1e-4, overlap=True), 0.02, 181.82,
+     Bound.COMMUNICATION),
+], ids=["memory", "serial-compute", "overlapped-compute", "communication"])
+def test_step_model_batch_at(step: StepModel, target: float, batch: float, bound: Bound) -> None:
+    found, binding = step.batch_at(target)
+    assert found == pytest.approx(batch, rel=1e-3)
+    assert binding is bound
+    assert step.step_s(found) == pytest.approx(target, rel=1e-9)
+
+
+def test_serial_step_adds_kernel_rooflines() -> None:
+    # max(2e-4 · 100, 0.005) + max(0, 1e-4 · 100) = 0.02 + 0.01
+    step = StepModel(2e-4, 0.0, 0.005, 1e-4, 0.0, 0.0, overlap=False)
+    assert step.step_s(100) == pytest.approx(0.03)
+
+
+def test_unreachable_target_gives_zero_batch() -> None:
+    # weights alone take 0.05 s > 0.02 s
+    step = StepModel(1e-4, 0.0, 0.05, 1e-4, 0.0, 0.0)
+    assert step.batch_at(0.02)[0] == 0.0
+
+
+# ---------------------------------------------------------------- layouts
+
+
+def test_candidate_layouts_on_an_eight_gpu_node() -> None:
+    layouts = candidate_layouts(model().architecture, system())
+    tp_only = [(lay.tp, lay.units_per_replica) for lay in layouts if lay.pp == 1]
+    # 8 GPUs per node hold 8, 4, 2 or 1 replicas of TP1, TP2, TP4, TP8
+    assert tp_only == [(1, 1 / 8), (2, 1 / 4), (4, 1 / 2), (8, 1.0)]
+    piped = [(lay.tp, lay.pp, lay.units_per_replica) for lay in layouts if lay.pp > 1]
+    # pipeline over TP8 nodes: 2..64 stages, one node per stage
+    assert piped[0] == (8, 2, 2.0)
+    assert piped[-1] == (8, 64, 64.0)
+
+
+def test_candidate_layouts_in_a_72_gpu_domain() -> None:
+    # powers of two up to 64 (heads 128); a rack holds 9 TP8 replicas and one TP64
+    layouts = {lay.tp: lay for lay in candidate_layouts(model().architecture,
+                                                        system(count=72, domain=72))
+               if lay.pp == 1}
+    assert sorted(layouts) == [1, 2, 4, 8, 16, 32, 64]
+    assert layouts[8].replicas_per_unit == 9
+    assert layouts[64].replicas_per_unit == 1
+
+
+def test_replica_may_span_units_inside_one_domain() -> None:
+    # a 4-GPU tray in a 72-GPU NVLink domain: a TP8 replica takes two trays
+    layouts = {lay.tp: lay for lay in candidate_layouts(model().architecture,
+                                                        system(count=4, domain=72))
+               if lay.pp == 1}
+    assert layouts[8].units_per_replica == 2.0
+
+
+def test_tp_must_divide_the_head_count() -> None:
+    # 40 heads: TP16 is not a divisor, so the largest tensor-parallel degree is 8
+    arch = model(heads=40, kv_heads=8, hidden=5120).architecture
+    tps = {lay.tp for lay in candidate_layouts(arch, system(count=72, domain=72))}
+    assert max(tps) == 8
+
+
+# ---------------------------------------------------------------- decode capacity
+
+
+def _capacity(mdl: ModelSpec, sys_: System, **kw: Any) -> Any:
+    args: dict[str, Any] = {"weights_precision": Precision.FP8, "kv_precision": Precision.BF16,
+                            "compute_precision": Precision.FP8, "context_tokens": 2000,
+                            "interactivity": 20.0, "assumptions": DEFAULTS}
+    args.update(kw)
+    return decode_capacity(mdl, sys_, **args)
+
+
+def test_bf16_405b_needs_two_pipeline_stages_on_h100_nodes() -> None:
+    # 811.7 GB of BF16 weights > 0.95 · 640 GB = 608 GB, so TP8 x PP2 over two nodes;
+    # KV room (0.95 · 1,280e9 − 811.71e9) / (2,000 · 516,096) = 391.7 sequences
+    cap = _capacity(model(), system(), weights_precision=Precision.BF16,
+                    compute_precision=Precision.BF16)
+    assert (cap.layout.tp, cap.layout.pp, cap.group_size) == (8, 2, 16)
+    assert cap.layout.units_per_replica == 2.0
+    assert cap.max_batch_memory == pytest.approx(391.69, rel=1e-3)
+
+
+def test_offline_batch_is_the_hbm_limit() -> None:
+    # FP8 weights, BF16 KV at 2,000 tokens: (608e9 − 405.85e9) / 1.0322e9 = 195.8 sequences
+    cap = _capacity(model(), system(), interactivity=None)
+    assert cap.max_batch == 195
+    assert cap.max_batch_memory == pytest.approx(195.85, rel=1e-3)
+    assert cap.max_batch_slo == float("inf")
+    assert cap.fits_memory
+
+
+def test_communication_term_matches_hand_arithmetic() -> None:
+    # per sequence: 2 · 126 all-reduces · 2·7/8 · 16,384 · 2 B / (450e9 B/s · 0.6)
+    #   = 14,450,688 B / 2.7e11 B/s = 53.52 µs; fixed: 252 · 10 µs = 2.52 ms
+    cap = _capacity(model(), system())
+    assert cap.group_size == 8
+    assert cap.communication_s == pytest.approx(2.52e-3 + cap.max_batch * 53.521e-6, rel=1e-4)
+
+
+def test_too_fast_a_target_serves_nothing() -> None:
+    # reading 405.85 GB at 18.76 TB/s takes 21.6 ms > 1 ms per token
+    cap = _capacity(model(), system(), interactivity=1000.0)
+    assert cap.max_batch == 0
+    assert cap.tokens_per_s_per_unit == 0.0
+
+
+def test_pinned_group_size_that_does_not_fit() -> None:
+    cap = _capacity(model(), system(), group_size=4)
+    assert cap.max_batch == 0
+    assert cap.bound == "hbm-capacity"
+
+
+def test_unknown_group_size_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="no layout of 3 accelerators"):
+        _capacity(model(), system(), group_size=3)
+
+
+@pytest.mark.parametrize("rate", [5.0, 10.0, 20.0, 40.0])
+def test_faster_users_mean_fewer_tokens_per_unit(rate: float) -> None:
+    slower = _capacity(model(), system(), interactivity=rate)
+    faster = _capacity(model(), system(), interactivity=rate * 1.5)
+    assert faster.tokens_per_s_per_unit <= slower.tokens_per_s_per_unit
+
+
+# ---------------------------------------------------------------- prefill and TTFT
+
+
+def test_prefill_rate_matches_hand_arithmetic() -> None:
+    # 1,000-token prompt, average context 500: F = 2 · 403,752,042,496 + 8,257,536 · 500
+    #   = 811,632,852,992 FLOPs per token; TP8 is the only TP layout that fits;
+    # 8 · 1,979e12 · 0.475 / F = 9,265.5 tokens/s per node (communication switched off)
+    rate = prefill_tokens_per_s_per_unit(model(), system(), precision=Precision.FP8,
+                                         prompt_tokens=1000, assumptions=assumptions(tp_comm=0))
+    assert rate == pytest.approx(9265.5, rel=1e-4)
+
+
+def test_prefill_is_zero_where_the_weights_do_not_fit() -> None:
+    rate = prefill_tokens_per_s_per_unit(model(), system(), precision=Precision.FP8,
+                                         prompt_tokens=1000, assumptions=DEFAULTS, group_size=2)
+    assert rate == 0.0
+
+
+def test_time_to_first_token_matches_hand_arithmetic() -> None:
+    # compute 1,000 · 811.63e9 / (8 · 1,979e12 · 0.475) = 0.10793 s
+    # > weights 405.85e9 / (8 · 3.35e12 · 0.7) = 0.02163 s
+    layout = candidate_layouts(model().architecture, system())[3]
+    ttft = time_to_first_token_s(model(), system(), layout, precision=Precision.FP8,
+                                 weights_precision=Precision.FP8, prompt_tokens=1000,
+                                 assumptions=assumptions(tp_comm=0))
+    assert layout.tp == 8
+    assert ttft == pytest.approx(0.10793, rel=1e-3)
+
+
+# ---------------------------------------------------------------- the estimate
+
+
+def test_estimate_contract_keys_and_json() -> None:
+    out = estimate_serving(serve(), model(), system()).to_dict()
+    for key in ("kv_bytes_per_token", "weights_bytes", "max_batch", "max_batch_slo",
+                "max_batch_memory", "fits_memory", "tokens_per_s_per_user",
+                "tokens_per_s_per_unit", "ttft_s", "usd_per_million_tokens", "parallelism",
+                "bound", "assumptions"):
+        assert key in out
+    assert set(out["parallelism"]) >= {"tp", "pp", "group_size", "replicas_per_unit"}
+    assert {a["name"] for a in out["assumptions"]} >= {"memory_bandwidth", "compute",
+                                                         "scale_up", "pue"}
+    json.dumps(out, allow_nan=False)
+
+
+def test_cost_from_rental_price() -> None:
+    # 39.33 USD/h = 0.010925 USD/s; USD per million = that / tokens/s · 1e6
+    result = estimate_serving(serve(), model(), system())
+    assert result.unit_usd_per_s == pytest.approx(39.33 / 3600)
+    assert result.usd_per_million_tokens == pytest.approx(
+        39.33 / 3600 / result.tokens_per_s_per_unit * 1e6)
+
+
+def test_cost_from_purchase_when_there_is_no_rental() -> None:
+    # 270,000 USD · CRF(10%, 5 y) = 270,000 · 0.263797 / 31,536,000 s = 2.2585e-3 USD/s
+    # + energy 10.2 kW · 1.3 · 80 USD/MWh = 10,200 · 1.3 · 80 / 3.6e9 = 2.9467e-4 USD/s
+    result = estimate_serving(serve(), model(), system(rental=False))
+    assert result.unit_usd_per_s == pytest.approx(2.2585e-3 + 2.9467e-4, rel=1e-4)
+
+
+def test_nothing_served_has_no_cost_per_token() -> None:
+    result = estimate_serving(serve(interactivity="1000 tokens/s"), model(), system())
+    assert result.tokens_per_s_per_unit == 0.0
+    assert result.to_dict()["usd_per_million_tokens"] is None
+
+
+def test_prefill_shares_the_unit_time() -> None:
+    # unit-seconds per request = 2,000 / decode rate + 1,000 / prefill rate
+    result = estimate_serving(serve(), model(), system())
+    seconds = (2000 / result.decode.tokens_per_s_per_unit
+               + 1000 / result.prefill_tokens_per_s_per_unit)
+    assert result.tokens_per_s_per_unit == pytest.approx(2000 / seconds)
+    assert result.requests_per_s_per_unit == pytest.approx(1 / seconds)
+
+
+def test_average_context_allows_a_larger_batch() -> None:
+    final = estimate_serving(serve(), model(), system())
+    average = estimate_serving(serve(), model(), system(), context_mode="average")
+    assert average.context_tokens == 2000 and final.context_tokens == 3000
+    assert average.decode.max_batch > final.decode.max_batch
+
+
+def test_overrides_apply_and_unknown_names_are_rejected() -> None:
+    table = serving_assumptions(serve(), system(), {"compute": 0.3})
+    assert table["compute"].value == 0.3 and table["compute"].source == "override"
+    with pytest.raises(InputError, match="did you mean 'compute'"):
+        estimate_serving(serve(), model(), system(), {"comptue": 0.3})
+
+
+def test_workload_efficiency_overrides_the_default() -> None:
+    table = serving_assumptions(serve(efficiency={"memory_bandwidth": 0.8}), system())
+    assert table["memory_bandwidth"].value == 0.8
+    assert "workload test" in table["memory_bandwidth"].source
+
+
+def test_unsupported_compute_precision_falls_back_to_a_wider_mode() -> None:
+    # an H100 has no FP4 tensor mode: FP4 math runs at FP8, and the estimate says so
+    result = estimate_serving(serve(compute_precision="fp4"), model(), system())
+    assert result.compute_precision == "fp8"
+    assert result.tokens_per_s_per_unit == pytest.approx(
+        estimate_serving(serve(compute_precision="fp8"), model(), system()).tokens_per_s_per_unit)
+
+
+def test_decode_capacity_rejects_a_missing_tensor_mode() -> None:
+    with pytest.raises(InputError, match="no fp4 tensor mode"):
+        _capacity(model(), system(), compute_precision=Precision.FP4)
+
+
+def test_kv_memory_curve() -> None:
+    # 2 sequences · 1,000 tokens · 516,096 B = 1.032192e9 B; with FP8 weights + 405.853e9 B
+    points = kv_memory_curve(model(), batch=2, contexts=[1000, 2000],
+                             kv_precision=Precision.BF16, weights_precision=Precision.FP8)
+    assert points[0].kv_bytes == pytest.approx(1.032192e9)
+    assert points[1].kv_bytes == pytest.approx(2.064384e9)
+    assert points[0].total_bytes == pytest.approx(405.853388800e9 + 1.032192e9)

@@ -1,0 +1,65 @@
+"""The serving model against published offline throughputs (reference/measurements.md V7, V8).
+
+Every case must be within its stated tolerance (30%, justified in
+``planner.perf.calibrate_serving``); the mean absolute error guards against a drift that keeps
+each case inside its band but worsens the whole fit (11.9% when calibrated).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from planner.perf.assumptions import CalibrationCase
+from planner.perf.calibrate_serving import (
+    RUNS,
+    TOLERANCE,
+    cases,
+    mean_absolute_error,
+)
+from planner.perf.serving import DEFAULTS
+
+
+@pytest.fixture(scope="module")
+def results() -> list[CalibrationCase]:
+    """Every case, computed once (loads the repository's systems and model files)."""
+    return cases()
+
+
+@pytest.mark.parametrize("index", range(len(RUNS)), ids=[run.name for run in RUNS])
+def test_case_within_tolerance(results: list[CalibrationCase], index: int) -> None:
+    case = results[index]
+    assert case.tolerance == TOLERANCE
+    assert case.predicted > 0
+    assert abs(case.error) <= case.tolerance, (
+        f"{case.name}: predicted {case.predicted:.0f}, published {case.published:.0f}, "
+        f"error {case.error:+.1%}")
+
+
+def test_mean_absolute_error(results: list[CalibrationCase]) -> None:
+    assert mean_absolute_error(results) < 0.15
+
+
+def test_published_figures_match_the_reference() -> None:
+    by_name = {run.name: run for run in RUNS}
+    # MLPerf v4.1 DGX H100 offline: 24,525 tokens/s over 8 GPUs = 3,065.6 per GPU
+    h100 = by_name["MLPerf v4.1 Llama 2 70B DGX H100"]
+    assert h100.published_per_accelerator == pytest.approx(3065.6, rel=1e-4)
+    # MLPerf v5.1 GB200, one 4-GPU tray: 51,737 / 4 = 12,934 per GPU
+    gb200 = by_name["MLPerf v5.1 Llama 2 70B GB200 (4-GPU tray)"]
+    assert gb200.published_per_accelerator == pytest.approx(12934.25, rel=1e-4)
+    # TensorRT-LLM 405B, H100 TP8, 20000/2000: 345 tokens/s over 8 GPUs
+    long = by_name["TRT-LLM 405B dgx-h100 TP8 20000/2000"]
+    assert long.published_per_accelerator == pytest.approx(43.125)
+    assert (long.input_tokens, long.output_tokens, long.group_size) == (20000, 2000, 8)
+
+
+def test_case_count_and_sources(results: list[CalibrationCase]) -> None:
+    # 4 MLPerf systems + 6 TensorRT-LLM length pairs x 4 systems
+    assert len(results) == 28
+    assert all(case.source.startswith("https://") for case in results)
+
+
+def test_calibrated_factors_are_physically_plausible() -> None:
+    assert 0.6 <= DEFAULTS["memory_bandwidth"].value <= 0.85
+    assert 0.4 <= DEFAULTS["compute"].value <= 0.7
+    assert 0.5 <= DEFAULTS["scale_up"].value <= 1.0
