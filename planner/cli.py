@@ -112,7 +112,7 @@ def catalog_show(name: str, fmt: str) -> None:
     from planner.catalog.load import load_catalog
     from planner.report.catalog import render_system
 
-    system = load_catalog().get(name)
+    system = load_catalog().get(name, option="catalog show")
     click.echo(render_system(system, fmt))
 
 
@@ -232,6 +232,81 @@ def calibration(fmt: str) -> None:
     click.echo(render(report, fmt))
     if not report.all_within_tolerance:
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--hardware", "hardware", multiple=True, metavar="NAME",
+              help="A system to estimate on (repeatable; see 'planner catalog list').")
+@click.option("--fleet", "fleets", multiple=True, type=click.Path(path_type=Path),
+              help="A fleet file to optimize on (repeatable).")
+@click.option("--objective", type=click.Choice(("cost", "time")), default="cost",
+              show_default=True, help="Objective of the --fleet options.")
+@_set_option
+@_format_options
+def compare(file: Path, hardware: tuple[str, ...], fleets: tuple[Path, ...], objective: str,
+            overrides: tuple[str, ...], fmt: str, output: Path | None) -> None:
+    """One workload on several systems or fleets, side by side.
+
+    Shows the units and accelerators each option needs, wall time, total cost and cost per
+    unit of work, the bound of each role, power and CPU shortfall, and names the cheapest and
+    the fastest option. An option that fails is listed with its error.
+
+    \b
+    Examples:
+      planner compare workloads/o1_posttrain.yaml --hardware dgx-h100 \\
+          --hardware gb200-nvl72 --hardware trn2-rainier
+      planner compare workloads/serve_reasoning.yaml --hardware dgx-h100 \\
+          --hardware dgx-h200 --set votes=4 --format html -o compare.html
+      planner compare workloads/o1_posttrain.yaml --fleet hardware/fleets/default.yaml
+    """
+    from planner.compare import compare as run_compare
+    from planner.report.render import render
+
+    result = run_compare(file, hardware, overrides, fleets=fleets, objective=objective,
+                         figures=fmt == "html")
+    _emit(render(result, fmt), output)
+
+
+@cli.command()
+@click.argument("study", type=click.Path(path_type=Path))
+@click.option("-o", "--output-dir", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for results.csv, results.json and report.html "
+                   "[default: ./<study name>-results].")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Local worker processes.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Run on an existing Dask cluster (e.g. tcp://10.0.0.5:8786); needs the "
+                   "'dask' extra.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar on stderr [default: when stderr is a terminal].")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+              show_default=True, help="Format of the summary on stdout (csv: every scenario).")
+def sweep(study: Path, out_dir: Path | None, workers: int, scheduler: str | None,
+          progress: bool | None, fmt: str) -> None:
+    """Run a what-if study: every combination of its parameters, in parallel.
+
+    Writes results.csv (one tidy row per scenario), results.json and report.html (with the
+    sweep curves) into the output folder. A failed scenario is recorded with its error and
+    never stops the study; running the study again skips the scenarios already in the folder.
+
+    \b
+    Examples:
+      planner sweep examples/procurement/study.yaml -o out/procurement --workers 2
+      planner sweep examples/reasoning_serving/study.yaml --scheduler tcp://127.0.0.1:8786
+    """
+    from planner.report.render import render
+    from planner.report.study import progress_bar
+    from planner.study import load_study, results_csv
+    from planner.study import sweep as run_sweep
+
+    folder = out_dir or Path(f"{load_study(study).name}-results")
+    show = sys.stderr.isatty() if progress is None else progress
+    with progress_bar(enabled=show) as advance:
+        result = run_sweep(study, out_dir=folder, workers=workers, scheduler=scheduler,
+                           progress=advance)
+    click.echo(results_csv(result) if fmt == "csv" else render(result, fmt), nl=False)
+    click.echo(f"wrote {folder}/results.csv, results.json, report.html", err=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -137,16 +137,7 @@ def load_document(path: str | os.PathLike[str]) -> Document:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark else None
-        column = mark.column + 1 if mark else None
-        message = f"YAML syntax error: {err.problem or err}"
-        if err.context:
-            started = err.context_mark
-            since = f" started on line {started.line + 1}" if started and mark is not started \
-                and started.line != mark.line else ""
-            message += f" ({err.context}{since})"
-        raise InputError(Problem(file, "", message, "fix the YAML syntax", line, column)) from None
+        raise InputError(_syntax_problem(file, err)) from None
     except yaml.YAMLError as err:
         raise InputError(Problem(file, "", f"YAML error: {err}")) from None
     if node is None:
@@ -160,6 +151,20 @@ def load_document(path: str | os.PathLike[str]) -> Document:
                                  f"{type(data).__name__}", "start the file with 'key: value'",
                                  *builder.positions[()]))
     return Document(file, data, builder.positions, builder.key_positions)
+
+
+def _syntax_problem(file: str, err: yaml.MarkedYAMLError) -> Problem:
+    """Where the parser stopped, what it expected, and where the open construct started."""
+    mark = err.problem_mark or err.context_mark
+    message = f"YAML syntax error: {err.problem or err}"
+    if err.context:
+        started = err.context_mark
+        since = ""
+        if started is not None and mark is not None and started.line != mark.line:
+            since = f" started on line {started.line + 1}"
+        message += f" ({err.context}{since})"
+    return Problem(file, "", message, "fix the YAML syntax",
+                   mark.line + 1 if mark else None, mark.column + 1 if mark else None)
 
 
 def parse_override(option: str) -> tuple[list[str | int], Any]:

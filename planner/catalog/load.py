@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ __all__ = ["Catalog", "default_hardware_dir", "load_catalog", "load_fleet", "loa
 # Sections of a system whose every numeric leaf must name a source.
 _SOURCED_SECTIONS = ("accelerator", "scale_up", "scale_out", "host", "power", "purchase", "rental")
 _FLEET_SOURCED = ("economics", "cpu_server", "sites", "links")
+# Text fields that may start with a digit ("2x Xeon ...") but are not figures.
+_TEXT_FIELDS = frozenset({"name", "cpu", "fabric", "description", "date", "unit", "sparsity",
+                          "region", "id", "a", "b"})
 
 
 def default_hardware_dir() -> Path:
@@ -38,7 +42,7 @@ class Catalog:
 
     systems: Mapping[str, System]
 
-    def get(self, name: str, where: Problem | None = None) -> System:
+    def get(self, name: str, where: Problem | None = None, option: str = "--hardware") -> System:
         """The system called ``name``; an InputError with 'did you mean' otherwise."""
         if name in self.systems:
             return self.systems[name]
@@ -46,7 +50,7 @@ class Catalog:
         if where is not None:
             raise InputError(Problem(where.file, where.path, f"unknown system {name!r}", hint,
                                      where.line, where.column))
-        raise InputError(Problem("--hardware", "", f"unknown system {name!r}", hint))
+        raise InputError(Problem(option, "", f"unknown system {name!r}", hint))
 
 
 def uncovered_fields(data: Any, sources: Iterable[str], sections: Iterable[str]) -> list[str]:
@@ -74,6 +78,8 @@ def uncovered_fields(data: Any, sources: Iterable[str], sections: Iterable[str])
         elif isinstance(value, list):
             for i, item in enumerate(value):
                 walk(item, f"{path}[{i}]")
+        elif path.rsplit(".", 1)[-1] in _TEXT_FIELDS:
+            return
         elif isinstance(value, int | float | str) and not isinstance(value, bool):
             numeric = isinstance(value, int | float) or (value[:1].isdigit() or
                                                          value[:1] in "$.")
@@ -88,7 +94,22 @@ def uncovered_fields(data: Any, sources: Iterable[str], sections: Iterable[str])
 
 def load_system(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> System:
     """Load and validate one system file; every figure must name a source."""
-    doc = apply_overrides(load_document(path), list(overrides))
+    options = list(overrides)
+    if not options:  # cached per file version (System is immutable): sweeps load it often
+        stat = Path(path).stat() if Path(path).is_file() else None
+        if stat is not None:
+            return _read_system(str(path), stat.st_mtime_ns, stat.st_size)
+    return _validate_system(path, options)
+
+
+@functools.lru_cache(maxsize=256)
+def _read_system(file: str, mtime_ns: int, size: int) -> System:
+    del mtime_ns, size  # part of the cache key only
+    return _validate_system(file, [])
+
+
+def _validate_system(path: str | os.PathLike[str], overrides: list[str]) -> System:
+    doc = apply_overrides(load_document(path), overrides)
     system = validate_document(System, doc)
     problems = _check_system(doc, system)
     if problems:

@@ -52,10 +52,11 @@ def find_bottlenecks(m: BuiltLp, outcome: SolveOutcome) -> tuple[Bottleneck, ...
         kind = KIND_OF_FAMILY.get(family)
         if kind is None or not _binding(row):
             continue
-        natural = abs((row.constraint.pi or 0.0) * outcome.dual_sign) * scale / row.unit_size
-        value, unit = _human(m, family, key, natural)
-        if value > _TOL * max(1.0, abs(value)) and value > 1e-9:
-            found.append(Bottleneck(f"{family}[{','.join(key)}]", kind, _where(family, key),
+        pi = abs(row.constraint.pi or 0.0)
+        if pi <= _TOL:  # rows are scaled to O(1) units, so this is solver noise
+            continue
+        value, unit = _human(m, family, key, pi * scale / row.unit_size)
+        found.append(Bottleneck(f"{family}[{','.join(key)}]", kind, _where(family, key),
                                     value, unit))
     return tuple(sorted(found, key=lambda b: (-b.shadow_price, b.constraint)))
 

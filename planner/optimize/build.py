@@ -245,9 +245,9 @@ def build_lp(inputs: PlanningInputs, *, objective: Objective = "cost", integer: 
 
 
 def _name(m: BuiltLp, family: str, key: Key) -> str:
-    """A unique LP-file-safe name such as ``place(job,role,site,system)``."""
+    """A unique LP-file-safe name such as ``place_job,role,site,system`` (``-`` becomes ``_``)."""
     body = ",".join(key)
-    text = "".join(ch if ch.isalnum() or ch in "_.," else "_" for ch in f"{family}({body})")
+    text = "".join(ch if ch.isalnum() or ch in "_.," else "_" for ch in f"{family}_{body}")
     count = m.names.get(text, 0)
     m.names[text] = count + 1
     return text if count == 0 else f"{text}~{count}"

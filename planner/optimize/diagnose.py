@@ -50,14 +50,16 @@ def precheck(inputs: PlanningInputs) -> list[Shortfall]:
     index = build_index(inputs, elastic=False, objective="cost")
     placed = {(j, r) for j, r, _, _ in index.place_keys}
     for job in inputs.jobs:
-        for role in job.roles:
-            if role.is_cpu or (job.id, role.name) in placed or role.work <= 0:
-                continue
-            found.append(_unplaceable(inputs, job.id, role.name, sorted(role.throughput)))
-        if job.serve is not None:
-            found += [_no_catchment(job.id, g, job.serve.latency_bound_s)
-                      for g, rate in job.serve.rate_by_region.items()
-                      if rate > 0 and not index.catchments[(job.id, g)]]
+        far = [] if job.serve is None else [
+            _no_catchment(job.id, g, job.serve.latency_bound_s)
+            for g, rate in job.serve.rate_by_region.items()
+            if rate > 0 and not index.catchments[(job.id, g)]]
+        found += far
+        if far:
+            continue  # the roles have nowhere to go because of the latency bound
+        found += [_unplaceable(inputs, job.id, role.name, sorted(role.throughput))
+                  for role in job.roles
+                  if not role.is_cpu and (job.id, role.name) not in placed and role.work > 0]
     return found
 
 
@@ -178,19 +180,29 @@ def _network_lines(m: BuiltLp) -> list[Shortfall]:
     if not short:
         return out
     for j in ix.flow_jobs:
-        net: dict[str, float] = dict.fromkeys(ix.sites, 0.0)  # GB out minus GB in
-        for (jj, kind, a, b), var in m.vars["ship"].items():
-            if jj == j and kind == "samples":
-                net[a] += value(var)
-                net[b] -= value(var)
-        sources = sorted(s for s, gb in net.items() if gb > 1e-6)
-        sinks = sorted(s for s, gb in net.items() if gb < -1e-6)
-        need = sum(net[s] for s in sources) * GB / ix.jobs[j].horizon_s
-        check = network_limit(ix.graph, sources, sinks, need)
-        if sources and sinks and check.limited:
-            out.append(Shortfall(
-                "link", f"{j}/network", check.shortfall_bytes_per_s, "B/s",
-                f"job {j}: the network is the limit: samples need {_gbps(need)} from "
-                f"{', '.join(sources)} to {', '.join(sinks)}; the max-flow between them is "
-                f"{_gbps(check.max_flow_bytes_per_s)}"))
+        for kind in ("samples", "kept", "weights"):
+            line = _network_line(m, j, kind)
+            if line is not None:
+                out.append(line)
     return out
+
+
+def _network_line(m: BuiltLp, j: str, kind: str) -> Shortfall | None:
+    """Max-flow between the sites that send and receive one data kind vs the rate needed."""
+    ix = m.index
+    net: dict[str, float] = dict.fromkeys(ix.sites, 0.0)  # GB out minus GB in
+    for (jj, k, a, b), var in m.vars["ship"].items():
+        if jj == j and k == kind:
+            net[a] += value(var)
+            net[b] -= value(var)
+    sources = sorted(s for s, gb in net.items() if gb > 1e-6)
+    sinks = sorted(s for s, gb in net.items() if gb < -1e-6)
+    need = sum(net[s] for s in sources) * GB / ix.jobs[j].horizon_s
+    check = network_limit(ix.graph, sources, sinks, need)
+    if not (sources and sinks and check.limited):
+        return None
+    return Shortfall(
+        "link", f"{j}/{kind}", check.shortfall_bytes_per_s, "B/s",
+        f"job {j}: the network is the limit: {kind} need {_gbps(need)} from "
+        f"{', '.join(sources)} to {', '.join(sinks)}; the max-flow between them is "
+        f"{_gbps(check.max_flow_bytes_per_s)}")

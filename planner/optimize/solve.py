@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -87,7 +88,14 @@ def _solver(name: SolverName, time_limit_s: float | None) -> Any:
     if name == "highs" and pulp.HiGHS(msg=False).available():
         _silence_highs_banner()
         return pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=MIP_REL_GAP)
-    return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapRel=MIP_REL_GAP)
+    coin = pulp.COIN_CMD(msg=False, timeLimit=time_limit_s, gapRel=MIP_REL_GAP)
+    if coin.available():
+        return coin
+    with warnings.catch_warnings():
+        # PuLP 3.3 flags its bundled CBC as going away in PuLP 4; it is the CBC we have when no
+        # cbc binary is on the PATH (COIN_CMD above).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapRel=MIP_REL_GAP)
 
 
 def _silence_highs_banner() -> None:
@@ -115,13 +123,20 @@ def _run(m: BuiltLp, name: SolverName, time_limit_s: float | None) -> tuple[str,
 
     engine = _solver(name, time_limit_s)
     try:
-        m.prob.solve(engine)
+        _solve_quietly(m, engine)
     except pulp.PulpSolverError as err:
-        if engine.name == "PULP_CBC_CMD":
+        if engine.name != "HiGHS":
             raise SolverError(f"the CBC solver failed: {err}") from err
         engine = _solver("cbc", time_limit_s)
-        m.prob.solve(engine)
+        _solve_quietly(m, engine)
     return _classify(m, engine.name), engine.name
+
+
+def _solve_quietly(m: BuiltLp, engine: Any) -> None:
+    """Solve, ignoring PuLP 3.3's deprecation notice for its bundled CBC."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "PULP_CBC_CMD is deprecated", DeprecationWarning)
+        m.prob.solve(engine)
 
 
 def _classify(m: BuiltLp, engine: str) -> str:

@@ -5,29 +5,38 @@ from __future__ import annotations
 from typing import Any
 
 from planner.report.model import KeyValues, Report, Table
+from planner.units import Dimension, format_quantity
 
 __all__ = ["calibration_report"]
 
+_UNIT_DIMENSIONS = {"FLOP/s": Dimension.FLOP_RATE, "FLOP": Dimension.FLOPS}
 
-def _num(value: float) -> str:
-    return f"{value:,.4g}"
+
+def _value(value: float, unit: str) -> str:
+    dimension = _UNIT_DIMENSIONS.get(unit)
+    if dimension is not None:
+        return format_quantity(value, dimension, digits=4)
+    return f"{value:,.4g} {unit}".rstrip()
 
 
 def calibration_report(data: dict[str, Any]) -> Report:
-    """One row per published case, then the mean and max error."""
-    rows = tuple(
-        (c["name"], c["quantity"], f"{_num(c['published'])} {c['unit']}",
-         f"{_num(c['predicted'])} {c['unit']}", f"{c['error'] * 100:+.1f}%",
-         f"±{c['tolerance'] * 100:.0f}%", "ok" if c["within_tolerance"] else "OUT",
-         c["source"])
-        for c in data["cases"])
+    """One row per published case (sources numbered below), then the mean and max error."""
+    sources: dict[str, int] = {}
+    rows = []
+    for case in data["cases"]:
+        ref = sources.setdefault(case["source"], len(sources) + 1)
+        rows.append((case["name"], case["quantity"], _value(case["published"], case["unit"]),
+                     _value(case["predicted"], case["unit"]), f"{case['error'] * 100:+.1f}%",
+                     f"±{case['tolerance'] * 100:.0f}%",
+                     "ok" if case["within_tolerance"] else "OUT", f"[{ref}]"))
     table = Table("Reference cases", ("case", "quantity", "published", "predicted", "error",
-                                      "tolerance", "", "source"), rows, "cases",
+                                      "tolerance", "", "source"), tuple(rows), "cases",
                   tuple(data["cases"]))
+    listing = KeyValues("Sources", tuple((f"[{n}]", text) for text, n in sources.items()))
     summary = KeyValues("Summary", (
         ("cases", str(len(data["cases"]))),
         ("mean absolute error", f"{data['mean_abs_error'] * 100:.1f}%"),
         ("max absolute error", f"{data['max_abs_error'] * 100:.1f}%"),
         ("all within tolerance", "yes" if data["all_within_tolerance"] else "NO"),
     ))
-    return Report("Calibration against published measurements", (table, summary), data)
+    return Report("Calibration against published measurements", (table, listing, summary), data)

@@ -132,25 +132,29 @@ def roofline_plot(systems: Sequence[Mapping[str, Any]], points: Sequence[Mapping
         colors = {}
         for i, system in enumerate(systems):
             colors[system["name"]] = _color(i)
-            _draw_roof(axes, system, low, high, _color(i))
+            _draw_roof(axes, system, low, high, _color(i), i)
         for point in points:
             _draw_role(axes, point, colors.get(point.get("system", ""), "#000000"))
         axes.set_xscale("log")
         axes.set_yscale("log")
+        top = max([s["peak_flops_per_s"] for s in systems], default=1.0)
+        axes.set_ylim(top=top * 4.0)  # room for the ridge labels under the title
         axes.set_xlabel("arithmetic intensity (FLOP/byte)")
         axes.set_ylabel("FLOP/s per accelerator")
         axes.legend(loc="lower right", fontsize=8)
         return _svg(axes)
 
 
-def _draw_roof(axes: Any, system: Mapping[str, Any], low: float, high: float, color: str) -> None:
+def _draw_roof(axes: Any, system: Mapping[str, Any], low: float, high: float, color: str,
+               index: int) -> None:
     peak, bandwidth = system["peak_flops_per_s"], system["memory_bandwidth_bytes_per_s"]
     ridge = peak / bandwidth
     xs = [low, ridge, high]
     ys = [low * bandwidth, peak, peak]  # min(peak, I × BW), linear on log axes up to the ridge
     axes.plot(xs, ys, color=color, linewidth=1.8, label=f"{system['name']} roof")
+    axes.plot([ridge], [peak], marker="|", color=color, markersize=8)
     axes.annotate(f"ridge {ridge:,.0f} FLOP/B", (ridge, peak), textcoords="offset points",
-                  xytext=(4, 4), fontsize=7, color=color)
+                  xytext=(-6, 5 + 9 * index), fontsize=7, color=color, ha="right")
 
 
 def _draw_role(axes: Any, point: Mapping[str, Any], color: str) -> None:
@@ -191,13 +195,14 @@ def kv_cache_plot(context_tokens: Sequence[float], curves: Mapping[str, Sequence
         for j, (name, level) in enumerate(limits.items()):
             axes.axhline(level / GB, color="#57606a", linestyle=(0, (4, 2 + 2 * j)),
                          linewidth=1.2)
-            axes.annotate(f"{name}: {level / GB:,.0f} GB", (0.01, level / GB),
+            axes.annotate(f"{name}: {level / GB:,.0f} GB", (0.99, level / GB),
                           xycoords=("axes fraction", "data"), textcoords="offset points",
-                          xytext=(0, 3), fontsize=8, color="#57606a")
+                          xytext=(0, 3), fontsize=8, color="#57606a", ha="right")
         axes.set_xlabel("sequence length (tokens)")
         axes.set_ylabel("memory (GB)")
-        axes.set_ylim(bottom=0)
-        axes.legend(loc="lower right", fontsize=8)
+        top = max([*limits.values(), 0.0]) / GB
+        axes.set_ylim(0, top * 1.6 if top > 0 else None)  # keep the limits in view
+        axes.legend(loc="upper left", fontsize=8)
         return _svg(axes)
 
 

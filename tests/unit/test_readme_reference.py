@@ -1,5 +1,7 @@
 """The README's YAML reference lists every schema field, no stale ones, and the right facts.
 
+Also: every example in the README's "## Units" table parses to the SI value written beside it.
+
 Each "### ..." table under "## YAML reference" names its schema (``schema `System` ``); its
 rows are the schema's fields as dotted paths (``sites[].pue`` for list items, ``sources.<field>``
 for a mapping keyed by names you choose). A field added to or removed from a schema without the
@@ -19,6 +21,7 @@ from pydantic import BaseModel, BeforeValidator
 from pydantic.fields import FieldInfo
 
 from planner.catalog.schema import Fleet, System
+from planner.units import Dimension, parse_quantity
 from planner.workload.schema import ModelSpec, Posttrain, Pretrain, ScenarioFile, Serve
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -122,3 +125,25 @@ def test_walker_sees_nested_lists_and_mappings() -> None:
     assert dimension_of(dict(schema_fields(System))["accelerator.peak_flops.fp8"]) == \
         "compute rate"
     assert dimension_of(fleet["sites[].pue"]) is None
+
+
+def units_table() -> list[tuple[str, str, float]]:
+    """(written, dimension, SI value) for each row of the README's Units table."""
+    section = README.read_text(encoding="utf-8").split("\n## Units\n", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            written, dimension, si = (c.strip() for c in line.strip().strip("|").split(" | "))
+            rows.append((written.strip("`"), dimension, float(si.split()[0])))
+    return rows
+
+
+def test_units_table_values_are_what_the_parser_returns() -> None:
+    rows = units_table()
+    assert len(rows) >= 15
+    dimensions = set()
+    for written, dimension, si_value in rows:
+        assert parse_quantity(written, Dimension(dimension)) == pytest.approx(si_value), written
+        dimensions.add(dimension)
+    # Every dimension a schema field uses has an example, except energy (used by no field).
+    assert dimensions >= {d.value for d in Dimension} - {"energy"}
