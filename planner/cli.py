@@ -261,11 +261,13 @@ def compare(file: Path, hardware: tuple[str, ...], fleets: tuple[Path, ...], obj
       planner compare workloads/o1_posttrain.yaml --fleet hardware/fleets/default.yaml
     """
     from planner.compare import compare as run_compare
-    from planner.report.render import render
+    from planner.report.render import render, render_report
 
     result = run_compare(file, hardware, overrides, fleets=fleets, objective=objective,
                          figures=fmt == "html")
-    _emit(render(result, fmt), output)
+    text = render(result, fmt) if fmt in ("json", "html") else \
+        render_report(result.to_report(figures=False), fmt)
+    _emit(text, output)
 
 
 @cli.command()
@@ -295,7 +297,7 @@ def sweep(study: Path, out_dir: Path | None, workers: int, scheduler: str | None
       planner sweep examples/procurement/study.yaml -o out/procurement --workers 2
       planner sweep examples/reasoning_serving/study.yaml --scheduler tcp://127.0.0.1:8786
     """
-    from planner.report.render import render
+    from planner.report.render import render, render_report
     from planner.report.study import progress_bar
     from planner.study import load_study, results_csv
     from planner.study import sweep as run_sweep
@@ -305,7 +307,13 @@ def sweep(study: Path, out_dir: Path | None, workers: int, scheduler: str | None
     with progress_bar(enabled=show) as advance:
         result = run_sweep(study, out_dir=folder, workers=workers, scheduler=scheduler,
                            progress=advance)
-    click.echo(results_csv(result) if fmt == "csv" else render(result, fmt), nl=False)
+    if fmt == "csv":
+        text = results_csv(result)
+    elif fmt in ("json", "html"):
+        text = render(result, fmt)
+    else:
+        text = render_report(result.to_report(figures=False), fmt)
+    click.echo(text, nl=False)
     click.echo(f"wrote {folder}/results.csv, results.json, report.html", err=True)
 
 

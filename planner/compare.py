@@ -10,7 +10,9 @@ the workload kind, so rows can be laid side by side, ranked, written to CSV and 
   served (serving, votes included), one million samples generated (post-training) or one run
   (pretraining);
 - ``bound`` and ``roles`` (what limits each role), ``power_w`` (IT power of the units, before
-  PUE), ``cpu_cores_short`` and ``cpu_servers_needed`` (verifier cores the units' hosts lack).
+  PUE), ``cpu_cores_short`` and ``cpu_servers_needed`` (verifier cores the units' hosts lack);
+- ``capex_usd``: the purchase price of the units (estimate), what a buyer pays up front to
+  finish in ``wall_time_s``; ``total_cost_usd`` amortises it over the hardware's life instead.
 
 ``cheapest`` is the lowest total cost; ``fastest`` the shortest wall time, ties broken as
 :func:`pick_fastest` says (for serving: the highest tokens/s per user, then the shortest time to
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,16 +71,19 @@ def work_unit(kind: str) -> str:
 
 
 def _spec_facts(spec: Any) -> dict[str, float]:
-    """What the summaries need from the workload itself (demand, horizon)."""
+    """What the summaries need from the workload itself: demand, horizon and ``work``, the
+    amount of work in the kind's :func:`work_unit` (for a plan's cost per unit of work)."""
     kind = str(spec.kind)
     if kind == "serve":
         rate = spec.requests_per_second
         total = sum(rate.values()) if isinstance(rate, Mapping) else float(rate)
+        horizon = float(spec.duration)
         return {"requests_per_s": total, "output_tokens": float(spec.output_tokens),
-                "horizon_s": float(spec.duration)}
+                "horizon_s": horizon, "work": total * horizon * float(spec.output_tokens) / 1e6}
     if kind == "posttrain":
-        return {"horizon_s": float(spec.deadline)}
-    return {"horizon_s": float(spec.deadline) if spec.deadline else math.nan}
+        return {"horizon_s": float(spec.deadline),
+                "work": float(spec.problems * spec.samples_per_problem) / 1e6}
+    return {"horizon_s": float(spec.deadline) if spec.deadline else math.nan, "work": 1.0}
 
 
 def _base_row(option: Option, kind: str) -> dict[str, Any]:
@@ -84,7 +91,8 @@ def _base_row(option: Option, kind: str) -> dict[str, Any]:
             else "optimize", "target": option.target, "status": "ok", "error": None,
             "work_unit": work_unit(kind), "units": None, "units_text": "", "accelerators": None,
             "wall_time_s": None, "total_cost_usd": None, "cost_per_work_usd": None,
-            "bound": None, "roles": [], "power_w": None, "cpu_cores_needed": None,
+            "bound": None, "roles": [], "power_w": None, "capex_usd": None,
+            "cpu_cores_needed": None,
             "cpu_cores_short": None, "cpu_servers_needed": None}
 
 
@@ -102,6 +110,7 @@ def summarize_estimate(option: Option, kind: str, data: Mapping[str, Any], syste
     if units is not None and math.isfinite(units):
         row["accelerators"] = units * system.accelerators
         row["power_w"] = units * system.power  # IT power of the accelerator units, before PUE
+        row["capex_usd"] = units * system.purchase.price  # buying the units outright
         row["units_text"] = f"{units:,.4g} × {system.id} ({system.unit})"
     row["bound"] = data.get("bound")
     row["assumptions"] = list(data.get("assumptions", []))
@@ -162,24 +171,35 @@ def _pretrain_row(data: Mapping[str, Any], system: Any) -> dict[str, Any]:
 
 def summarize_plan(option: Option, kind: str, data: Mapping[str, Any], catalog: Any,
                    facts: Mapping[str, float]) -> dict[str, Any]:
-    """A comparison row from an optimizer Solution's ``to_dict()`` on one fleet."""
+    """A comparison row from an optimizer Solution's ``to_dict()`` on one fleet.
+
+    Units count accelerator systems only (CPU placements are in cores; CPU servers bought are
+    ``cpu_servers_needed``); power is the IT power the plan uses at all sites.
+    """
     row = _base_row(option, kind)
-    by_system = _units_by_system(data.get("placements", []))
+    by_system = {s: u for s, u in _units_by_system(data.get("placements", [])).items()
+                 if s in catalog.systems}
     row["units"] = sum(by_system.values())
     row["units_text"] = " + ".join(f"{u:,.4g} × {s}" for s, u in by_system.items())
-    row["accelerators"] = sum(u * catalog.systems[s].accelerators for s, u in by_system.items()
-                              if s in catalog.systems)
+    row["accelerators"] = sum(u * catalog.systems[s].accelerators for s, u in by_system.items())
     row["wall_time_s"] = _number(data.get("horizon_s")) or facts.get("horizon_s")
     row["total_cost_usd"] = _number(data.get("total_cost_usd"))
+    if row["total_cost_usd"] is not None and facts.get("work"):
+        row["cost_per_work_usd"] = row["total_cost_usd"] / facts["work"]
     row["cost_breakdown_usd"] = dict(data.get("cost_breakdown_usd") or {})
-    row["power_w"] = sum(float(s.get("power_used_w") or 0.0) for s in data.get("sites", []))
+    sites = data.get("sites", [])
+    row["power_w"] = sum(float(s.get("power_used_w") or 0.0) for s in sites)
+    row["cpu_cores_needed"] = sum(float(s.get("cpu_cores_used") or 0.0) for s in sites)
     row["cpu_servers_needed"] = sum(float(p.get("units") or 0.0) for p in
                                     data.get("purchases", []) if p.get("system") == "cpu-server")
-    row["roles"] = _plan_roles(data)
+    row["sites_used"] = ", ".join(sorted({p["site"] for p in data.get("placements", [])
+                                          if p.get("system") in by_system
+                                          and float(p.get("units") or 0.0) > 0}))
+    row["roles"] = _plan_roles(data, set(catalog.systems))
     bottlenecks = data.get("bottlenecks") or []
     row["bound"] = bottlenecks[0].get("constraint") if bottlenecks else "none binding"
     row["assumptions"] = list(data.get("assumptions", []))
-    row["details"] = {k: v for k, v in data.items() if k in ("status", "objective")}
+    row["details"] = {k: v for k, v in data.items() if k in ("status", "fleet", "scenario")}
     return row
 
 
@@ -190,14 +210,22 @@ def _units_by_system(placements: Sequence[Mapping[str, Any]]) -> dict[str, float
     return dict(sorted(totals.items()))
 
 
-def _plan_roles(data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Units per (job, role) from the placements, with the bound the Solution reports."""
+def _plan_roles(data: Mapping[str, Any], systems: set[str]) -> list[dict[str, Any]]:
+    """Accelerator units per role from the placements, with the bound the Solution reports.
+
+    Roles are named ``job/role`` when the plan has several jobs, else by the role alone (as
+    in an estimate); CPU roles (placed in cores, not units) show their bound only.
+    """
+    jobs = {p.get("job") for p in data.get("placements", [])} | \
+        {r.get("job") for r in data.get("roles", [])}
+    name = (lambda job, role: f"{job}/{role}") if len(jobs) > 1 else (lambda _job, role: role)
     units: dict[str, float] = {}
     for p in data.get("placements", []):
-        key = f"{p.get('job')}/{p.get('role')}"
-        units[key] = units.get(key, 0.0) + float(p.get("units") or 0.0)
-    bounds = {f"{r.get('job')}/{r.get('role')}": r.get("bound") for r in data.get("roles", [])}
-    return [{"role": key, "bound": _bound_text(bounds.get(key)), "units": units.get(key, 0.0)}
+        if p.get("system") in systems:
+            key = name(p.get("job"), p.get("role"))
+            units[key] = units.get(key, 0.0) + float(p.get("units") or 0.0)
+    bounds = {name(r.get("job"), r.get("role")): r.get("bound") for r in data.get("roles", [])}
+    return [{"role": key, "bound": _bound_text(bounds.get(key)), "units": units.get(key)}
             for key in sorted(set(units) | set(bounds))]
 
 
@@ -340,11 +368,12 @@ class ComparisonResult:
                 "fastest": self.fastest, "options": [dict(o) for o in self.options],
                 "figures": self.figures_data}
 
-    def to_report(self) -> Any:
-        """Side-by-side table, the cheapest and fastest lines, roles, assumptions, figures."""
+    def to_report(self, figures: bool = True) -> Any:
+        """Side-by-side table, the cheapest and fastest lines, roles, assumptions and (when
+        ``figures``) the plots for HTML."""
         from planner.report.compare import comparison_report
 
-        return comparison_report(self.to_dict())
+        return comparison_report(self.to_dict(), figures=figures)
 
 
 def compare(path: PathLike, hardware: Sequence[str] = (), overrides: Sequence[str] = (), *,
@@ -597,3 +626,18 @@ def _interactivity_data(loaded: Any, pairs: Sequence[tuple[Mapping[str, Any], An
         marks[system.id] = float(d.get("max_batch") or 0.0)
     return {"curves": curves, "target_tokens_per_s": float(spec.interactivity),
             "max_batch": marks}
+
+
+class _CallableModule(types.ModuleType):
+    """Makes ``planner.compare(...)`` work in every import order.
+
+    The package exposes the function :func:`compare` as ``planner.compare``, but Python also
+    binds this submodule to that attribute when it is first imported (for example by
+    :mod:`planner.study`); calling the module calls the function.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> ComparisonResult:
+        return compare(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

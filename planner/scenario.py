@@ -149,7 +149,7 @@ def _posttrain_job(name: str, spec: Posttrain, models: dict[str, Any],
     rows = []
     for system in systems:
         chosen = posttrain_assumptions(spec, system)
-        assumptions.update({k: a.to_dict() for k, a in chosen.items()})
+        assumptions.update({a.name: a.to_dict() for a in chosen.listing()})
         for role in role_estimates(spec, models, system, chosen, demand):
             entry = per_role.setdefault(role.role, {"work": role.work, "unit": role.work_unit,
                                                     "thr": {}, "bound": {}})

@@ -133,6 +133,8 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
     """The nested model class reached by following ``loc`` through field annotations."""
     current: Any = model
     for part in loc:
+        if isinstance(part, int):  # a list index: the list's item model was unwrapped already
+            continue
         if isinstance(current, type) and issubclass(current, BaseModel):
             info = current.model_fields.get(str(part))
             if info is None:

@@ -130,11 +130,17 @@ class Parameter(StrictModel):
 
 
 class PlotSpec(StrictModel):
-    """A sweep curve: a metric against a parameter, one line per option (and group)."""
+    """A sweep curve: a metric against a parameter, one line per option (and group).
+
+    Grid parameters that are neither ``x`` nor in ``group`` nor in ``where`` are held at their
+    first value, so that each line varies ``x`` alone.
+    """
 
     x: str
     y: str = ""
     group: list[str] = Field(default_factory=list, description="more parameters to split by")
+    where: dict[str, Any] = Field(default_factory=dict,
+                                  description="parameter values to keep (path: value)")
     log_x: bool = False
     log_y: bool = False
     title: str = ""
@@ -256,7 +262,8 @@ def _check_parameters(doc: Document, study: Study, workload: str) -> None:
         try:
             api.load(workload, [*study.overrides, f"{parameter.path}={first.text}"])
         except InputError as err:
-            reason = "; ".join(p.message for p in err.problems[:2])
+            reason = "; ".join(f"{p.path}: {p.message}" + (f" ({p.hint})" if p.hint else "")
+                               for p in err.problems[:2])
             raise InputError(doc.problem(("parameters", i, "path"),
                                          f"--set {parameter.path}={first.text} does not load: "
                                          f"{reason}", "check the path and the value's unit")
@@ -496,13 +503,29 @@ def execute(tasks: Sequence[ScenarioTask], workers: int = 1,
     return _processes(tasks, workers)
 
 
-def _processes(tasks: Sequence[ScenarioTask], workers: int) -> Iterator[dict[str, Any]]:
-    """Local worker processes (spawned: fresh interpreters in this process's directory)."""
+def _pool_context() -> Any:
+    """How to start worker processes: fork where it is safe, else spawn.
+
+    A forked worker starts at once with this process's imports and warm caches (catalog,
+    models, fleets), where a spawned one re-imports everything (about a second each), which
+    matters for short scenarios. Fork is used only on Linux and only while this process runs a
+    single thread (forking a multi-threaded process can deadlock the child); otherwise workers
+    are spawned, fresh interpreters started in this process's working directory.
+    """
     import multiprocessing
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _processes(tasks: Sequence[ScenarioTask], workers: int) -> Iterator[dict[str, Any]]:
+    """Local worker processes (see :func:`_pool_context`)."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
-                               mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_pool_context())
     try:
         futures = {pool.submit(run_task, task): task for task in tasks}
         for future in as_completed(futures):
@@ -533,7 +556,7 @@ def _dask(tasks: Sequence[ScenarioTask], address: str) -> Iterator[dict[str, Any
     try:
         futures = client.map(run_task, list(tasks), pure=False)
         by_key = {future.key: task for future, task in zip(futures, tasks, strict=True)}
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             yield _outcome(future, by_key[future.key])
     finally:
         client.close()
@@ -553,8 +576,8 @@ def _dask_imports() -> tuple[Any, Any]:
 
 
 _LEADING_COLUMNS = ("units", "accelerators", "wall_time_s", "total_cost_usd",
-                    "cost_per_work_usd", "work_unit", "usd_per_query", "bound", "power_w",
-                    "cpu_cores_short", "cpu_servers_needed")
+                    "cost_per_work_usd", "work_unit", "usd_per_query", "capex_usd", "bound",
+                    "power_w", "sites_used", "cpu_cores_short", "cpu_servers_needed")
 
 
 @dataclass(frozen=True)
@@ -610,11 +633,12 @@ class SweepResult:
                 "scenarios": [dict(r) for r in self.records], "plots": self.plot_series(),
                 "assumptions": self.assumptions}
 
-    def to_report(self) -> Any:
-        """Summary, best scenarios, failures, parameters, assumptions and the sweep curves."""
+    def to_report(self, figures: bool = True) -> Any:
+        """Summary, best scenarios, failures, parameters, assumptions and (when ``figures``)
+        the sweep curves."""
         from planner.report.study import sweep_report
 
-        return sweep_report(self.to_dict())
+        return sweep_report(self.to_dict(), figures=figures)
 
     def plot_series(self) -> list[dict[str, Any]]:
         """The curves to draw: the study's ``plots``, else one per numeric parameter."""
@@ -654,6 +678,7 @@ def _default_plots(parameters: Sequence[Mapping[str, Any]], kind: str,
 _METRIC_LABELS = {"cost_per_work_usd": "USD per {work}", "total_cost_usd": "total cost (USD)",
                   "usd_per_query": "USD per query", "wall_time_s": "wall time (s)",
                   "units": "units needed", "accelerators": "accelerators needed",
+                  "capex_usd": "purchase price of the units (USD)",
                   "power_w": "IT power (W)", "usd_per_million_tokens":
                   "USD per 1M generated tokens", "max_batch": "max batch per replica"}
 
@@ -663,7 +688,10 @@ def _series(spec: PlotSpec, result: SweepResult) -> dict[str, Any]:
     y = spec.y or primary_metric(result.kind, result.command)
     groups = [g for g in spec.group if g != spec.x]
     records = [r for r in result.records if r["status"] == "ok"]
+    fixed = _fixed_values(spec, groups, result)
+    records = [r for r in records if all(r["parameters"].get(k) == v for k, v in fixed.items())]
     held = _held_values(records, groups)
+    fixed.update(held)
     lines: dict[str, tuple[list[float], list[float]]] = {}
     for r in records:
         if any(r["parameters"].get(g) != v for g, v in held.items()):
@@ -677,9 +705,8 @@ def _series(spec: PlotSpec, result: SweepResult) -> dict[str, Any]:
         xs.append(x)
         ys.append(value)
     meta = next((p for p in result.parameters if p["path"] == spec.x), {})
-    title = spec.title or f"{_metric_label(y, result.kind)} against {spec.x}"
-    if held:
-        title += " (" + ", ".join(f"{g}={v}" for g, v in held.items()) + ")"
+    title = spec.title or f"{_metric_label(y, result.kind)} against {spec.x}" + (
+        " (" + ", ".join(f"{k}={v}" for k, v in fixed.items()) + ")" if fixed else "")
     return {"title": title, "x": spec.x, "y": y, "x_label": meta.get("label") or spec.x,
             "y_label": _metric_label(y, result.kind), "log_x": spec.log_x,
             "log_y": spec.log_y, "connect": not any(p["random"] for p in result.parameters
@@ -687,9 +714,18 @@ def _series(spec: PlotSpec, result: SweepResult) -> dict[str, Any]:
             "series": {k: [v[0], v[1]] for k, v in sorted(lines.items())}}
 
 
+def _fixed_values(spec: PlotSpec, groups: Sequence[str], result: SweepResult) -> dict[str, str]:
+    """``where`` values, plus the first value of every other grid parameter."""
+    fixed = {path: _yaml_text(value) for path, value in spec.where.items()}
+    for p in result.parameters:
+        if not p["random"] and p["values"] and p["path"] not in (spec.x, *groups, *fixed):
+            fixed[p["path"]] = p["values"][0]
+    return fixed
+
+
 def _held_values(records: Sequence[Mapping[str, Any]], groups: Sequence[str]) -> dict[str, Any]:
-    """Group parameters held at their first value when splitting by all would draw too many
-    lines (more than :data:`MAX_SERIES`)."""
+    """Group parameters held at their first value when splitting by all of them would draw
+    more than :data:`MAX_SERIES` lines."""
     options = {r["option"] for r in records}
     combos = {tuple(r["parameters"].get(g) for g in groups) for r in records}
     if len(options) * len(combos) <= MAX_SERIES or not records:

@@ -177,12 +177,26 @@ def default_fleet_path() -> Path:
 def load_fleet(path: str | os.PathLike[str] | None, catalog: Catalog,
                overrides: Iterable[str] = ()) -> Fleet:
     """Load a fleet, check its references to systems and sites and that figures are sourced."""
-    doc = apply_overrides(load_document(path or default_fleet_path()), list(overrides))
-    fleet = validate_document(Fleet, doc)
+    file = Path(path or default_fleet_path())
+    options = list(overrides)
+    if not options and file.is_file():  # parsed once per file version (sweeps load it often)
+        stat = file.stat()
+        doc, fleet = _parse_fleet(str(file), stat.st_mtime_ns, stat.st_size)
+    else:
+        doc = apply_overrides(load_document(file), options)
+        fleet = validate_document(Fleet, doc)
     problems = _check_fleet(doc, fleet, catalog)
     if problems:
         raise InputError(problems)
     return fleet
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_fleet(file: str, mtime_ns: int, size: int) -> tuple[Document, Fleet]:
+    """A fleet file's document and validated Fleet (neither is modified afterwards)."""
+    del mtime_ns, size  # part of the cache key only
+    doc = load_document(file)
+    return doc, validate_document(Fleet, doc)
 
 
 def _check_fleet(doc: Document, fleet: Fleet, catalog: Catalog) -> list[Problem]:

@@ -4,8 +4,9 @@ A shadow price (dual value) is the change of the optimal objective per unit of a
 right-hand side. Reported values are magnitudes: for a capacity (power, cores, link, inventory,
 purchase limit, budget) what one more unit would save; for a demand (work, serving rate) what
 one more unit would cost. Rows are scaled inside the LP (MW, thousands of cores, GB per horizon,
-shares of work, MUSD); each :class:`~planner.optimize.build.Row` carries the size of its unit,
-so ``dual x objective scale / unit size`` is per natural unit (W, core, B/s, work unit, USD).
+shares of work, cost in units of the largest cost coefficient); each
+:class:`~planner.optimize.build.Row` carries the size of its unit, so
+``dual x objective scale / unit size`` is per natural unit (W, core, B/s, work unit, USD).
 Those are then quoted per MW-day, per core-hour, per Gbps-day (per day of the scenario horizon,
 i.e. the value of the extra capacity spread evenly over the horizon), per unit of a system, or
 per unit of work. With the time objective the values are throughput multiplier (``x``) instead
@@ -46,7 +47,7 @@ def find_bottlenecks(m: BuiltLp, outcome: SolveOutcome) -> tuple[Bottleneck, ...
     """Every binding constraint of a reported kind with a non-zero shadow price, largest first."""
     if not outcome.has_duals:
         return ()
-    scale = MUSD if m.objective == "cost" else 1.0
+    scale = m.usd_scale if m.objective == "cost" else 1.0
     found = []
     for (family, key), row in m.rows.items():
         kind = KIND_OF_FAMILY.get(family)

@@ -44,7 +44,8 @@ Variables (all :math:`\ge 0`)
 - ``ship[j,k,a,b]`` GB (1e9 bytes) of kind *k* sent over arc (a,b) within :math:`T_j`.
 - ``alloc[j,g,s]`` share of region *g*'s request rate served at *s*.
 - ``pick[j,s]`` in [0, 1]: the site chosen for job *j*'s group (binary with ``integer=True``).
-- ``gen_on[j,s]`` in [0, 1]: site *s* generates samples for RL job *j* (binary likewise).
+- ``gen_on[j,s]`` in [0, 1]: site *s* generates samples for spread RL job *j* (binary
+  likewise).
 - ``lambda`` throughput multiplier (time objective only).
 
 Derived: work done :math:`D_{jrs} = \sum_h \theta_{jrh} T_j\,\mathrm{place}_{jrsh}`;
@@ -52,12 +53,14 @@ generated samples :math:`\Gamma_{js} = D_{j g s}`.
 
 Objectives
 ----------
-- ``cost`` (minimise, in MUSD inside the LP): amortised purchases of systems and CPU servers
+- ``cost`` (minimise): amortised purchases of systems and CPU servers
   (bought; owned inventory too when ``charge_inventory_capex``) + rental + energy and colocation
   of owned, bought and on-hand units and CPU servers + egress :math:`\sum \epsilon\cdot`bytes.
   Inventory already owned costs energy and colocation only: its capital is sunk. Rented units
   pay only their rental price (cloud prices include power and space) but still count against the
-  site's power cap.
+  site's power cap. Inside the LP, cost (objective and ``budget`` row) is divided by the largest
+  cost coefficient (``usd_scale``): the LP is then bit-for-bit the same when every price is
+  multiplied by a power of two (or the currency changes), so the plan cannot change with it.
 - ``time`` (maximise :math:`\lambda`): every pretraining and post-training job does
   :math:`\lambda W_{jr}` work within :math:`T_j`, i.e. finishes in :math:`T_j/\lambda`; serving
   demand stays as given. Linear approximation: costs are still charged for the full horizon *T*
@@ -122,7 +125,8 @@ RL coupling, for each RL job *j* and site *s* (all in GB of samples unless noted
   /10^9 + \mathrm{in} - \mathrm{out} \ge k\sigma (W_{jg}/W_{ju}) D_{jus}/10^9`: kept samples
   leave from where they were verified (or generated, if unverified) and reach the update site
   in proportion to the update work done there; surplus is dropped.
-- ``generates[j,s]``: :math:`\Gamma_{js}/M^g_{js} \le \mathrm{gen\_on}_{js}`, with
+- ``generates[j,s]`` (spread jobs only): :math:`\Gamma_{js}/M^g_{js} \le
+  \mathrm{gen\_on}_{js}`, with
   :math:`M^g_{js}` the most samples the site's power could generate in :math:`T_j` (and at most
   :math:`W_{jg}` for the cost objective).
 - ``weights_flow[j,s]`` (spread jobs only): :math:`\mathrm{in} - \mathrm{out} +
@@ -131,15 +135,17 @@ RL coupling, for each RL job *j* and site *s* (all in GB of samples unless noted
   any amount. Exact with binaries; in LP mode ``gen_on`` is the tightest linear relaxation
   (the share of the site's generating capacity used), made exact by the rounding re-solve.
 
-``budget`` (MUSD): total cost :math:`\le` budget. ``lambda_cap``: :math:`\lambda \le 10^4`
+``budget``: total cost :math:`\le` budget. ``lambda_cap``: :math:`\lambda \le 10^4`
 (time objective; keeps instances without time-bound work bounded).
 
 Elastic build (``elastic=True``, used only to diagnose infeasibility): ``site_power``,
-``site_cpu``, ``purchase_limit`` (rows created for every pool, limit 0 where none is given),
-``link_bw``, ``work``, ``serve`` and ``budget`` get a penalised slack variable ``slack[row]``;
-the objective becomes :math:`\sum \mathrm{penalty}\cdot\mathrm{slack}`, with penalties that
-make one MW, the power of one unit, 10^6 GB over the horizon and one MUSD x 10^3 comparable and
-unmet demand 10^4 times dearer, so the diagnosis names capacity before demand.
+``site_cpu``, ``purchase_limit`` (``buy`` exists in every pool of a system some role can use,
+with limit 0 where none is given), ``link_bw``, ``work``, ``serve`` and ``budget`` get a
+penalised slack variable ``slack[row]``; the objective becomes
+:math:`\sum \mathrm{penalty}\cdot\mathrm{slack}`, with penalties that make one MW, the power
+of one unit, 10^5 CPU cores, 10^6 GB over the horizon and 10^9 USD comparable and unmet demand
+10^4 times dearer, so the diagnosis names capacity before demand. Its big-M bounds no longer
+depend on site power (``planner.optimize.index``), since power itself is relaxed.
 """
 
 from __future__ import annotations
@@ -170,7 +176,7 @@ Objective = Literal["cost", "time"]
 GB = 1e9  # bytes per GB: flow variables are in GB
 MW = 1e6  # watts per MW: power rows are in MW
 KCORES = 1e3  # cores per row unit of CPU rows
-MUSD = 1e6  # USD per objective unit (cost objective) and per budget-row unit
+MUSD = 1e6  # USD per MUSD, the unit budget shadow prices are quoted in
 LAMBDA_MAX = 1e4
 KINDS = ("samples", "kept", "weights")
 _PENALTY_DEMAND = 1e4
@@ -213,6 +219,7 @@ class BuiltLp:
     cost_parts: dict[str, Pairs] = field(default_factory=lambda: defaultdict(list))
     names: dict[str, int] = field(default_factory=dict)
     by_jrs: dict[Key, list[tuple[Key, Any]]] = field(default_factory=dict)
+    usd_scale: float = 1.0
     arcs_at: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = field(
         default_factory=dict)
 
@@ -233,6 +240,8 @@ def build_lp(inputs: PlanningInputs, *, objective: Objective = "cost", integer: 
     m = BuiltLp(prob, index, objective, integer, elastic)
     _add_variables(m)
     _collect_costs(m)
+    m.usd_scale = max((abs(c) for part in m.cost_parts.values() for _, c in part if c),
+                      default=1.0)
     for add in (_add_work, _add_capacity, _add_limits, _add_site_power, _add_site_cpu,
                 _add_links, _add_site_choice, _add_serve, _add_rl, _add_budget):
         add(m)
@@ -288,12 +297,11 @@ def _row(m: BuiltLp, family: str, key: Key, pairs: Pairs, sense: str, rhs: float
 
 
 def _place_groups(m: BuiltLp, by: str) -> dict[Key, list[tuple[Key, Any]]]:
-    """Placement variables grouped by (j,r), (s,h), (j,r,s) or (s)."""
-    cut = {"jr": lambda k: k[:2], "sh": lambda k: k[2:], "jrs": lambda k: k[:3],
-           "s": lambda k: (k[2],)}[by]
+    """Placement variables grouped by (j,r), (s,h) or (j,r,s)."""
+    cut = {"jr": slice(0, 2), "sh": slice(2, 4), "jrs": slice(0, 3)}[by]
     out: dict[Key, list[tuple[Key, Any]]] = defaultdict(list)
     for key, var in m.vars["place"].items():
-        out[cut(key)].append((key, var))
+        out[key[cut]].append((key, var))
     return out
 
 
@@ -336,10 +344,10 @@ def _add_variables(m: BuiltLp) -> None:
     for s in ix.sites:
         _var(m, "cpu_on", (s,), integer=True)
         _var(m, "cpu_buy", (s,), integer=True)
-    for key in ix.place_keys:
-        _var(m, "place", key)
-    for key in ix.cpu_keys:
-        _var(m, "cpu_work", key)
+    for place in ix.place_keys:
+        _var(m, "place", place)
+    for work in ix.cpu_keys:
+        _var(m, "cpu_work", work)
     for j in ix.flow_jobs:
         for kind in KINDS:
             for a, b in ix.arcs:
@@ -354,10 +362,15 @@ def _add_variables(m: BuiltLp) -> None:
         _var(m, "gen_on", (j, s), integer=True, up=1)
     if m.objective == "time":
         _var(m, "lambda", ())
+    _add_lookups(m)
+
+
+def _add_lookups(m: BuiltLp) -> None:
+    """Placements by (job, role, site) and the arcs into and out of each site."""
     m.by_jrs = _place_groups(m, "jrs")
-    for s in ix.sites:
-        m.arcs_at[s] = ([arc for arc in ix.arcs if arc[1] == s], [arc for arc in ix.arcs
-                                                                  if arc[0] == s])
+    for s in m.index.sites:
+        m.arcs_at[s] = ([arc for arc in m.index.arcs if arc[1] == s],
+                        [arc for arc in m.index.arcs if arc[0] == s])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -575,12 +588,13 @@ def _add_rl_site(m: BuiltLp, j: str, s: str) -> None:
 
 
 def _add_budget(m: BuiltLp) -> None:
-    """budget: total cost within the budget (MUSD)."""
+    """budget: total cost within the budget (in units of ``usd_scale``)."""
     budget = m.index.inputs.budget_usd
     if budget is None:
         return
-    pairs = [(var, c / MUSD) for part in m.cost_parts.values() for var, c in part]
-    _row(m, "budget", (), pairs, "<=", budget / MUSD, MUSD, _PENALTY_BUDGET_PER_MUSD)
+    pairs = [(var, c / m.usd_scale) for part in m.cost_parts.values() for var, c in part]
+    _row(m, "budget", (), pairs, "<=", budget / m.usd_scale, m.usd_scale,
+         _PENALTY_BUDGET_PER_MUSD * m.usd_scale / MUSD)
 
 
 def _collect_costs(m: BuiltLp) -> None:
@@ -610,12 +624,12 @@ def _collect_costs(m: BuiltLp) -> None:
 
 
 def _set_objective(m: BuiltLp) -> None:
-    """Cost (MUSD), throughput multiplier, or the elastic penalty sum."""
+    """Cost (in units of ``usd_scale``), throughput multiplier, or the elastic penalty sum."""
     if m.elastic:
         m.prob.setObjective(_expr([(var, p) for var, p in m.slacks.values()]))
     elif m.objective == "time":
         _row(m, "lambda_cap", (), [(m.lam, 1.0)], "<=", LAMBDA_MAX, 1.0)
         m.prob.setObjective(_expr([(m.lam, 1.0)]))
     else:
-        m.prob.setObjective(_expr([(var, c / MUSD) for part in m.cost_parts.values()
+        m.prob.setObjective(_expr([(var, c / m.usd_scale) for part in m.cost_parts.values()
                                    for var, c in part]))

@@ -13,6 +13,7 @@ units pay only their rental price: a cloud price includes power and space.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from planner.optimize.inputs import CpuServerInput, EconomicsInput, SiteInput, SystemInput
@@ -29,7 +30,7 @@ def capital_recovery_factor(cost_of_capital: float, lifetime_s: float) -> float:
         raise ValueError("the hardware lifetime must be positive")
     if cost_of_capital == 0:
         return 1.0 / years
-    growth = (1.0 + cost_of_capital) ** years
+    growth = math.pow(1.0 + cost_of_capital, years)
     return cost_of_capital * growth / (growth - 1.0)
 
 

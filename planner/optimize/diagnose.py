@@ -20,7 +20,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from planner.errors import InfeasibleError
-from planner.optimize.build import GB, KCORES, MUSD, MW, BuiltLp, Objective, build_lp
+from planner.optimize.build import GB, KCORES, MW, BuiltLp, Objective, build_lp
 from planner.optimize.extract import value
 from planner.optimize.index import build_index
 from planner.optimize.inputs import PlanningInputs
@@ -136,7 +136,7 @@ def _describe(m: BuiltLp, family: str, key: tuple[str, ...], amount: float) -> S
                          f"needs {_gbps(rate)} more on link {key[0]} -> {key[1]} "
                          f"(has {_gbps(have)})")
     if family == "budget":
-        usd = amount * MUSD
+        usd = amount * m.usd_scale
         return Shortfall("budget", "budget", usd, "USD",
                          f"needs {format_quantity(usd, Dimension.MONEY)} more budget")
     return _unmet(m, family, key, amount)
@@ -175,11 +175,11 @@ def _gbps(bytes_per_s: float) -> str:
 
 def _network_lines(m: BuiltLp) -> list[Shortfall]:
     """For each job shipping samples over a short link: is the network itself the limit?"""
-    ix, out = m.index, []
+    out: list[Shortfall] = []
     short = any(fam == "link_bw" and value(s) > 1e-6 for (fam, _), (s, _) in m.slacks.items())
     if not short:
         return out
-    for j in ix.flow_jobs:
+    for j in m.index.flow_jobs:
         for kind in ("samples", "kept", "weights"):
             line = _network_line(m, j, kind)
             if line is not None:

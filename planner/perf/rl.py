@@ -29,7 +29,7 @@ from planner.workload.params import count_params, forward_flops_per_token, weigh
 from planner.workload.schema import ModelSpec, Posttrain
 
 __all__ = ["PosttrainDemand", "PosttrainEstimate", "RoleEstimate", "estimate_posttrain",
-           "posttrain_assumptions", "posttrain_demand", "role_estimates"]
+           "RlAssumptions", "posttrain_assumptions", "posttrain_demand", "role_estimates"]
 
 TOKEN_ID_BYTES = 4  # a sample shipped between sites is its token ids (int32) plus metadata
 SAMPLE_OVERHEAD_BYTES = 1024  # rewards, log-probs summary, ids: a named, small assumption
@@ -145,19 +145,47 @@ class RoleEstimate:
                 "model": self.model, **self.detail}
 
 
+@dataclass(frozen=True, slots=True)
+class RlAssumptions:
+    """The assumptions of the serving-side roles (generate, score) and of the update.
+
+    They are kept apart because some names mean different physics on each side: ``scale_up``
+    is calibrated on small decode all-reduces for serving and on large gradient and activation
+    collectives for training.
+    """
+
+    serving: dict[str, Assumption]
+    training: dict[str, Assumption]
+
+    def listing(self) -> list[Assumption]:
+        """All assumptions once; a name with two different values is shown for each side."""
+        merged: dict[str, Assumption] = {}
+        for side, table in (("serving", self.serving), ("training", self.training)):
+            for name, item in table.items():
+                other = self.training if side == "serving" else self.serving
+                if name in other and other[name].value != item.value:
+                    label = f"{name} ({side})"
+                    merged[label] = Assumption(label, item.value, item.source, item.note)
+                else:
+                    merged[name] = item
+        return [merged[k] for k in sorted(merged)]
+
+
 def posttrain_assumptions(spec: Posttrain, system: System,
-                          overrides: dict[str, float] | None = None) -> dict[str, Assumption]:
+                          overrides: dict[str, float] | None = None) -> RlAssumptions:
     """Serving and training defaults, then system, workload and explicit overrides."""
     from planner.perf.serving import DEFAULTS as SERVING_DEFAULTS
     from planner.perf.training import DEFAULTS as TRAINING_DEFAULTS
 
-    merged = {**SERVING_DEFAULTS, **TRAINING_DEFAULTS, **COST_DEFAULTS}
-    result = resolve(merged, system.id, system.efficiency, spec.name or "posttrain",
-                     spec.efficiency)
-    for name, value in (overrides or {}).items():
-        result[name] = Assumption(name, value, "override", result.get(name, Assumption(
-            name, value, "")).note)
-    return result
+    sides = []
+    for defaults in (SERVING_DEFAULTS, TRAINING_DEFAULTS):
+        table = resolve({**defaults, **COST_DEFAULTS}, system.id, system.efficiency,
+                        spec.name or "posttrain", spec.efficiency)
+        for name, value in (overrides or {}).items():
+            note = table[name].note if name in table else ""
+            table[name] = Assumption(name, value, "override", note)
+        sides.append(table)
+    return RlAssumptions(serving=sides[0], training=sides[1])
 
 
 def _compute_precision(system: System, wanted: Precision) -> Precision:
@@ -167,14 +195,14 @@ def _compute_precision(system: System, wanted: Precision) -> Precision:
 
 
 def role_estimates(spec: Posttrain, models: dict[str, ModelSpec], system: System,
-                   assumptions: dict[str, Assumption],
+                   assumptions: RlAssumptions,
                    demand: PosttrainDemand | None = None) -> list[RoleEstimate]:
     """Throughput per unit of every role on one system (0 when the role cannot run there)."""
     demand = demand or posttrain_demand(spec, models)
-    return [_generate(spec, models, system, assumptions, demand),
-            _score(spec, models, system, assumptions, demand),
+    return [_generate(spec, models, system, assumptions.serving, demand),
+            _score(spec, models, system, assumptions.serving, demand),
             _verify(spec, system, demand),
-            _update(spec, models, system, assumptions, demand)]
+            _update(spec, models, system, assumptions.training, demand)]
 
 
 def _generate(spec: Posttrain, models: dict[str, ModelSpec], system: System,
@@ -244,9 +272,15 @@ def _update(spec: Posttrain, models: dict[str, ModelSpec], system: System,
     model = models[spec.model]
     sequence = int(spec.prompt_tokens + spec.tokens_per_sample)
     accelerators = max(system.accelerators, _update_accelerators_hint(model, system))
-    result = training_throughput(model, system, sequence_length=sequence,
-                                 precision=spec.precision, accelerators=accelerators,
-                                 assumptions=assumptions)
+    from planner.workload.schema import Recompute
+
+    # Long RL samples may not fit with selective recomputation; fall back to full.
+    for recompute in (Recompute.SELECTIVE, Recompute.FULL):
+        result = training_throughput(model, system, sequence_length=sequence,
+                                     precision=spec.precision, accelerators=accelerators,
+                                     assumptions=assumptions, recompute=recompute)
+        if result.tokens_per_s_per_unit > 0:
+            break
     # Training throughput counts 6N per token; a PPO update costs (2r + 4)N per token.
     per_token_ratio = 6.0 / (2.0 * spec.forward_backward_ratio + 4.0)
     tokens_per_s = result.tokens_per_s_per_unit * per_token_ratio
@@ -257,9 +291,9 @@ def _update(spec: Posttrain, models: dict[str, ModelSpec], system: System,
 
 
 def _update_accelerators_hint(model: ModelSpec, system: System) -> int:
-    """A trainer large enough to hold the policy with Adam states (16 B/param) in HBM x 2."""
+    """A trainer with 4x the HBM that the policy and its Adam states (16 B/param) need."""
     params = count_params(model.architecture).total
-    need = 2 * 16 * params / system.accelerator.hbm_capacity
+    need = 4 * 16 * params / system.accelerator.hbm_capacity
     units = max(1, math.ceil(need / system.accelerators))
     return units * system.accelerators
 
@@ -328,7 +362,7 @@ def estimate_posttrain(spec: Posttrain, models: dict[str, ModelSpec], system: Sy
     cores_needed = demand.verifier_core_seconds / deadline
     cores_on_units = accel_units * system.host.cores
     servers = max(0.0, cores_needed - cores_on_units) / cpu_server_cores
-    cost = unit_cost(system, assumptions).usd_per_s * accel_units * deadline
+    cost = unit_cost(system, assumptions.serving).usd_per_s * accel_units * deadline
     cost += servers * cpu_server_usd_per_s * deadline
     gen_share = units["generate"] / accel_units if accel_units else 0.0
     slowest = max(units, key=lambda r: units[r])
@@ -337,7 +371,7 @@ def estimate_posttrain(spec: Posttrain, models: dict[str, ModelSpec], system: Sy
     return PosttrainEstimate(
         spec.name, system.id, demand, tuple(roles), units, accel_units, cores_needed,
         cores_on_units, servers, deadline, cost, gen_share, pretrain, bound,
-        tuple(assumptions[k] for k in sorted(assumptions)))
+        tuple(assumptions.listing()))
 
 
 def _pretraining_flops(model: ModelSpec) -> float | None:

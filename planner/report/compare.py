@@ -26,6 +26,8 @@ _ROWS: tuple[tuple[str, str, str], ...] = (
     ("model FLOPs utilization", "model_flops_utilization", "_utilization"),
     ("bound", "bound", ""),
     ("power (IT)", "power_w", "_w"),
+    ("capex to buy the units", "capex_usd", "_usd"),
+    ("sites used", "sites_used", ""),
     ("CPU cores needed", "cpu_cores_needed", ""),
     ("CPU cores short", "cpu_cores_short", ""),
     ("CPU servers needed", "cpu_servers_needed", ""),
@@ -35,8 +37,8 @@ _ROWS: tuple[tuple[str, str, str], ...] = (
 _RECORD_KEYS = ("option", "basis", "target", "status", "units", "accelerators", "wall_time_s",
                 "total_cost_usd", "cost_per_work_usd", "work_unit", "usd_per_query",
                 "usd_per_million_tokens", "max_batch", "tokens_per_s_per_user", "ttft_s",
-                "bound", "power_w", "cpu_cores_needed", "cpu_cores_short",
-                "cpu_servers_needed", "error")
+                "bound", "power_w", "capex_usd", "sites_used", "cpu_cores_needed",
+                "cpu_cores_short", "cpu_servers_needed", "error")
 
 
 def comparison_rows(data: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
@@ -118,7 +120,7 @@ def _assumptions_table(options: Sequence[Mapping[str, Any]]) -> Table | None:
                  tuple(rows), "assumptions")
 
 
-def comparison_report(data: Mapping[str, Any]) -> Report:
+def comparison_report(data: Mapping[str, Any], figures: bool = True) -> Report:
     """Verdict, the side-by-side table, units per role, assumptions, and the figures."""
     from planner.report.plots import comparison_figures
 
@@ -132,4 +134,5 @@ def comparison_report(data: Mapping[str, Any]) -> Report:
         if extra is not None:
             sections.append(extra)
     title = f"Comparison: {data['workload']} ({data['kind']}) on {len(options)} options"
-    return Report(title, tuple(sections), dict(data), tuple(comparison_figures(data)))
+    drawn = tuple(comparison_figures(data)) if figures else ()
+    return Report(title, tuple(sections), dict(data), drawn)

@@ -82,13 +82,9 @@ def _finite(values: Sequence[float | None]) -> list[float]:
 
 
 def _plain_ticks(axes: Any) -> None:
-    """Log axes ticked at 1, 2, 5 × 10^k and labelled 20, 50, 100 (easy to read off)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    for axis in (axes.xaxis, axes.yaxis):
-        axis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
-        axis.set_major_formatter(FuncFormatter(lambda value, _pos: _compact(value)))
-        axis.set_minor_formatter(NullFormatter())
+    """Both axes of a log-log plot ticked at 1, 2, 5 × 10^k with short labels."""
+    _ticks(axes.xaxis, log=True)
+    _ticks(axes.yaxis, log=True)
 
 
 def _compact(value: float) -> str:
@@ -99,9 +95,13 @@ def _compact(value: float) -> str:
     return f"{value:,.4g}"
 
 
-def _compact_ticks(axis: Any) -> None:
-    from matplotlib.ticker import FuncFormatter
+def _ticks(axis: Any, log: bool) -> None:
+    """Short tick labels (20, 500, 3M); on a log axis, ticks at 1, 2 and 5 × 10^k."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+    if log:
+        axis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+        axis.set_minor_formatter(NullFormatter())
     axis.set_major_formatter(FuncFormatter(lambda value, _pos: _compact(value)))
 
 
@@ -348,8 +348,9 @@ def _draw_site(axes: Any, name: str, xy: tuple[float, float], site: Mapping[str,
         lines.append(f"{used / 1e6:,.3g} of {cap / 1e6:,.3g} MW")
     for p in placements:
         if p["site"] == name and float(p.get("units", 0.0)) > 0:
+            what = "CPU cores" if p.get("system") == "cpu" else f"× {p.get('system', '')}"
             lines.append(f"{p.get('job', '')}/{p.get('role', '')}: "
-                         f"{float(p['units']):,.3g} × {p.get('system', '')}")
+                         f"{_compact(float(p['units']))} {what}")
     axes.annotate("\n".join(lines[:7]), xy, textcoords="offset points", xytext=(0, -16),
                   ha="center", va="top", fontsize=6.5, zorder=4)
 
@@ -406,8 +407,8 @@ def sweep_plot(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], x_
             axes.set_xscale("log")
         if log_y:
             axes.set_yscale("log")
-        _compact_ticks(axes.xaxis)
-        _compact_ticks(axes.yaxis)
+        _ticks(axes.xaxis, log_x)
+        _ticks(axes.yaxis, log_y)
         axes.grid(True, alpha=0.3)
         axes.legend(fontsize=8)
         return _svg(axes)

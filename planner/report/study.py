@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -13,6 +14,7 @@ __all__ = ["progress_bar", "sweep_report"]
 
 BEST_ROWS = 15  # scenarios listed in the "best scenarios" table
 FAILED_ROWS = 20  # failures listed (all are in results.csv)
+REFRESH_S = 0.1  # progress bar redraws at most this often
 _METRICS = ("units", "accelerators", "wall_time_s", "total_cost_usd", "cost_per_work_usd",
             "usd_per_query", "bound")
 
@@ -90,7 +92,7 @@ def _assumptions(data: Mapping[str, Any]) -> Table | None:
     return Table("Assumptions", ("name", *options, "source"), rows, "assumptions")
 
 
-def sweep_report(data: Mapping[str, Any]) -> Report:
+def sweep_report(data: Mapping[str, Any], figures: bool = True) -> Report:
     """Summary, best scenarios, failures, parameters, assumptions and the sweep curves."""
     from planner.report.plots import sweep_figures
 
@@ -99,7 +101,8 @@ def sweep_report(data: Mapping[str, Any]) -> Report:
         if table is not None:
             sections.append(table)
     title = f"Sweep: {data['study']} ({data['summary']['scenarios']:,} scenarios)"
-    return Report(title, tuple(sections), dict(data), tuple(sweep_figures(data)))
+    drawn = tuple(sweep_figures(data)) if figures else ()
+    return Report(title, tuple(sections), dict(data), drawn)
 
 
 @contextmanager
@@ -122,12 +125,18 @@ def progress_bar(description: str = "scenarios", enabled: bool = True) -> Iterat
     columns: Sequence[Any] = (TextColumn("{task.description}"), BarColumn(),
                               MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"),
                               TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True)) as bar:
+    # Refreshed from the callback, not by rich's refresh thread: the sweep may fork worker
+    # processes, which is only safe while this process runs a single thread.
+    with Progress(*columns, console=Console(stderr=True), auto_refresh=False) as bar:
         task = bar.add_task(description, total=None, failed=0)
-        failed = [0]
+        state = {"failed": 0, "shown": 0.0}
 
         def advance(record: Mapping[str, Any], done: int, total: int) -> None:
-            failed[0] += record.get("status") != "ok"
-            bar.update(task, total=total, completed=done, failed=failed[0])
+            state["failed"] += record.get("status") != "ok"
+            bar.update(task, total=total, completed=done, failed=state["failed"])
+            now = time.monotonic()
+            if now - state["shown"] >= REFRESH_S or done == total:
+                bar.refresh()
+                state["shown"] = now
 
         yield advance

@@ -169,6 +169,23 @@ def test_binding_power_cap_is_priced_per_mw_day() -> None:
     assert sol.sites[0].power_used_w == pytest.approx(50e3)
 
 
+def test_binding_link_and_cpu_cores_are_priced() -> None:
+    # Verifying at "gpu" needs bought CPU servers: (10,000 x 2 % + 43.8 energy) / 100 cores =
+    # 2.438 USD per core over T; at "cpu" owned servers cost energy only, 0.438. Each extra B/s
+    # on gpu -> cpu moves 1 / 1e5 samples/s, i.e. 1e-5 cores (1 core-s each), saving
+    # 2.0 x 1e-5 = 2e-5 USD over T: x 1.25e8 B/s per Gbps / 36.5 days = 68.49 USD/Gbps-day.
+    # A core at "gpu": 2.438 USD / 876 h = 0.0027831 USD/core-hour.
+    gpu = site("gpu", buy={"node": 100}, cpu_buy=10)
+    cpu = site("cpu", region="r2", buy={}, cpu_servers=10)
+    link = LinkInput("gpu", "cpu", 1e5, 0.01)
+    inputs = plan((gpu, cpu), (rl_job(10 * T),), systems=(system(cores=0),), links=(link,))
+    found = {b.constraint: b for b in optimize(inputs).bottlenecks}
+    assert found["link_bw[gpu,cpu]"].shadow_price == pytest.approx(2e-5 * 1.25e8 / 36.5)
+    assert found["link_bw[gpu,cpu]"].shadow_price_unit == "USD/Gbps-day"
+    assert found["site_cpu[gpu]"].shadow_price == pytest.approx(2.438 / 876)
+    assert found["site_cpu[gpu]"].shadow_price_unit == "USD/core-hour"
+
+
 def test_bottlenecks_are_sorted_largest_first() -> None:
     # a (40 USD/MWh) and c (70 USD/MWh) hold 3 units each, b (100 USD/MWh) the rest:
     # (100 - 40) x 24 = 1,440 and (100 - 70) x 24 = 720 USD per MW-day, then the work's price
@@ -398,6 +415,19 @@ def test_solver_statuses_map_to_results_or_errors() -> None:
     for code, sol in ((1, 2), (-2, -2), (0, 0)):
         with pytest.raises(SolverError):
             status(code, sol)
+
+
+def test_solving_prints_nothing() -> None:
+    # HiGHS writes a banner to standard output on its first use in a process unless silenced
+    code = ("from planner.optimize import *\n"
+            "s = SiteInput('a', 'r', 1e6, 1.0, 1e-8, 0.0, {}, {'n': 9})\n"
+            "h = SystemInput('n', 8, 64, 1e4, 1e5)\n"
+            "j = JobInput('j', 'pretrain', 1e6, (RoleInput('t', 1e6, 'u', {'n': 1.0}),))\n"
+            "optimize(PlanningInputs((s,), (), (h,), CpuServerInput(64, 500.0, 1e4),\n"
+            "         EconomicsInput(1e8, 0.0), (j,)))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert (out.stdout, out.stderr) == ("", "")
 
 
 def test_importing_the_optimizer_loads_neither_pulp_nor_networkx() -> None:

@@ -1,0 +1,159 @@
+"""Every example runs, writes its report, and shows the conclusion its README states."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from planner.study import SweepResult, sweep
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+STUDIES = sorted(p.parent.name for p in EXAMPLES.glob("*/study.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def at_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.delenv("PLANNER_HARDWARE", raising=False)
+    monkeypatch.delenv("PLANNER_MODELS", raising=False)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SweepResult]:
+    """Each example study run once (in-process) into a temporary folder."""
+    out = tmp_path_factory.mktemp("examples")
+    return {name: sweep(EXAMPLES / name / "study.yaml", out_dir=out / name)
+            for name in STUDIES}
+
+
+def by(result: SweepResult, *paths: str) -> dict[tuple[str, ...], dict[str, Any]]:
+    """Records keyed by (option, parameter values...)."""
+    return {(r["option"], *(r["parameters"][p] for p in paths)): r for r in result.records}
+
+
+def metric(record: dict[str, Any], name: str) -> float:
+    assert record["status"] == "ok", record["error"]
+    return float(record["metrics"][name])
+
+
+def test_every_example_has_a_readme_with_its_command() -> None:
+    folders = sorted(p for p in EXAMPLES.iterdir() if p.is_dir())
+    assert [p.name for p in folders] == ["api_report", "pretrain_sites", "procurement",
+                                         "reasoning_serving"]
+    for folder in folders:
+        readme = (folder / "README.md").read_text()
+        if (folder / "study.yaml").is_file():
+            assert f"planner sweep examples/{folder.name}/study.yaml" in readme
+        else:
+            assert f"python examples/{folder.name}/" in readme
+
+
+@pytest.mark.parametrize("name", STUDIES)
+def test_study_writes_tidy_results_and_a_report(results: dict[str, SweepResult],
+                                                name: str) -> None:
+    result = results[name]
+    folder = Path(result.out_dir or "")
+    with (folder / "results.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["id"] for r in rows] == [r["id"] for r in result.records]
+    page = (folder / "report.html").read_text()
+    assert page.count("<svg") == len(result.plots)  # each study names its plots
+    assert sum(r["status"] == "ok" for r in result.records) >= len(result.records) // 2
+
+
+def test_procurement_cost_against_deadline(results: dict[str, SweepResult]) -> None:
+    result = results["procurement"]
+    records = by(result, "deadline", "verifier_cpu_seconds")
+    for system in ("gb200-nvl72", "trn2-rainier"):
+        base = records[(system, "30 days", "10 s")]
+        for days in (60, 90, 120, 150, 180):
+            other = records[(system, f"{days} days", "10 s")]
+            # The work is fixed, so units (and the capital to buy them) scale as 1 / deadline:
+            # capex(30 days) × 30 = capex(d) × d.
+            assert metric(other, "capex_usd") * days == pytest.approx(
+                metric(base, "capex_usd") * 30, rel=1e-6)
+            # Amortised cost = unit-time × price: independent of the deadline.
+            assert metric(other, "total_cost_usd") == pytest.approx(
+                metric(base, "total_cost_usd"), rel=1e-6)
+
+
+def test_procurement_verifier_cores_favour_cpu_rich_systems(
+        results: dict[str, SweepResult]) -> None:
+    records = by(results["procurement"], "deadline", "verifier_cpu_seconds")
+    # Verifier demand at 120 s per sample over 60 days: 1.024e10 × 120 / 5.184e6 s = 237,037
+    # cores. GB200 hosts 36 cores per GPU, Trainium2 servers 6 per chip, so Trainium2 runs
+    # short of cores sooner and needs more CPU-only servers.
+    trn2 = metric(records[("trn2-rainier", "60 days", "120 s")], "cpu_servers_needed")
+    gb200 = metric(records[("gb200-nvl72", "60 days", "120 s")], "cpu_servers_needed")
+    assert trn2 > gb200 > 0
+    assert metric(records[("gb200-nvl72", "60 days", "120 s")], "cpu_cores_needed") == \
+        pytest.approx(1.024e10 * 120 / (60 * 86400))
+    for system in ("gb200-nvl72", "trn2-rainier"):
+        servers = [metric(records[(system, "60 days", s)], "cpu_servers_needed")
+                   for s in ("10 s", "30 s", "120 s")]
+        assert servers == sorted(servers)
+
+
+def test_reasoning_serving_votes_and_length(results: dict[str, SweepResult]) -> None:
+    records = by(results["reasoning_serving"], "votes", "output_tokens",
+                 "shared_prefix_fraction")
+    for system in ("dgx-h100", "gb200-nvl72"):
+        def cost(votes: int, tokens: int, shared: str, system: str = system) -> float:
+            return metric(records[(system, str(votes), str(tokens), shared)], "usd_per_query")
+
+        # No shared prefix: 8 answers cost 8× one, less the shared 40-token prompt's prefill.
+        assert 7.5 < cost(8, 7661, "0") / cost(1, 7661, "0") <= 8.0
+        # 90% of each stream shared and read once: far less than 8×.
+        assert cost(8, 7661, "0.9") / cost(1, 7661, "0.9") < 0.6 * 8
+        # Longer answers shrink the batch, so cost grows faster than the length
+        # (32,000 / 775 = 41.3×).
+        assert cost(1, 32000, "0") / cost(1, 775, "0") > 32000 / 775
+        batch = [metric(records[(system, "1", str(t), "0")], "max_batch")
+                 for t in (775, 32000)]
+        assert batch[0] > batch[1]
+
+
+def test_pretrain_sites_under_power_caps(results: dict[str, SweepResult]) -> None:
+    records = by(results["pretrain_sites"], "deadline", "allow_cross_site")
+    fleet = "capped_sites"
+    for days in (20, 30):  # no single site has the power for this run
+        single = records[(fleet, f"{days} days", "false")]
+        assert single["status"] == "error" and "infeasible" in single["error"]
+        assert "MW more power" in single["error"]
+    for days in (20, 30, 45, 60, 90):
+        spread = records[(fleet, f"{days} days", "true")]
+        assert spread["status"] == "ok"
+        single = records[(fleet, f"{days} days", "false")]
+        if single["status"] == "ok":  # more freedom never costs more
+            assert metric(spread, "total_cost_usd") <= metric(single, "total_cost_usd") * 1.0001
+            assert single["metrics"]["sites_used"] == "riyadh-expansion"  # cheapest power
+    assert "," in records[(fleet, "20 days", "true")]["metrics"]["sites_used"]
+
+
+def test_every_failure_says_why(results: dict[str, SweepResult]) -> None:
+    failures: dict[str, list[str]] = defaultdict(list)
+    for name, result in results.items():
+        for r in result.records:
+            if r["status"] != "ok":
+                failures[name].append(r["error"])
+    assert all(message for messages in failures.values() for message in messages)
+
+
+def test_api_report_script(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "build_report", EXAMPLES / "api_report" / "build_report.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "report.html"
+    assert module.main(["build_report.py", str(out)]) == 0
+    page = out.read_text()
+    assert page.count("<svg") >= 6  # comparison, KV cache, interactivity, roofline, plan figures
+    for title in ("Summary", "Side by side", "Placement on the site graph"):
+        assert title in page
