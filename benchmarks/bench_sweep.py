@@ -46,6 +46,31 @@ parameters:
 """
 
 
+def _burn(count: int) -> float:
+    """Pure-Python work (dict and list churn) timed in one process."""
+    start = time.perf_counter()
+    table: dict[str, list[int]] = {}
+    for i in range(count):
+        table[str(i)] = [i] * 10
+        if len(table) > 50_000:
+            table.clear()
+    return time.perf_counter() - start
+
+
+def machine_ceiling(workers: int, count: int = 600_000) -> float:
+    """Speed-up this machine gives plain Python work from 1 to ``workers`` processes: the
+    ceiling for the sweep's speed-up (shared or throttled cores show here first)."""
+    import multiprocessing
+
+    one = _burn(count)
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        pool.map(_burn, [1000] * workers)  # start the workers first
+        start = time.perf_counter()
+        pool.map(_burn, [count] * workers)
+        many = time.perf_counter() - start
+    return workers * one / many
+
+
 def timed(study: Path, out: Path, workers: int, scheduler: str | None = None
           ) -> tuple[float, SweepResult]:
     start = time.perf_counter()
@@ -78,7 +103,9 @@ def main() -> None:
         report("1 worker (in-process)", serial_s, serial, 1)
         parallel_s, parallel = timed(study, root / "many", args.workers)
         report(f"{args.workers} worker processes", parallel_s, parallel, args.workers)
-        print(f"speed-up 1 -> {args.workers} workers: {serial_s / parallel_s:.2f}x")
+        ceiling = machine_ceiling(args.workers)
+        print(f"speed-up 1 -> {args.workers} workers: {serial_s / parallel_s:.2f}x "
+              f"(plain Python work on this machine: {ceiling:.2f}x)")
         resume_s, _ = timed(study, root / "many", args.workers)
         print(f"re-run (every scenario already done): {resume_s:.2f} s")
         if args.dask:
