@@ -47,11 +47,11 @@ class EstimateResult:
                 "system": self.system, "file": self.file}
         return {**head, **self.values}
 
-    def to_report(self) -> Any:
-        """Report sections for the table, Markdown, CSV and HTML formats."""
+    def to_report(self, figures: bool = False) -> Any:
+        """Report sections for the table, Markdown, CSV and HTML (with plots) formats."""
         from planner.report.estimate import estimate_report
 
-        return estimate_report(self.to_dict())
+        return estimate_report(self.to_dict(), figures=figures)
 
 
 def estimate(path: PathLike, hardware: str, overrides: Sequence[str] = (),
@@ -143,8 +143,8 @@ class CalibrationReport:
                 "mean_abs_error": self.mean_abs_error, "max_abs_error": self.max_abs_error,
                 "all_within_tolerance": self.all_within_tolerance, "errors": list(self.errors)}
 
-    def to_report(self) -> Any:
-        """Report sections."""
+    def to_report(self, figures: bool = False) -> Any:
+        """Report sections (no figures: the cases are a table)."""
         from planner.report.calibration import calibration_report
 
         return calibration_report(self.to_dict())

@@ -524,38 +524,69 @@ def _serve_points(loaded: Any, row: Mapping[str, Any], system: Any
 
 def _posttrain_points(loaded: Any, row: Mapping[str, Any], system: Any
                       ) -> tuple[str, list[dict[str, Any]]]:
-    """Generate (decode), score (prefill) and update (training) of an RL post-training run."""
+    """Generate (decode), update (training) and score (prefill) of an RL post-training run,
+    each as FLOP/s per accelerator against its arithmetic intensity."""
+    spec = loaded.spec
+    roles = {r["role"]: r for r in row.get("roles", [])}
+    context = float(spec.prompt_tokens + spec.tokens_per_sample / 2)  # mean over a sample
+    per_accel = 1.0 / system.accelerators
+    points = [_generate_point(loaded, roles.get("generate", {}), context, per_accel),
+              _update_point(loaded, roles.get("update", {}), context, per_accel),
+              _score_point(loaded, roles.get("score", {}), context, per_accel)]
+    return str(spec.generator.weights_precision), [p for p in points if p is not None]
+
+
+def _generate_point(loaded: Any, role: Mapping[str, Any], context: float,
+                    per_accel: float) -> dict[str, Any] | None:
+    """Decode at the role's batch: tokens/s per unit × F(s) FLOPs per token."""
     from planner.workload.params import forward_flops_per_token, kv_bytes_per_token, weights_bytes
 
-    spec, models = loaded.spec, loaded.models
-    roles = {r["role"]: r for r in row.get("roles", [])}
-    gen = models[spec.generator.model or spec.model].architecture
-    context = float(spec.prompt_tokens + spec.tokens_per_sample / 2)
-    per_accel = 1.0 / system.accelerators
-    points = []
-    g = roles.get("generate", {})
-    if g.get("tokens_per_s_per_unit") and g.get("batch"):
-        w = weights_bytes(gen, _bytes_per_element(spec.generator.weights_precision))
-        kv = kv_bytes_per_token(gen, _bytes_per_element(spec.generator.kv_precision))
-        points.append({"label": "generate", "intensity_flops_per_byte": decode_intensity(
-            gen, float(g["batch"]), context, w, kv), "flops_per_s": float(
-            g["tokens_per_s_per_unit"]) * forward_flops_per_token(gen, context) * per_accel})
-    policy = models[spec.model].architecture
-    full = float(spec.prompt_tokens + spec.tokens_per_sample)
-    u = roles.get("update", {})
-    if u.get("update_tokens_per_s_per_unit"):
-        flops = (spec.forward_backward_ratio + 2.0) * forward_flops_per_token(policy, context)
-        points.append({"label": "update", "intensity_flops_per_byte": gemm_intensity(
-            full, policy.hidden, _bytes_per_element(spec.precision)),
-            "flops_per_s": float(u["update_tokens_per_s_per_unit"]) * flops * per_accel})
-    s = roles.get("score", {})
-    if s.get("throughput_per_unit") and s.get("reward_tokens_per_sample") and \
-            spec.reward_models.orm is not None:
-        orm = models[spec.reward_models.orm.model].architecture
-        points.append({"label": "score", "intensity_flops_per_byte": gemm_intensity(
-            full, orm.hidden, 1.0), "flops_per_s": float(s["throughput_per_unit"]) * float(
-            s["reward_tokens_per_sample"]) * forward_flops_per_token(orm, context) * per_accel})
-    return str(spec.generator.weights_precision), points
+    if not (role.get("tokens_per_s_per_unit") and role.get("batch")):
+        return None
+    spec = loaded.spec
+    arch = loaded.models[spec.generator.model or spec.model].architecture
+    w = weights_bytes(arch, _bytes_per_element(spec.generator.weights_precision))
+    kv = kv_bytes_per_token(arch, _bytes_per_element(spec.generator.kv_precision))
+    return {"label": "generate",
+            "intensity_flops_per_byte": decode_intensity(arch, float(role["batch"]), context,
+                                                         w, kv),
+            "flops_per_s": float(role["tokens_per_s_per_unit"])
+            * forward_flops_per_token(arch, context) * per_accel}
+
+
+def _update_point(loaded: Any, role: Mapping[str, Any], context: float,
+                  per_accel: float) -> dict[str, Any] | None:
+    """PPO update: r forward passes and one backward (2 forwards' worth) per token,
+    (r + 2)·F(s) FLOPs (planner.perf.rl), on training matmuls of one sample."""
+    from planner.workload.params import forward_flops_per_token
+
+    if not role.get("update_tokens_per_s_per_unit"):
+        return None
+    spec = loaded.spec
+    policy = loaded.models[spec.model].architecture
+    flops = (spec.forward_backward_ratio + 2.0) * forward_flops_per_token(policy, context)
+    sample = float(spec.prompt_tokens + spec.tokens_per_sample)
+    return {"label": "update",
+            "intensity_flops_per_byte": gemm_intensity(sample, policy.hidden,
+                                                       _bytes_per_element(spec.precision)),
+            "flops_per_s": float(role["update_tokens_per_s_per_unit"]) * flops * per_accel}
+
+
+def _score_point(loaded: Any, role: Mapping[str, Any], context: float,
+                 per_accel: float) -> dict[str, Any] | None:
+    """Reward-model prefill (FP8 weights): samples/s × reward tokens per sample × F(s)."""
+    from planner.workload.params import forward_flops_per_token
+
+    spec = loaded.spec
+    if not (role.get("throughput_per_unit") and role.get("reward_tokens_per_sample")
+            and spec.reward_models.orm is not None):
+        return None
+    orm = loaded.models[spec.reward_models.orm.model].architecture
+    sample = float(spec.prompt_tokens + spec.tokens_per_sample)
+    return {"label": "score", "intensity_flops_per_byte": gemm_intensity(sample, orm.hidden, 1.0),
+            "flops_per_s": float(role["throughput_per_unit"])
+            * float(role["reward_tokens_per_sample"])
+            * forward_flops_per_token(orm, context) * per_accel}
 
 
 def _pretrain_points(loaded: Any, row: Mapping[str, Any], system: Any

@@ -255,11 +255,11 @@ class PlanResult:
         data["role_throughputs"] = list(self.context.role_rows)
         return data
 
-    def to_report(self) -> Any:
-        """Report sections for table, Markdown, CSV and HTML."""
+    def to_report(self, figures: bool = False) -> Any:
+        """Report sections for table, Markdown, CSV and HTML (with plots)."""
         from planner.report.plan import plan_report
 
-        return plan_report(self.to_dict())
+        return plan_report(self.to_dict(), figures=figures)
 
 
 def plan(inputs: Any, context: PlanContext, *, objective: str = "cost", integer: bool = False,

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib
 import io
 import itertools
 import json
@@ -219,7 +220,7 @@ def _check_paths(doc: Document, study: Study, folder: Path) -> list[Problem]:
     if not (folder / study.workload).is_file():
         problems.append(doc.problem(("workload",), f"file {study.workload!r} not found",
                                     "paths are relative to the study file"))
-    fleets = [("fleet",)] if study.fleet else []
+    fleets: list[tuple[str | int, ...]] = [("fleet",)] if study.fleet else []
     fleets += [("fleets", i) for i in range(len(study.fleets))]
     for where in fleets:
         name = study.fleet if where == ("fleet",) else study.fleets[int(where[1])]
@@ -413,7 +414,7 @@ def expand(loaded: LoadedStudy) -> list[ScenarioTask]:
     study = loaded.study
     grid = [p for p in study.parameters if not p.is_random]
     axes = [[(p.path, v) for v in parameter_values(p, study)] for p in grid]
-    tasks = []
+    tasks: list[ScenarioTask] = []
     for point in itertools.product(*axes):
         for draw in random_draws(study):
             chosen = [*point, *draw.items()]
@@ -608,7 +609,7 @@ class SweepResult:
     def to_frame(self) -> Any:
         """The tidy rows as a pandas DataFrame (needs pandas)."""
         try:
-            import pandas
+            pandas = importlib.import_module("pandas")
         except ImportError:
             raise InputError(Problem("to_frame", "", "pandas is not installed",
                                      "pip install pandas, or use rows()")) from None

@@ -234,6 +234,12 @@ def _scalar_problem(doc: Document, option: str, parts: list[str | int], depth: i
                        "not a mapping", f"set {holder}=VALUE itself, or check the field path")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write a file atomically (temp file in the same folder, then rename)."""
     target = Path(path)
@@ -242,6 +248,7 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual mode
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

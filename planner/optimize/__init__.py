@@ -60,6 +60,10 @@ def optimize(inputs: PlanningInputs, *, objective: Objective = "cost", integer: 
     """
     _check_options(objective, solver, time_limit_s)
     problems = check_inputs(inputs)
+    if objective == "time" and all(job.serve is not None for job in inputs.jobs):
+        problems.append(Problem("<options>", "objective",
+                                "the time objective needs a pretraining or post-training job "
+                                "(serving has no finish time)", "use the cost objective"))
     if problems:
         raise InputError(problems)
     if precheck(inputs):

@@ -1,11 +1,11 @@
 """Binding constraints and their shadow prices, in units people price things in.
 
 A shadow price (dual value) is the change of the optimal objective per unit of a constraint's
-right-hand side. Reported values are magnitudes: for a capacity (power, cores, link, inventory,
-purchase limit, budget) what one more unit would save; for a demand (work, serving rate) what
-one more unit would cost. Rows are scaled inside the LP (MW, thousands of cores, GB per horizon,
-shares of work, cost in units of the largest cost coefficient); each
-:class:`~planner.optimize.build.Row` carries the size of its unit, so
+right-hand side. Reported values are magnitudes (solvers disagree on signs when maximising):
+for a capacity (power, cores, link, inventory, purchase limit, budget) what one more unit would
+save; for a demand (work, serving rate) what one more unit would cost. Rows are scaled inside
+the LP (MW, thousands of cores, GB per horizon, shares of work, cost in units of the largest
+cost coefficient); each :class:`~planner.optimize.build.Row` carries the size of its unit, so
 ``dual x objective scale / unit size`` is per natural unit (W, core, B/s, work unit, USD).
 Those are then quoted per MW-day, per core-hour, per Gbps-day (per day of the scenario horizon,
 i.e. the value of the extra capacity spread evenly over the horizon), per unit of a system, or
@@ -51,9 +51,10 @@ def find_bottlenecks(m: BuiltLp, outcome: SolveOutcome) -> tuple[Bottleneck, ...
     found = []
     for (family, key), row in m.rows.items():
         kind = KIND_OF_FAMILY.get(family)
-        if kind is None or not _binding(row):
+        pi, slack = _dual(row, outcome)
+        if kind is None or not _binding(row, slack):
             continue
-        pi = abs(row.constraint.pi or 0.0)
+        pi = abs(pi)
         if pi <= _TOL:  # rows are scaled to O(1) units, so this is solver noise
             continue
         value, unit = _human(m, family, key, pi * scale / row.unit_size)
@@ -62,11 +63,17 @@ def find_bottlenecks(m: BuiltLp, outcome: SolveOutcome) -> tuple[Bottleneck, ...
     return tuple(sorted(found, key=lambda b: (-b.shadow_price, b.constraint)))
 
 
-def _binding(row: Row) -> bool:
+def _dual(row: Row, outcome: SolveOutcome) -> tuple[float, float]:
+    """(dual, slack) of a row: kept from the speed pass (time objective) or the last solve."""
+    if outcome.duals is not None:
+        return outcome.duals.get((row.family, row.key), (0.0, 1.0))
+    return row.constraint.pi or 0.0, row.constraint.slack if row.constraint.slack is not None \
+        else 1.0
+
+
+def _binding(row: Row, slack: float) -> bool:
     """A row is binding when its slack is (numerically) zero."""
-    slack = row.constraint.slack
-    rhs = abs(row.constraint.constant)
-    return slack is not None and abs(slack) <= 1e-6 * max(1.0, rhs)
+    return abs(slack) <= 1e-6 * max(1.0, abs(row.constraint.constant))
 
 
 def _where(family: str, key: tuple[str, ...]) -> str:

@@ -14,7 +14,8 @@ Sets
 - :math:`K = \{\text{samples}, \text{kept}, \text{weights}\}` data kinds of an RL job;
   :math:`J^F` RL jobs spread over sites (not single-site, and the fleet has links).
 - :math:`G_j` regions of serving job *j*; catchment :math:`C_{jg} = \{s : \ell(s,g) \le L_j\}`
-  with :math:`\ell` the shortest-path latency from *s* to the nearest site of region *g*.
+  with :math:`\ell` the shortest-path latency from *s* to the nearest site of region *g*
+  (every site for the region ``*``, demand without a home region).
 - Site-choice groups: every role of a single-site job; the update role of a spread RL job.
 
 Parameters (SI units)
@@ -64,7 +65,9 @@ Objectives
 - ``time`` (maximise :math:`\lambda`): every pretraining and post-training job does
   :math:`\lambda W_{jr}` work within :math:`T_j`, i.e. finishes in :math:`T_j/\lambda`; serving
   demand stays as given. Linear approximation: costs are still charged for the full horizon *T*
-  (hardware is held for the scenario), while egress grows with :math:`\lambda`.
+  (hardware is held for the scenario), while egress grows with :math:`\lambda`. Lexicographic:
+  once :math:`\lambda^*` is found, ``speed_floor``: :math:`\lambda \ge (1 - 10^{-9})\lambda^*`
+  is added and cost is minimised, so the plan is the cheapest of the fastest.
 
 Constraints
 -----------
@@ -178,6 +181,7 @@ MW = 1e6  # watts per MW: power rows are in MW
 KCORES = 1e3  # cores per row unit of CPU rows
 MUSD = 1e6  # USD per MUSD, the unit budget shadow prices are quoted in
 LAMBDA_MAX = 1e4
+SPEED_TOLERANCE = 1e-9  # speed_floor keeps lambda within this fraction of its optimum
 KINDS = ("samples", "kept", "weights")
 _PENALTY_DEMAND = 1e4
 _PENALTY_LINK_PER_GB = 1e-6
@@ -623,6 +627,30 @@ def _collect_costs(m: BuiltLp) -> None:
         parts["egress"].append((var, ix.graph.edges[(a, b)].usd_per_byte * GB))
 
 
+def cost_objective(m: BuiltLp) -> Any:
+    """The cost expression of the objective (in units of ``usd_scale``)."""
+    return _expr([(var, c / m.usd_scale) for part in m.cost_parts.values() for var, c in part])
+
+
+def add_speed_floor(m: BuiltLp, floor: float) -> Any:
+    """speed_floor: hold lambda at (nearly) its optimum, then minimise cost (time objective)."""
+    import pulp
+
+    _row(m, "speed_floor", (), [(m.lam, 1.0)], ">=", floor, 1.0)
+    m.prob.sense = pulp.LpMinimize
+    m.prob.setObjective(cost_objective(m))
+    return m.rows[("speed_floor", ())].constraint
+
+
+def remove_speed_floor(m: BuiltLp, floor: Any) -> None:
+    """Undo :func:`add_speed_floor`: the floor becomes lambda >= 0, lambda is maximised again."""
+    import pulp
+
+    floor.constant = 0.0
+    m.prob.sense = pulp.LpMaximize
+    m.prob.setObjective(_expr([(m.lam, 1.0)]))
+
+
 def _set_objective(m: BuiltLp) -> None:
     """Cost (in units of ``usd_scale``), throughput multiplier, or the elastic penalty sum."""
     if m.elastic:
@@ -631,5 +659,4 @@ def _set_objective(m: BuiltLp) -> None:
         _row(m, "lambda_cap", (), [(m.lam, 1.0)], "<=", LAMBDA_MAX, 1.0)
         m.prob.setObjective(_expr([(m.lam, 1.0)]))
     else:
-        m.prob.setObjective(_expr([(var, c / m.usd_scale) for part in m.cost_parts.values()
-                                   for var, c in part]))
+        m.prob.setObjective(cost_objective(m))

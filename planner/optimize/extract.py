@@ -10,7 +10,7 @@ from collections import defaultdict
 from typing import Any
 
 from planner.optimize.bottlenecks import find_bottlenecks
-from planner.optimize.build import GB, BuiltLp
+from planner.optimize.build import GB, LAMBDA_MAX, BuiltLp
 from planner.optimize.costs import amortised_usd, capital_recovery_factor, system_costs
 from planner.optimize.solution import (
     Flow,
@@ -222,6 +222,10 @@ def _assumptions(m: BuiltLp, outcome: SolveOutcome) -> tuple[Note, ...]:
                           "planner.optimize.build",
                           "every training job's work rate is scaled by the same factor; its "
                           "finish time is horizon / factor; costs stay those of the horizon"))
+        if m.lam is not None and value(m.lam) >= LAMBDA_MAX * (1 - 1e-6):
+            notes.append(Note("throughput_multiplier_cap", LAMBDA_MAX, "planner.optimize.build",
+                              "the multiplier reached its cap: the fleet and budget allow far "
+                              "more than the jobs need; set a budget to make it meaningful"))
     notes += [Note(f"solver_note_{i + 1}", text, outcome.solver) for i, text in
               enumerate(outcome.notes)]
     return tuple(notes)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from planner.optimize.inputs import JobInput, PlanningInputs, SiteInput, SystemInput
+from planner.optimize.inputs import ANY_REGION, JobInput, PlanningInputs, SiteInput, SystemInput
 from planner.topology import SiteGraph
 
 __all__ = ["LpIndex", "build_index"]
@@ -112,13 +112,17 @@ def _place_keys(inputs: PlanningInputs, pools: tuple[tuple[str, str], ...],
 
 def _catchments(inputs: PlanningInputs,
                 graph: SiteGraph) -> dict[tuple[str, str], tuple[str, ...]]:
-    """For each serving job and region: the sites within the latency bound (shortest path)."""
+    """For each serving job and region: the sites within the latency bound (shortest path).
+
+    The region ``*`` (``ANY_REGION``) is demand with no home: every site may serve it.
+    """
     out = {}
     for job in inputs.jobs:
         if job.serve is None:
             continue
         for region in job.serve.rate_by_region:
-            out[(job.id, region)] = graph.sites_within(region, job.serve.latency_bound_s)
+            out[(job.id, region)] = (graph.sites if region == ANY_REGION else
+                                     graph.sites_within(region, job.serve.latency_bound_s))
     return out
 
 

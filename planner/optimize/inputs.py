@@ -32,6 +32,7 @@ from typing import Literal
 from planner.errors import Problem
 
 __all__ = [
+    "ANY_REGION",
     "CpuServerInput",
     "EconomicsInput",
     "JobInput",
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 JobKind = Literal["pretrain", "posttrain", "serve"]
+ANY_REGION = "*"
 _WHERE = "<planning inputs>"
 
 
@@ -172,7 +174,11 @@ class RlCoupling:
 
 @dataclass(frozen=True, slots=True)
 class ServeDemand:
-    """Requests per second by region, each served within a latency bound."""
+    """Requests per second by region, each served within a latency bound.
+
+    The region ``"*"`` (:data:`ANY_REGION`) stands for demand without a home region: any site
+    may serve it, whatever its latency.
+    """
 
     rate_by_region: Mapping[str, float]
     latency_bound_s: float

@@ -4,6 +4,9 @@
   fails, and can be asked for directly. Both return duals (``constraint.pi``).
 - ``integer=True``: the MILP is solved, then every integer variable is fixed at its value and the
   LP is solved again, so that the bottleneck report has duals.
+- Time objective: once lambda is maximised (and its duals kept for the bottleneck report), the
+  cheapest plan at that speed is found (``build.add_speed_floor``), so that cost is not left to
+  chance among equally fast plans.
 - LP mode with site choices (single-site jobs, RL update sites, generating sites): the relaxed
   solution is rounded (each group to the site holding most of its power, each ``gen_on`` to
   whether the site generates) and re-solved; if the rounded problem is infeasible the relaxed
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from planner.errors import SolverError
-from planner.optimize.build import BuiltLp
+from planner.optimize.build import SPEED_TOLERANCE, BuiltLp, add_speed_floor, remove_speed_floor
 
 __all__ = ["SolveOutcome", "SolverName", "solve_lp"]
 
@@ -40,16 +43,21 @@ _banner_silenced = False
 
 @dataclass
 class SolveOutcome:
-    """What the solver run produced: status, timings, values and dual sign convention."""
+    """What the solver run produced: status, timings, notes and (time objective) kept duals.
+
+    ``duals`` maps each row to (dual, slack) as they were after lambda was maximised, before
+    the cost pass overwrote them. Dual signs follow each solver's convention (HiGHS reports
+    those of the negated objective when maximising), so readers use magnitudes.
+    """
 
     status: str
     solver: str
     seconds: float
     variables: int
     constraints: int
-    dual_sign: float = 1.0
     has_duals: bool = True
     notes: list[str] = field(default_factory=list)
+    duals: dict[tuple[str, tuple[str, ...]], tuple[float, float]] | None = None
 
 
 def solve_lp(m: BuiltLp, *, solver: SolverName = "highs", time_limit_s: float | None = None,
@@ -67,19 +75,14 @@ def solve_lp(m: BuiltLp, *, solver: SolverName = "highs", time_limit_s: float | 
     outcome = SolveOutcome(status, name, 0.0, len(m.prob.variables()), len(m.rows))
     if status in ("optimal", "time_limit"):
         if m.integer:
-            _fix_integers_for_duals(m, outcome, solver, time_limit_s)
+            _finish_integer(m, outcome, solver, time_limit_s)
         else:
             _round_site_choices(m, outcome, solver, time_limit_s)
-    outcome.dual_sign = -1.0 if (outcome.solver == "HiGHS" and _maximising(m)) else 1.0
+            if _lexicographic(m):
+                outcome.duals = _snapshot(m)
+                _cheapest_at_best_speed(m, outcome, solver, time_limit_s)
     outcome.seconds = time.perf_counter() - start
     return outcome
-
-
-def _maximising(m: BuiltLp) -> bool:
-    """HiGHS reports duals of the negated objective when PuLP maximises."""
-    import pulp
-
-    return bool(m.prob.sense == pulp.LpMaximize)
 
 
 def _solver(name: SolverName, time_limit_s: float | None) -> Any:
@@ -164,23 +167,66 @@ def _integer_vars(m: BuiltLp) -> list[Any]:
             if v.cat == pulp.LpInteger]
 
 
-def _fix(var: Any, value: float) -> None:
+Saved = list[tuple[Any, str, float | None, float | None]]
+
+
+def _fix_integers(m: BuiltLp, integers: list[Any]) -> Saved:
+    """Fix integer variables at their rounded values (as continuous); return how to undo it."""
     import pulp
 
-    var.cat = pulp.LpContinuous
-    var.lowBound = var.upBound = value
+    saved = [(v, v.cat, v.lowBound, v.upBound) for v in integers]
+    for var in integers:
+        var.cat = pulp.LpContinuous
+        var.lowBound = var.upBound = round(var.varValue or 0.0)
+    return saved
 
 
-def _fix_integers_for_duals(m: BuiltLp, outcome: SolveOutcome, solver: SolverName,
-                            time_limit_s: float | None) -> None:
-    """Fix the integer variables at their (rounded) values and re-solve the LP for duals."""
-    fixed = [(v, round(v.varValue or 0.0)) for v in _integer_vars(m)]
-    for var, value in fixed:
-        _fix(var, value)
-    status, _ = _run(m, solver, time_limit_s)
-    if status != "optimal":
+def _restore(saved: Saved) -> None:
+    for var, cat, low, up in saved:
+        var.cat, var.lowBound, var.upBound = cat, low, up
+
+
+def _finish_integer(m: BuiltLp, outcome: SolveOutcome, solver: SolverName,
+                    time_limit_s: float | None) -> None:
+    """Fix the integers and re-solve the LP for duals; for the time objective, then find the
+    cheapest plan at the best speed (integers free again) and fix its integers in turn."""
+    integers = _integer_vars(m)
+    saved = _fix_integers(m, integers)
+    if _run(m, solver, time_limit_s)[0] != "optimal":
         outcome.has_duals = False
         outcome.notes.append("the LP with integers fixed did not solve; no shadow prices")
+    if not _lexicographic(m):
+        return
+    outcome.duals = _snapshot(m)
+    _restore(saved)
+    if _cheapest_at_best_speed(m, outcome, solver, time_limit_s):
+        _fix_integers(m, integers)
+        _run(m, solver, time_limit_s)
+
+
+def _lexicographic(m: BuiltLp) -> bool:
+    """The time objective is followed by a cost pass (see ``build.add_speed_floor``)."""
+    return m.objective == "time" and not m.elastic and m.lam is not None
+
+
+def _snapshot(m: BuiltLp) -> dict[tuple[str, tuple[str, ...]], tuple[float, float]]:
+    """Duals and slacks of every row, kept before a later solve overwrites them."""
+    return {key: (row.constraint.pi or 0.0, row.constraint.slack or 0.0)
+            for key, row in m.rows.items()}
+
+
+def _cheapest_at_best_speed(m: BuiltLp, outcome: SolveOutcome, solver: SolverName,
+                            time_limit_s: float | None) -> bool:
+    """Hold lambda at its optimum and minimise cost; on failure go back to the fast plan."""
+    floor = add_speed_floor(m, (m.lam.varValue or 0.0) * (1 - SPEED_TOLERANCE))
+    if _run(m, solver, time_limit_s)[0] in ("optimal", "time_limit"):
+        outcome.notes.append("time objective: the cheapest plan at the best speed is reported")
+        return True
+    remove_speed_floor(m, floor)
+    _run(m, solver, time_limit_s)
+    outcome.notes.append("time objective: cost could not be minimised at the best speed; the "
+                         "first plan found at that speed is reported")
+    return False
 
 
 def _round_site_choices(m: BuiltLp, outcome: SolveOutcome, solver: SolverName,

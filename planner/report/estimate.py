@@ -20,7 +20,7 @@ def assumptions_table(assumptions: list[dict[str, Any]]) -> Table:
                  tuple(assumptions))
 
 
-def estimate_report(data: dict[str, Any]) -> Report:
+def estimate_report(data: dict[str, Any], figures: bool = False) -> Report:
     """Key figures, the role table for post-training, then the assumptions."""
     title = f"{data['workload']} ({data['kind']}) on {data['system']}"
     items = tuple((label(k), format_value(k, v)) for k, v in data.items()
@@ -33,4 +33,9 @@ def estimate_report(data: dict[str, Any]) -> Report:
         headers = ("role", "model", "work", "unit", "per unit per s", "bound", "units needed")
         sections.append(Table("Roles", headers, rows, "roles", tuple(data["roles"])))
     sections.append(assumptions_table(data.get("assumptions", [])))
-    return Report(title, tuple(sections), data)
+    plots: tuple[str, ...] = ()
+    if figures:
+        from planner.report.plots import estimate_figures
+
+        plots = tuple(estimate_figures(data))
+    return Report(title, tuple(sections), data, plots)

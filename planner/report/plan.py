@@ -59,7 +59,7 @@ def _bottlenecks(data: dict[str, Any]) -> Table:
                  tuple(data.get("bottlenecks", [])))
 
 
-def plan_report(data: dict[str, Any]) -> Report:
+def plan_report(data: dict[str, Any], figures: bool = False) -> Report:
     """The plan as sections: summary, costs, placements, purchases, flows, sites, bottlenecks."""
     sections: list[Table | KeyValues] = [
         _summary(data),
@@ -82,4 +82,9 @@ def plan_report(data: dict[str, Any]) -> Report:
         assumptions_table(list(data.get("assumptions", []))),
     ]
     title = f"Plan for {data.get('scenario', '')} on fleet {data.get('fleet', '')}"
-    return Report(title, tuple(sections), data)
+    plots: tuple[str, ...] = ()
+    if figures:
+        from planner.report.plots import plan_figures
+
+        plots = tuple(plan_figures(data))
+    return Report(title, tuple(sections), data, plots)

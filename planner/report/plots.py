@@ -40,7 +40,7 @@ __all__ = [
 PALETTE = ("#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#0a7a8a",
            "#57606a", "#fb8500", "#6e7781")
 FIGSIZE_IN = (7.5, 4.2)
-_RC = {"svg.fonttype": "none", "svg.hashsalt": "planner", "font.size": 9.0,
+_RC: Any = {"svg.fonttype": "none", "svg.hashsalt": "planner", "font.size": 9.0,
        "axes.titlesize": 11.0, "axes.spines.top": False, "axes.spines.right": False}
 GB = 1e9  # decimal gigabyte: the article and vendors quote HBM in GB
 
@@ -137,8 +137,6 @@ def roofline_plot(systems: Sequence[Mapping[str, Any]], points: Sequence[Mapping
             _draw_role(axes, point, colors.get(point.get("system", ""), "#000000"))
         axes.set_xscale("log")
         axes.set_yscale("log")
-        top = max([s["peak_flops_per_s"] for s in systems], default=1.0)
-        axes.set_ylim(top=top * 4.0)  # room for the ridge labels under the title
         axes.set_xlabel("arithmetic intensity (FLOP/byte)")
         axes.set_ylabel("FLOP/s per accelerator")
         axes.legend(loc="lower right", fontsize=8)
@@ -151,10 +149,9 @@ def _draw_roof(axes: Any, system: Mapping[str, Any], low: float, high: float, co
     ridge = peak / bandwidth
     xs = [low, ridge, high]
     ys = [low * bandwidth, peak, peak]  # min(peak, I × BW), linear on log axes up to the ridge
-    axes.plot(xs, ys, color=color, linewidth=1.8, label=f"{system['name']} roof")
-    axes.plot([ridge], [peak], marker="|", color=color, markersize=8)
-    axes.annotate(f"ridge {ridge:,.0f} FLOP/B", (ridge, peak), textcoords="offset points",
-                  xytext=(-6, 5 + 9 * index), fontsize=7, color=color, ha="right")
+    axes.plot(xs, ys, color=color, linewidth=1.8,
+              label=f"{system['name']} roof, ridge {ridge:,.0f} FLOP/B")
+    axes.plot([ridge], [peak], marker="|", color=color, markersize=8 + 2 * index)
 
 
 def _draw_role(axes: Any, point: Mapping[str, Any], color: str) -> None:

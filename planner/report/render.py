@@ -22,14 +22,14 @@ class Renderable(Protocol):
 
     def to_dict(self) -> dict[str, Any]: ...
 
-    def to_report(self) -> Report: ...
+    def to_report(self, figures: bool = False) -> Report: ...
 
 
 def render(result: Renderable, fmt: str) -> str:
     """Render a result in one of: table, json, markdown, csv, html."""
     if fmt == "json":
         return to_json(result.to_dict())
-    return render_report(result.to_report(), fmt)
+    return render_report(result.to_report(figures=fmt == "html"), fmt)
 
 
 def render_report(report: Report, fmt: str) -> str:

@@ -132,6 +132,7 @@ def progress_bar(description: str = "scenarios", enabled: bool = True) -> Iterat
         state = {"failed": 0, "shown": 0.0}
 
         def advance(record: Mapping[str, Any], done: int, total: int) -> None:
+            """Count the scenario, redraw at most every REFRESH_S and at the end."""
             state["failed"] += record.get("status") != "ok"
             bar.update(task, total=total, completed=done, failed=state["failed"])
             now = time.monotonic()

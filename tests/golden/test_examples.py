@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from planner.api import load
 from planner.study import SweepResult, sweep
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,14 +87,17 @@ def test_procurement_cost_against_deadline(results: dict[str, SweepResult]) -> N
 def test_procurement_verifier_cores_favour_cpu_rich_systems(
         results: dict[str, SweepResult]) -> None:
     records = by(results["procurement"], "deadline", "verifier_cpu_seconds")
-    # Verifier demand at 120 s per sample over 60 days: 1.024e10 × 120 / 5.184e6 s = 237,037
-    # cores. GB200 hosts 36 cores per GPU, Trainium2 servers 6 per chip, so Trainium2 runs
-    # short of cores sooner and needs more CPU-only servers.
+    spec = load(REPO / "workloads" / "o1_posttrain.yaml").workloads[0].spec
+    # Verifier cores busy = problems × samples × verified fraction × 120 core-s / 60 days
+    # (10M × 4,096 × 1.0 × 120 / 5.184e6 s = 948,148 cores for the bundled workload).
+    cores = spec.problems * spec.samples_per_problem * spec.verified_fraction * 120 / 5.184e6
+    assert metric(records[("gb200-nvl72", "60 days", "120 s")], "cpu_cores_needed") == \
+        pytest.approx(cores)
+    # GB200 hosts 36 cores per GPU, Trainium2 servers 6 per chip: Trainium2 runs short of
+    # verifier cores sooner and needs more CPU-only servers.
     trn2 = metric(records[("trn2-rainier", "60 days", "120 s")], "cpu_servers_needed")
     gb200 = metric(records[("gb200-nvl72", "60 days", "120 s")], "cpu_servers_needed")
     assert trn2 > gb200 > 0
-    assert metric(records[("gb200-nvl72", "60 days", "120 s")], "cpu_cores_needed") == \
-        pytest.approx(1.024e10 * 120 / (60 * 86400))
     for system in ("gb200-nvl72", "trn2-rainier"):
         servers = [metric(records[(system, "60 days", s)], "cpu_servers_needed")
                    for s in ("10 s", "30 s", "120 s")]

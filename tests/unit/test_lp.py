@@ -207,6 +207,23 @@ def test_time_objective_scales_every_job_to_the_power_cap() -> None:
     assert d["objective"]["finish_s"] == {"train": pytest.approx(T / 2)}
 
 
+def test_time_objective_picks_the_cheapest_of_the_fastest_plans() -> None:
+    # Two systems equally fast and power-hungry; the fastest plan fills the 80 units the power
+    # allows (lambda = 2) and, among those, buys the cheaper system: 80 x (2,000 + 547.5)
+    systems = (system("cheap", price=100_000.0), system("dear", price=400_000.0))
+    sites = (site(cap_w=1e6, pue=1.25, buy={"cheap": 100, "dear": 100}),)
+    for integer in (False, True):
+        sol = optimize(plan(sites, (train_job(40, systems=("cheap", "dear")),), systems=systems),
+                       objective="time", integer=integer)
+        assert sol.objective_value == pytest.approx(2.0, rel=1e-6)
+        assert [(p.system, p.units) for p in sol.purchases] == [("cheap", pytest.approx(80.0))]
+        assert sol.total_cost_usd == pytest.approx(80 * 2_547.5, rel=1e-6)
+    serve_only = JobInput("chat", "serve", T, (RoleInput("d", T, "requests", {"node": 1.0}),),
+                          serve=ServeDemand({"r1": 1.0}, 0.05))
+    with pytest.raises(InputError):
+        optimize(plan(sites, (serve_only,)), objective="time")
+
+
 def test_time_objective_within_budget() -> None:
     # unit cost at PUE 1.25: 5,000 + 438 x 1.25 = 5,547.5; a budget of 60 units = 332,850 USD
     # buys 60 units, lambda = 60 / 40 = 1.5, and one more USD buys 1 / (5,547.5 x 40) of lambda:
@@ -284,6 +301,10 @@ def test_serving_stays_within_the_latency_bound() -> None:
     # 10 ms: each region from its own site; 50 ms: everything from the cheaper site a
     assert serve(0.010) == {"a": pytest.approx(10.0), "b": pytest.approx(20.0)}
     assert serve(0.050) == {"a": pytest.approx(30.0)}
+    # demand without a home region ("*") may be served anywhere, so from the cheaper site
+    anywhere = JobInput("chat", "serve", T, (decode,), serve=ServeDemand({"*": 30.0}, 0.001))
+    assert units_by_site(optimize(plan(sites, (anywhere,))).to_dict(), "chat") == \
+        {"a": pytest.approx(30.0)}
 
 
 # ---------------------------------------------------------------------------------- single site
@@ -305,6 +326,16 @@ def test_short_power_names_the_site_and_the_megawatts() -> None:
         optimize(plan((site("x", cap_w=1e6, pue=1.25),), (train_job(400),)))
     assert err.value.exit_code == 3
     assert err.value.diagnosis == ["needs 4 MW more power at site x (cap 1 MW)"]
+
+
+@pytest.mark.parametrize("integer", [False, True], ids=["lp", "integer"])
+def test_single_site_job_too_big_for_any_site(integer: bool) -> None:
+    # 150 units x 10 kW = 1.5 MW on one site; each site has 1 MW: 500 kW short at one of them
+    sites = (site("a", cap_w=1e6), site("b", region="r2", cap_w=1e6))
+    with pytest.raises(InfeasibleError) as err:
+        optimize(plan(sites, (train_job(150, single_site=True),)), integer=integer)
+    assert err.value.diagnosis in (["needs 500 kW more power at site a (cap 1 MW)"],
+                                   ["needs 500 kW more power at site b (cap 1 MW)"])
 
 
 def test_short_purchase_limit_names_the_units() -> None:
