@@ -15,7 +15,7 @@ import argparse
 import random
 import time
 
-from planner.optimize import (
+from planner.lp import (
     CpuServerInput,
     EconomicsInput,
     JobInput,
@@ -27,8 +27,8 @@ from planner.optimize import (
     SiteInput,
     SystemInput,
 )
-from planner.optimize.build import build_lp
-from planner.optimize.solve import solve_lp
+from planner.lp.build import build_lp
+from planner.lp.solve import solve_lp
 from planner.units import SECONDS_PER_DAY, SECONDS_PER_YEAR
 
 LADDER = ((10, 5, 3), (50, 10, 5), (200, 20, 8), (500, 30, 10))  # jobs, sites, systems

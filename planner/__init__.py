@@ -24,7 +24,7 @@ _HOMES = {
     "estimate": "planner.api",
     "optimize": "planner.api",
     "calibration": "planner.api",
-    "compare": "planner.compare",
+    "compare": "planner.comparison",
     "sweep": "planner.study",
 }
 

@@ -260,7 +260,7 @@ def compare(file: Path, hardware: tuple[str, ...], fleets: tuple[Path, ...], obj
           --hardware dgx-h200 --set votes=4 --format html -o compare.html
       planner compare workloads/o1_posttrain.yaml --fleet hardware/fleets/default.yaml
     """
-    from planner.compare import compare as run_compare
+    from planner.comparison import compare as run_compare
     from planner.report.render import render, render_report
 
     result = run_compare(file, hardware, overrides, fleets=fleets, objective=objective,

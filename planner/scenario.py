@@ -2,7 +2,7 @@
 
 This is the one place where the performance model meets the optimizer: for every job, role and
 system of the fleet it asks the perf model how much work one unit does per second, and writes
-that into plain numbers (:mod:`planner.optimize.inputs`). The optimizer never sees a model,
+that into plain numbers (:mod:`planner.lp.inputs`). The optimizer never sees a model,
 a precision or a roofline.
 """
 
@@ -45,7 +45,7 @@ def _systems_in(fleet: Fleet, catalog: Catalog) -> list[System]:
 def build_planning_inputs(scenario: Any, fleet_path: str | os.PathLike[str] | None = None,
                           budget: str | float | None = None) -> tuple[Any, PlanContext]:
     """Planning inputs for the LP plus the context the report needs."""
-    from planner.optimize.inputs import PlanningInputs
+    from planner.lp.inputs import PlanningInputs
 
     catalog = load_catalog()
     fleet = load_fleet(fleet_path or scenario.fleet, catalog)
@@ -85,7 +85,7 @@ def _budget(budget: str | float | None) -> float | None:
 
 
 def _site(site: Any) -> Any:
-    from planner.optimize.inputs import SiteInput
+    from planner.lp.inputs import SiteInput
 
     return SiteInput(
         id=site.id, region=site.region, power_cap_w=site.power_capacity, pue=site.pue,
@@ -98,14 +98,14 @@ def _site(site: Any) -> Any:
 
 
 def _link(link: Any) -> Any:
-    from planner.optimize.inputs import LinkInput
+    from planner.lp.inputs import LinkInput
 
     return LinkInput(a=link.a, b=link.b, bandwidth_bytes_per_s=link.bandwidth,
                      latency_s=link.latency, usd_per_byte=link.cost)
 
 
 def _system(system: System) -> Any:
-    from planner.optimize.inputs import SystemInput
+    from planner.lp.inputs import SystemInput
 
     return SystemInput(id=system.id, accelerators=system.accelerators,
                        cpu_cores=float(system.host.cores), power_w=system.power,
@@ -114,7 +114,7 @@ def _system(system: System) -> Any:
 
 
 def _cpu_server(fleet: Fleet) -> Any:
-    from planner.optimize.inputs import CpuServerInput
+    from planner.lp.inputs import CpuServerInput
 
     server = fleet.cpu_server
     return CpuServerInput(cores=server.cores, power_w=server.power,
@@ -122,7 +122,7 @@ def _cpu_server(fleet: Fleet) -> Any:
 
 
 def _economics(fleet: Fleet) -> Any:
-    from planner.optimize.inputs import EconomicsInput
+    from planner.lp.inputs import EconomicsInput
 
     return EconomicsInput(lifetime_s=fleet.economics.lifetime,
                           cost_of_capital=fleet.economics.cost_of_capital)
@@ -140,7 +140,7 @@ def _job(loaded: Any, systems: list[System]) -> tuple[Any, dict[tuple[str, str],
 
 def _posttrain_job(name: str, spec: Posttrain, models: dict[str, Any],
                    systems: list[System]) -> tuple[Any, Any, Any, Any]:
-    from planner.optimize.inputs import JobInput, RlCoupling, RoleInput
+    from planner.lp.inputs import JobInput, RlCoupling, RoleInput
     from planner.perf.rl import posttrain_assumptions, posttrain_demand, role_estimates
 
     demand = posttrain_demand(spec, models)
@@ -177,7 +177,7 @@ def _posttrain_job(name: str, spec: Posttrain, models: dict[str, Any],
 
 def _pretrain_job(loaded: Any, spec: Pretrain, systems: list[System]) -> tuple[Any, Any, Any,
                                                                                  Any]:
-    from planner.optimize.inputs import JobInput, RoleInput
+    from planner.lp.inputs import JobInput, RoleInput
     from planner.perf.training import DEFAULTS, training_throughput
 
     if spec.deadline is None:
@@ -211,7 +211,7 @@ def _pretrain_job(loaded: Any, spec: Pretrain, systems: list[System]) -> tuple[A
 
 
 def _serve_job(loaded: Any, spec: Serve, systems: list[System]) -> tuple[Any, Any, Any, Any]:
-    from planner.optimize.inputs import JobInput, RoleInput, ServeDemand
+    from planner.lp.inputs import JobInput, RoleInput, ServeDemand
     from planner.perf.serving import estimate_serving
 
     thr, bound, assumptions, rows = {}, {}, {}, []
@@ -266,7 +266,7 @@ def plan(inputs: Any, context: PlanContext, *, objective: str = "cost", integer:
          solver: str = "highs", time_limit_s: float | None = None,
          dump_lp: str | os.PathLike[str] | None = None) -> PlanResult:
     """Solve the LP and wrap the Solution with its context."""
-    from planner.optimize import optimize
+    from planner.lp import optimize
 
     solution = optimize(inputs, objective=objective, integer=integer, solver=solver,
                         time_limit_s=time_limit_s, dump_lp=dump_lp)

@@ -23,7 +23,7 @@ list of systems or ``optimize`` on a fleet or several) and the parameters to var
 Scenarios are the Cartesian product of the options (systems or fleets), the grid parameters
 (``values`` lists and ``range`` grids) and the ``samples`` random draws (the same draws for
 every option and grid point: common random numbers, so options differ only by the option).
-Each scenario is evaluated by :func:`planner.compare.evaluate_option`, so its result row has
+Each scenario is evaluated by :func:`planner.comparison.evaluate_option`, so its result row has
 the comparison's keys. Scenarios run in-process (``workers=1``), on local processes
 (``concurrent.futures``) or on an existing Dask distributed cluster (``scheduler=ADDRESS``;
 its workers must see the same files at the same paths). A failed scenario is recorded with its
@@ -52,7 +52,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, model_validator
 
-from planner.compare import Option, error_row, evaluate_option, work_unit
+from planner.comparison import Option, error_row, evaluate_option, work_unit
 from planner.errors import InputError, PlannerError, Problem
 from planner.schema import Duration, PositiveInt, StrictModel
 from planner.yamlio import Document, load_document, write_atomic

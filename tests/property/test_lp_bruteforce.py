@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.errors import InfeasibleError
-from planner.optimize import (
+from planner.lp import (
     CpuServerInput,
     EconomicsInput,
     JobInput,
@@ -27,7 +27,7 @@ from planner.optimize import (
     SystemInput,
     optimize,
 )
-from planner.optimize.costs import system_costs
+from planner.lp.costs import system_costs
 from planner.units import SECONDS_PER_YEAR
 
 T = 0.1 * SECONDS_PER_YEAR

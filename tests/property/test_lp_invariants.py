@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from planner.errors import InfeasibleError
-from planner.optimize import (
+from planner.lp import (
     CpuServerInput,
     EconomicsInput,
     JobInput,

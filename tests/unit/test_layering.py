@@ -12,8 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "planner"
 # library -> package prefixes allowed to import it
 HOMES = {
     "click": ("planner/cli.py",),
-    "pulp": ("planner/optimize/",),
-    "highspy": ("planner/optimize/",),
+    "pulp": ("planner/lp/",),
+    "highspy": ("planner/lp/",),
     "networkx": ("planner/topology/",),
     "matplotlib": ("planner/report/",),
     "rich": ("planner/report/", "planner/cli.py", "planner/study.py"),
@@ -21,14 +21,14 @@ HOMES = {
 
 # module prefix -> planner subpackages it must not import
 FORBIDDEN = {
-    "planner/perf/": ("planner.optimize", "planner.topology", "planner.report", "planner.cli",
+    "planner/perf/": ("planner.lp", "planner.topology", "planner.report", "planner.cli",
                       "planner.scenario", "planner.study"),
-    "planner/optimize/": ("planner.perf", "planner.workload", "planner.report", "planner.cli",
+    "planner/lp/": ("planner.perf", "planner.workload", "planner.report", "planner.cli",
                           "planner.scenario"),
-    "planner/topology/": ("planner.perf", "planner.optimize", "planner.report", "planner.cli"),
-    "planner/catalog/": ("planner.perf", "planner.optimize", "planner.workload",
+    "planner/topology/": ("planner.perf", "planner.lp", "planner.report", "planner.cli"),
+    "planner/catalog/": ("planner.perf", "planner.lp", "planner.workload",
                          "planner.report", "planner.cli"),
-    "planner/workload/": ("planner.perf", "planner.optimize", "planner.report", "planner.cli"),
+    "planner/workload/": ("planner.perf", "planner.lp", "planner.report", "planner.cli"),
     "planner/units.py": ("planner.",),
     "planner/errors.py": ("planner.",),
 }

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from planner.errors import InfeasibleError, InputError, SolverError
-from planner.optimize import (
+from planner.lp import (
     CpuServerInput,
     EconomicsInput,
     JobInput,
@@ -28,8 +28,8 @@ from planner.optimize import (
     SystemInput,
     optimize,
 )
-from planner.optimize.costs import amortised_usd, capital_recovery_factor
-from planner.optimize.solve import _classify
+from planner.lp.costs import amortised_usd, capital_recovery_factor
+from planner.lp.solve import _classify
 from planner.units import SECONDS_PER_DAY, SECONDS_PER_YEAR
 
 T = 36.5 * SECONDS_PER_DAY  # 0.1 year
@@ -450,7 +450,7 @@ def test_solver_statuses_map_to_results_or_errors() -> None:
 
 def test_solving_prints_nothing() -> None:
     # HiGHS writes a banner to standard output on its first use in a process unless silenced
-    code = ("from planner.optimize import *\n"
+    code = ("from planner.lp import *\n"
             "s = SiteInput('a', 'r', 1e6, 1.0, 1e-8, 0.0, {}, {'n': 9})\n"
             "h = SystemInput('n', 8, 64, 1e4, 1e5)\n"
             "j = JobInput('j', 'pretrain', 1e6, (RoleInput('t', 1e6, 'u', {'n': 1.0}),))\n"
@@ -462,7 +462,7 @@ def test_solving_prints_nothing() -> None:
 
 
 def test_importing_the_optimizer_loads_neither_pulp_nor_networkx() -> None:
-    code = ("import sys, planner.optimize, planner.topology; "
+    code = ("import sys, planner.lp, planner.topology; "
             "print('pulp' in sys.modules, 'networkx' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import planner
-from planner import compare as cmp
+from planner import comparison as cmp
 from planner import study as st
 from planner.errors import InputError
 
@@ -161,10 +161,16 @@ def test_compare_rejects_unknown_systems_and_empty_option_lists(tmp_path: Path) 
         cmp.compare(path, [])
 
 
-def test_planner_compare_is_callable_after_the_module_is_imported(tmp_path: Path) -> None:
+def test_public_api_names_stay_functions_after_every_submodule_is_imported(
+        tmp_path: Path) -> None:
+    """No subpackage shadows an API function (planner.optimize, planner.compare, ...)."""
     path = write(tmp_path, "serve.yaml", SERVE)
-    import planner.compare  # binds the submodule to the package attribute
+    import planner.comparison
+    import planner.lp
+    import planner.study  # noqa: F401
 
+    for name in planner.__all__:
+        assert callable(getattr(planner, name)), name
     result = planner.compare(path, ["dgx-h100"], figures=False)
     assert isinstance(result, cmp.ComparisonResult)
 

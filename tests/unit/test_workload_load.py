@@ -54,9 +54,9 @@ def test_o1_posttrain_figures() -> None:
     workload = load_workload(WORKLOADS / "o1_posttrain.yaml", models_dir=MODELS)
     spec = workload.spec
     assert isinstance(spec, Posttrain)
-    # 10M problems · 1,024 samples · 16k tokens = 1.6384e14 generated tokens
-    assert spec.problems * spec.samples_per_problem * spec.tokens_per_sample == 1.6384e14
-    assert spec.branching_factor ** 5 == spec.samples_per_problem  # a 4-ary tree of depth 5
+    # 10M problems · 4,096 samples · 16k tokens = 6.5536e14 tokens in all samples
+    assert spec.problems * spec.samples_per_problem * spec.tokens_per_sample == 6.5536e14
+    assert spec.branching_factor ** 6 == spec.samples_per_problem  # a 4-ary tree of depth 6
     assert spec.verifier_cpu_seconds == 30.0
     assert spec.deadline == 60 * 86_400
     assert sorted(workload.models) == ["llama-3.1-70b", "llama-3.1-8b"]

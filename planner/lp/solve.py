@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from planner.errors import SolverError
-from planner.optimize.build import SPEED_TOLERANCE, BuiltLp, add_speed_floor, remove_speed_floor
+from planner.lp.build import SPEED_TOLERANCE, BuiltLp, add_speed_floor, remove_speed_floor
 
 __all__ = ["SolveOutcome", "SolverName", "solve_lp"]
 

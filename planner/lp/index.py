@@ -3,7 +3,7 @@
 Everything the builder iterates over is here, sorted: which (site, system) pools may hold units,
 which (job, role, site, system) placements are possible, serving catchments from the site graph,
 the site-choice groups, and the big-M bounds of the indicator constraints (each documented where
-it is computed; see ``planner.optimize.build`` for the formulation).
+it is computed; see ``planner.lp.build`` for the formulation).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from planner.optimize.inputs import ANY_REGION, JobInput, PlanningInputs, SiteInput, SystemInput
+from planner.lp.inputs import ANY_REGION, JobInput, PlanningInputs, SiteInput, SystemInput
 from planner.topology import SiteGraph
 
 __all__ = ["LpIndex", "build_index"]

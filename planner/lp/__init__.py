@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 
 from planner.errors import InputError, Problem
-from planner.optimize.build import Objective, build_lp
-from planner.optimize.diagnose import diagnose, precheck
-from planner.optimize.extract import extract_solution
-from planner.optimize.inputs import (
+from planner.lp.build import Objective, build_lp
+from planner.lp.diagnose import diagnose, precheck
+from planner.lp.extract import extract_solution
+from planner.lp.inputs import (
     CpuServerInput,
     EconomicsInput,
     JobInput,
@@ -27,8 +27,8 @@ from planner.optimize.inputs import (
     SystemInput,
     check_inputs,
 )
-from planner.optimize.solution import Solution
-from planner.optimize.solve import SolverName, solve_lp
+from planner.lp.solution import Solution
+from planner.lp.solve import SolverName, solve_lp
 
 __all__ = [
     "CpuServerInput",

@@ -5,7 +5,7 @@ right-hand side. Reported values are magnitudes (solvers disagree on signs when 
 for a capacity (power, cores, link, inventory, purchase limit, budget) what one more unit would
 save; for a demand (work, serving rate) what one more unit would cost. Rows are scaled inside
 the LP (MW, thousands of cores, GB per horizon, shares of work, cost in units of the largest
-cost coefficient); each :class:`~planner.optimize.build.Row` carries the size of its unit, so
+cost coefficient); each :class:`~planner.lp.build.Row` carries the size of its unit, so
 ``dual x objective scale / unit size`` is per natural unit (W, core, B/s, work unit, USD).
 Those are then quoted per MW-day, per core-hour, per Gbps-day (per day of the scenario horizon,
 i.e. the value of the extra capacity spread evenly over the horizon), per unit of a system, or
@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from planner.optimize.build import MUSD, BuiltLp, Row
-from planner.optimize.solution import Bottleneck
-from planner.optimize.solve import SolveOutcome
+from planner.lp.build import MUSD, BuiltLp, Row
+from planner.lp.solution import Bottleneck
+from planner.lp.solve import SolveOutcome
 from planner.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, bits_to_bytes
 
 __all__ = ["KIND_OF_FAMILY", "find_bottlenecks"]

@@ -1,4 +1,4 @@
-"""Read a solved LP back into a :class:`~planner.optimize.solution.Solution`.
+"""Read a solved LP back into a :class:`~planner.lp.solution.Solution`.
 
 Values below ``1e-9`` (relative to their scale) are solver noise and read as zero; in integer
 mode the integer families are rounded to whole numbers.
@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from planner.optimize.bottlenecks import find_bottlenecks
-from planner.optimize.build import GB, LAMBDA_MAX, BuiltLp
-from planner.optimize.costs import amortised_usd, capital_recovery_factor, system_costs
-from planner.optimize.solution import (
+from planner.lp.bottlenecks import find_bottlenecks
+from planner.lp.build import GB, LAMBDA_MAX, BuiltLp
+from planner.lp.costs import amortised_usd, capital_recovery_factor, system_costs
+from planner.lp.solution import (
     Flow,
     InventoryUse,
     Note,
@@ -23,7 +23,7 @@ from planner.optimize.solution import (
     Solution,
     SolverInfo,
 )
-from planner.optimize.solve import SolveOutcome
+from planner.lp.solve import SolveOutcome
 
 __all__ = ["CPU_SERVER", "extract_solution"]
 
@@ -210,7 +210,7 @@ def _assumptions(m: BuiltLp, outcome: SolveOutcome) -> tuple[Note, ...]:
              "purchases are charged price x CRF x horizon / year"),
         Note("charge_inventory_capex", ix.inputs.charge_inventory_capex, "planning inputs",
              "owned inventory costs energy and colocation only unless this is true"),
-        Note("energy_at_full_power", True, "planner.optimize.costs",
+        Note("energy_at_full_power", True, "planner.lp.costs",
              "provisioned units draw full IT power x PUE for the whole horizon; rented units "
              "pay their rental price only"),
         Note("mode", "integer" if m.integer else "lp", "optimize(integer=...)",
@@ -219,11 +219,11 @@ def _assumptions(m: BuiltLp, outcome: SolveOutcome) -> tuple[Note, ...]:
     ]
     if m.objective == "time":
         notes.append(Note("time_objective", "max common throughput multiplier",
-                          "planner.optimize.build",
+                          "planner.lp.build",
                           "every training job's work rate is scaled by the same factor; its "
                           "finish time is horizon / factor; costs stay those of the horizon"))
         if m.lam is not None and value(m.lam) >= LAMBDA_MAX * (1 - 1e-6):
-            notes.append(Note("throughput_multiplier_cap", LAMBDA_MAX, "planner.optimize.build",
+            notes.append(Note("throughput_multiplier_cap", LAMBDA_MAX, "planner.lp.build",
                               "the multiplier reached its cap: the fleet and budget allow far "
                               "more than the jobs need; set a budget to make it meaningful"))
     notes += [Note(f"solver_note_{i + 1}", text, outcome.solver) for i, text in

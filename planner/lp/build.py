@@ -33,7 +33,7 @@ Parameters (SI units)
 - RL job: :math:`\sigma` bytes/sample, verified fraction :math:`v`, keep fraction :math:`k`,
   weights :math:`\omega` = weight bytes x policy updates; roles g(enerate), c (score), v(erify),
   u(pdate). Serving job: rates :math:`\rho_{jg}` requests/s, :math:`\rho_j = \sum_g\rho_{jg}`.
-- Costs per variable over *T*: see ``planner.optimize.costs`` (capital recovery factor, energy
+- Costs per variable over *T*: see ``planner.lp.costs`` (capital recovery factor, energy
   = P x PUE x price x T, colocation = P x price x T, rental = price x T, egress = bytes x USD/B).
 
 Variables (all :math:`\ge 0`)
@@ -109,7 +109,7 @@ and, for CPU roles in the group, ``site_choice_cpu[j,s]`` (thousands of cores):
 :math:`M^P = \bar P_s` and :math:`M^C = (\bar P_s/\mathrm{pue}_s)\max(\text{cores per W})` are
 exact bounds, so the LP relaxation says "the group uses at most one site's worth of capacity,
 counted in fractions of each site's cap". Binary in ``integer`` mode; in LP mode the solver then
-rounds (``planner.optimize.solve``): it fixes every pick to the site holding most of the group's
+rounds (``planner.lp.solve``): it fixes every pick to the site holding most of the group's
 power and every ``gen_on`` to whether the site generates, and re-solves.
 
 ``serve[j,g]``: :math:`\sum_{s \in C_{jg}} \mathrm{alloc}_{jgs} \ge 1`;
@@ -148,7 +148,7 @@ penalised slack variable ``slack[row]``; the objective becomes
 :math:`\sum \mathrm{penalty}\cdot\mathrm{slack}`, with penalties that make one MW, the power
 of one unit, 10^5 CPU cores, 10^6 GB over the horizon and 10^9 USD comparable and unmet demand
 10^4 times dearer, so the diagnosis names capacity before demand. Its big-M bounds no longer
-depend on site power (``planner.optimize.index``), since power itself is relaxed.
+depend on site power (``planner.lp.index``), since power itself is relaxed.
 """
 
 from __future__ import annotations
@@ -158,9 +158,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from planner.optimize.costs import cpu_server_costs, system_costs
-from planner.optimize.index import LpIndex, build_index
-from planner.optimize.inputs import PlanningInputs
+from planner.lp.costs import cpu_server_costs, system_costs
+from planner.lp.index import LpIndex, build_index
+from planner.lp.inputs import PlanningInputs
 
 __all__ = [
     "GB",

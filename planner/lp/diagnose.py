@@ -20,11 +20,11 @@ import math
 from dataclasses import asdict, dataclass
 
 from planner.errors import InfeasibleError
-from planner.optimize.build import GB, KCORES, MW, BuiltLp, Objective, build_lp
-from planner.optimize.extract import value
-from planner.optimize.index import build_index
-from planner.optimize.inputs import PlanningInputs
-from planner.optimize.solve import SolverName, solve_lp
+from planner.lp.build import GB, KCORES, MW, BuiltLp, Objective, build_lp
+from planner.lp.extract import value
+from planner.lp.index import build_index
+from planner.lp.inputs import PlanningInputs
+from planner.lp.solve import SolverName, solve_lp
 from planner.topology import network_limit
 from planner.units import Dimension, format_quantity
 

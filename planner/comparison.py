@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
-import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -657,18 +655,3 @@ def _interactivity_data(loaded: Any, pairs: Sequence[tuple[Mapping[str, Any], An
         marks[system.id] = float(d.get("max_batch") or 0.0)
     return {"curves": curves, "target_tokens_per_s": float(spec.interactivity),
             "max_batch": marks}
-
-
-class _CallableModule(types.ModuleType):
-    """Makes ``planner.compare(...)`` work in every import order.
-
-    The package exposes the function :func:`compare` as ``planner.compare``, but Python also
-    binds this submodule to that attribute when it is first imported (for example by
-    :mod:`planner.study`); calling the module calls the function.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> ComparisonResult:
-        return compare(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

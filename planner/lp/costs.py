@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from planner.optimize.inputs import CpuServerInput, EconomicsInput, SiteInput, SystemInput
+from planner.lp.inputs import CpuServerInput, EconomicsInput, SiteInput, SystemInput
 from planner.units import SECONDS_PER_YEAR
 
 __all__ = ["UnitCosts", "amortised_usd", "capital_recovery_factor", "cpu_server_costs",
