@@ -32,6 +32,7 @@ class PlanContext:
     assumptions: tuple[dict[str, Any], ...]
     notes: tuple[str, ...] = ()
     role_rows: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    systems: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
 
 def _systems_in(fleet: Fleet, catalog: Catalog) -> list[System]:
@@ -66,9 +67,13 @@ def build_planning_inputs(scenario: Any, fleet_path: str | os.PathLike[str] | No
         jobs=tuple(sorted(jobs, key=lambda j: j.id)),
         budget_usd=_budget(budget),
     )
+    system_rows = tuple({"system": s.id, "accelerators": s.accelerators,
+                         "cpu_cores": s.host.cores,
+                         "cpu_cores_per_accelerator": s.cpu_cores_per_accelerator,
+                         "power_w": s.power} for s in systems)
     context = PlanContext(scenario.name, fleet.id, tuple(w.name for w in scenario.workloads),
                           bounds, tuple(assumptions[k] for k in sorted(assumptions)),
-                          role_rows=tuple(rows))
+                          role_rows=tuple(rows), systems=system_rows)
     return inputs, context
 
 
@@ -253,6 +258,7 @@ class PlanResult:
         data["workloads"] = list(self.context.workloads)
         data["assumptions"] = [*data.get("assumptions", []), *self.context.assumptions]
         data["role_throughputs"] = list(self.context.role_rows)
+        data["systems"] = list(self.context.systems)
         return data
 
     def to_report(self, figures: bool = False) -> Any:

@@ -165,6 +165,13 @@ class Efficiency(StrictModel):
     scale_up: Fraction | None = None
     scale_out: Fraction | None = None
     goodput: Fraction | None = None
+    kernel_overlap: Fraction | None = Field(
+        None, description="decode step model switch: 0 runs matmul and attention kernels one "
+        "after another (calibrated default); 1 overlaps all compute with all memory traffic "
+        "(the source article's whole-step roofline)")
+    tp_comm: Fraction | None = Field(
+        None, description="1 counts tensor/pipeline-parallel communication in decode; 0 drops "
+        "it, as the source article does")
 
 
 class System(StrictModel):

@@ -23,13 +23,22 @@ def _table(title: str, key: str, records: list[dict[str, Any]],
     return Table(title, tuple(h for _, h in columns), rows, key, tuple(records))
 
 
+def _objective(objective: Any) -> str:
+    if not isinstance(objective, dict):
+        return str(objective)
+    text = str(objective.get("name", ""))
+    if objective.get("throughput_multiplier") is not None:
+        text += f", every job {objective['throughput_multiplier']:.3g}x faster than its deadline"
+    return text
+
+
 def _summary(data: dict[str, Any]) -> KeyValues:
     solver = data.get("solver", {})
     items = [
         ("scenario", str(data.get("scenario", ""))),
         ("fleet", str(data.get("fleet", ""))),
         ("status", str(data.get("status", ""))),
-        ("objective", str(data.get("objective", ""))),
+        ("objective", _objective(data.get("objective", {}))),
         ("total cost", _money(data.get("total_cost_usd", 0.0))),
         ("solver", f"{solver.get('name', '')} {solver.get('status', '')}, "
                    f"{solver.get('variables', 0):,} variables, "
@@ -59,10 +68,29 @@ def _bottlenecks(data: dict[str, Any]) -> Table:
                  tuple(data.get("bottlenecks", [])))
 
 
+def _role_table(data: dict[str, Any]) -> Table:
+    """Per-unit throughput and roofline bound of each role on each system the plan uses."""
+    used = {(p["job"], p["role"], p["system"]) for p in data.get("placements", [])
+            if p["units"] > 1e-6}
+    records = [r for r in data.get("role_throughputs", [])
+               if (r["job"], r["role"], r["system"]) in used
+               or (r["role"] == "verify" and any(u[1] == "generate" and u[2] == r["system"]
+                                                 for u in used))]
+    rows = tuple((r["job"], r["role"], r["system"], f"{r['throughput_per_unit']:,.4g} "
+                  f"{r.get('work_unit', '')}/s", r["bound"]) for r in records)
+    return Table("Roles on the systems used (performance model: work per unit per second)",
+                 ("job", "role", "system", "per unit", "bound"), rows, "roles",
+                 tuple(records))
+
+
 def plan_report(data: dict[str, Any], figures: bool = False) -> Report:
     """The plan as sections: summary, costs, placements, purchases, flows, sites, bottlenecks."""
+    from planner.report.findings import plan_findings
+
+    findings = plan_findings(data)
     sections: list[Table | KeyValues] = [
         _summary(data),
+        KeyValues("Findings", tuple((f"{n}.", line) for n, line in enumerate(findings, 1))),
         _costs(data),
         _table("Placements", "placements", data.get("placements", []),
                (("site", "site"), ("system", "system"), ("job", "job"), ("role", "role"),
@@ -77,8 +105,7 @@ def plan_report(data: dict[str, Any], figures: bool = False) -> Report:
                 ("cpu_cores_used", "CPU cores used"),
                 ("cpu_cores_available", "CPU cores available"))),
         _bottlenecks(data),
-        _table("Role bounds (performance model, per system)", "roles", data.get("roles", []),
-               (("job", "job"), ("role", "role"), ("bound", "bound"))),
+        _role_table(data),
         assumptions_table(list(data.get("assumptions", []))),
     ]
     title = f"Plan for {data.get('scenario', '')} on fleet {data.get('fleet', '')}"

@@ -74,7 +74,7 @@ def _terminal(report: Report) -> str:
             grid.add_column(no_wrap=True)
             grid.add_column()
             for label, value in section.items:
-                grid.add_row(label, value)
+                grid.add_row(Text(label), Text(value))
             items.append(grid)
         else:
             table = RichTable(title=section.title, title_justify="left", header_style="bold")
@@ -82,7 +82,9 @@ def _terminal(report: Report) -> str:
                 table.add_column(header, justify="left" if i == 0 else "right",
                                  overflow="fold")
             for row in section.rows:
-                table.add_row(*row)
+                table.add_row(*(Text(cell) for cell in row))
+            if not section.rows:
+                table.add_row(Text("(none)"), *("" for _ in section.headers[1:]))
             items.append(table)
     return rich_render(*items)
 

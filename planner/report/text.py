@@ -14,12 +14,13 @@ def rich_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]
                numeric_from: int = 1) -> str:
     """A rich table rendered to plain text at a fixed width (deterministic for tests)."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, title_justify="left", header_style="bold")
     for i, header in enumerate(headers):
         table.add_column(header, justify="right" if i >= numeric_from else "left", no_wrap=True)
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))
     return rich_render(table)
 
 
