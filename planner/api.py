@@ -85,7 +85,7 @@ def estimate(path: PathLike, hardware: str, overrides: Sequence[str] = (),
 
 def _estimate_posttrain(loaded: Any, system: Any) -> dict[str, Any]:
     from planner.catalog.load import load_catalog, load_fleet
-    from planner.perf.cost import capital_recovery_factor
+    from planner.finance import capital_recovery_factor
     from planner.perf.rl import estimate_posttrain
     from planner.units import SECONDS_PER_YEAR
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from planner.catalog.load import Catalog, load_catalog, load_fleet
 from planner.catalog.schema import Fleet, System
@@ -113,7 +113,7 @@ def _system(system: System) -> Any:
     from planner.lp.inputs import SystemInput
 
     return SystemInput(id=system.id, accelerators=system.accelerators,
-                       cpu_cores=float(system.host.cores), power_w=system.power,
+                       cpu_cores=system.host.cores, power_w=system.power,
                        purchase_usd=system.purchase.price,
                        rental_usd_per_s=system.rental.price if system.rental else None)
 
@@ -274,6 +274,7 @@ def plan(inputs: Any, context: PlanContext, *, objective: str = "cost", integer:
     """Solve the LP and wrap the Solution with its context."""
     from planner.lp import optimize
 
-    solution = optimize(inputs, objective=objective, integer=integer, solver=solver,
+    solution = optimize(inputs, objective=cast(Any, objective), integer=integer,
+                        solver=cast(Any, solver),
                         time_limit_s=time_limit_s, dump_lp=dump_lp)
     return PlanResult(solution, context)

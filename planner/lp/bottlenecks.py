@@ -73,7 +73,7 @@ def _dual(row: Row, outcome: SolveOutcome) -> tuple[float, float]:
 
 def _binding(row: Row, slack: float) -> bool:
     """A row is binding when its slack is (numerically) zero."""
-    return abs(slack) <= 1e-6 * max(1.0, abs(row.constraint.constant))
+    return bool(abs(slack) <= 1e-6 * max(1.0, abs(row.constraint.constant)))
 
 
 def _where(family: str, key: tuple[str, ...]) -> str:

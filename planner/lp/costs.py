@@ -13,9 +13,9 @@ units pay only their rental price: a cloud price includes power and space.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+from planner.finance import capital_recovery_factor as annuity_factor
 from planner.lp.inputs import CpuServerInput, EconomicsInput, SiteInput, SystemInput
 from planner.units import SECONDS_PER_YEAR
 
@@ -25,13 +25,7 @@ __all__ = ["UnitCosts", "amortised_usd", "capital_recovery_factor", "cpu_server_
 
 def capital_recovery_factor(cost_of_capital: float, lifetime_s: float) -> float:
     """Fraction of a purchase price to charge per year so the capital is repaid with interest."""
-    years = lifetime_s / SECONDS_PER_YEAR
-    if years <= 0:
-        raise ValueError("the hardware lifetime must be positive")
-    if cost_of_capital == 0:
-        return 1.0 / years
-    growth = math.pow(1.0 + cost_of_capital, years)
-    return cost_of_capital * growth / (growth - 1.0)
+    return annuity_factor(cost_of_capital, lifetime_s / SECONDS_PER_YEAR)
 
 
 def amortised_usd(price_usd: float, economics: EconomicsInput, horizon_s: float) -> float:

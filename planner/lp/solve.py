@@ -218,7 +218,8 @@ def _snapshot(m: BuiltLp) -> dict[tuple[str, tuple[str, ...]], tuple[float, floa
 def _cheapest_at_best_speed(m: BuiltLp, outcome: SolveOutcome, solver: SolverName,
                             time_limit_s: float | None) -> bool:
     """Hold lambda at its optimum and minimise cost; on failure go back to the fast plan."""
-    floor = add_speed_floor(m, (m.lam.varValue or 0.0) * (1 - SPEED_TOLERANCE))
+    best = m.lam.varValue if m.lam is not None else 0.0
+    floor = add_speed_floor(m, (best or 0.0) * (1 - SPEED_TOLERANCE))
     if _run(m, solver, time_limit_s)[0] in ("optimal", "time_limit"):
         outcome.notes.append("time objective: the cheapest plan at the best speed is reported")
         return True

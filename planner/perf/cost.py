@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from planner.catalog.schema import System
+from planner.finance import capital_recovery_factor
 from planner.perf.assumptions import Assumption
 from planner.units import SECONDS_PER_YEAR
 
@@ -33,13 +34,6 @@ COST_DEFAULTS: dict[str, Assumption] = {
         "electricity_usd_per_mwh", 80.0, "EIA 2023-2024 US industrial prices, 59-90 USD/MWh",
         "electricity price for the single-system views"),
 }
-
-
-def capital_recovery_factor(rate: float, years: float) -> float:
-    """Annual payment per dollar of capital: r / (1 - (1 + r)^-n); 1/n when r = 0."""
-    if rate <= 0:
-        return 1.0 / years
-    return rate / (1.0 - (1.0 + rate) ** (-years))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +58,12 @@ class UnitCost:
 def unit_cost(system: System, assumptions: dict[str, Assumption] | None = None,
               prefer_rental: bool = False) -> UnitCost:
     """Cost per unit-second: amortised purchase (or rental) plus energy at PUE."""
-    values = {name: a.value for name, a in (assumptions or COST_DEFAULTS).items()}
-    defaults = {name: a.value for name, a in COST_DEFAULTS.items()}
-    get = lambda name: values.get(name, defaults[name])  # noqa: E731
-    energy = system.power * get("pue") * get("electricity_usd_per_mwh") / 3.6e9
+    values = {name: a.value for name, a in COST_DEFAULTS.items()}
+    values.update({name: a.value for name, a in (assumptions or {}).items()
+                   if name in COST_DEFAULTS})
+    energy = system.power * values["pue"] * values["electricity_usd_per_mwh"] / 3.6e9
     if prefer_rental and system.rental is not None:
         return UnitCost(system.rental.price, 0.0, "rental (energy included)")
-    crf = capital_recovery_factor(get("cost_of_capital"), get("lifetime_years"))
+    crf = capital_recovery_factor(values["cost_of_capital"], values["lifetime_years"])
     capital = system.purchase.price * crf / SECONDS_PER_YEAR
     return UnitCost(capital, energy, "purchase amortised + energy")

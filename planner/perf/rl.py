@@ -28,8 +28,16 @@ from planner.perf.cost import COST_DEFAULTS, unit_cost
 from planner.workload.params import count_params, forward_flops_per_token, weights_bytes
 from planner.workload.schema import ModelSpec, Posttrain
 
-__all__ = ["PosttrainDemand", "PosttrainEstimate", "RoleEstimate", "estimate_posttrain",
-           "RlAssumptions", "posttrain_assumptions", "posttrain_demand", "role_estimates"]
+__all__ = [
+    "PosttrainDemand",
+    "PosttrainEstimate",
+    "RlAssumptions",
+    "RoleEstimate",
+    "estimate_posttrain",
+    "posttrain_assumptions",
+    "posttrain_demand",
+    "role_estimates",
+]
 
 TOKEN_ID_BYTES = 4  # a sample shipped between sites is its token ids (int32) plus metadata
 SAMPLE_OVERHEAD_BYTES = 1024  # rewards, log-probs summary, ids: a named, small assumption

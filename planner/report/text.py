@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import io
 from collections.abc import Sequence
 
 __all__ = ["markdown_table", "markdown_to_html_page", "rich_render", "rich_table"]
@@ -28,19 +29,11 @@ def rich_render(*renderables: object) -> str:
     """Render rich objects to a string without colour codes."""
     from rich.console import Console
 
-    console = Console(width=CONSOLE_WIDTH, record=True, file=_NullFile(), color_system=None,
+    console = Console(width=CONSOLE_WIDTH, record=True, file=io.StringIO(), color_system=None,
                       force_terminal=False)
     for item in renderables:
         console.print(item)
     return console.export_text()
-
-
-class _NullFile:
-    def write(self, _text: str) -> int:
-        return 0
-
-    def flush(self) -> None:
-        return None
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -1,4 +1,4 @@
-"""CLI tests for estimate, optimize and calibration: the article via --set, JSON contracts, exits."""
+"""CLI tests for estimate, optimize, calibration: the article via --set, JSON contracts, exits."""
 
 from __future__ import annotations
 

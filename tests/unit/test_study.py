@@ -167,7 +167,7 @@ def test_public_api_names_stay_functions_after_every_submodule_is_imported(
     path = write(tmp_path, "serve.yaml", SERVE)
     import planner.comparison
     import planner.lp
-    import planner.study  # noqa: F401
+    import planner.study
 
     for name in planner.__all__:
         assert callable(getattr(planner, name)), name
