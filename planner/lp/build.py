@@ -147,7 +147,8 @@ with limit 0 where none is given), ``link_bw``, ``work``, ``serve`` and ``budget
 penalised slack variable ``slack[row]``; the objective becomes
 :math:`\sum \mathrm{penalty}\cdot\mathrm{slack}`, with penalties that make one MW, the power
 of one unit, 10^5 CPU cores, 10^6 GB over the horizon and 10^9 USD comparable and unmet demand
-10^4 times dearer, so the diagnosis names capacity before demand. Its big-M bounds no longer
+10^4 times dearer, so the diagnosis names capacity before demand; buying a system where its
+purchase limit is 0 costs 10 times more than raising a limit that exists. Its big-M bounds no longer
 depend on site power (``planner.lp.index``), since power itself is relaxed.
 """
 
@@ -184,6 +185,7 @@ LAMBDA_MAX = 1e4
 SPEED_TOLERANCE = 1e-9  # speed_floor keeps lambda within this fraction of its optimum
 KINDS = ("samples", "kept", "weights")
 _PENALTY_DEMAND = 1e4
+_PENALTY_NEW_PURCHASE = 10.0
 _PENALTY_LINK_PER_GB = 1e-6
 _PENALTY_BUDGET_PER_MUSD = 1e-3
 _PENALTY_CPU_PER_KCORE = 1e-2
@@ -422,6 +424,13 @@ def _add_capacity(m: BuiltLp) -> None:
         _row(m, "provision", key, [(v["units"][key], 1.0), *sources], "=", 0.0, 1.0)
 
 
+def _purchase_penalty(unit_mw: float, limit: int) -> float:
+    """Elastic penalty per unit over a purchase limit: a unit's facility MW, ten times that
+    where nothing of the system may be bought (opening a new procurement channel is a bigger
+    ask than raising a limit), so the diagnosis points at sites that can already buy."""
+    return max(unit_mw, 1e-3) * (1.0 if limit > 0 else _PENALTY_NEW_PURCHASE)
+
+
 def _add_limits(m: BuiltLp) -> None:
     """inventory, purchase_limit, rental_limit per pool; cpu_inventory, cpu_purchase_limit."""
     ix, v = m.index, m.vars
@@ -429,7 +438,8 @@ def _add_limits(m: BuiltLp) -> None:
         site, system = ix.sites[s], ix.systems[h]
         limits = (("inventory", "own", site.inventory.get(h, 0), None),
                   ("purchase_limit", "buy", site.purchase_limits.get(h, 0),
-                   max(system.power_w * site.pue / MW, 1e-3)),
+                   _purchase_penalty(system.power_w * site.pue / MW,
+                                     site.purchase_limits.get(h, 0))),
                   ("rental_limit", "rent", site.rental_limits.get(h, 0), None))
         for family, var, limit, penalty in limits:
             if (s, h) in v[var]:

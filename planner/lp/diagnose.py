@@ -92,7 +92,8 @@ def diagnose(inputs: PlanningInputs, *, objective: Objective = "cost", integer: 
     if not found:
         return InfeasibleError(f"{_HEADLINE}, but no single shortfall explains it",
                                ["check single-site jobs, inventory and rental limits"])
-    return InfeasibleError(f"{_HEADLINE}:", [s.message for s in found],
+    return InfeasibleError(f"{_HEADLINE}; these changes together would make it feasible:",
+                           [s.message for s in found],
                            details=[asdict(s) for s in found])
 
 
