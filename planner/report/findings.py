@@ -64,7 +64,8 @@ def _bottleneck_rules(data: dict[str, Any]) -> list[str]:
     for b in data.get("bottlenecks", [])[:6]:
         if b["kind"] == "demand":
             continue
-        lines.append(f"{b['kind']} binds at {b['where']}: each extra unit of it is worth "
+        where = f" at {b['where']}" if b["where"] else ""
+        lines.append(f"{b['kind']} binds{where}: each extra unit of it is worth "
                      f"{b['shadow_price']:,.4g} {b['shadow_price_unit']} ({b['constraint']}).")
     return lines
 

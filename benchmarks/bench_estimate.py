@@ -1,0 +1,64 @@
+"""Timings of the calculator view and of the main job; a script, not a test.
+
+Run: python benchmarks/bench_estimate.py  (from the repository root)
+
+Targets (issues 3 and 4): one estimate under 20 ms in-process once inputs are loaded; the main
+job (`planner optimize workloads/o1_posttrain.yaml`), cold, from command start to printed report,
+under 2 s.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from planner.catalog.load import load_catalog
+from planner.perf.rl import estimate_posttrain
+from planner.perf.serving import estimate_serving
+from planner.perf.training import estimate_pretrain
+from planner.workload.load import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+REPEATS = 20
+
+
+def timed(label: str, action: Callable[[], object], repeats: int = REPEATS) -> None:
+    """Print the median and max wall time of ``action`` over ``repeats`` runs."""
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - start)
+    print(f"{label:<58} median {statistics.median(samples) * 1e3:8.1f} ms"
+          f"   max {max(samples) * 1e3:8.1f} ms")
+
+
+def main() -> None:
+    """Time each estimate in-process, then the CLI main job in fresh processes."""
+    catalog = load_catalog(ROOT / "hardware")
+    loaded = {name: load_scenario(ROOT / "workloads" / f"{name}.yaml").workloads[0]
+              for name in ("serve_reasoning", "pretrain_llama3_405b", "o1_posttrain")}
+    h100, gb200 = catalog.systems["dgx-h100"], catalog.systems["gb200-nvl72"]
+    serve, pre, post = (loaded[n] for n in ("serve_reasoning", "pretrain_llama3_405b",
+                                           "o1_posttrain"))
+    timed("estimate serve (405B, 7,661 tokens) on dgx-h100",
+          lambda: estimate_serving(serve.spec, serve.model, h100))
+    timed("estimate serve (405B, 7,661 tokens) on gb200-nvl72",
+          lambda: estimate_serving(serve.spec, serve.model, gb200))
+    timed("estimate pretrain (405B, 16,384 GPUs) on dgx-h100",
+          lambda: estimate_pretrain(pre.spec, pre.model, h100))
+    timed("estimate posttrain (o1, 4 roles) on gb200-nvl72",
+          lambda: estimate_posttrain(post.spec, dict(post.models), gb200))
+    command = [str(Path(sys.executable).with_name("planner")), "optimize",
+               "workloads/o1_posttrain.yaml"]
+    timed("main job, cold process: planner optimize o1_posttrain",
+          lambda: subprocess.run(command, cwd=ROOT, check=True, capture_output=True),
+          repeats=5)
+
+
+if __name__ == "__main__":
+    main()
