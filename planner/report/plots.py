@@ -309,6 +309,7 @@ def _circle(names: Sequence[str]) -> dict[str, tuple[float, float]]:
 def _draw_flows(axes: Any, flows: Sequence[Mapping[str, Any]],
                 where: Mapping[str, tuple[float, float]]) -> None:
     kinds = sorted({str(f.get("kind", "")) for f in flows})
+    labels: dict[tuple[str, str], list[tuple[str, Any]]] = {}
     for flow in flows:
         size = float(flow.get("bytes", 0.0))
         if size <= 0 or flow["from"] == flow["to"]:
@@ -319,12 +320,18 @@ def _draw_flows(axes: Any, flows: Sequence[Mapping[str, Any]],
                       arrowprops={"arrowstyle": "-|>", "color": color, "lw": width,
                                   "shrinkA": 18, "shrinkB": 18,
                                   "connectionstyle": "arc3,rad=0.12"})
-        (x1, y1), (x2, y2) = where[flow["from"]], where[flow["to"]]
+        labels.setdefault((flow["from"], flow["to"]), []).append(
+            (f"{flow.get('kind', '')} {_size_text(size)}", color))
+    for (start, end), texts in labels.items():
+        (x1, y1), (x2, y2) = where[start], where[end]
         # matplotlib's arc3 puts the control point at mid + rad·(dy, -dx); the curve passes
         # half-way there, so the label sits on its own arc and two directions do not overlap.
-        label_xy = ((x1 + x2) / 2 + 0.06 * (y2 - y1), (y1 + y2) / 2 - 0.06 * (x2 - x1))
-        axes.annotate(f"{flow.get('kind', '')} {_size_text(size)}", label_xy, fontsize=6.5,
-                      color=color, ha="center", va="center")
+        # Flows of several kinds between the same two sites stack their labels.
+        x, y = (x1 + x2) / 2 + 0.06 * (y2 - y1), (y1 + y2) / 2 - 0.06 * (x2 - x1)
+        for i, (text, color) in enumerate(texts):
+            offset = (i - (len(texts) - 1) / 2) * 9.0
+            axes.annotate(text, (x, y), textcoords="offset points", xytext=(0, -offset),
+                          fontsize=6.5, color=color, ha="center", va="center")
 
 
 def _size_text(size_bytes: float) -> str:
