@@ -47,6 +47,16 @@ class EstimateResult:
                 "system": self.system, "file": self.file}
         return {**head, **self.values}
 
+    def to_frame(self) -> Any:
+        """The roles of a post-training estimate, else one row of figures (needs pandas)."""
+        from planner.report.frame import frame
+
+        data = self.to_dict()
+        if data.get("roles"):
+            return frame({"system": self.system, **role} for role in data["roles"])
+        return frame([{k: v for k, v in data.items()
+                       if not isinstance(v, list | dict)}])
+
     def to_report(self, figures: bool = False) -> Any:
         """Report sections for the table, Markdown, CSV and HTML (with plots) formats."""
         from planner.report.estimate import estimate_report
@@ -142,6 +152,12 @@ class CalibrationReport:
         return {"schema_version": SCHEMA_VERSION, "cases": [c.to_dict() for c in self.cases],
                 "mean_abs_error": self.mean_abs_error, "max_abs_error": self.max_abs_error,
                 "all_within_tolerance": self.all_within_tolerance, "errors": list(self.errors)}
+
+    def to_frame(self) -> Any:
+        """One row per reference case (needs pandas)."""
+        from planner.report.frame import frame
+
+        return frame(c.to_dict() for c in self.cases)
 
     def to_report(self, figures: bool = False) -> Any:
         """Report sections (no figures: the cases are a table)."""

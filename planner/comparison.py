@@ -357,6 +357,12 @@ class ComparisonResult:
         row = pick_fastest(self.ok(), self.kind)
         return None if row is None else str(row["option"])
 
+    def to_frame(self) -> Any:
+        """One row per option (needs pandas)."""
+        from planner.report.frame import frame
+
+        return frame(self.options)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON contract: schema_version, workload, kind, file, work_unit, options, cheapest,
         fastest, overrides, figures (plot data)."""

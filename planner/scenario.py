@@ -261,6 +261,12 @@ class PlanResult:
         data["systems"] = list(self.context.systems)
         return data
 
+    def to_frame(self) -> Any:
+        """One row per placement (site, system, job, role, units, utilization); needs pandas."""
+        from planner.report.frame import frame
+
+        return frame(self.to_dict()["placements"])
+
     def to_report(self, figures: bool = False) -> Any:
         """Report sections for table, Markdown, CSV and HTML (with plots)."""
         from planner.report.plan import plan_report

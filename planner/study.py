@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import importlib
 import io
 import itertools
 import json
@@ -608,12 +607,9 @@ class SweepResult:
 
     def to_frame(self) -> Any:
         """The tidy rows as a pandas DataFrame (needs pandas)."""
-        try:
-            pandas = importlib.import_module("pandas")
-        except ImportError:
-            raise InputError(Problem("to_frame", "", "pandas is not installed",
-                                     "pip install pandas, or use rows()")) from None
-        return pandas.DataFrame(self.rows())
+        from planner.report.frame import frame
+
+        return frame(self.rows())
 
     def summary(self) -> dict[str, Any]:
         """Counts and timings."""
