@@ -79,4 +79,8 @@ def _purchase_rules(data: dict[str, Any]) -> list[str]:
 
 def plan_findings(data: dict[str, Any]) -> list[str]:
     """What the plan says, in order: CPU balance, purchases, binding limits."""
-    return [*_cpu_rules(data), *_purchase_rules(data), *_bottleneck_rules(data)]
+    lines = [*_cpu_rules(data), *_purchase_rules(data), *_bottleneck_rules(data)]
+    if not lines and data.get("status") == "optimal":
+        lines.append("no site, link or purchase limit binds: the work itself sets the cost, and "
+                     "more capacity would not lower it.")
+    return lines
