@@ -13,9 +13,18 @@ arXiv 2205.05198, §4.2.2): per transformer layer, the forward pass runs two all
 reduce-scatters of the layer's activations (s·b·d elements), i.e. two all-reduces' worth, and
 the backward pass the same again. Full recomputation replays the forward, and its collectives.
 Data parallelism follows ZeRO (Rajbhandari et al. 2020, arXiv 1910.02054, §5-7).
+
+Expert parallelism (GShard, Lepikhin et al. 2020, arXiv 2006.16668; DeepSeek-V3, arXiv
+2412.19437 §3.2.2): each MoE layer dispatches every token's hidden vector (d elements) to the
+ranks of its k routed experts and combines the expert outputs back, an all-to-all each way; the
+backward pass runs both again in reverse. A token is sent once per destination group (GPU, or
+node when the group spans nodes and the receiving node forwards over its scale-up fabric, as
+DeepSeek does), and not at all to its own group.
 """
 
 from __future__ import annotations
+
+from math import comb
 
 __all__ = [
     "TP_ALL_REDUCES_PER_LAYER",
@@ -23,6 +32,9 @@ __all__ = [
     "all_reduce_bytes",
     "collective_time_s",
     "dp_bytes_per_step",
+    "ep_bytes_per_token_layer",
+    "ep_remote_copies",
+    "expected_groups_hit",
     "reduce_scatter_bytes",
     "tp_bytes_per_layer",
     "unidirectional",
@@ -99,3 +111,45 @@ def dp_bytes_per_step(params: float, dp: int, zero_stage: int, microbatches: int
     if zero_stage in (1, 2):
         return share * (grad_bytes + weight_bytes)
     return microbatches * share * (grad_bytes + 2.0 * weight_bytes)
+
+
+def expected_groups_hit(experts: int, per_token: int, groups: int) -> float:
+    """Expected distinct groups holding a token's ``per_token`` experts, chosen uniformly.
+
+    Experts are spread evenly, E/G per group; a group is missed with probability
+    C(E - E/G, k) / C(E, k) (sampling without replacement), so G·(1 - that) groups are hit.
+    DeepSeek-V3 (E = 256, k = 8) over 8 nodes: 8 · (1 - 0.3382) = 5.29 nodes.
+    """
+    if groups <= 1:
+        return 1.0
+    outside = experts - experts // groups
+    missed = comb(outside, per_token) / comb(experts, per_token)
+    return groups * (1.0 - missed)
+
+
+def ep_remote_copies(experts: int, per_token: int, groups: int,
+                     node_limit: int | None = None) -> float:
+    """Copies of a token's hidden vector sent to other groups in one dispatch.
+
+    Groups hit, capped by node-limited routing (DeepSeek-V3 §2.1.2: at most M = 4 nodes), of
+    which a fraction (G-1)/G is not the token's own group (by symmetry). DeepSeek-V3 over 8
+    nodes: min(5.29, 4) · 7/8 = 3.5 copies over InfiniBand.
+    """
+    if groups <= 1:
+        return 0.0
+    hit = expected_groups_hit(experts, per_token, groups)
+    if node_limit is not None:
+        hit = min(hit, float(node_limit))
+    return hit * (groups - 1) / groups
+
+
+def ep_bytes_per_token_layer(hidden: int, copies: float, dispatch_bytes: float,
+                             combine_bytes: float, passes: int) -> float:
+    """Bytes a rank sends per token it owns and per MoE layer: copies·d·(dispatch + combine)
+    per pass; a pass is the forward or the backward (or a recomputed forward).
+
+    The backward sends the output gradient the dispatch way and the input gradient the combine
+    way, in the same formats (DeepSeek-V3 §3.3.3: FP8 dispatch with one FP32 scale per 128
+    values, BF16 combine, also for the backward).
+    """
+    return passes * copies * hidden * (dispatch_bytes + combine_bytes)

@@ -22,7 +22,21 @@ Compute runs at ``training_matmul`` of the dense peak; TP collectives are expose
 does not overlap them) on the scale-up fabric at ``scale_up`` of its one-direction bandwidth;
 DP collectives use the scale-out network at ``scale_out`` unless the DP group fits in one
 scale-up domain. Pipeline point-to-point sends are assumed hidden behind compute (Megatron
-overlaps them); context and expert parallelism are not modelled.
+overlaps them); context parallelism is not modelled.
+
+Expert parallelism (MoE models): the routed experts of each MoE layer are spread over ``ep``
+ranks taken from the t·d ranks of a stage (Megatron-Core's layout; the dense and attention
+parts keep TP and DP). Their weights, gradients and optimizer states are sharded over ep, and
+ZeRO shards the optimizer over the t·d/ep expert-data-parallel ranks. Each MoE layer's
+dispatch and combine all-to-alls (``comm.ep_bytes_per_token_layer``) run on scale-up when the
+EP group fits one domain, else on scale-out; a fraction ``ep_overlap`` of them is scheduled
+against compute (DualPipe, DeepSeek-V3 §3.2.1) and is hidden as far as compute lasts, while the
+communication kernels take a fraction ``ep_comm_sms`` of the SMs from compute (§3.5.1).
+
+FP8 training (DeepSeek-V3 §3.3.1; NVIDIA Transformer Engine): only the linear-layer GEMMs run
+in FP8, at ``fp8_matmul`` of the BF16 GEMMs' efficiency (fine-grained scaling and FP32
+promotion, §3.3.2); attention, the output head and the MoE router stay in BF16. Compute time
+sums the two parts at their own peaks.
 """
 
 from __future__ import annotations
@@ -32,7 +46,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from planner.catalog.schema import Precision, System
+from planner.catalog.schema import BYTES_PER_ELEMENT, Precision, System
 from planner.errors import InfeasibleError, InputError, Problem
 from planner.perf import comm, reliability
 from planner.perf.assumptions import Assumption, resolve
@@ -58,12 +72,16 @@ __all__ = [
     "TrainingJob",
     "TrainingThroughput",
     "activation_bytes_per_token_layer",
+    "ep_time_s",
     "estimate_pretrain",
     "fastest_plan",
     "fewest_accelerators",
+    "high_precision_flops_per_token",
     "job_goodput",
     "memory_per_accelerator",
+    "mixed_peak_flops",
     "recompute_flops_per_token",
+    "routed_expert_params",
     "step_time",
     "training_flops_per_token",
     "training_throughput",
@@ -80,6 +98,10 @@ GRAD_REDUCE_BYTES = 4.0
 # Activations (stored and sent between TP ranks) are 16-bit, also in FP8 training, where only
 # the matmul inputs are cast (NVIDIA Transformer Engine).
 ACTIVATION_BYTES = 2.0
+# DeepSeek-V3 (arXiv 2412.19437 §3.3.3): MoE dispatch in FP8 with one FP32 scale per 1x128
+# tile (1 + 4/128 bytes per element); combine kept in BF16, forward and backward.
+FP8_DISPATCH_BYTES = 1.0 + 4.0 / 128.0
+COMBINE_BYTES = 2.0
 # Korthikanti et al. 2022 (arXiv 2205.05198) eq. 1: 5·a·s bytes per token per layer for the
 # attention scores kept by an unfused attention (softmax output, dropout mask and output).
 SCORE_BYTES_PER_HEAD_TOKEN = 5.0
@@ -112,6 +134,25 @@ DEFAULTS: dict[str, Assumption] = {
         "weight all-gather the first forward (Llama 3 FSDP, arXiv 2407.21783 §3.3.2); "
         "Megatron-LM 2021 did not overlap",
         "fraction of data-parallel communication hidden behind compute"),
+    "fp8_matmul": Assumption(
+        "fp8_matmul", 0.85,
+        "assumption: DeepSeek-V3 §3.3.2 (arXiv 2412.19437) promotes FP8 partial sums to FP32 "
+        "CUDA-core registers every 128 elements and applies 1x128/128x128 scales, which costs "
+        "tensor-core issue rate; DeepGEMM's launch figure, 1,350+ FP8 TFLOPS on Hopper "
+        "(0.68 of 1,979), against ~0.8 of peak for large BF16 GEMMs",
+        "efficiency of FP8 GEMMs relative to BF16 GEMMs (times training_matmul)"),
+    "ep_overlap": Assumption(
+        "ep_overlap", 1.0,
+        "DeepSeek-V3 §3.2.1 (arXiv 2412.19437): DualPipe overlaps the forward and backward "
+        "chunks' all-to-all with compute, 'near-zero all-to-all communication overhead'; the "
+        "paper's claim is taken as given, not measured",
+        "fraction of expert-parallel all-to-all scheduled against compute (hidden while "
+        "compute lasts)"),
+    "ep_comm_sms": Assumption(
+        "ep_comm_sms", round(20 / 132, 3),
+        "DeepSeek-V3 §3.2.2 and §3.5.1 (arXiv 2412.19437): 20 of the H800's 132 SMs run the "
+        "all-to-all kernels, 'which will limit the computational throughput'",
+        "fraction of compute lost to communication kernels while the all-to-all overlaps"),
     "goodput": Assumption(
         "goodput", round(reliability.estimate_goodput(LLAMA3_405B_PARAMS,
                                                       reliability.LLAMA3_ACCELERATORS).goodput, 3),
@@ -154,6 +195,59 @@ def recompute_flops_per_token(arch: Architecture, sequence_length: int,
             return causal_attention
         case Recompute.NONE:
             return 0.0
+
+
+def high_precision_flops_per_token(arch: Architecture, sequence_length: int,
+                                   recompute: Recompute) -> float:
+    """Training FLOPs per token (model + recompute) that stay in BF16 in FP8 training.
+
+    DeepSeek-V3 §3.3.1 (arXiv 2412.19437) keeps the embedding, the output head, the MoE gating
+    and the attention operators in BF16/FP32 and runs the linear layers' GEMMs in FP8. Here:
+    causal attention 3·A (plus A again when recomputed), the head V·d and the router
+    E·d per MoE layer at 6 FLOPs per weight (8 with full recomputation). DeepSeek-V3 at 4,096
+    without recomputation:
+    3 · 1.0234e10 + 6 · (0.9267e9 + 58 · 256 · 7,168) = 3.07e10 + 6.20e9 = 3.689e10 (15% of all).
+    """
+    attention = attention_flops_per_token(arch, sequence_length) / 2.0
+    weights = float(arch.vocab * arch.hidden)
+    if arch.moe is not None:
+        weights += _moe_layers(arch) * arch.moe.experts * arch.hidden
+    per_weight = 8.0 if recompute is Recompute.FULL else 6.0
+    recomputed = 0.0 if recompute is Recompute.NONE else attention
+    return 3.0 * attention + recomputed + per_weight * weights
+
+
+def _moe_layers(arch: Architecture) -> int:
+    """Layers with a mixture-of-experts FFN (all but the leading dense ones)."""
+    if arch.moe is None:
+        return 0
+    return arch.layers - min(arch.moe.dense_layers, arch.layers)
+
+
+def routed_expert_params(arch: Architecture) -> float:
+    """Weights of the routed experts, all layers: the part expert parallelism shards.
+
+    (E routed experts) x 3·d·F_e x MoE layers; DeepSeek-V3: 256 · 3 · 7,168 · 2,048 · 58
+    = 6.539e11 of its 671B.
+    """
+    if arch.moe is None:
+        return 0.0
+    expert = 3.0 * arch.hidden * arch.moe.expert_ffn_hidden
+    return float(_moe_layers(arch) * arch.moe.experts * expert)
+
+
+def mixed_peak_flops(total_flops: float, high_flops: float, precision: Precision,
+                     peak_flops: float, bf16_peak_flops: float, fp8_matmul: float) -> float:
+    """Peak FLOP/s of a training FLOP mix: the harmonic blend of its parts' peaks.
+
+    Below 16 bits only the GEMMs run at the declared peak, at ``fp8_matmul`` of it; the
+    ``high_flops`` run at the BF16 peak: F / (F_low / (P·r) + F_high / P_bf16). At 16 bits and
+    above everything runs at the declared peak.
+    """
+    if BYTES_PER_ELEMENT[precision] >= 2.0 or total_flops <= 0:
+        return peak_flops
+    low = total_flops - high_flops
+    return total_flops / (low / (peak_flops * fp8_matmul) + high_flops / bf16_peak_flops)
 
 
 def _attention_widths(arch: Architecture) -> tuple[float, float, float]:
@@ -221,6 +315,21 @@ class TrainingJob:
     scale_up_efficiency: float
     scale_out_efficiency: float
     dp_overlap: float
+    compute_peak_flops: float = 0.0
+    moe_layers: int = 0
+    experts: int = 0
+    experts_per_token: int = 0
+    node_limit: int | None = None
+    routed_params: float = 0.0
+    dispatch_bytes: float = ACTIVATION_BYTES
+    combine_bytes: float = COMBINE_BYTES
+    ep_overlap: float = 1.0
+    ep_comm_sms: float = 0.0
+
+    @property
+    def sustained_peak_flops(self) -> float:
+        """Peak of the job's FLOP mix (:func:`mixed_peak_flops`); the declared peak if unset."""
+        return self.compute_peak_flops or self.peak_flops
 
     @classmethod
     def build(cls, model: ModelSpec, system: System, *, sequence_length: int,
@@ -229,6 +338,11 @@ class TrainingJob:
         """Derive the job's constants from a model, a system and the assumptions."""
         arch = model.architecture
         values = {name: a.value for name, a in {**DEFAULTS, **assumptions}.items()}
+        peak = _peak_flops(system, precision)
+        total = (training_flops_per_token(arch, sequence_length)
+                 + recompute_flops_per_token(arch, sequence_length, recompute))
+        high = high_precision_flops_per_token(arch, sequence_length, recompute)
+        moe = arch.moe
         return cls(
             layers=arch.layers, hidden=arch.hidden, heads=arch.heads,
             sequence_length=sequence_length,
@@ -239,7 +353,7 @@ class TrainingJob:
                                                                 recompute),
             activation_bytes_per_token_layer=activation_bytes_per_token_layer(arch),
             recompute=recompute, zero_stage=zero_stage,
-            peak_flops=_peak_flops(system, precision),
+            peak_flops=peak,
             hbm_bytes=system.accelerator.hbm_capacity,
             scale_up_bytes_per_s=comm.unidirectional(system.scale_up.bandwidth),
             scale_up_domain=system.scale_up.domain_size,
@@ -247,7 +361,17 @@ class TrainingJob:
             matmul_efficiency=values["training_matmul"],
             scale_up_efficiency=values["scale_up"],
             scale_out_efficiency=values["scale_out"],
-            dp_overlap=values["dp_overlap"])
+            dp_overlap=values["dp_overlap"],
+            compute_peak_flops=mixed_peak_flops(total, high, precision, peak,
+                                                system.accelerator.peak_flops.bf16,
+                                                values["fp8_matmul"]),
+            moe_layers=_moe_layers(arch), experts=moe.experts if moe else 0,
+            experts_per_token=moe.experts_per_token if moe else 0,
+            node_limit=moe.node_limit if moe else None,
+            routed_params=routed_expert_params(arch),
+            dispatch_bytes=(FP8_DISPATCH_BYTES if BYTES_PER_ELEMENT[precision] < 2.0
+                            else ACTIVATION_BYTES),
+            ep_overlap=values["ep_overlap"], ep_comm_sms=values["ep_comm_sms"])
 
     @property
     def tokens_per_step(self) -> float:
@@ -271,13 +395,18 @@ def _peak_flops(system: System, precision: Precision) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """A parallel layout: t·p·d accelerators in use, microbatches of b sequences."""
+    """A parallel layout: t·p·d accelerators in use, microbatches of b sequences.
+
+    ``ep`` ranks of a stage's t·d share each MoE layer's routed experts (1: no expert
+    parallelism, the experts are split by TP like the dense layers).
+    """
 
     tp: int
     pp: int
     dp: int
     microbatch: int
     virtual_stages: int = 1
+    ep: int = 1
 
     @property
     def accelerators(self) -> int:
@@ -285,9 +414,9 @@ class Plan:
         return self.tp * self.pp * self.dp
 
     def to_dict(self) -> dict[str, int]:
-        """JSON-ready form (contract keys: tp, pp, dp, microbatch)."""
+        """JSON-ready form (contract keys: tp, pp, dp, microbatch, ep)."""
         return {"tp": self.tp, "pp": self.pp, "dp": self.dp, "microbatch": self.microbatch,
-                "virtual_stages": self.virtual_stages}
+                "virtual_stages": self.virtual_stages, "ep": self.ep}
 
 
 def microbatches(job: TrainingJob, plan: Plan) -> int:
@@ -369,21 +498,40 @@ def activation_bytes(job: TrainingJob, plan: Plan, micro: int) -> float:
             return layers * per_layer
 
 
+def _param_shards(job: TrainingJob, plan: Plan) -> tuple[tuple[float, int], ...]:
+    """(parameters per accelerator, ZeRO sharding degree) of the dense and the expert parts.
+
+    Dense (all but routed experts): N_dense · ceil(L/p)/L / t, sharded over d. Routed experts
+    with ep > 1: N_routed / L_moe · min(ceil(L/p), L_moe) / ep, sharded over the t·d/ep
+    expert-data-parallel ranks; with ep = 1 they split by TP like the dense part.
+    """
+    layers = stage_layers(job, plan.pp)
+    dense = (job.params - job.routed_params) * layers / job.layers / plan.tp
+    if job.routed_params <= 0:
+        return ((dense, plan.dp),)
+    if plan.ep <= 1:
+        return ((dense, plan.dp), (job.routed_params * layers / job.layers / plan.tp, plan.dp))
+    routed = job.routed_params / job.moe_layers * min(layers, job.moe_layers) / plan.ep
+    return ((dense, plan.dp), (routed, max(1, plan.tp * plan.dp // plan.ep)))
+
+
 def memory_per_accelerator(job: TrainingJob, plan: Plan) -> Memory:
     """Weights, gradients and optimizer states (16 B/param, sharded by ZeRO) and activations.
 
-    Parameters per accelerator: N · ceil(L/p)/L / t. ZeRO stage 1 shards the optimizer states
-    over the d data-parallel ranks, stage 2 the gradients too, stage 3 the weights too
-    (Rajbhandari et al. 2020 §5); ZeRO-3 then also holds two gathered layers.
+    Parameters per accelerator: N · ceil(L/p)/L / t, routed experts / ep (see
+    :func:`_param_shards`). ZeRO stage 1 shards the optimizer states over the data-parallel
+    ranks, stage 2 the gradients too, stage 3 the weights too (Rajbhandari et al. 2020 §5);
+    ZeRO-3 then also holds two gathered layers.
     """
-    params = job.params * stage_layers(job, plan.pp) / job.layers / plan.tp
-    d, zero = plan.dp, job.zero_stage
-    weights = params * WEIGHT_BYTES / (d if zero >= 3 else 1)
+    zero = job.zero_stage
+    weights = grads = optimizer = 0.0
+    for params, d in _param_shards(job, plan):
+        weights += params * WEIGHT_BYTES / (d if zero >= 3 else 1)
+        grads += params * GRAD_BYTES / (d if zero >= 2 else 1)
+        optimizer += params * OPTIMIZER_BYTES / (d if zero >= 1 else 1)
     if zero >= 3:
         weights += 2.0 * WEIGHT_BYTES * job.params / job.layers / plan.tp
-    return Memory(weights_bytes=weights,
-                  gradients_bytes=params * GRAD_BYTES / (d if zero >= 2 else 1),
-                  optimizer_bytes=params * OPTIMIZER_BYTES / (d if zero >= 1 else 1),
+    return Memory(weights_bytes=weights, gradients_bytes=grads, optimizer_bytes=optimizer,
                   activations_bytes=activation_bytes(job, plan, microbatches(job, plan)))
 
 
@@ -397,12 +545,13 @@ class StepTime:
     dp_communication_s: float
     microbatches: int
     tokens: float
+    ep_communication_s: float = 0.0
 
     @property
     def step_s(self) -> float:
         """Wall time of one step."""
         return (self.compute_s + self.tp_communication_s + self.pipeline_bubble_s
-                + self.dp_communication_s)
+                + self.dp_communication_s + self.ep_communication_s)
 
     @property
     def tokens_per_s(self) -> float:
@@ -414,7 +563,8 @@ class StepTime:
         """The largest part: compute, or the overhead that costs most."""
         parts = {"compute": self.compute_s, "tp-communication": self.tp_communication_s,
                  "pipeline-bubble": self.pipeline_bubble_s,
-                 "dp-communication": self.dp_communication_s}
+                 "dp-communication": self.dp_communication_s,
+                 "ep-communication": self.ep_communication_s}
         return max(parts, key=lambda name: parts[name])
 
     def to_dict(self) -> dict[str, float]:
@@ -423,6 +573,7 @@ class StepTime:
                 "tp_communication_s": self.tp_communication_s,
                 "pipeline_bubble_s": self.pipeline_bubble_s,
                 "dp_communication_s": self.dp_communication_s,
+                "ep_communication_s": self.ep_communication_s,
                 "microbatches": self.microbatches, "tokens_per_step": self.tokens}
 
 
@@ -441,27 +592,65 @@ def _dp_bandwidth(job: TrainingJob, plan: Plan) -> tuple[float, float]:
     return job.scale_out_bytes_per_s, job.scale_out_efficiency
 
 
-def microbatch_time_s(job: TrainingJob, plan: Plan) -> tuple[float, float]:
-    """(compute, exposed TP communication) of one microbatch on the slowest stage.
+def ep_time_s(job: TrainingJob, plan: Plan) -> float:
+    """All-to-all time of one microbatch on the slowest stage (before any overlap).
+
+    Each rank owns b·s/t tokens; min(ceil(L/p), L_moe) MoE layers each send
+    :func:`comm.ep_bytes_per_token_layer` per token. Ranks are ordered TP then DP, so an EP
+    group of ep ranks spans ceil(ep/D) scale-up domains of D: inside one domain the copies go to
+    other GPUs over scale-up; across domains to other nodes over scale-out, where the receiving
+    node forwards over scale-up (DeepSeek-V3 §3.2.2; NVLink is ~3.2x faster and hidden).
+    """
+    if plan.ep <= 1 or job.moe_layers == 0:
+        return 0.0
+    inside = plan.ep <= job.scale_up_domain
+    groups = plan.ep if inside else plan.ep // job.scale_up_domain
+    copies = comm.ep_remote_copies(job.experts, job.experts_per_token, groups,
+                                   None if inside else job.node_limit)
+    passes = 3 if job.recompute is Recompute.FULL else 2
+    per_token = comm.ep_bytes_per_token_layer(job.hidden, copies, job.dispatch_bytes,
+                                              job.combine_bytes, passes)
+    layers = min(stage_layers(job, plan.pp), job.moe_layers)
+    sent = layers * per_token * plan.microbatch * job.sequence_length / plan.tp
+    if inside:
+        return comm.collective_time_s(sent, job.scale_up_bytes_per_s, job.scale_up_efficiency)
+    return comm.collective_time_s(sent, job.scale_out_bytes_per_s, job.scale_out_efficiency)
+
+
+def microbatch_time_s(job: TrainingJob, plan: Plan) -> tuple[float, float, float]:
+    """(compute, exposed TP communication, exposed EP all-to-all) of one microbatch on the
+    slowest stage.
 
     Compute: (model + recompute FLOPs per token) · b·s tokens · ceil(L/p)/L / t, at
-    ``training_matmul`` of peak. TP: ceil(L/p) layers of :func:`comm.tp_bytes_per_layer`.
+    ``training_matmul`` of the FLOP mix's peak (:func:`mixed_peak_flops`); with an overlapped
+    all-to-all, over 1 - ``ep_comm_sms`` of the SMs. TP: ceil(L/p) layers of
+    :func:`comm.tp_bytes_per_layer`. EP: of the all-to-all time a, the unscheduled part
+    (1 - o)·a is exposed, and the scheduled part o·a only beyond the compute it hides behind:
+    max((1 - o)·a, a - compute).
     """
     tokens = plan.microbatch * job.sequence_length
     layers = stage_layers(job, plan.pp)
     flops = ((job.model_flops_per_token + job.recompute_flops_per_token) * tokens
              * layers / job.layers / plan.tp)
-    compute = flops / (job.peak_flops * job.matmul_efficiency)
+    compute = flops / (job.sustained_peak_flops * job.matmul_efficiency)
+    a2a = ep_time_s(job, plan)
+    if a2a > 0 and job.ep_overlap > 0:
+        compute /= 1.0 - job.ep_comm_sms
+    exposed = max((1.0 - job.ep_overlap) * a2a, a2a - compute, 0.0)
     sent = layers * comm.tp_bytes_per_layer(tokens, job.hidden, plan.tp, ACTIVATION_BYTES,
                                             job.recompute is Recompute.FULL)
-    return compute, comm.collective_time_s(sent, *_tp_bandwidth(job, plan.tp))
+    return compute, comm.collective_time_s(sent, *_tp_bandwidth(job, plan.tp)), exposed
 
 
 def dp_time_s(job: TrainingJob, plan: Plan, micro: int) -> float:
-    """Exposed data-parallel time per step: (1 - overlap) · bytes / (bandwidth · efficiency)."""
-    params = job.params * stage_layers(job, plan.pp) / job.layers / plan.tp
-    sent = comm.dp_bytes_per_step(params, plan.dp, job.zero_stage, micro, GRAD_REDUCE_BYTES,
-                                  WEIGHT_BYTES)
+    """Exposed data-parallel time per step: (1 - overlap) · bytes / (bandwidth · efficiency).
+
+    The dense part reduces over d ranks, the expert part (ep > 1) over its t·d/ep ranks
+    (:func:`_param_shards`); both on the DP group's fabric, one after the other.
+    """
+    sent = sum(comm.dp_bytes_per_step(params, ranks, job.zero_stage, micro, GRAD_REDUCE_BYTES,
+                                      WEIGHT_BYTES)
+               for params, ranks in _param_shards(job, plan))
     return (1.0 - job.dp_overlap) * comm.collective_time_s(sent, *_dp_bandwidth(job, plan))
 
 
@@ -471,12 +660,12 @@ def step_time(job: TrainingJob, plan: Plan) -> StepTime:
     Interleaved 1F1B (Narayanan et al. 2021 §2.2.2): the bubble is (p-1)/v microbatch times.
     """
     micro = microbatches(job, plan)
-    compute, tp = microbatch_time_s(job, plan)
-    bubble = (plan.pp - 1) / plan.virtual_stages * (compute + tp)
+    compute, tp, ep = microbatch_time_s(job, plan)
+    bubble = (plan.pp - 1) / plan.virtual_stages * (compute + tp + ep)
     tokens = float(plan.dp * plan.microbatch * micro * job.sequence_length)
     return StepTime(compute_s=micro * compute, tp_communication_s=micro * tp,
                     pipeline_bubble_s=bubble, dp_communication_s=dp_time_s(job, plan, micro),
-                    microbatches=micro, tokens=tokens)
+                    microbatches=micro, tokens=tokens, ep_communication_s=micro * ep)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -523,6 +712,17 @@ def _microbatch_options(job: TrainingJob, pins: Parallelism, dp: int) -> list[in
     return [2**k for k in range(per_rank.bit_length()) if 2**k <= per_rank]
 
 
+def _ep_options(job: TrainingJob, pins: Parallelism, ranks: int) -> list[int]:
+    """EP degrees for MoE models: powers of two dividing both the expert count and the t·d
+    ranks of a stage (1 for dense models or when none divides)."""
+    if job.experts == 0:
+        return [1]
+    if pins.ep is not None:
+        return [pins.ep] if ranks % pins.ep == 0 and job.experts % pins.ep == 0 else []
+    return [2**k for k in range(ranks.bit_length())
+            if ranks % 2**k == 0 and job.experts % 2**k == 0]
+
+
 def _virtual_options(job: TrainingJob, pp: int) -> list[int]:
     """1F1B (v = 1) and the deepest interleaving, floor(L/p) chunks per rank: among v >= 2 it
     has both the smallest bubble and the least memory (Korthikanti et al. 2022 §4.2.3)."""
@@ -544,7 +744,8 @@ def candidate_plans(job: TrainingJob, accelerators: int, pins: Parallelism) -> I
                 continue
             for micro in _microbatch_options(job, pins, dp):
                 for virtual in _virtual_options(job, pp):
-                    yield Plan(tp, pp, dp, micro, virtual)
+                    for ep in _ep_options(job, pins, tp * dp):
+                        yield Plan(tp, pp, dp, micro, virtual, ep)
 
 
 def fastest_plan(job: TrainingJob, accelerators: int,
@@ -589,7 +790,7 @@ def fewest_accelerators(job: TrainingJob, tokens: float, deadline_s: float, unit
         return (tokens / choice.step.tokens_per_s / good if good > 0 else math.inf), choice
 
     low = max(1, math.floor(tokens * job.model_flops_per_token / (
-        deadline_s * job.peak_flops * job.matmul_efficiency) / unit_size))
+        deadline_s * job.sustained_peak_flops * job.matmul_efficiency) / unit_size))
     high = low
     while wall(high)[0] > deadline_s:
         if high >= max_units:

@@ -48,6 +48,9 @@ class Moe(StrictModel):
     expert_ffn_hidden: PositiveInt
     dense_layers: Annotated[int, Field(ge=0)] = Field(
         0, description="leading layers that use a dense FFN of size ffn_hidden")
+    node_limit: PositiveInt | None = Field(
+        None, description="node-limited routing: a token's routed experts lie on at most this "
+        "many expert-parallel nodes (DeepSeek-V3: 4)")
 
 
 class Architecture(StrictModel):
@@ -120,6 +123,7 @@ class Parallelism(StrictModel):
     pp: PositiveInt | None = None
     dp: PositiveInt | None = None
     microbatch: PositiveInt | None = None
+    ep: PositiveInt | None = Field(None, description="expert-parallel degree (MoE models)")
 
 
 class _Workload(StrictModel):

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from planner.catalog.load import load_catalog
 from planner.catalog.schema import Precision, System
 from planner.errors import InfeasibleError, InputError
 from planner.perf import comm
@@ -18,16 +19,21 @@ from planner.perf.training import (
     TrainingJob,
     activation_bytes_per_token_layer,
     candidate_plans,
+    ep_time_s,
     estimate_pretrain,
     fastest_plan,
     fewest_accelerators,
+    high_precision_flops_per_token,
     job_goodput,
     memory_per_accelerator,
+    microbatch_time_s,
+    mixed_peak_flops,
     recompute_flops_per_token,
     step_time,
     training_flops_per_token,
     training_throughput,
 )
+from planner.workload.load import load_model
 from planner.workload.schema import ModelSpec, Parallelism, Pretrain, Recompute
 
 SOURCE = {"url": "https://example.org/spec", "tag": "vendor"}
@@ -410,3 +416,124 @@ def test_training_throughput_is_zero_when_nothing_fits() -> None:
                                  precision=Precision.BF16, accelerators=8, assumptions=DEFAULTS)
     assert result.tokens_per_s_per_unit == 0.0
     assert result.bound == "memory-capacity"
+
+
+# --- MoE: expert-parallel all-to-all, EP memory sharding, FP8 FLOP split --------------------
+
+
+def _deepseek() -> ModelSpec:
+    return load_model("deepseek-v3")
+
+
+def _deepseek_job(precision: Precision = Precision.FP8) -> TrainingJob:
+    h800 = load_catalog().get("hgx-h800")
+    return TrainingJob.build(_deepseek(), h800, sequence_length=4096,
+                             global_batch_tokens=15360 * 4096, precision=precision,
+                             recompute=Recompute.SELECTIVE, zero_stage=1, assumptions={})
+
+
+def test_groups_hit_by_eight_of_256_experts_over_8_nodes() -> None:
+    # A node is missed when all 8 experts fall among the other 224:
+    # C(224, 8) / C(256, 8) = prod_{i<8} (224 - i) / (256 - i) = 0.33817; hit 8 x 0.66183.
+    missed = math.prod((224 - i) / (256 - i) for i in range(8))
+    assert missed == pytest.approx(0.33817, abs=1e-5)
+    assert comm.expected_groups_hit(256, 8, 8) == pytest.approx(8 * (1 - missed))
+    assert comm.expected_groups_hit(256, 8, 1) == 1.0
+
+
+@pytest.mark.parametrize(("limit", "expected"), [
+    # node-limited to 4 of 8 nodes, own node 1/8 of the time: 4 x 7/8 = 3.5 copies
+    (4, 3.5),
+    # unlimited: 5.2947 nodes hit x 7/8 = 4.6328
+    (None, 4.63282),
+], ids=["node-limit-4", "unlimited"])
+def test_remote_copies_of_a_token(limit: int | None, expected: float) -> None:
+    assert comm.ep_remote_copies(256, 8, 8, limit) == pytest.approx(expected, rel=1e-5)
+    assert comm.ep_remote_copies(256, 8, 1, limit) == 0.0
+
+
+def test_all_to_all_bytes_per_token_per_moe_layer_of_deepseek_v3() -> None:
+    # Per MoE layer and token: 3.5 remote nodes x 7,168 x (FP8 dispatch 1 + 4/128 scale bytes
+    # + BF16 combine 2) = 25,088 x 3.03125 = 76,048 B per pass; forward + backward = 152,096 B.
+    assert comm.ep_bytes_per_token_layer(7168, 3.5, 1 + 4 / 128, 2, 2) == pytest.approx(152_096)
+
+
+def test_all_to_all_time_of_deepseek_v3_on_h800() -> None:
+    # PP16: ceil(61/16) = 4 MoE layers per stage; one 4,096-token microbatch per rank (TP 1):
+    # 4 x 152,096 x 4,096 = 2.4919e9 B over InfiniBand at 50 GB/s x 0.8 = 0.0623 s.
+    job = _deepseek_job()
+    plan = Plan(tp=1, pp=16, dp=128, microbatch=1, ep=64)
+    assert ep_time_s(job, plan) == pytest.approx(4 * 152_096 * 4096 / (50e9 * 0.8))
+    # No expert parallelism, no all-to-all.
+    assert ep_time_s(job, dataclasses.replace(plan, ep=1)) == 0.0
+    # The paper (§3.2.1) calls the cross-node EP compute:communication ratio about 1:1; here
+    # the all-to-all is 0.70 of the compute it overlaps (the SM share given up included: 0.6).
+    compute, _, exposed = microbatch_time_s(job, plan)
+    assert 0.5 < ep_time_s(job, plan) / compute < 1.0
+    assert exposed == 0.0  # DualPipe's claimed overlap hides it (ep_overlap = 1)
+
+
+def test_exposed_all_to_all_without_overlap() -> None:
+    job = dataclasses.replace(_deepseek_job(), ep_overlap=0.0)
+    plan = Plan(tp=1, pp=16, dp=128, microbatch=1, ep=64)
+    compute, _, exposed = microbatch_time_s(job, plan)
+    assert exposed == pytest.approx(ep_time_s(job, plan))
+    # and no SM share is lost when nothing overlaps: compute is the plain FP8-mix time
+    flops = (job.model_flops_per_token + job.recompute_flops_per_token) * 4096 * 4 / 61
+    assert compute == pytest.approx(flops / (job.sustained_peak_flops * 0.53))
+
+
+def test_routed_experts_are_sharded_over_ep() -> None:
+    # Routed experts: 256 x 3 x 7,168 x 2,048 x 58 layers = 653,908,770,816 parameters;
+    # the rest of the 671,026,404,352: 17,117,633,536.
+    job = _deepseek_job()
+    assert job.routed_params == 653_908_770_816
+    memory = memory_per_accelerator(job, Plan(tp=1, pp=16, dp=128, microbatch=1, ep=64))
+    # 4 layers per stage: dense 17.1176e9 x 4/61 = 1.12247e9; experts 653.909e9 / 58 x 4 / 64
+    # = 7.04643e8. Weights 2 B each; optimizer 12 B over 128 (dense) and 128/64 = 2 (experts).
+    dense = 17_117_633_536 * 4 / 61
+    experts = 653_908_770_816 / 58 * 4 / 64
+    assert memory.weights_bytes == pytest.approx(2 * (dense + experts))
+    assert memory.gradients_bytes == pytest.approx(2 * (dense + experts))
+    assert memory.optimizer_bytes == pytest.approx(12 * (dense / 128 + experts / 2))
+    # Without EP the experts split like the dense part (TP 1): 64x the expert weights.
+    flat = memory_per_accelerator(job, Plan(tp=1, pp=16, dp=128, microbatch=1, ep=1))
+    assert flat.weights_bytes == pytest.approx(2 * 671_026_404_352 * 4 / 61)
+
+
+def test_ep_options_divide_experts_and_stage_ranks() -> None:
+    job = _deepseek_job()
+    plans = list(candidate_plans(job, 2048, Parallelism(tp=1, pp=16, microbatch=1)))
+    assert {p.ep for p in plans} == {1, 2, 4, 8, 16, 32, 64, 128}  # 256 experts, 128 ranks
+    assert {p.ep for p in candidate_plans(HAND_JOB, 64, Parallelism(tp=2, pp=4))} == {1}
+    pinned = candidate_plans(job, 2048, Parallelism(tp=1, pp=16, microbatch=1, ep=64))
+    assert {p.ep for p in pinned} == {64}
+
+
+def test_fp8_keeps_attention_head_and_router_in_bf16() -> None:
+    # Causal attention A = 128 heads x 61 x (128 + 64 + 128) x 4,096 = 1.02341e10 per pass;
+    # head 129,280 x 7,168 = 926,679,040; router 58 x 256 x 7,168 = 106,430,464.
+    # No recompute: 3 A + 6 x 1,033,109,504 = 3.07023e10 + 6.19866e9 = 3.69010e10.
+    arch = _deepseek().architecture
+    attention = 128 * 61 * 320 * 4096
+    weights = 129_280 * 7168 + 58 * 256 * 7168
+    assert high_precision_flops_per_token(arch, 4096, Recompute.NONE) == pytest.approx(
+        3 * attention + 6 * weights)
+    # Selective recompute replays the attention core (in BF16 too).
+    assert high_precision_flops_per_token(arch, 4096, Recompute.SELECTIVE) == pytest.approx(
+        4 * attention + 6 * weights)
+
+
+def test_mixed_peak_is_the_harmonic_blend() -> None:
+    # 85 FP8 FLOPs at 1,979 T x 0.85 and 15 BF16 FLOPs at 989 T:
+    # 100 / (85 / 1.68215e15 + 15 / 9.89e14) = 100 / (5.05306e-14 + 1.51668e-14) = 1.52213e15.
+    peak = mixed_peak_flops(100.0, 15.0, Precision.FP8, 1979e12, 989e12, 0.85)
+    assert peak == pytest.approx(1.52213e15, rel=1e-5)
+    assert mixed_peak_flops(100.0, 15.0, Precision.BF16, 989e12, 989e12, 0.85) == 989e12
+
+
+def test_fp8_training_is_faster_than_bf16_but_not_twice() -> None:
+    fp8, bf16 = _deepseek_job(Precision.FP8), _deepseek_job(Precision.BF16)
+    assert bf16.sustained_peak_flops == 989e12
+    assert 1.3 < fp8.sustained_peak_flops / bf16.sustained_peak_flops < 2.0
+    assert fp8.dispatch_bytes == 1 + 4 / 128 and bf16.dispatch_bytes == 2.0

@@ -1,21 +1,25 @@
 """The training model against published runs (planner.perf.calibrate_training).
 
 Sources and tolerances: Llama 3 paper (arXiv 2407.21783) Table 4, 10%; Llama 3.1 model card,
-3% on 6·N·D FLOPs and 10% on GPU-hours; Megatron-LM (arXiv 2104.04473) Table 1, 15%.
+3% on 6·N·D FLOPs and 10% on GPU-hours; Megatron-LM (arXiv 2104.04473) Table 1, 15%;
+DeepSeek-V3 (arXiv 2412.19437) Table 1 pre-training H800-hours, 30%.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from planner.catalog.load import load_catalog
 from planner.perf.assumptions import CalibrationCase
 from planner.perf.calibrate_training import (
     MEGATRON_TABLE1,
     cases,
+    deepseek_v3_run,
     mean_absolute_error,
     megatron_flops_per_iteration,
     megatron_model,
 )
+from planner.workload.load import load_model
 from planner.workload.params import count_params
 
 CASES = cases()
@@ -33,10 +37,12 @@ def test_every_source_is_covered() -> None:
     assert {"llama3-405b-h100-8192", "llama3-405b-h100-16384", "llama3-405b-flops-6nd",
             "llama3-405b-gpu-hours"} <= names
     assert sum(name.startswith("megatron-") for name in names) == len(MEGATRON_TABLE1) == 10
+    assert "deepseek-v3-h800-gpu-hours" in names
 
 
 def test_mean_absolute_error_is_small() -> None:
-    # Reported, not tuned to zero: about 4% with the default factors.
+    # Reported, not tuned to zero: about 5.5% with the default factors (4.1% without the
+    # DeepSeek-V3 case, whose -26% is the largest).
     assert mean_absolute_error(CASES) < 0.06
 
 
@@ -63,3 +69,15 @@ def test_megatron_stand_in_models_have_the_published_size(row: object) -> None:
     model = megatron_model(row)  # type: ignore[arg-type]
     total = count_params(model.architecture).total
     assert total == pytest.approx(model.published.total_params, rel=0.05)
+
+
+def test_deepseek_v3_case_uses_the_paper_layout_and_fp8() -> None:
+    # Table 1: 2,664K H800-hours; §3.2: PP16, EP64 over 8 nodes, no TP; 2,048 / 16 = 128 DP.
+    run = deepseek_v3_run(load_model("deepseek-v3"), load_catalog().get("hgx-h800"))
+    assert (run.plan.tp, run.plan.pp, run.plan.dp, run.plan.ep) == (1, 16, 128, 64)
+    # 15,360 sequences / 128 ranks = 120 microbatches of one 4,096-token sequence.
+    assert run.step.tokens == 15360 * 4096
+    case = {c.name: c for c in CASES}["deepseek-v3-h800-gpu-hours"]
+    assert case.published == 2.664e6
+    # Stated honestly: the physics leaves the model optimistic (about -26%), not fitted to 0.
+    assert -0.30 < case.error < 0.0
