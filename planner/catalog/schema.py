@@ -161,6 +161,12 @@ class Efficiency(StrictModel):
 
     memory_bandwidth: Fraction | None = None
     compute: Fraction | None = None
+    compute_fp8_relative: Fraction | None = Field(
+        None, description="FP8 GEMM fraction of the FP8 peak over the BF16 fraction of the BF16 "
+        "peak; multiplies compute when serving math runs in FP8")
+    compute_fp4_relative: Fraction | None = Field(
+        None, description="FP4 GEMM fraction of the FP4 peak over the BF16 fraction of the BF16 "
+        "peak; multiplies compute when serving math runs in FP4")
     training_matmul: Fraction | None = None
     scale_up: Fraction | None = None
     scale_out: Fraction | None = None

@@ -25,6 +25,15 @@ Interactivity is 1 / step_s tokens/s per user; throughput is b / step_s per repl
 
 Prefill is compute-bound: a prompt of P tokens costs P·2·N_mm + 2·H·L·d_h·P² FLOPs (causal
 attention, half the full P×P score matrix). Prefill and decode share a replica's time.
+
+eff_c depends on the precision the math runs at: eff_c = compute · relative[precision], where
+``relative`` is the measured dense-GEMM fraction of peak at that precision over the BF16 one
+(1 for BF16, FP16 and TF32; ``compute_fp8_relative``, ``compute_fp4_relative``). Low-precision
+GEMMs pay for scaling and dequantisation and run less mature kernels, so they reach a smaller
+fraction of their (larger) peak. A ``compute`` pinned by an override (system, workload or
+``--set``) is taken as the end-to-end fraction at the precision the math runs at, as the source
+article's 0.5676 of the FP8 peak is, so the default relative factors do not apply on top of it;
+a relative factor that is itself overridden always applies.
 """
 
 from __future__ import annotations
@@ -51,6 +60,7 @@ from planner.workload.schema import Architecture, AttentionKind, ModelSpec, Serv
 __all__ = [
     "ARTICLE_OVERRIDES",
     "DEFAULTS",
+    "RELATIVE_COMPUTE",
     "Bound",
     "ContextMode",
     "DecodeCapacity",
@@ -59,6 +69,7 @@ __all__ = [
     "ServingEstimate",
     "StepModel",
     "candidate_layouts",
+    "compute_efficiency",
     "compute_precision_for",
     "decode_capacity",
     "decode_context_tokens",
@@ -76,7 +87,9 @@ __all__ = [
 _CAL = ("calibrated jointly with compute and scale_up on the 28 offline cases of "
         "planner.perf.calibrate_serving: MLPerf Inference Llama 2 70B Offline (v4.1 H100/H200, "
         "v5.1 B200/GB200) and TensorRT-LLM Llama 3.1 405B throughput tables "
-        "(reference/measurements.md V7, V8); mean absolute error 11.9%, worst case 24%")
+        "(reference/measurements.md V7, V8), with the per-precision relative factors fixed at "
+        "their kernel measurements; mean absolute error 7.5%, worst case "
+        "19%")
 
 DEFAULTS: dict[str, Assumption] = {
     "memory_bandwidth": Assumption(
@@ -86,10 +99,10 @@ DEFAULTS: dict[str, Assumption] = {
         "achieved fraction of peak HBM bandwidth in decode (MBU); published decode kernels "
         "reach 0.6-0.85"),
     "compute": Assumption(
-        "compute", 0.475,
+        "compute", 0.61,
         f"{_CAL}; set by the short-context rows, compute-bound at the large offline batches",
-        "achieved fraction of the dense tensor peak in matmuls, decode and prefill (MFU); "
-        "0.4-0.7 is typical"),
+        "achieved fraction of the dense tensor peak in matmuls, decode and prefill (MFU), at "
+        "BF16 kernel maturity: FP8 and FP4 math multiply it by their relative factors"),
     "scale_up": Assumption(
         "scale_up", 0.60,
         f"{_CAL}; set by the H100/H200 TP8 rows, where the all-reduce of 2·L activations per "
@@ -113,6 +126,22 @@ DEFAULTS: dict[str, Assumption] = {
         "overlaps all compute with all memory traffic, the source article's whole-step roofline "
         "(reference/seed_numbers.md, claim 1)",
         "1 = whole-step max(compute, memory); 0 = per-kernel rooflines added"),
+    "compute_fp8_relative": Assumption(
+        "compute_fp8_relative", 0.914,
+        "measured in this project: one H200, PyTorch 2.11, 8192^3 GEMM; FP8 (torch._scaled_mm) "
+        "1,458 TFLOPS = 0.737 of 1,979, BF16 797 TFLOPS = 0.806 of 989; 0.737 / 0.806 = 0.914 "
+        "(benchmarks/device/results/h200_2026-11-28.json)",
+        "FP8 GEMM fraction of the FP8 peak over the BF16 GEMM fraction of the BF16 peak; "
+        "multiplies compute when the math runs in FP8"),
+    "compute_fp4_relative": Assumption(
+        "compute_fp4_relative", 0.718,
+        "published: vLLM PR #20646 (https://github.com/vllm-project/vllm/pull/20646), "
+        "bench_nvfp4_gemm.py on Blackwell (B200: its BF16 reaches 1.42 PFLOPS, above any Hopper "
+        "peak; the CUTLASS NVFP4 kernel is SM100-only), N=6144 K=4096, M=16384, pre-quantised "
+        "inputs: NVFP4 3,904 TFLOPS = 0.434 of 9 PFLOPS, BF16 1,360 TFLOPS = 0.605 of 2.25 "
+        "PFLOPS; 0.434 / 0.605 = 0.718 (the PR's table before its tuning)",
+        "FP4 (NVFP4) GEMM fraction of the FP4 peak over the BF16 GEMM fraction of the BF16 "
+        "peak; multiplies compute when the math runs in FP4"),
     "tp_comm": Assumption(
         "tp_comm", 1.0,
         "model switch: 1 includes tensor- and pipeline-parallel communication; 0 drops it, as "
@@ -121,8 +150,14 @@ DEFAULTS: dict[str, Assumption] = {
 }
 
 # The source article's roofline (reference/seed_numbers.md, candidate A): the whole step
-# overlapped and no communication; combine with memory_bandwidth 0.773 and compute 0.5676.
-ARTICLE_OVERRIDES: dict[str, float] = {"kernel_overlap": 1.0, "tp_comm": 0.0}
+# overlapped and no communication; combine with memory_bandwidth 0.773 and compute 0.5676. The
+# article's efficiency is an end-to-end fraction of the FP8 peak, so no FP8 relative factor.
+ARTICLE_OVERRIDES: dict[str, float] = {"kernel_overlap": 1.0, "tp_comm": 0.0,
+                                       "compute_fp8_relative": 1.0}
+
+# Which assumption scales ``compute`` at each precision (absent: 1, the BF16 reference).
+RELATIVE_COMPUTE: dict[Precision, str] = {Precision.FP8: "compute_fp8_relative",
+                                          Precision.FP4: "compute_fp4_relative"}
 
 # All-reduces per transformer layer under Megatron tensor parallelism: one after attention,
 # one after the MLP (Shoeybi et al. 2019, arXiv 1909.08053 §3).
@@ -251,9 +286,12 @@ def kv_replication(arch: Architecture, tp: int) -> float:
 # --------------------------------------------------------------------------- decode step
 
 
+def _assumption(assumptions: Mapping[str, Assumption], name: str) -> Assumption:
+    return assumptions.get(name) or DEFAULTS.get(name) or COST_DEFAULTS[name]
+
+
 def _value(assumptions: Mapping[str, Assumption], name: str) -> float:
-    found = assumptions.get(name) or DEFAULTS.get(name) or COST_DEFAULTS[name]
-    return found.value
+    return _assumption(assumptions, name).value
 
 
 def _ring_factor(tp: int) -> float:
@@ -349,6 +387,7 @@ class _Inputs:
     kv_bytes_per_token: float
     peak_flops: float
     assumptions: Mapping[str, Assumption]
+    compute_efficiency: float
 
     def eff(self, name: str) -> float:
         """A named assumption's value."""
@@ -390,7 +429,7 @@ def _step_model(inp: _Inputs, layout: Layout, context_tokens: float,
     bandwidth = g * inp.system.accelerator.hbm_bandwidth * inp.eff("memory_bandwidth")
     kv_read = (context_tokens * inp.kv_bytes_per_token * kv_replication(inp.arch, layout.tp)
                * kv_read_scale)
-    flops = g * inp.peak_flops * inp.eff("compute")
+    flops = g * inp.peak_flops * inp.compute_efficiency
     return StepModel(
         gemm_s_per_seq=forward_flops_per_token(inp.arch, 0.0) / flops,
         attention_s_per_seq=attention_flops_per_token(inp.arch, context_tokens) / flops,
@@ -523,6 +562,28 @@ def compute_precision_for(system: System, wanted: Precision) -> Precision:
     return Precision.BF16
 
 
+def _overridden(assumption: Assumption) -> bool:
+    """True for a value set by a system, workload or ``--set`` override (see ``resolve``)."""
+    return assumption.source.startswith("override")
+
+
+def compute_efficiency(assumptions: Mapping[str, Assumption], precision: Precision) -> float:
+    """Achieved fraction of the dense peak at ``precision``: eff_c = compute · relative.
+
+    ``relative`` is the measured GEMM fraction at that precision over the BF16 one (module
+    docstring). An overridden ``compute`` is already the fraction at the math precision, so the
+    default relative factor is dropped unless the relative factor is overridden too.
+    """
+    compute = _assumption(assumptions, "compute")
+    name = RELATIVE_COMPUTE.get(precision)
+    if name is None:
+        return compute.value
+    relative = _assumption(assumptions, name)
+    if _overridden(compute) and not _overridden(relative):
+        return compute.value
+    return compute.value * relative.value
+
+
 def _peak(system: System, precision: Precision) -> float:
     peak = system.accelerator.peak_flops.at(precision)
     if peak is None:
@@ -538,7 +599,8 @@ def _inputs(model: ModelSpec, system: System, weights_precision: Precision,
     arch = model.architecture
     return _Inputs(arch, system, weights_bytes(arch, BYTES_PER_ELEMENT[weights_precision]),
                    kv_bytes_per_token(arch, BYTES_PER_ELEMENT[kv_precision]),
-                   _peak(system, compute_precision), assumptions)
+                   _peak(system, compute_precision), assumptions,
+                   compute_efficiency(assumptions, compute_precision))
 
 
 def decode_capacity(model: ModelSpec, system: System, *, weights_precision: Precision,
@@ -573,7 +635,7 @@ def _prefill_flops_per_token(arch: Architecture, prompt_tokens: float) -> float:
 def _prefill_s_per_token(inp: _Inputs, layout: Layout, prompt_tokens: float) -> float:
     """Replica-seconds per prompt token with many prompts in flight (weights amortised)."""
     compute = (_prefill_flops_per_token(inp.arch, prompt_tokens)
-               / (layout.group_size * inp.peak_flops * inp.eff("compute")))
+               / (layout.group_size * inp.peak_flops * inp.compute_efficiency))
     return compute + _comm_per_token_s(inp, layout)
 
 
@@ -617,7 +679,7 @@ def time_to_first_token_s(model: ModelSpec, system: System, layout: Layout, *,
     """
     inp = _inputs(model, system, weights_precision, Precision.BF16, precision, assumptions)
     compute = (prompt_tokens * _prefill_flops_per_token(inp.arch, prompt_tokens)
-               / (layout.tp * inp.peak_flops * inp.eff("compute")))
+               / (layout.tp * inp.peak_flops * inp.compute_efficiency))
     memory = inp.weights_bytes / (layout.tp * system.accelerator.hbm_bandwidth
                                   * inp.eff("memory_bandwidth"))
     comm = (prompt_tokens * _comm_per_token_s(inp, layout) * layout.pp
