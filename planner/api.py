@@ -168,7 +168,8 @@ class CalibrationReport:
 
 def calibration() -> CalibrationReport:
     """Run every calibration case (serving and training) against the bundled catalog."""
-    from planner.perf import calibrate_serving, calibrate_training
+    from planner.perf import calibrate_measured, calibrate_serving, calibrate_training
 
-    cases = [*calibrate_serving.cases(), *calibrate_training.cases()]
+    cases = [*calibrate_serving.cases(), *calibrate_training.cases(),
+             *calibrate_measured.cases()]
     return CalibrationReport(tuple(cases))

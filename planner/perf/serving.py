@@ -73,6 +73,7 @@ __all__ = [
     "compute_precision_for",
     "decode_capacity",
     "decode_context_tokens",
+    "decode_step_s",
     "estimate_serving",
     "kv_memory_curve",
     "kv_replication",
@@ -601,6 +602,18 @@ def _inputs(model: ModelSpec, system: System, weights_precision: Precision,
                    kv_bytes_per_token(arch, BYTES_PER_ELEMENT[kv_precision]),
                    _peak(system, compute_precision), assumptions,
                    compute_efficiency(assumptions, compute_precision))
+
+
+def decode_step_s(model: ModelSpec, system: System, *, batch: float, context_tokens: float,
+                  group_size: int, weights_precision: Precision, kv_precision: Precision,
+                  compute_precision: Precision,
+                  assumptions: Mapping[str, Assumption] | None = None) -> float:
+    """Seconds of one decode step of ``batch`` sequences at ``context_tokens`` on a replica of
+    ``group_size`` accelerators: the quantity a step-time measurement checks directly."""
+    inp = _inputs(model, system, weights_precision, kv_precision, compute_precision,
+                  dict(assumptions or DEFAULTS))
+    layout = layout_for(model.architecture, system, group_size)
+    return _step_model(inp, layout, context_tokens).step_s(batch)
 
 
 def decode_capacity(model: ModelSpec, system: System, *, weights_precision: Precision,

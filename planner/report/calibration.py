@@ -9,7 +9,7 @@ from planner.units import Dimension, format_quantity
 
 __all__ = ["calibration_report"]
 
-_UNIT_DIMENSIONS = {"FLOP/s": Dimension.FLOP_RATE, "FLOP": Dimension.FLOPS}
+_UNIT_DIMENSIONS = {"FLOP/s": Dimension.FLOP_RATE, "FLOP": Dimension.FLOPS, "s": Dimension.DURATION}
 
 
 def _value(value: float, unit: str) -> str:

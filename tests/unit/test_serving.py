@@ -21,6 +21,7 @@ from planner.perf.serving import (
     ContextMode,
     StepModel,
     candidate_layouts,
+    compute_efficiency,
     compute_precision_for,
     decode_capacity,
     decode_context_tokens,
@@ -269,10 +270,11 @@ def test_faster_users_mean_fewer_tokens_per_unit(rate: float) -> None:
 def test_prefill_rate_matches_hand_arithmetic() -> None:
     # 1,000-token prompt, average context 500: F = 2 · 403,752,042,496 + 8,257,536 · 500
     #   = 811,632,852,992 FLOPs per token; TP8 is the only TP layout that fits;
-    # 8 · 1,979e12 · 0.475 / F = 9,265.5 tokens/s per node (communication switched off)
+    # FP8 eff_c = 0.61 · 0.914 = 0.55754;
+    # 8 · 1,979e12 · 0.55754 / F = 10,875.6 tokens/s per node (communication switched off)
     rate = prefill_tokens_per_s_per_unit(model(), system(), precision=Precision.FP8,
                                          prompt_tokens=1000, assumptions=assumptions(tp_comm=0))
-    assert rate == pytest.approx(9265.5, rel=1e-4)
+    assert rate == pytest.approx(10875.6, rel=1e-4)
 
 
 def test_prefill_is_zero_where_the_weights_do_not_fit() -> None:
@@ -282,14 +284,14 @@ def test_prefill_is_zero_where_the_weights_do_not_fit() -> None:
 
 
 def test_time_to_first_token_matches_hand_arithmetic() -> None:
-    # compute 1,000 · 811.63e9 / (8 · 1,979e12 · 0.475) = 0.10793 s
+    # compute 1,000 · 811.63e9 / (8 · 1,979e12 · 0.61 · 0.914) = 0.091949 s
     # > weights 405.85e9 / (8 · 3.35e12 · 0.7) = 0.02163 s
     layout = candidate_layouts(model().architecture, system())[3]
     ttft = time_to_first_token_s(model(), system(), layout, precision=Precision.FP8,
                                  weights_precision=Precision.FP8, prompt_tokens=1000,
                                  assumptions=assumptions(tp_comm=0))
     assert layout.tp == 8
-    assert ttft == pytest.approx(0.10793, rel=1e-3)
+    assert ttft == pytest.approx(0.091949, rel=1e-3)
 
 
 # ---------------------------------------------------------------- the estimate
@@ -378,3 +380,51 @@ def test_kv_memory_curve() -> None:
     assert points[0].kv_bytes == pytest.approx(1.032192e9)
     assert points[1].kv_bytes == pytest.approx(2.064384e9)
     assert points[0].total_bytes == pytest.approx(405.853388800e9 + 1.032192e9)
+
+
+# ---------------------------------------------------------------- precision-dependent compute
+
+
+@pytest.mark.parametrize(("precision", "expected"), [
+    (Precision.BF16, 0.61),            # the BF16 reference: compute alone
+    (Precision.FP8, 0.61 * 0.914),     # 0.55754
+    (Precision.FP4, 0.61 * 0.718),     # 0.43798
+    (Precision.TF32, 0.61),            # no relative factor measured: 1
+], ids=["bf16", "fp8", "fp4", "tf32"])
+def test_compute_efficiency_scales_by_the_precisions_relative_factor(
+        precision: Precision, expected: float) -> None:
+    assert compute_efficiency(DEFAULTS, precision) == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_pinned_compute_is_the_fraction_at_the_math_precision() -> None:
+    """An overridden compute (the article's 0.5676 of the FP8 peak) is not scaled again, unless
+    the relative factor is overridden as well."""
+    pinned = serving_assumptions(serve(), system(), {"compute": 0.5676})
+    assert compute_efficiency(pinned, Precision.FP8) == pytest.approx(0.5676)
+    both = serving_assumptions(serve(), system(),
+                               {"compute": 0.5, "compute_fp8_relative": 0.8})
+    assert compute_efficiency(both, Precision.FP8) == pytest.approx(0.4)  # 0.5 · 0.8
+
+
+def test_relative_factor_overridable_from_a_workload_file() -> None:
+    table = serving_assumptions(serve(efficiency={"compute_fp4_relative": 0.5}), system())
+    assert table["compute_fp4_relative"].value == 0.5
+    assert compute_efficiency(table, Precision.FP4) == pytest.approx(0.61 * 0.5)  # 0.305
+
+
+def test_fp8_decode_compute_term_uses_the_relative_factor() -> None:
+    # compute-bound gemm piece per sequence: 2 · 403,752,042,496 / (8 · 1,979e12 · eff_c);
+    # FP8 at 0.914 is 1 / 0.914 = 1.094x slower per sequence than with the factor pinned at 1
+    kwargs = {"weights_precision": Precision.FP8, "kv_precision": Precision.BF16,
+              "compute_precision": Precision.FP8, "context_tokens": 2000, "interactivity": None,
+              "group_size": 8}
+    plain = decode_capacity(model(), system(), assumptions=DEFAULTS, **kwargs)
+    unity = decode_capacity(model(), system(), **kwargs,
+                            assumptions=assumptions(compute_fp8_relative=1.0))
+    assert plain.compute_s / unity.compute_s == pytest.approx(1 / 0.914, rel=1e-9)
+
+
+def test_every_report_lists_the_relative_factors() -> None:
+    names = {a["name"] for a in estimate_serving(serve(), model(), system()).to_dict()[
+        "assumptions"]}
+    assert {"compute_fp8_relative", "compute_fp4_relative"} <= names
