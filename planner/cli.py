@@ -140,7 +140,7 @@ def validate(paths: Sequence[Path]) -> None:
     problems: list[Problem] = []
     for file in files:
         try:
-            description = load_any(file)
+            description = _describe_study(file) or load_any(file)
         except InputError as err:
             problems.extend(err.problems)
             continue
@@ -148,6 +148,19 @@ def validate(paths: Sequence[Path]) -> None:
     if problems:
         raise InputError(problems)
     click.echo(f"{len(files)} file(s) valid")
+
+
+def _describe_study(file: Path) -> str | None:
+    """Validate a what-if study file (one with `parameters:`); None for other files."""
+    from planner.yamlio import load_document
+
+    doc = load_document(file)
+    if not (isinstance(doc.data, dict) and "parameters" in doc.data and "kind" not in doc.data):
+        return None
+    from planner.study import load_study
+
+    study = load_study(file)
+    return f"study {study.study.name or file.stem}"
 
 
 @cli.command()

@@ -166,3 +166,14 @@ def test_calibration_lists_every_case_within_tolerance() -> None:
     assert code == 0 and data["all_within_tolerance"] is True
     assert len(data["cases"]) >= 40
     assert 0 < data["mean_abs_error"] < 0.15
+
+
+def test_validate_accepts_study_files_and_reports_their_mistakes(tmp_path: Path) -> None:
+    code, out, _ = run("validate", "examples")
+    assert code == 0 and "study procurement" in out
+    bad = tmp_path / "study.yaml"
+    bad.write_text((ROOT / "examples" / "procurement" / "study.yaml").read_text()
+                   .replace("command: estimate", "comand: estimate")
+                   .replace("../../workloads", str(ROOT / "workloads")))
+    code, _, err = run("validate", str(bad))
+    assert code == 2 and "comand" in err and "did you mean 'command'" in err
