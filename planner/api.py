@@ -115,12 +115,18 @@ def _estimate_posttrain(loaded: Any, system: Any) -> dict[str, Any]:
 def optimize(path: PathLike, *, fleet: PathLike | None = None, objective: str = "cost",
              integer: bool = False, solver: str = "highs", time_limit_s: float | None = None,
              budget: str | float | None = None, dump_lp: PathLike | None = None,
-             overrides: Sequence[str] = ()) -> Any:
-    """Place the scenario's workloads on the fleet; returns a Solution (see README JSON keys)."""
+             overrides: Sequence[str] = (), charge_inventory_capex: bool = False) -> Any:
+    """Place the scenario's workloads on the fleet; returns a Solution (see README JSON keys).
+
+    Owned inventory costs energy and colocation only (its capital is sunk) unless
+    ``charge_inventory_capex``, which also charges its amortised purchase price (the
+    opportunity cost of hardware that could serve other work).
+    """
     from planner.scenario import build_planning_inputs, plan
 
     scenario = load(path, overrides)
-    inputs, context = build_planning_inputs(scenario, fleet_path=fleet, budget=budget)
+    inputs, context = build_planning_inputs(scenario, fleet_path=fleet, budget=budget,
+                                            charge_inventory_capex=charge_inventory_capex)
     return plan(inputs, context, objective=objective, integer=integer, solver=solver,
                 time_limit_s=time_limit_s, dump_lp=dump_lp)
 

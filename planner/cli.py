@@ -200,11 +200,15 @@ def estimate(file: Path, hardware: str, overrides: tuple[str, ...], fmt: str,
 @click.option("--budget", metavar="USD", help="Budget cap, e.g. '2B USD'.")
 @click.option("--dump-lp", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the LP model (LP format) here for debugging.")
+@click.option("--charge-inventory-capex", is_flag=True,
+              help="Also charge owned units their amortised purchase price (default: owned "
+                   "hardware costs energy and colocation only; its capital is sunk).")
 @_set_option
 @_format_options
 def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solver: str,
              time_limit: float | None, budget: str | None, dump_lp: Path | None,
-             overrides: tuple[str, ...], fmt: str, output: Path | None) -> None:
+             charge_inventory_capex: bool, overrides: tuple[str, ...], fmt: str,
+             output: Path | None) -> None:
     """Place one or more workloads across the fleet's sites at least cost (the main job).
 
     Prints the placement, purchases, data flows, the cost breakdown and the bottlenecks
@@ -222,7 +226,8 @@ def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solv
 
     result = run_optimize(file, fleet=fleet, objective=objective, integer=integer,
                           solver=solver, time_limit_s=time_limit, budget=budget,
-                          dump_lp=dump_lp, overrides=overrides)
+                          dump_lp=dump_lp, overrides=overrides,
+                          charge_inventory_capex=charge_inventory_capex)
     _emit(render(result, fmt), output)
 
 

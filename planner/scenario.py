@@ -44,7 +44,8 @@ def _systems_in(fleet: Fleet, catalog: Catalog) -> list[System]:
 
 
 def build_planning_inputs(scenario: Any, fleet_path: str | os.PathLike[str] | None = None,
-                          budget: str | float | None = None) -> tuple[Any, PlanContext]:
+                          budget: str | float | None = None,
+                          charge_inventory_capex: bool = False) -> tuple[Any, PlanContext]:
     """Planning inputs for the LP plus the context the report needs."""
     from planner.lp.inputs import PlanningInputs
 
@@ -66,6 +67,7 @@ def build_planning_inputs(scenario: Any, fleet_path: str | os.PathLike[str] | No
         economics=_economics(fleet),
         jobs=tuple(sorted(jobs, key=lambda j: j.id)),
         budget_usd=_budget(budget),
+        charge_inventory_capex=charge_inventory_capex,
     )
     system_rows = tuple({"system": s.id, "accelerators": s.accelerators,
                          "cpu_cores": s.host.cores,

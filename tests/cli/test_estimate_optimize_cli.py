@@ -177,3 +177,13 @@ def test_validate_accepts_study_files_and_reports_their_mistakes(tmp_path: Path)
                    .replace("../../workloads", str(ROOT / "workloads")))
     code, _, err = run("validate", str(bad))
     assert code == 2 and "comand" in err and "did you mean 'command'" in err
+
+
+def test_charging_inventory_capex_never_lowers_the_cost() -> None:
+    """Owned hardware is free of capital by default (sunk); charging it can only add cost."""
+    sunk = run_json("optimize", "workloads/o1_posttrain.yaml")
+    charged = run_json("optimize", "workloads/o1_posttrain.yaml", "--charge-inventory-capex")
+    assert sunk["cost_breakdown_usd"]["inventory_capex"] == 0
+    assert charged["total_cost_usd"] > sunk["total_cost_usd"]
+    assert any(a["name"] == "charge_inventory_capex" and a["value"] is True
+               for a in charged["assumptions"])
