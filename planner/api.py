@@ -84,6 +84,7 @@ def estimate(path: PathLike, hardware: str, overrides: Sequence[str] = (),
         from planner.perf.serving import estimate_serving
 
         values = estimate_serving(spec, loaded.model, system).to_dict()
+        values.update(_serving_fleet(spec, values, system.accelerators))
     elif spec.kind is WorkloadKind.PRETRAIN:
         from planner.perf.training import estimate_pretrain
 
@@ -91,6 +92,18 @@ def estimate(path: PathLike, hardware: str, overrides: Sequence[str] = (),
     else:
         values = _estimate_posttrain(loaded, system)
     return EstimateResult(loaded.name, spec.kind.value, system.id, str(path), values)
+
+
+def _serving_fleet(spec: Any, values: dict[str, Any], accelerators: int) -> dict[str, Any]:
+    """Units of this system the workload's total request rate needs, and what they cost."""
+    rates = spec.requests_per_second
+    total = sum(rates.values()) if isinstance(rates, dict) else float(rates)
+    per_unit = float(values.get("requests_per_s_per_unit") or 0.0)
+    units = total / per_unit if per_unit > 0 else float("inf")
+    usd_per_s = float(values.get("unit_usd_per_s") or 0.0)
+    return {"requests_per_s": total, "units_needed": units,
+            "accelerators_needed": units * accelerators,
+            "daily_cost_usd": units * usd_per_s * 86400.0}
 
 
 def _estimate_posttrain(loaded: Any, system: Any) -> dict[str, Any]:
