@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.units import Dimension, UnitError, format_quantity, parse_quantity
@@ -141,6 +141,7 @@ ROUND_TRIP_DIMENSIONS = [D.SIZE, D.BANDWIDTH, D.FLOP_RATE, D.POWER, D.MONEY, D.D
                          D.COUNT, D.ENERGY_PRICE, D.MONEY_RATE]
 
 
+@settings(derandomize=True, max_examples=300, database=None)
 @given(
     mantissa=st.floats(min_value=1.0, max_value=999.0, allow_nan=False),
     exponent=st.integers(min_value=-3, max_value=6),
