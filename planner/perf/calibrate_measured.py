@@ -1,4 +1,4 @@
-"""Calibration cases measured in this project on a lent GPU (not published elsewhere).
+"""Calibration cases measured in this project on one GPU (not published elsewhere).
 
 Whole decode steps of a Llama-3.1-8B-shaped model in BF16 on one NVIDIA H200, written with plain
 PyTorch kernels and captured in CUDA graphs (benchmarks/device/gpu_decode.py; results in
