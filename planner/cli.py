@@ -10,11 +10,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from planner.errors import PlannerError
+from planner.errors import InputError, PlannerError, Problem
+
+if TYPE_CHECKING:
+    from planner.report.model import Report
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,10 +32,19 @@ def _set_option(func: F) -> F:
 
 
 def _format_options(func: F) -> F:
-    func = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-                        help="Write the report to this file (atomically) instead of stdout.")(func)
+    func = click.option("-o", "--output", type=click.Path(path_type=Path),
+                        help="Write the report to this file (atomically) instead of stdout; "
+                             "with --format csv, a folder that gets one CSV file per "
+                             "table.")(func)
     return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
                         show_default=True, help="Output format.")(func)
+
+
+def _assumptions_option(func: F) -> F:
+    return click.option("--assumptions", "show_assumptions", is_flag=True,
+                        help="List every named assumption with its source in the terminal "
+                             "table (default: a one-line count; json, markdown, csv and html "
+                             "always carry them).")(func)
 
 
 class _PlannerGroup(click.Group):
@@ -65,6 +77,36 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+
+
+def _emit_report(report: Report, fmt: str, output: Path | None,
+                 show_assumptions: bool = False) -> None:
+    """Print or write a report; ``--format csv -o DIR`` writes one tidy CSV per table."""
+    from planner.report.render import csv_tables, primary_csv, render_report
+
+    if fmt != "csv":
+        _emit(render_report(report, fmt, show_assumptions), output)
+        return
+    if output is None:
+        stem, text, others = primary_csv(report)
+        click.echo(text, nl=False)
+        if others:
+            click.echo(f"printed the {stem} table; -o DIR writes all {len(others) + 1} "
+                       f"tables ({', '.join([stem, *others])}) as one CSV file each",
+                       err=True)
+        return
+    from planner.yamlio import write_atomic
+
+    if output.exists() and not output.is_dir():
+        raise InputError(Problem(str(output), "-o",
+                                 "with --format csv, -o names a folder (one CSV per table)",
+                                 hint="give a folder name, e.g. -o out/plan-csv"))
+    output.mkdir(parents=True, exist_ok=True)
+    tables = csv_tables(report)
+    for stem, text in tables.items():
+        write_atomic(output / f"{stem}.csv", text)
+    click.echo(f"wrote {len(tables)} CSV files to {output}: "
+               f"{', '.join(f'{stem}.csv' for stem in tables)}", err=True)
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -128,7 +170,7 @@ def validate(paths: Sequence[Path]) -> None:
     Example:
       planner validate hardware workloads
     """
-    from planner.errors import InputError, Problem
+    from planner.errors import InputError
     from planner.workload.load import load_any
 
     files: list[Path] = []
@@ -169,8 +211,9 @@ def _describe_study(file: Path) -> str | None:
               help="System id from the catalog (see 'planner catalog list').")
 @_set_option
 @_format_options
+@_assumptions_option
 def estimate(file: Path, hardware: str, overrides: tuple[str, ...], fmt: str,
-             output: Path | None) -> None:
+             output: Path | None, show_assumptions: bool) -> None:
     """The calculator view: one workload on one system, no fleet.
 
     \b
@@ -184,7 +227,10 @@ def estimate(file: Path, hardware: str, overrides: tuple[str, ...], fmt: str,
     from planner.report.render import render
 
     result = run_estimate(file, hardware, overrides=overrides)
-    _emit(render(result, fmt), output)
+    if fmt == "json":
+        _emit(render(result, fmt), output)
+    else:
+        _emit_report(result.to_report(figures=fmt == "html"), fmt, output, show_assumptions)
 
 
 @cli.command()
@@ -205,10 +251,11 @@ def estimate(file: Path, hardware: str, overrides: tuple[str, ...], fmt: str,
                    "hardware costs energy and colocation only; its capital is sunk).")
 @_set_option
 @_format_options
+@_assumptions_option
 def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solver: str,
              time_limit: float | None, budget: str | None, dump_lp: Path | None,
              charge_inventory_capex: bool, overrides: tuple[str, ...], fmt: str,
-             output: Path | None) -> None:
+             output: Path | None, show_assumptions: bool) -> None:
     """Place one or more workloads across the fleet's sites at least cost (the main job).
 
     Prints the placement, purchases, data flows, the cost breakdown and the bottlenecks
@@ -228,7 +275,10 @@ def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solv
                           solver=solver, time_limit_s=time_limit, budget=budget,
                           dump_lp=dump_lp, overrides=overrides,
                           charge_inventory_capex=charge_inventory_capex)
-    _emit(render(result, fmt), output)
+    if fmt == "json":
+        _emit(render(result, fmt), output)
+    else:
+        _emit_report(result.to_report(figures=fmt == "html"), fmt, output, show_assumptions)
 
 
 @cli.command()
@@ -262,8 +312,10 @@ def calibration(fmt: str) -> None:
               show_default=True, help="Objective of the --fleet options.")
 @_set_option
 @_format_options
+@_assumptions_option
 def compare(file: Path, hardware: tuple[str, ...], fleets: tuple[Path, ...], objective: str,
-            overrides: tuple[str, ...], fmt: str, output: Path | None) -> None:
+            overrides: tuple[str, ...], fmt: str, output: Path | None,
+            show_assumptions: bool) -> None:
     """One workload on several systems or fleets, side by side.
 
     Shows the units and accelerators each option needs, wall time, total cost and cost per
@@ -279,13 +331,14 @@ def compare(file: Path, hardware: tuple[str, ...], fleets: tuple[Path, ...], obj
       planner compare workloads/o1_posttrain.yaml --fleet hardware/fleets/default.yaml
     """
     from planner.comparison import compare as run_compare
-    from planner.report.render import render, render_report
+    from planner.report.render import render
 
     result = run_compare(file, hardware, overrides, fleets=fleets, objective=objective,
                          figures=fmt == "html")
-    text = render(result, fmt) if fmt in ("json", "html") else \
-        render_report(result.to_report(figures=False), fmt)
-    _emit(text, output)
+    if fmt in ("json", "html"):
+        _emit(render(result, fmt), output)
+    else:
+        _emit_report(result.to_report(figures=False), fmt, output, show_assumptions)
 
 
 @cli.command()

@@ -94,7 +94,7 @@ def render_catalog(rows: list[dict[str, Any]], fmt: str) -> str:
     from planner.report.text import rich_table
 
     return rich_table("Hardware catalog (dense peaks; prices are dated, * = estimate)", headers,
-                      cells, numeric_from=2)
+                      cells)
 
 
 def render_system(system: System, fmt: str) -> str:

@@ -4,36 +4,134 @@ from __future__ import annotations
 
 import html
 import io
+import os
+import re
+import shutil
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-__all__ = ["markdown_table", "markdown_to_html_page", "rich_render", "rich_table"]
-
-CONSOLE_WIDTH = 160
-
-
-def rich_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]],
-               numeric_from: int = 1) -> str:
-    """A rich table rendered to plain text at a fixed width (deterministic for tests)."""
+if TYPE_CHECKING:
     from rich.table import Table
+
+__all__ = ["console_width", "is_numeric_column", "markdown_table", "markdown_to_html_page",
+           "rich_render", "rich_table", "rich_table_of"]
+
+DEFAULT_WIDTH = 100
+"""Width used when neither ``COLUMNS`` nor a terminal says otherwise (output to a file or pipe)."""
+MIN_WIDTH = 40
+
+
+def console_width() -> int:
+    """The width reports are laid out for: ``COLUMNS``, else the terminal's, else 100.
+
+    ``COLUMNS`` wins so that a script (or a test) gets the same layout whatever it runs in;
+    output that goes to a pipe or file without ``COLUMNS`` uses :data:`DEFAULT_WIDTH`.
+    """
+    env = os.environ.get("COLUMNS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return max(MIN_WIDTH, int(env))
+    size = shutil.get_terminal_size(fallback=(DEFAULT_WIDTH, 24))
+    return max(MIN_WIDTH, size.columns)
+
+
+_NUMERIC = re.compile(r"^[-+]?[\d.,]+(e[-+]?\d+)?( ?\S+){0,2}$|^[-+]?∞|^n/a$|^-$",
+                      re.IGNORECASE)
+_LONGEST_UNBROKEN_WORD = 36
+
+
+def is_numeric_column(cells: Sequence[str]) -> bool:
+    """True when every non-empty cell is a number, optionally with a unit (right-aligned)."""
+    filled = [c.strip() for c in cells if c.strip() and c.strip() != "(none)"]
+    return bool(filled) and all(_NUMERIC.match(c) for c in filled)
+
+
+def _longest_word(texts: Sequence[str]) -> int:
+    return max((len(w) for text in texts for w in text.split()), default=1)
+
+
+def _fit_columns(headers: Sequence[str], columns: Sequence[Sequence[str]],
+                 width: int) -> tuple[list[str], list[int]]:
+    """Headers and per-column minimum widths for a table that must fit ``width`` characters.
+
+    First choice: no word is broken (each column at least its longest word, up to 36
+    characters). If that is too wide, headers also break after '/' (``BF16/`` over ``unit``).
+    If even that is too wide, the widest columns give up characters first and their longest
+    words fold: the table always fits.
+    """
+    overhead = 3 * len(headers) + 1  # borders and one space of padding each side
+
+    def widths(heads: Sequence[str]) -> list[int]:
+        return [min(_LONGEST_UNBROKEN_WORD, _longest_word([*h.splitlines(), *c]))
+                for h, c in zip(heads, columns, strict=True)]
+
+    plain = list(headers)
+    if sum(widths(plain)) + overhead <= width:
+        return plain, widths(plain)
+    broken = [h.replace("/", "/\n").replace(" ", "\n") for h in headers]
+    narrow = widths(broken)
+    while sum(narrow) + overhead > width and max(narrow) > 1:
+        narrow[narrow.index(max(narrow))] -= 1  # fold the longest words first
+    return broken, narrow
+
+
+def rich_table_of(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
+    """A rich table whose numeric columns are right-aligned and prose columns left-aligned.
+
+    Each column is at least as wide as its longest word (up to 36 characters), so when the
+    terminal is narrow rich wraps cells between words instead of cutting them; see
+    :func:`_fit_columns` for tables too wide for that. The result always fits
+    :func:`console_width`: while it does not, the widest column gives up a character.
+    """
+    columns = [[row[i] for row in rows if i < len(row)] for i in range(len(headers))]
+    width = console_width()
+    heads, widths = _fit_columns(headers, columns, width)
+    table = _build(title, heads, rows, columns, widths)
+    while _rendered_width(table, width) > width and max(widths) > 1:
+        widths[widths.index(max(widths))] -= 1
+        table = _build(title, heads, rows, columns, widths)
+    return table
+
+
+def _build(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]],
+           columns: Sequence[Sequence[str]], widths: Sequence[int]) -> Table:
+    from rich.table import Table as RichTable
     from rich.text import Text
 
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for i, header in enumerate(headers):
-        table.add_column(header, justify="right" if i >= numeric_from else "left", no_wrap=True)
+    table = RichTable(title=title, title_justify="left", header_style="bold")
+    for i, (header, cells) in enumerate(zip(headers, columns, strict=True)):
+        numeric = i > 0 and is_numeric_column(cells)
+        table.add_column(header, justify="right" if numeric else "left", overflow="fold",
+                         min_width=widths[i])
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))
-    return rich_render(table)
+    if not rows:
+        table.add_row(Text("(none)"), *("" for _ in headers[1:]))
+    return table
+
+
+def _rendered_width(table: Table, width: int) -> int:
+    """The width rich lays the table out in when given ``width`` (it crops anything wider)."""
+    from rich.console import Console
+
+    console = Console(width=width, file=io.StringIO(), color_system=None, force_terminal=False)
+    columns = table._calculate_column_widths(console, console.options)
+    return sum(columns) + len(columns) + 1  # cells with their padding, plus the borders
+
+
+def rich_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A table rendered to plain text at the report width (:func:`console_width`)."""
+    return rich_render(rich_table_of(title, headers, rows))
 
 
 def rich_render(*renderables: object) -> str:
     """Render rich objects to a string without colour codes."""
     from rich.console import Console
 
-    console = Console(width=CONSOLE_WIDTH, record=True, file=io.StringIO(), color_system=None,
+    console = Console(width=console_width(), record=True, file=io.StringIO(), color_system=None,
                       force_terminal=False)
     for item in renderables:
         console.print(item)
-    return console.export_text()
+    return "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -71,7 +71,7 @@ def _table_rows(text: str) -> dict[str, list[str]]:
 
 
 def test_catalog_list_table_shows_cores_per_accelerator() -> None:
-    result = run("catalog", "list")
+    result = CliRunner().invoke(cli, ["catalog", "list"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     header = next(line for line in result.stdout.splitlines() if "┃" in line)
     titles = [cell.strip() for cell in header.split("┃")[1:-1]]
