@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from planner.units import Dimension, format_quantity
 
-__all__ = ["format_value", "label"]
+__all__ = ["LABELS", "format_value", "label"]
 
 _SUFFIXES: tuple[tuple[str, Dimension | str], ...] = (
     ("_usd_per_million_tokens", "usd_per_mtok"),
@@ -42,6 +43,70 @@ _PER_TAILS = ("_per_accelerator", "_per_unit", "_per_user", "_per_token", "_per_
               "_per_replica", "_per_sample")
 
 
+# Keys whose value is a count of whole things (a batch holds whole sequences): shown rounded
+# down, since a fractional batch cannot be formed.
+_WHOLE = frozenset({"max_batch", "max_batch_slo", "max_batch_memory", "batch", "microbatches",
+                    "microbatch"})
+
+# Rates of a named thing: "requests_per_s" is shown as "45 requests/s", not "45 /s".
+_RATE_OF = re.compile(r"^(?P<what>[a-z]+)_per_s(_per_(unit|accelerator|replica|user))?$")
+
+# Labels for people (the unit is in the value, so it is not repeated in the label).
+LABELS: dict[str, str] = {
+    "kv_bytes_per_token": "KV cache per token",
+    "weights_bytes": "weights",
+    "max_batch": "batch (sequences per replica)",
+    "max_batch_slo": "largest batch at the interactivity target",
+    "max_batch_memory": "largest batch in HBM",
+    "fits_memory": "fits in memory",
+    "tokens_per_s_per_user": "decode speed per user",
+    "tokens_per_s_per_unit": "output tokens per unit",
+    "tokens_per_s_per_accelerator": "tokens per accelerator",
+    "ttft_s": "time to first token",
+    "usd_per_million_tokens": "cost per 1M output tokens",
+    "context_tokens": "decode context (tokens)",
+    "step_time_s": "step time",
+    "compute_s": "compute per step",
+    "memory_s": "memory traffic per step",
+    "communication_s": "communication per step",
+    "decode_tokens_per_s_per_unit": "decode tokens per unit",
+    "prefill_tokens_per_s_per_unit": "prefill tokens per unit",
+    "requests_per_s_per_unit": "requests per unit",
+    "requests_per_s": "request rate",
+    "vote_cost_multiplier": "cost multiplier of the votes",
+    "memory_bytes_per_replica": "memory per replica",
+    "memory_capacity_bytes": "HBM per replica",
+    "memory_bytes_per_accelerator": "memory per accelerator",
+    "unit_usd_per_s": "price per unit",
+    "daily_cost_usd": "cost per day",
+    "cost_usd": "cost",
+    "wall_time_s": "wall time",
+    "deadline_s": "deadline",
+    "units_needed": "units needed",
+    "accelerators_needed": "accelerators needed",
+    "flops_per_s_per_accelerator": "FLOP/s per accelerator",
+    "effective_flops_per_s_per_accelerator": "effective FLOP/s per accelerator",
+    "model_flops_utilization": "model FLOP utilization (MFU)",
+    "global_batch_tokens": "global batch (tokens)",
+    "total_flops": "total FLOP",
+    "generation_flops": "generation FLOP",
+    "scoring_flops": "scoring FLOP",
+    "update_flops": "policy-update FLOP",
+    "pretraining_flops": "pretraining FLOP of the model",
+    "posttrain_to_pretrain_flop_ratio": "post-training / pretraining FLOP",
+    "forward_backward_flop_ratio": "forward : backward FLOP",
+    "generation_time_share": "share of accelerator time generating",
+    "weight_sync_bytes_per_update": "weights sent per update",
+    "verifier_core_seconds": "verifier CPU core-seconds",
+    "cpu_cores_needed": "CPU cores needed",
+    "cpu_cores_on_units": "CPU cores on the units",
+    "cpu_cores_short": "CPU cores short",
+    "cpu_servers_needed": "CPU servers to add",
+    "accelerator_hours": "accelerator-hours",
+    "generated_tokens": "generated tokens",
+}
+
+
 def format_value(key: str, value: Any) -> str:
     """A human string for a JSON value, with units chosen from the key's suffix."""
     if value is None:
@@ -52,6 +117,11 @@ def format_value(key: str, value: Any) -> str:
         number = float(value)
         if not math.isfinite(number):
             return "∞" if number > 0 else ("-∞" if number < 0 else "n/a")
+        if key in _WHOLE:
+            return f"{math.floor(number + 1e-9):,d}"
+        if (rate := _RATE_OF.match(key)) and rate.group("what") not in ("flops", "bytes",
+                                                                          "usd", "tokens"):
+            return f"{number:,.3g} {rate.group('what')}/s"
         base = key
         for tail in _PER_TAILS:
             if base.endswith(tail) and "tokens_per_s" not in base:
@@ -75,6 +145,18 @@ def format_value(key: str, value: Any) -> str:
     return str(value)
 
 
+_UNIT_TAILS = ("_bytes_per_s", "_flops_per_s", "_usd_per_s", "_bytes", "_flops", "_usd", "_w",
+               "_s")
+
+
 def label(key: str) -> str:
-    """'tokens_per_s_per_user' -> 'tokens per s per user'."""
-    return key.replace("_", " ")
+    """A label for people: the curated one (:data:`LABELS`), else the key in words without
+    the unit its value already shows ('idle_power_w' -> 'idle power')."""
+    if key in LABELS:
+        return LABELS[key]
+    words = key
+    for tail in _UNIT_TAILS:
+        if words.endswith(tail) and len(words) > len(tail):
+            words = words[: -len(tail)]
+            break
+    return words.replace("_", " ")

@@ -17,6 +17,7 @@ result dict has data for.
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -95,6 +96,23 @@ def _compact(value: float) -> str:
     return f"{value:,.4g}"
 
 
+def _interpolate_log(xs: Sequence[float], ys: Sequence[float], x: float) -> float | None:
+    """y at x on a curve drawn on log-log axes (straight segments in log space)."""
+    pairs = sorted((float(a), float(b)) for a, b in zip(xs, ys, strict=True) if a > 0 and b > 0)
+    for (x0, y0), (x1, y1) in itertools.pairwise(pairs):
+        if x0 <= x <= x1:
+            if x1 == x0:
+                return y0
+            t = math.log(x / x0) / math.log(x1 / x0)
+            return math.exp(math.log(y0) + t * (math.log(y1) - math.log(y0)))
+    return None
+
+
+def _readable(value: float) -> str:
+    """4,969 rather than 4.97e+03; 0.000208 stays as it is (3 significant digits)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
 def _ticks(axis: Any, log: bool) -> None:
     """Short tick labels (20, 500, 3M); on a log axis, ticks at 1, 2 and 5 × 10^k."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
@@ -109,6 +127,98 @@ def _empty(axes: Any, message: str) -> None:
     axes.text(0.5, 0.5, message, ha="center", va="center", transform=axes.transAxes)
     axes.set_xticks([])
     axes.set_yticks([])
+
+
+LABEL_PT = 7.5
+"""Smallest font (points) of any label: 10 CSS px at the SVG's natural size."""
+
+# Offsets (points) tried in turn around an anchor, with the alignment that keeps the text
+# clear of the anchor: right, left, above, below, then the diagonals, then further out.
+_OFFSETS: tuple[tuple[float, float, str, str], ...] = (
+    (6, 0, "left", "center"), (-6, 0, "right", "center"), (0, 6, "center", "bottom"),
+    (0, -6, "center", "top"), (6, 6, "left", "bottom"), (-6, 6, "right", "bottom"),
+    (6, -6, "left", "top"), (-6, -6, "right", "top"), (16, 0, "left", "center"),
+    (-16, 0, "right", "center"), (0, 16, "center", "bottom"), (0, -16, "center", "top"),
+    (16, 12, "left", "bottom"), (-16, 12, "right", "bottom"), (16, -12, "left", "top"),
+    (-16, -12, "right", "top"),
+)
+
+
+class _LabelPlacer:
+    """Puts annotations next to their anchors where they overlap no label placed before.
+
+    Each label tries the offsets of :data:`_OFFSETS` in turn and keeps the first whose box
+    (measured by the Agg renderer after the layout is fixed) overlaps no earlier label and stays
+    inside the figure; when none does, the one with the least overlap. Boxes registered with
+    :meth:`block` (e.g. site markers) are avoided too.
+    """
+
+    def __init__(self, axes: Any) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        self.axes = axes
+        figure = axes.figure
+        if not isinstance(figure.canvas, FigureCanvasAgg):
+            FigureCanvasAgg(figure)
+        figure.draw_without_rendering()  # fix the constrained layout before measuring
+        self.renderer = figure.canvas.get_renderer()
+        self.bounds = figure.bbox
+        self.taken: list[Any] = []
+
+    def block(self, artist: Any) -> None:
+        self.taken.append(artist.get_window_extent(self.renderer).padded(1.0))
+
+    def block_arc(self, start: tuple[float, float], end: tuple[float, float],
+                  rad: float) -> None:
+        """Keep labels off an ``arc3`` arrow: small boxes at 24 points along its curve."""
+        from matplotlib.transforms import Bbox
+
+        (x0, y0), (x2, y2) = (self.axes.transData.transform(p) for p in (start, end))
+        cx = (x0 + x2) / 2 + rad * (y2 - y0)
+        cy = (y0 + y2) / 2 - rad * (x2 - x0)
+        for i in range(1, 24):
+            t = i / 24
+            x = (1 - t) ** 2 * x0 + 2 * (1 - t) * t * cx + t**2 * x2
+            y = (1 - t) ** 2 * y0 + 2 * (1 - t) * t * cy + t**2 * y2
+            self.taken.append(Bbox.from_extents(x - 2.5, y - 2.5, x + 2.5, y + 2.5))
+
+    def block_marker(self, xy: tuple[float, float], area_pt2: float) -> None:
+        """Keep labels off a scatter marker of ``area_pt2`` (matplotlib's ``s``) at ``xy``."""
+        from matplotlib.transforms import Bbox
+
+        x, y = self.axes.transData.transform(xy)
+        radius = math.sqrt(area_pt2) / 2 * self.axes.figure.dpi / 72 + 2.0
+        self.taken.append(Bbox.from_extents(x - radius, y - radius, x + radius, y + radius))
+
+    def place(self, text: str, xy: tuple[float, float], color: str = "#1b1f24",
+              fontsize: float = LABEL_PT, offsets: Sequence[tuple[float, float, str, str]]
+              = _OFFSETS, xycoords: Any = "data") -> Any:
+        best: tuple[float, Any] | None = None
+        for dx, dy, ha, va in offsets:
+            label = self.axes.annotate(text, xy, xycoords=xycoords, textcoords="offset points",
+                                       xytext=(dx, dy), ha=ha, va=va, fontsize=fontsize,
+                                       color=color, zorder=5)
+            box = label.get_window_extent(self.renderer).padded(1.5)
+            overlap = sum(_overlap(box, other) for other in self.taken)
+            outside = box.width * box.height - _overlap(box, self.bounds)
+            cost = overlap + 4 * max(outside, 0.0)
+            if best is None or cost < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (cost, label)
+            else:
+                label.remove()
+            if cost <= 0:
+                break
+        assert best is not None
+        self.taken.append(best[1].get_window_extent(self.renderer).padded(1.5))
+        return best[1]
+
+
+def _overlap(a: Any, b: Any) -> float:
+    width = min(a.x1, b.x1) - max(a.x0, b.x0)
+    height = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return width * height if width > 0 and height > 0 else 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,13 +243,18 @@ def roofline_plot(systems: Sequence[Mapping[str, Any]], points: Sequence[Mapping
         for i, system in enumerate(systems):
             colors[system["name"]] = _color(i)
             _draw_roof(axes, system, low, high, _color(i), i)
-        for point in points:
-            _draw_role(axes, point, colors.get(point.get("system", ""), "#000000"))
+        drawn = [(point, colors.get(point.get("system", ""), "#000000")) for point in points
+                 if _draw_role(axes, point, colors.get(point.get("system", ""), "#000000"))]
         axes.set_xscale("log")
         axes.set_yscale("log")
         axes.set_xlabel("arithmetic intensity (FLOP/byte)")
         axes.set_ylabel("FLOP/s per accelerator")
-        axes.legend(loc="lower right", fontsize=8)
+        legend = axes.legend(loc="lower right", fontsize=8)
+        placer = _LabelPlacer(axes)
+        placer.block(legend)
+        for point, color in drawn:
+            placer.place(str(point.get("label", "")),
+                         (point["intensity_flops_per_byte"], point["flops_per_s"]), color)
         return _svg(axes)
 
 
@@ -154,13 +269,13 @@ def _draw_roof(axes: Any, system: Mapping[str, Any], low: float, high: float, co
     axes.plot([ridge], [peak], marker="|", color=color, markersize=8 + 2 * index)
 
 
-def _draw_role(axes: Any, point: Mapping[str, Any], color: str) -> None:
+def _draw_role(axes: Any, point: Mapping[str, Any], color: str) -> bool:
+    """The role's dot; its label is placed later, clear of the others. False if not drawn."""
     x, y = point.get("intensity_flops_per_byte"), point.get("flops_per_s")
     if x is None or y is None or not (x > 0 and y > 0):
-        return
+        return False
     axes.plot([x], [y], marker="o", color=color, linestyle="none")
-    axes.annotate(str(point.get("label", "")), (x, y), textcoords="offset points",
-                  xytext=(5, -10), fontsize=8, color=color)
+    return True
 
 
 def kv_cache_curves(kv_bytes_per_token: float, batches: Sequence[int],
@@ -175,14 +290,21 @@ def kv_cache_curves(kv_bytes_per_token: float, batches: Sequence[int],
 
 def kv_cache_plot(context_tokens: Sequence[float], curves: Mapping[str, Sequence[float]],
                   limits: Mapping[str, float], title: str = "KV cache against sequence length",
-                  weights_bytes: float = 0.0) -> str:
+                  weights_bytes: float = 0.0,
+                  operating_point: tuple[float, float] | None = None) -> str:
     """The article's chart: KV cache size against sequence length with the HBM limit lines.
 
     ``curves`` maps a label (e.g. "batch 32") to KV bytes at each context length; ``limits``
     maps a label (e.g. "HBM 640 GB", "HBM after weights") to a byte level drawn as a line.
-    ``weights_bytes`` > 0 adds the weights to each curve as a dashed "weights + KV" line.
+    ``weights_bytes`` > 0 adds the weights to each curve as a dashed "weights + KV" line;
+    ``operating_point`` (tokens, bytes) marks where the workload runs.
     """
     with _figure(title) as axes:
+        if operating_point is not None:
+            tokens, size = operating_point
+            axes.plot([tokens], [size / GB], marker="D", color="#1b1f24", linestyle="none",
+                      markersize=6, zorder=5,
+                      label=f"operating point: {tokens:,.0f} tokens, {size / GB:,.0f} GB")
         for i, (name, values) in enumerate(curves.items()):
             axes.plot(context_tokens, [v / GB for v in values], color=_color(i), label=name)
             if weights_bytes > 0:
@@ -218,8 +340,14 @@ def interactivity_plot(curves: Mapping[str, tuple[Sequence[float], Sequence[floa
             axes.plot(xs, ys, color=_color(i), label=name, marker="o", markersize=2.5)
             if max_batch and max_batch.get(name, 0.0) > 0:
                 axes.axvline(max_batch[name], color=_color(i), linestyle=":", linewidth=1.0)
+                rate = _interpolate_log(xs, ys, max_batch[name])
+                if rate is not None:
+                    axes.plot([max_batch[name]], [rate], marker="D", markersize=6,
+                              color=_color(i), linestyle="none", zorder=5,
+                              label=f"{name}: operating point, batch {max_batch[name]:,.0f} "
+                                    f"at {rate:,.3g} tokens/s per user")
                 axes.annotate(f"max batch {max_batch[name]:,.0f}", (max_batch[name], 0.97),
-                              xycoords=("data", "axes fraction"), rotation=90, fontsize=7,
+                              xycoords=("data", "axes fraction"), rotation=90, fontsize=LABEL_PT,
                               va="top", ha="right", color=_color(i))
         if target_tokens_per_s:
             axes.axhline(target_tokens_per_s, color="#57606a", linestyle="--", linewidth=1.0)
@@ -259,7 +387,7 @@ def cost_breakdown_plot(parts: Mapping[str, Mapping[str, float]],
                           xytext=(3, -3), fontsize=8)
         axes.set_xlabel(f"{suffix} {unit}".strip())
         axes.invert_yaxis()
-        axes.figure.legend(loc="outside lower center", fontsize=7, ncols=min(len(names), 5),
+        axes.figure.legend(loc="outside lower center", fontsize=LABEL_PT, ncols=min(len(names), 5),
                            frameon=False)
         return _svg(axes)
 
@@ -275,26 +403,103 @@ def _money_scale(top: float) -> tuple[float, str]:
 def placement_plot(sites: Sequence[Mapping[str, Any]], placements: Sequence[Mapping[str, Any]],
                    flows: Sequence[Mapping[str, Any]] = (),
                    title: str = "Placement on the site graph") -> str:
-    """Sites on a circle, sized by power used, labelled with what runs there; flows as arrows.
+    """Sites (sized by power used) with the flows between them, and every placement listed.
 
-    ``sites``: {site, power_used_w, power_cap_w}; ``placements``: {site, system, job, role,
-    units}; ``flows``: {from, to, kind, bytes}. Arrow width grows with the log of the bytes.
+    ``sites``: {site, power_used_w, power_cap_w, optionally lat and lon in degrees};
+    ``placements``: {site, system, job, role, units}; ``flows``: {from, to, kind, bytes}.
+    Sites with coordinates are drawn where they are (equirectangular, longitude scaled by the
+    cosine of the mean latitude); otherwise on a circle, said in the panel's title. Arrow width
+    grows with the log of the bytes; labels are placed clear of each other
+    (:class:`_LabelPlacer`). The right-hand panel lists every placement of every site.
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+
     names = sorted({s["site"] for s in sites} | {p["site"] for p in placements}
                    | {f["from"] for f in flows} | {f["to"] for f in flows})
-    with _figure(title, (FIGSIZE_IN[0], 5.2)) as axes:
+    listing = _placement_lines(names, placements)
+    height = max(4.6, 0.9 + 0.17 * len(listing))
+    with matplotlib.rc_context(_RC):
+        figure = Figure(figsize=(10.0, height), layout="constrained")
+        grid = figure.add_gridspec(1, 2, width_ratios=(3, 2))
+        axes = figure.add_subplot(grid[0, 0])
+        side = figure.add_subplot(grid[0, 1])
+        figure.suptitle(title, fontsize=11.0)
+        side.axis("off")
+        axes.axis("off")
         if not names:
             _empty(axes, "nothing placed")
             return _svg(axes)
-        where = _circle(names)
-        _draw_flows(axes, flows, where)
+        where, geographic = _site_layout(names, sites)
+        axes.set_title("sites at their coordinates" if geographic
+                       else "sites on a circle (no coordinates in the fleet)", fontsize=8.5)
+        xs = [xy[0] for xy in where.values()]
+        ys = [xy[1] for xy in where.values()]
+        pad_x = max(0.25 * (max(xs) - min(xs)), 0.5)
+        pad_y = max(0.25 * (max(ys) - min(ys)), 0.5)
+        axes.set_xlim(min(xs) - pad_x, max(xs) + pad_x)
+        axes.set_ylim(min(ys) - pad_y, max(ys) + pad_y)
         power = {s["site"]: s for s in sites}
+        areas = [_draw_site(axes, where[name], power.get(name, {})) for name in names]
+        arrows = _draw_flows(axes, flows, where)
+        placer = _LabelPlacer(axes)
+        for name, area in zip(names, areas, strict=True):
+            placer.block_marker(where[name], area)
+        for flow in flows:
+            if float(flow.get("bytes", 0.0)) > 0 and flow["from"] != flow["to"]:
+                placer.block_arc(where[flow["from"]], where[flow["to"]], _ARC_RAD)
         for name in names:
-            _draw_site(axes, name, where[name], power.get(name, {}), placements)
-        axes.set_xlim(-1.6, 1.6)
-        axes.set_ylim(-1.3, 1.3)
-        axes.axis("off")
+            site = power.get(name, {})
+            cap = float(site.get("power_cap_w") or 0.0)
+            used = float(site.get("power_used_w") or 0.0)
+            text = name + (f"\n{used / 1e6:,.3g} of {cap / 1e6:,.3g} MW" if cap > 0 else "")
+            placer.place(text, where[name])
+        for (x, y), text, color in arrows:
+            placer.place(text, (x, y), color, offsets=_OFFSETS[:4] + _OFFSETS[8:12])
+        _draw_listing(side, listing)
         return _svg(axes)
+
+
+def _site_layout(names: Sequence[str], sites: Sequence[Mapping[str, Any]]
+                 ) -> tuple[dict[str, tuple[float, float]], bool]:
+    """Positions by latitude and longitude when every site has them, else on a circle."""
+    located = {s["site"]: (float(s["lon"]), float(s["lat"])) for s in sites
+               if s.get("lat") is not None and s.get("lon") is not None}
+    if names and all(n in located for n in names):
+        mean_lat = sum(located[n][1] for n in names) / len(names)
+        scale = math.cos(math.radians(mean_lat))
+        return {n: (located[n][0] * scale, located[n][1]) for n in names}, True
+    return _circle(names), False
+
+
+def _placement_lines(names: Sequence[str], placements: Sequence[Mapping[str, Any]]
+                     ) -> list[tuple[str, bool]]:
+    """(text, is_heading) lines: each site, then what runs there, one placement a line."""
+    lines: list[tuple[str, bool]] = []
+    for name in names:
+        here = [p for p in placements if p["site"] == name and float(p.get("units", 0.0)) > 0]
+        if not here:
+            continue
+        lines.append((name, True))
+        for p in sorted(here, key=lambda p: (str(p.get("job")), str(p.get("role")),
+                                              str(p.get("system")))):
+            units = float(p["units"])
+            what = "CPU cores" if p.get("system") == "cpu" else f"× {p.get('system', '')}"
+            lines.append((f"{p.get('job', '')}/{p.get('role', '')}: {_compact(units)} {what}",
+                          False))
+    return lines or [("nothing placed", False)]
+
+
+def _draw_listing(side: Any, lines: Sequence[tuple[str, bool]]) -> None:
+    """The lines from the top of the panel down, 11.5 points apart."""
+    from matplotlib.transforms import offset_copy
+
+    side.set_title("what runs where (units)", fontsize=8.5, loc="left")
+    for i, (text, heading) in enumerate(lines):
+        where = offset_copy(side.transAxes, fig=side.figure, x=0.0 if heading else 10.0,
+                            y=-11.5 * (i + 1) - (4.0 if heading and i else 0.0), units="points")
+        side.text(0.0, 1.0, text, transform=where, fontsize=LABEL_PT, va="center",
+                  fontweight="bold" if heading else "normal")
 
 
 def _circle(names: Sequence[str]) -> dict[str, tuple[float, float]]:
@@ -306,10 +511,20 @@ def _circle(names: Sequence[str]) -> dict[str, tuple[float, float]]:
             for i, name in enumerate(names)}
 
 
+_ARC_RAD = 0.12
+
+
 def _draw_flows(axes: Any, flows: Sequence[Mapping[str, Any]],
-                where: Mapping[str, tuple[float, float]]) -> None:
+                where: Mapping[str, tuple[float, float]]
+                ) -> list[tuple[tuple[float, float], str, str]]:
+    """Arrows for the flows; returns (anchor, text, colour) of each pair's labels to place.
+
+    matplotlib's arc3 puts the control point at mid + rad·(dy, -dx); the curve passes half-way
+    there, so a label anchored there sits on its own arc and two directions do not share one.
+    Flows of several kinds between the same two sites share one label, a line per kind.
+    """
     kinds = sorted({str(f.get("kind", "")) for f in flows})
-    labels: dict[tuple[str, str], list[tuple[str, Any]]] = {}
+    labels: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for flow in flows:
         size = float(flow.get("bytes", 0.0))
         if size <= 0 or flow["from"] == flow["to"]:
@@ -318,20 +533,17 @@ def _draw_flows(axes: Any, flows: Sequence[Mapping[str, Any]],
         width = 0.6 + max(0.0, math.log10(size) - 9.0) * 0.5  # 1 GB -> 0.6 pt, 1 PB -> 3.6 pt
         axes.annotate("", where[flow["to"]], xytext=where[flow["from"]],
                       arrowprops={"arrowstyle": "-|>", "color": color, "lw": width,
-                                  "shrinkA": 18, "shrinkB": 18,
-                                  "connectionstyle": "arc3,rad=0.12"})
+                                  "shrinkA": 9, "shrinkB": 9,
+                                  "connectionstyle": f"arc3,rad={_ARC_RAD}"})
         labels.setdefault((flow["from"], flow["to"]), []).append(
             (f"{flow.get('kind', '')} {_size_text(size)}", color))
+    out = []
     for (start, end), texts in labels.items():
         (x1, y1), (x2, y2) = where[start], where[end]
-        # matplotlib's arc3 puts the control point at mid + rad·(dy, -dx); the curve passes
-        # half-way there, so the label sits on its own arc and two directions do not overlap.
-        # Flows of several kinds between the same two sites stack their labels.
-        x, y = (x1 + x2) / 2 + 0.06 * (y2 - y1), (y1 + y2) / 2 - 0.06 * (x2 - x1)
-        for i, (text, color) in enumerate(texts):
-            offset = (i - (len(texts) - 1) / 2) * 9.0
-            axes.annotate(text, (x, y), textcoords="offset points", xytext=(0, -offset),
-                          fontsize=6.5, color=color, ha="center", va="center")
+        anchor = ((x1 + x2) / 2 + _ARC_RAD / 2 * (y2 - y1),
+                  (y1 + y2) / 2 - _ARC_RAD / 2 * (x2 - x1))
+        out.append((anchor, "\n".join(t for t, _ in texts), texts[0][1]))
+    return out
 
 
 def _size_text(size_bytes: float) -> str:
@@ -340,50 +552,53 @@ def _size_text(size_bytes: float) -> str:
     return format_quantity(size_bytes, Dimension.SIZE)
 
 
-def _draw_site(axes: Any, name: str, xy: tuple[float, float], site: Mapping[str, Any],
-               placements: Sequence[Mapping[str, Any]]) -> None:
+def _draw_site(axes: Any, xy: tuple[float, float], site: Mapping[str, Any]) -> float:
+    """The site's marker, its area (points², returned) growing with the power cap in use."""
     used = float(site.get("power_used_w") or 0.0)
     cap = float(site.get("power_cap_w") or 0.0)
-    share = used / cap if cap > 0 else 0.0
-    axes.scatter([xy[0]], [xy[1]], s=120 + 900 * min(share, 1.0), color="#ddf4ff",
-                 edgecolors="#1f6feb", zorder=3)
-    lines = [name]
-    if cap > 0:
-        lines.append(f"{used / 1e6:,.3g} of {cap / 1e6:,.3g} MW")
-    for p in placements:
-        if p["site"] == name and float(p.get("units", 0.0)) > 0:
-            what = "CPU cores" if p.get("system") == "cpu" else f"× {p.get('system', '')}"
-            lines.append(f"{p.get('job', '')}/{p.get('role', '')}: "
-                         f"{_compact(float(p['units']))} {what}")
-    axes.annotate("\n".join(lines[:7]), xy, textcoords="offset points", xytext=(0, -16),
-                  ha="center", va="top", fontsize=6.5, zorder=4)
+    area = 60 + 500 * min(used / cap if cap > 0 else 0.0, 1.0)
+    axes.scatter([xy[0]], [xy[1]], s=area, color="#ddf4ff", edgecolors="#1f6feb", zorder=3)
+    return area
 
 
 def bottleneck_plot(bottlenecks: Sequence[Mapping[str, Any]],
                     title: str = "Bottlenecks: shadow prices of binding constraints") -> str:
-    """Horizontal bars of each binding constraint's shadow price, labelled with its unit.
+    """Horizontal bars of each binding constraint's shadow price, one panel per unit.
 
     A shadow price (dual value) is what one more unit of the resource would save in the
-    objective; units differ by kind (USD per MW-day, per core-hour, ...), so bars are on a log
-    axis and each carries its unit.
+    objective; units differ by kind (USD per MW-day, per core-hour, per unit, ...), and prices
+    in different units cannot share an axis, so each unit gets its own panel with its own
+    linear axis labelled with that unit. At most 15 constraints, the largest first per unit.
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+
     rows = [b for b in bottlenecks if b.get("shadow_price") and abs(b["shadow_price"]) > 0][:15]
-    with _figure(title, (FIGSIZE_IN[0], 1.2 + 0.38 * max(len(rows), 2))) as axes:
+    units = list(dict.fromkeys(str(b.get("shadow_price_unit", "")) for b in rows))
+    heights = [1.0 + 0.3 * sum(str(b.get("shadow_price_unit", "")) == u for b in rows)
+               for u in units] or [2.0]
+    with matplotlib.rc_context(_RC):
+        figure = Figure(figsize=(FIGSIZE_IN[0], 0.5 + sum(heights)), layout="constrained")
+        figure.suptitle(title, fontsize=11.0)
         if not rows:
+            axes = figure.add_subplot()
             _empty(axes, "no binding constraint with a shadow price")
             return _svg(axes)
-        kinds = sorted({str(b.get("kind", "")) for b in rows})
-        labels = [str(b.get("constraint", "")) for b in rows]
-        values = [abs(float(b["shadow_price"])) for b in rows]
-        colors = [_color(kinds.index(str(b.get("kind", "")))) for b in rows]
-        axes.barh(labels, values, color=colors)
-        for y, b in enumerate(rows):
-            axes.annotate(f"{float(b['shadow_price']):,.3g} {b.get('shadow_price_unit', '')}",
-                          (values[y], y), textcoords="offset points", xytext=(3, -3), fontsize=7)
-        axes.set_xscale("log")
-        axes.set_xlabel("shadow price (absolute value; unit per bar)")
-        axes.invert_yaxis()
-        return _svg(axes)
+        panels = figure.subplots(len(units), 1, height_ratios=heights, squeeze=False)[:, 0]
+        for i, (axes, unit) in enumerate(zip(panels, units, strict=True)):
+            mine = sorted((b for b in rows if str(b.get("shadow_price_unit", "")) == unit),
+                          key=lambda b: -abs(float(b["shadow_price"])))
+            values = [abs(float(b["shadow_price"])) for b in mine]
+            axes.barh([str(b.get("constraint", "")) for b in mine], values, color=_color(i))
+            for y, b in enumerate(mine):
+                axes.annotate(_readable(float(b["shadow_price"])), (values[y], y),
+                              textcoords="offset points", xytext=(3, 0), va="center",
+                              fontsize=LABEL_PT)
+            axes.set_xlim(0, max(values) * 1.25)
+            axes.set_xlabel(f"shadow price ({unit})" if unit else "shadow price")
+            _ticks(axes.xaxis, log=False)
+            axes.invert_yaxis()
+        return _svg(panels[0])
 
 
 def sweep_plot(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], x_label: str,
@@ -463,8 +678,12 @@ def _estimate_kv_figure(data: Mapping[str, Any]) -> str:
     limits = {"HBM of a replica": capacity}
     if weights > 0:
         limits["HBM after weights"] = capacity - weights
+    context = float(data.get("context_tokens") or 0.0)
+    point = ((context, batch * context * float(data["kv_bytes_per_token"])) if context > 0
+             else None)
     return kv_cache_plot(contexts, curves, limits,
-                         title=f"KV cache against sequence length on {data.get('system', '')}")
+                         title=f"KV cache against sequence length on {data.get('system', '')}",
+                         operating_point=point)
 
 
 def plan_figures(data: Mapping[str, Any]) -> list[str]:

@@ -101,8 +101,23 @@ def test_bottleneck_plot_shows_each_shadow_price_with_its_unit() -> None:
         {"constraint": "work[o1,train]", "kind": "demand", "shadow_price": 0.0,
          "shadow_price_unit": "USD/tokens"}])
     text = joined(svg)
-    assert "site_power[riyadh]" in text and "906 USD/MW-day" in text
+    assert "site_power[riyadh]" in text and "906" in text
+    assert "shadow price (USD/MW-day)" in text  # the unit labels the panel's axis
     assert "work[o1,train]" not in text  # a zero dual is not a bottleneck
+
+
+def test_bottleneck_plot_gives_each_unit_its_own_panel() -> None:
+    svg = plots.bottleneck_plot([
+        {"constraint": "site_power[riyadh]", "kind": "power", "shadow_price": 905.9,
+         "shadow_price_unit": "USD/MW-day"},
+        {"constraint": "site_cpu[indiana]", "kind": "cpu", "shadow_price": 7.8e-5,
+         "shadow_price_unit": "USD/core-hour"},
+        {"constraint": "site_power[texas]", "kind": "power", "shadow_price": 120.0,
+         "shadow_price_unit": "USD/MW-day"}])
+    text = joined(svg)
+    assert text.count("shadow price (USD/MW-day)") == 1
+    assert text.count("shadow price (USD/core-hour)") == 1
+    assert svg.count('id="axes_') == 2  # two panels, not one log axis mixing units
 
 
 def test_sweep_plot_draws_one_line_per_series_and_skips_failures() -> None:
