@@ -702,9 +702,15 @@ def _series(spec: PlotSpec, result: SweepResult) -> dict[str, Any]:
         xs.append(x)
         ys.append(value)
     meta = next((p for p in result.parameters if p["path"] == spec.x), {})
-    title = spec.title or f"{_metric_label(y, result.kind)} against {spec.x}" + (
-        " (" + ", ".join(f"{k}={v}" for k, v in fixed.items()) + ")" if fixed else "")
-    return {"title": title, "x": spec.x, "y": y, "x_label": meta.get("label") or spec.x,
+    title = spec.title or f"{_metric_label(y, result.kind)} against {spec.x}"
+    chosen = {k: v for k, v in fixed.items() if k in spec.where}
+    first = {k: v for k, v in fixed.items() if k not in spec.where}
+    caption = "; ".join(part for part in (
+        "shown at " + ", ".join(f"{k}={v}" for k, v in chosen.items()) if chosen else "",
+        "not plotted, held at their first value: "
+        + ", ".join(f"{k}={v}" for k, v in first.items()) if first else "") if part)
+    return {"title": title, "caption": caption, "x": spec.x, "y": y,
+            "x_label": meta.get("label") or spec.x,
             "y_label": _metric_label(y, result.kind), "log_x": spec.log_x,
             "log_y": spec.log_y, "connect": not any(p["random"] for p in result.parameters
                                                     if p["path"] != spec.x),

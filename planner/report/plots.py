@@ -33,6 +33,7 @@ __all__ = [
     "kv_cache_plot",
     "placement_plot",
     "plan_figures",
+    "posttrain_role_figures",
     "roofline_plot",
     "sweep_figures",
     "sweep_plot",
@@ -603,11 +604,19 @@ def bottleneck_plot(bottlenecks: Sequence[Mapping[str, Any]],
 
 def sweep_plot(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], x_label: str,
                y_label: str, title: str, log_x: bool = False, log_y: bool = False,
-               connect: bool = True) -> str:
+               connect: bool = True, caption: str = "") -> str:
     """Sweep curves: one line per series of (x, y) points sorted by x (failed scenarios are
     simply absent); ``connect=False`` draws points only (random designs, where other
-    parameters vary along a series)."""
+    parameters vary along a series). ``caption`` (e.g. the parameters held at their first
+    value) is printed under the plot, wrapped to its width."""
     with _figure(title) as axes:
+        if caption:
+            import textwrap
+
+            axes.figure.text(0.01, 0.005, textwrap.fill(caption, 120), fontsize=LABEL_PT,
+                             color="#57606a", ha="left", va="bottom")
+            axes.figure.get_layout_engine().set(rect=(0, 0.07 * (1 + len(caption) // 120), 1,
+                                                      1 - 0.07 * (1 + len(caption) // 120)))
         drawn = 0
         for i, (name, (xs, ys)) in enumerate(series.items()):
             pairs = sorted((x, y) for x, y in zip(xs, ys, strict=True)
@@ -647,7 +656,74 @@ def estimate_figures(data: Mapping[str, Any]) -> list[str]:
     figures: list[str] = []
     if data.get("kv_bytes_per_token") and data.get("memory_capacity_bytes"):
         figures.append(_estimate_kv_figure(data))
+    if data.get("kind") == "posttrain" and data.get("roles"):
+        figures += posttrain_role_figures(data)
     figures += _shared_figures(data, str(data.get("system", "")))
+    return figures
+
+
+_ROLE_FLOPS = {"generate": "generation_flops", "score": "scoring_flops", "update": "update_flops"}
+
+
+def posttrain_role_figures(data: Mapping[str, Any]) -> list[str]:
+    """Post-training on one system: each role's throughput per unit, and its share of the
+    units (accelerator time) beside its share of the FLOP.
+
+    ``data`` is a posttrain estimate dict: ``roles`` with ``role``, ``throughput_per_unit``,
+    ``work_unit`` and ``units_needed``; ``generation_flops``, ``scoring_flops``,
+    ``update_flops`` (the verifier runs on CPU cores and does no accelerator FLOP).
+    """
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    system = str(data.get("system", ""))
+    roles = [r for r in data.get("roles", []) if r.get("throughput_per_unit")]
+    figures = []
+    with _figure(f"Work per unit per second, by role, on {system}",
+                 (FIGSIZE_IN[0], 1.2 + 0.45 * max(len(roles), 2))) as axes:
+        names = [str(r["role"]) for r in roles]
+        values = [float(r["throughput_per_unit"]) for r in roles]
+        axes.barh(names, values, color=[_color(i) for i in range(len(roles))])
+        axes.set_xscale("log")
+        for y, r in enumerate(roles):
+            axes.annotate(f"{_readable(values[y])} {r.get('work_unit', '')}/s per unit",
+                          (values[y], y), textcoords="offset points", xytext=(3, 0),
+                          va="center", fontsize=LABEL_PT)
+        axes.set_xlim(min(values) / 2, max(values) * 20)
+        axes.set_xlabel("throughput per unit (work/s, log scale; unit of work per bar)")
+        axes.invert_yaxis()
+        figures.append(_svg(axes))
+    on_units = [r for r in roles if r.get("units_needed")]
+    total_units = sum(float(r["units_needed"]) for r in on_units)
+    flops = {r["role"]: float(data.get(_ROLE_FLOPS.get(str(r["role"]), ""), 0.0) or 0.0)
+             for r in on_units}
+    total_flops = sum(flops.values())
+    if total_units > 0:
+        with matplotlib.rc_context(_RC):
+            figure = Figure(figsize=(FIGSIZE_IN[0], 1.6 + 0.5 * len(on_units)),
+                            layout="constrained")
+            axes = figure.add_subplot()
+            axes.set_title(f"Share of each role on {system}: units (time) and FLOP")
+            names = [str(r["role"]) for r in on_units]
+            ys = list(range(len(names)))
+            time_share = [100 * float(r["units_needed"]) / total_units for r in on_units]
+            flop_share = [100 * flops[r["role"]] / total_flops if total_flops else 0.0
+                          for r in on_units]
+            axes.barh([y - 0.2 for y in ys], time_share, height=0.4, color=_color(0),
+                      label="share of units (accelerator time)")
+            axes.barh([y + 0.2 for y in ys], flop_share, height=0.4, color=_color(2),
+                      label="share of accelerator FLOP")
+            for y, (a, b) in enumerate(zip(time_share, flop_share, strict=True)):
+                axes.annotate(f"{a:.0f}%", (a, y - 0.2), textcoords="offset points",
+                              xytext=(3, 0), va="center", fontsize=LABEL_PT)
+                axes.annotate(f"{b:.0f}%", (b, y + 0.2), textcoords="offset points",
+                              xytext=(3, 0), va="center", fontsize=LABEL_PT)
+            axes.set_yticks(ys, names)
+            axes.set_xlim(0, 115)
+            axes.set_xlabel("share (%)")
+            axes.invert_yaxis()
+            axes.legend(loc="lower right", fontsize=8)
+            figures.append(_svg(axes))
     return figures
 
 
@@ -729,5 +805,5 @@ def sweep_figures(data: Mapping[str, Any]) -> list[str]:
         series = {k: (v[0], v[1]) for k, v in spec["series"].items()}
         figures.append(sweep_plot(series, spec["x_label"], spec["y_label"], spec["title"],
                                   spec.get("log_x", False), spec.get("log_y", False),
-                                  spec.get("connect", True)))
+                                  spec.get("connect", True), spec.get("caption", "")))
     return figures

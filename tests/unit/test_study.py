@@ -419,13 +419,14 @@ def test_where_filters_and_other_parameters_are_held_at_their_first_value() -> N
     assert plot["series"] == {"a": [[1.0, 2.0], [20.0, 40.0]], "b": [[1.0, 2.0], [20.0, 40.0]]}
     (held,) = sweep_result(records, (st.PlotSpec(x="votes"),)).plot_series()
     assert held["series"]["a"] == [[1.0, 2.0], [10.0, 20.0]]  # len held at 10
-    assert "len=10" in held["title"]
+    assert held["caption"] == "not plotted, held at their first value: len=10"
+    assert plot["caption"] == "shown at len=20"
 
 
 def test_too_many_lines_hold_the_group_parameters() -> None:
     records = [record("a", {"x": "1", "g": str(g)}, 1.0) for g in range(st.MAX_SERIES + 1)]
     (plot,) = sweep_result(records, (st.PlotSpec(x="x", group=["g"]),)).plot_series()
-    assert list(plot["series"]) == ["a"] and "g=0" in plot["title"]
+    assert list(plot["series"]) == ["a"] and "g=0" in plot["caption"]
 
 
 def test_metrics_flatten_roles_and_cost_parts() -> None:
