@@ -266,7 +266,7 @@ def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solv
     Examples:
       planner optimize workloads/o1_posttrain.yaml
       planner optimize workloads/o1_posttrain.yaml --set verifier_cpu_seconds='5 s'
-      planner optimize workloads/o1_posttrain.yaml --integer --format json -o plan.json
+      planner optimize workloads/o1_posttrain.yaml --integer --format json -o out/plan.json
     """
     from planner.api import optimize as run_optimize
     from planner.report.render import render
@@ -327,7 +327,7 @@ def compare(file: Path, hardware: tuple[str, ...], fleets: tuple[Path, ...], obj
       planner compare workloads/o1_posttrain.yaml --hardware dgx-h100 \\
           --hardware gb200-nvl72 --hardware trn2-rainier
       planner compare workloads/serve_reasoning.yaml --hardware dgx-h100 \\
-          --hardware dgx-h200 --set votes=4 --format html -o compare.html
+          --hardware dgx-h200 --set votes=4 --format html -o out/compare.html
       planner compare workloads/o1_posttrain.yaml --fleet hardware/fleets/default.yaml
     """
     from planner.comparison import compare as run_compare
