@@ -160,7 +160,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from planner.lp.costs import cpu_server_costs, system_costs
-from planner.lp.index import LpIndex, build_index
+from planner.lp.index import LpIndex, build_index, lp_safe
 from planner.lp.inputs import PlanningInputs
 
 __all__ = [
@@ -262,7 +262,7 @@ def build_lp(inputs: PlanningInputs, *, objective: Objective = "cost", integer: 
 def _name(m: BuiltLp, family: str, key: Key) -> str:
     """A unique LP-file-safe name such as ``place_job,role,site,system`` (``-`` becomes ``_``)."""
     body = ",".join(key)
-    text = "".join(ch if ch.isalnum() or ch in "_.," else "_" for ch in f"{family}_{body}")
+    text = lp_safe(f"{family}_{body}")
     count = m.names.get(text, 0)
     m.names[text] = count + 1
     return text if count == 0 else f"{text}~{count}"
