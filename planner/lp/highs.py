@@ -21,6 +21,7 @@ both in one run.
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from dataclasses import dataclass
 from enum import StrEnum
@@ -34,6 +35,7 @@ __all__ = ["HANDOFF_ENV", "HighsRun", "Method", "choose_method", "legacy_handoff
 
 HANDOFF_ENV = "PLANNER_LP_HANDOFF"
 IPM_FROM_NONZEROS = 10**9  # see choose_method
+SIMPLEX_SCALE_STRATEGY = 4  # HiGHS option value: its "max value" scaling (benchmarks/README.md)
 
 
 class Method(StrEnum):
@@ -47,13 +49,16 @@ class Method(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class HighsRun:
-    """How one HiGHS run ended: PuLP status codes, method, achieved MILP gap, sizes."""
+    """How one HiGHS run ended: PuLP status codes, method, achieved MILP gap, size, and the
+    seconds spent handing the model over (arrays, scaling, passing) and in HiGHS itself."""
 
     status: int
     sol_status: int
     method: Method
     mip_gap: float | None
     nonzeros: int
+    handoff_s: float = 0.0
+    run_s: float = 0.0
 
 
 def legacy_handoff() -> bool:
@@ -133,6 +138,9 @@ def _options(highs: Any, method: Method, time_limit_s: float | None, mip_gap: fl
     match method:
         case Method.DUAL_SIMPLEX:
             highs.setOptionValue("solver", "simplex")
+            # on top of the hand-off's equilibration, HiGHS' own scaling to a largest entry
+            # of about 1 per row and column: 23k instead of 30k iterations at 500 jobs
+            highs.setOptionValue("simplex_scale_strategy", SIMPLEX_SCALE_STRATEGY)
         case Method.IPM:
             highs.setOptionValue("solver", "ipm")
         case Method.IPM_NO_CROSSOVER:
@@ -147,13 +155,16 @@ def solve(prob: Any, *, time_limit_s: float | None, mip_gap: float,
     """Solve ``prob`` with HiGHS (scaled unless told otherwise); write its solution back."""
     import highspy
 
+    start = time.perf_counter()
     lp, variables, constraints = to_matrix(prob)
     factors = equilibrate(lp) if scaled else identity(lp)
     chosen = method or choose_method(len(lp.value))
     highs = highspy.Highs()  # type: ignore[no-untyped-call]
     _options(highs, chosen, time_limit_s, mip_gap)
     highs.passModel(_highs_lp(scale(lp, factors)))
+    ran = time.perf_counter()
     highs.run()
+    done = time.perf_counter()
     raw = highs.getSolution()
     result = unscale_solution(factors, Solution(np.array(raw.col_value), np.array(raw.col_dual),
                                                 np.array(raw.row_value), np.array(raw.row_dual)))
@@ -163,7 +174,7 @@ def solve(prob: Any, *, time_limit_s: float | None, mip_gap: float,
     integer = bool(lp.integer.any())
     gap = float(info.mip_gap) if integer and sol_status in (1, 2) else None
     prob.assignStatus(status, sol_status)
-    return HighsRun(status, sol_status, chosen, gap, len(lp.value))
+    return HighsRun(status, sol_status, chosen, gap, len(lp.value), ran - start, done - ran)
 
 
 def _write_back(variables: list[Any], constraints: list[Any], sol: Solution) -> None:
