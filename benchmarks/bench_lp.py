@@ -1,19 +1,30 @@
-"""Build and solve synthetic fleets of growing size; print build time, solve time and their ratio.
+"""Build and solve synthetic fleets of growing size; print the time of each stage.
 
 Not a test. Each fleet has S sites (in S/3 regions, linked in a ring plus chords), H systems
 and J jobs: 60 % pretraining (half of them single-site), 25 % RL post-training spread over
 sites, 15 % serving with a latency bound. Each job's model fits on a random 70 % of the systems.
 
+Stages: build (``build_lp``), hand-off (the model to HiGHS: arrays, scaling, passing it),
+solve (HiGHS itself; LP mode may solve twice, rounding site choices), extract (the Solution).
+
     python benchmarks/bench_lp.py                 # the default ladder, LP mode
-    python benchmarks/bench_lp.py --largest 100   # stop after 100 jobs
-    python benchmarks/bench_lp.py --integer       # MILP (slow beyond the small sizes)
+    python benchmarks/bench_lp.py --largest 200   # stop after 200 jobs
+    python benchmarks/bench_lp.py --compare --smallest 500 --largest 500  # vs the previous path
+    python benchmarks/bench_lp.py --integer --largest 50 --compare  # MILP, gap 1e-4 vs 1e-6
+    python benchmarks/bench_lp.py --methods --largest 200  # dual simplex, IPM, PDLP
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
 from planner.lp import (
     CpuServerInput,
@@ -26,12 +37,15 @@ from planner.lp import (
     ServeDemand,
     SiteInput,
     SystemInput,
+    highs,
 )
 from planner.lp.build import build_lp
-from planner.lp.solve import solve_lp
+from planner.lp.extract import extract_solution
+from planner.lp.solve import MIP_REL_GAP, solve_lp
 from planner.units import SECONDS_PER_DAY, SECONDS_PER_YEAR
 
-LADDER = ((10, 5, 3), (50, 10, 5), (200, 20, 8), (500, 30, 10))  # jobs, sites, systems
+LADDER = ((10, 5, 3), (50, 10, 5), (200, 20, 8), (500, 30, 10),
+          (1000, 50, 12))  # jobs, sites, systems
 USD_PER_MWH = 1.0 / 3.6e9
 
 
@@ -100,30 +114,139 @@ def _job(rng: random.Random, i: int, systems: list[str], sites: int) -> JobInput
                     serve=ServeDemand(rates, rng.choice([0.03, 0.06, 0.1])))
 
 
-def run(jobs: int, sites: int, systems: int, integer: bool, time_limit_s: float) -> None:
-    """Build and solve one size; print one line."""
+@dataclass
+class Timings:
+    """Seconds of each stage of one size, and what the solver saw."""
+
+    build_s: float = 0.0
+    handoff_s: float = 0.0
+    solve_s: float = 0.0
+    extract_s: float = 0.0
+    total_s: float = 0.0
+    solves: int = 0
+    nonzeros: int = 0
+    objective: float = math.nan
+    first_objective: float = math.nan  # of the first solve (the LP before any rounding)
+    status: str = ""
+    mip_gap: float | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def instrumented(t: Timings, legacy: bool) -> Iterator[None]:
+    """Collect hand-off and solver seconds of every solve (either hand-off path)."""
+    import pulp
+
+    if legacy:
+        original = pulp.HiGHS.buildSolverModel
+        call = pulp.HiGHS.callSolver
+
+        def build(self: Any, lp: Any) -> None:
+            start = time.perf_counter()
+            original(self, lp)
+            t.handoff_s += time.perf_counter() - start
+            t.nonzeros = max(t.nonzeros, lp.solverModel.getNumNz())
+
+        def run(self: Any, lp: Any) -> None:
+            start = time.perf_counter()
+            call(self, lp)
+            t.solve_s += time.perf_counter() - start
+            t.solves += 1
+            if t.solves == 1:
+                t.first_objective = lp.solverModel.getInfo().objective_function_value
+
+        pulp.HiGHS.buildSolverModel, pulp.HiGHS.callSolver = build, run  # type: ignore
+        try:
+            yield
+        finally:
+            pulp.HiGHS.buildSolverModel, pulp.HiGHS.callSolver = original, call  # type: ignore
+        return
+    solve = highs.solve
+
+    def timed_solve(*args: Any, **kwargs: Any) -> highs.HighsRun:
+        out = solve(*args, **kwargs)
+        t.handoff_s += out.handoff_s
+        t.solve_s += out.run_s
+        t.solves += 1
+        t.nonzeros = max(t.nonzeros, out.nonzeros)
+        if t.solves == 1:
+            t.first_objective = pulp.value(args[0].objective)
+        return out
+
+    highs.solve = timed_solve  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        highs.solve = solve  # type: ignore[assignment]
+
+
+def run(jobs: int, sites: int, systems: int, *, integer: bool, time_limit_s: float,
+        legacy: bool = False, method: highs.Method | None = None,
+        mip_gap: float = MIP_REL_GAP) -> Timings:
+    """Build, solve and extract one size (the previous hand-off with ``legacy``)."""
     inputs = make_fleet(jobs, sites, systems)
-    start = time.perf_counter()
+    t = Timings()
+    os.environ[highs.HANDOFF_ENV] = "pulp" if legacy else ""
+    begin = time.perf_counter()
     model = build_lp(inputs, integer=integer)
-    built = time.perf_counter() - start
-    outcome = solve_lp(model, time_limit_s=time_limit_s)
-    print(f"{jobs:>5} {sites:>5} {systems:>7} {outcome.variables:>10,} "
-          f"{outcome.constraints:>10,} {built:>9.2f} {outcome.seconds:>9.2f} "
-          f"{outcome.seconds / built:>7.2f}  {outcome.status}", flush=True)
+    t.build_s = time.perf_counter() - begin
+    with instrumented(t, legacy):
+        outcome = solve_lp(model, time_limit_s=time_limit_s, method=method, mip_gap=mip_gap)
+    start = time.perf_counter()
+    solution = extract_solution(model, outcome)
+    t.extract_s = time.perf_counter() - start
+    t.total_s = time.perf_counter() - begin
+    t.objective, t.status, t.mip_gap = solution.total_cost_usd, outcome.status, outcome.mip_gap
+    t.extra = {"variables": outcome.variables, "rows": outcome.constraints}
+    return t
+
+
+HEADER = (f"{'jobs':>5} {'sites':>5} {'systems':>7} {'path':>16} {'variables':>10} {'rows':>8} "
+          f"{'nonzeros':>10} {'build_s':>8} {'handoff_s':>9} {'solve_s':>8} {'extract_s':>9} "
+          f"{'total_s':>8}  {'cost (USD)':>16}  {'first LP obj':>14}  status")
+
+
+def line(size: tuple[int, int, int], label: str, t: Timings) -> str:
+    """One row of the table."""
+    gap = "" if t.mip_gap is None else f" gap {100 * t.mip_gap:.2g} %"
+    return (f"{size[0]:>5} {size[1]:>5} {size[2]:>7} {label:>16} {t.extra['variables']:>10,.0f} "
+            f"{t.extra['rows']:>8,.0f} {t.nonzeros:>10,} {t.build_s:>8.2f} {t.handoff_s:>9.2f} "
+            f"{t.solve_s:>8.2f} {t.extract_s:>9.2f} {t.total_s:>8.2f}  {t.objective:>16,.0f}  "
+            f"{t.first_objective:>14.8g}  "
+            f"{t.status} ({t.solves} solves){gap}")
 
 
 def main() -> None:
     """Run the ladder of sizes."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--largest", type=int, default=500, help="most jobs to try")
+    parser.add_argument("--largest", type=int, default=1000, help="most jobs to try")
+    parser.add_argument("--smallest", type=int, default=0, help="fewest jobs to try")
     parser.add_argument("--integer", action="store_true", help="solve the MILP")
     parser.add_argument("--time-limit", type=float, default=600.0, help="seconds per solve")
+    parser.add_argument("--compare", action="store_true",
+                        help="also run the previous path (PuLP's unscaled hand-off, and a MILP "
+                             "gap of 1e-6 with --integer) and print the ratio of total times")
+    parser.add_argument("--methods", nargs="*", choices=[m.value for m in highs.Method],
+                        help="solve each size with these HiGHS LP methods (all if none named)")
+    parser.add_argument("--mip-gap", type=float, default=MIP_REL_GAP)
     args = parser.parse_args()
-    print(f"{'jobs':>5} {'sites':>5} {'systems':>7} {'variables':>10} {'rows':>10} "
-          f"{'build_s':>9} {'solve_s':>9} {'ratio':>7}  status")
-    for jobs, sites, systems in LADDER:
-        if jobs <= args.largest:
-            run(jobs, sites, systems, args.integer, args.time_limit)
+    print(HEADER, flush=True)
+    for size in LADDER:
+        if not args.smallest <= size[0] <= args.largest:
+            continue
+        common = {"integer": args.integer, "time_limit_s": args.time_limit}
+        if args.methods is not None:
+            for method in [highs.Method(m) for m in args.methods] or list(highs.Method):
+                print(line(size, method.value, run(*size, **common, method=method)), flush=True)
+            continue
+        new = run(*size, **common, mip_gap=args.mip_gap)
+        print(line(size, "scaled", new), flush=True)
+        if args.compare:
+            old = run(*size, **common, legacy=True, mip_gap=1e-6 if args.integer else 1e-4)
+            print(line(size, "previous", old), flush=True)
+            print(f"{'':>21} ratio scaled / previous: total {new.total_s / old.total_s:.2f}, "
+                  f"solve {new.solve_s / old.solve_s:.2f}, hand-off "
+                  f"{new.handoff_s / old.handoff_s:.2f}", flush=True)
 
 
 if __name__ == "__main__":

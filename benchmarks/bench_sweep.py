@@ -4,21 +4,27 @@ Prints the wall time of the whole study (expansion, runs, result files and the H
 the mean time one scenario takes inside a worker, the per-scenario overhead of the executor
 (wall time × workers / scenarios − mean scenario time) and the speed-up from 1 to N workers.
 Targets (issue 5): under 2 minutes on 2 cores, at least 1.7× from 1 to 2 workers.
+``--uncached`` first runs the 1-worker sweep with the perf searches uncached
+(``PLANNER_NO_MEMO=1``, see ``planner.perf.memo``), prints the ratio to the cached run and
+checks that both wrote the same results.csv (every column but the timings).
 
     python benchmarks/bench_sweep.py                 # 1,000 scenarios, 1 and 2 workers
     python benchmarks/bench_sweep.py --scenarios 200 --workers 4 --dask
+    python benchmarks/bench_sweep.py --uncached      # also time the uncached path
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import math
 import os
 import tempfile
 import time
 from pathlib import Path
 
-from planner.study import SweepResult, sweep
+from planner.perf.memo import DISABLE_ENV
+from planner.study import RESULTS_CSV, SweepResult, sweep
 
 REPO = Path(__file__).resolve().parents[1]
 WORKLOAD = REPO / "workloads" / "o1_posttrain.yaml"
@@ -98,14 +104,21 @@ def main() -> None:
     parser.add_argument("--scenarios", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--dask", action="store_true", help="also run on a Dask LocalCluster")
+    parser.add_argument("--uncached", action="store_true",
+                        help="also run 1 worker with the perf-search caches off")
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs; workload {WORKLOAD.relative_to(REPO)}")
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         study = root / "study.yaml"
         study.write_text(study_text(args.scenarios), encoding="utf-8")
+        uncached_s = run_uncached(study, root / "uncached") if args.uncached else None
         serial_s, serial = timed(study, root / "one", 1)
         report("1 worker (in-process)", serial_s, serial, 1)
+        if uncached_s is not None:
+            same = figures(root / "uncached") == figures(root / "one")
+            print(f"cached / uncached, 1 worker: {serial_s / uncached_s:.3f} "
+                  f"(results.csv {'identical' if same else 'DIFFERS'})")
         parallel_s, parallel = timed(study, root / "many", args.workers)
         report(f"{args.workers} worker processes", parallel_s, parallel, args.workers)
         ceiling = machine_ceiling(args.workers)
@@ -115,6 +128,23 @@ def main() -> None:
         print(f"re-run (every scenario already done): {resume_s:.2f} s")
         if args.dask:
             run_dask(study, root / "dask", args.workers)
+
+
+def figures(out: Path) -> list[dict[str, str]]:
+    """The rows of a sweep's results.csv without the ``seconds`` column (a timing)."""
+    with (out / RESULTS_CSV).open(encoding="utf-8", newline="") as file:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(file)]
+
+
+def run_uncached(study: Path, out: Path) -> float:
+    """Wall time of the 1-worker sweep with every perf-search cache off."""
+    os.environ[DISABLE_ENV] = "1"
+    try:
+        wall_s, result = timed(study, out, 1)
+    finally:
+        del os.environ[DISABLE_ENV]
+    report("1 worker, uncached", wall_s, result, 1)
+    return wall_s
 
 
 def run_dask(study: Path, out: Path, workers: int) -> None:

@@ -128,7 +128,8 @@ def _estimate_posttrain(loaded: Any, system: Any) -> dict[str, Any]:
 def optimize(path: PathLike, *, fleet: PathLike | None = None, objective: str = "cost",
              integer: bool = False, solver: str = "highs", time_limit_s: float | None = None,
              budget: str | float | None = None, dump_lp: PathLike | None = None,
-             overrides: Sequence[str] = (), charge_inventory_capex: bool = False) -> Any:
+             overrides: Sequence[str] = (), charge_inventory_capex: bool = False,
+             mip_gap: float = 1e-4) -> Any:
     """Place the scenario's workloads on the fleet; returns a Solution (see README JSON keys).
 
     Owned inventory costs energy and colocation only (its capital is sunk) unless
@@ -141,7 +142,7 @@ def optimize(path: PathLike, *, fleet: PathLike | None = None, objective: str = 
     inputs, context = build_planning_inputs(scenario, fleet_path=fleet, budget=budget,
                                             charge_inventory_capex=charge_inventory_capex)
     return plan(inputs, context, objective=objective, integer=integer, solver=solver,
-                time_limit_s=time_limit_s, dump_lp=dump_lp)
+                time_limit_s=time_limit_s, dump_lp=dump_lp, mip_gap=mip_gap)
 
 
 @dataclass(frozen=True)

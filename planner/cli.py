@@ -242,7 +242,9 @@ def estimate(file: Path, hardware: str, overrides: tuple[str, ...], fmt: str,
 @click.option("--integer", is_flag=True, help="Whole units (nodes, racks, servers) per site.")
 @click.option("--solver", type=click.Choice(("highs", "cbc")), default="highs", show_default=True)
 @click.option("--time-limit", type=click.FloatRange(min=0.1), metavar="SECONDS",
-              help="Solver time limit.")
+              help="Solver time limit (a MILP stopped by it returns its best plan and gap).")
+@click.option("--mip-gap", type=click.FloatRange(min=0, max=1, max_open=True), default=1e-4,
+              show_default=True, help="Relative gap at which --integer stops searching.")
 @click.option("--budget", metavar="USD", help="Budget cap, e.g. '2B USD'.")
 @click.option("--dump-lp", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the LP model (LP format) here for debugging.")
@@ -253,9 +255,9 @@ def estimate(file: Path, hardware: str, overrides: tuple[str, ...], fmt: str,
 @_format_options
 @_assumptions_option
 def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solver: str,
-             time_limit: float | None, budget: str | None, dump_lp: Path | None,
-             charge_inventory_capex: bool, overrides: tuple[str, ...], fmt: str,
-             output: Path | None, show_assumptions: bool) -> None:
+             time_limit: float | None, mip_gap: float, budget: str | None,
+             dump_lp: Path | None, charge_inventory_capex: bool, overrides: tuple[str, ...],
+             fmt: str, output: Path | None, show_assumptions: bool) -> None:
     """Place one or more workloads across the fleet's sites at least cost (the main job).
 
     Prints the placement, purchases, data flows, the cost breakdown and the bottlenecks
@@ -274,7 +276,7 @@ def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solv
     result = run_optimize(file, fleet=fleet, objective=objective, integer=integer,
                           solver=solver, time_limit_s=time_limit, budget=budget,
                           dump_lp=dump_lp, overrides=overrides,
-                          charge_inventory_capex=charge_inventory_capex)
+                          charge_inventory_capex=charge_inventory_capex, mip_gap=mip_gap)
     if fmt == "json":
         _emit(render(result, fmt), output)
     else:

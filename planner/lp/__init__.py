@@ -28,7 +28,7 @@ from planner.lp.inputs import (
     check_inputs,
 )
 from planner.lp.solution import Solution
-from planner.lp.solve import SolverName, solve_lp
+from planner.lp.solve import MIP_REL_GAP, SolverName, solve_lp
 
 __all__ = [
     "CpuServerInput",
@@ -51,14 +51,16 @@ _SOLVERS = ("highs", "cbc")
 
 def optimize(inputs: PlanningInputs, *, objective: Objective = "cost", integer: bool = False,
              solver: SolverName = "highs", time_limit_s: float | None = None,
-             dump_lp: str | os.PathLike[str] | None = None) -> Solution:
+             dump_lp: str | os.PathLike[str] | None = None,
+             mip_gap: float = MIP_REL_GAP) -> Solution:
     """Find the cheapest (or fastest, within budget) placement of every job on the fleet.
 
     Raises ``InputError`` for an inconsistent table, ``InfeasibleError`` (with a diagnosis of
     what is short, where and by how much) and ``SolverError`` for solver failures or time limits
-    without a solution. ``dump_lp`` writes the model in LP format before solving.
+    without a solution. ``dump_lp`` writes the model in LP format before solving. ``mip_gap``
+    is the relative gap at which a MILP stops (``integer``); the gap reached is reported.
     """
-    _check_options(objective, solver, time_limit_s)
+    _check_options(objective, solver, time_limit_s, mip_gap)
     problems = check_inputs(inputs)
     if objective == "time" and all(job.serve is not None for job in inputs.jobs):
         problems.append(Problem("<options>", "objective",
@@ -70,14 +72,16 @@ def optimize(inputs: PlanningInputs, *, objective: Objective = "cost", integer: 
         raise diagnose(inputs, objective=objective, integer=integer, solver=solver,
                        time_limit_s=time_limit_s)
     m = build_lp(inputs, objective=objective, integer=integer)
-    outcome = solve_lp(m, solver=solver, time_limit_s=time_limit_s, dump_lp=dump_lp)
+    outcome = solve_lp(m, solver=solver, time_limit_s=time_limit_s, dump_lp=dump_lp,
+                       mip_gap=mip_gap)
     if outcome.status == "infeasible":
         raise diagnose(inputs, objective=objective, integer=integer, solver=solver,
                        time_limit_s=time_limit_s)
     return extract_solution(m, outcome)
 
 
-def _check_options(objective: str, solver: str, time_limit_s: float | None) -> None:
+def _check_options(objective: str, solver: str, time_limit_s: float | None,
+                   mip_gap: float = MIP_REL_GAP) -> None:
     """Reject unknown option values with the allowed ones."""
     problems = []
     if objective not in _OBJECTIVES:
@@ -88,5 +92,8 @@ def _check_options(objective: str, solver: str, time_limit_s: float | None) -> N
                                 "use highs or cbc"))
     if time_limit_s is not None and not time_limit_s > 0:
         problems.append(Problem("<options>", "time_limit_s", "the time limit must be positive"))
+    if not 0 <= mip_gap < 1:
+        problems.append(Problem("<options>", "mip_gap", f"the MILP gap {mip_gap!r} must be at "
+                                "least 0 and below 1", "use a relative gap such as 1e-4"))
     if problems:
         raise InputError(problems)

@@ -150,6 +150,16 @@ of one unit, 10^5 CPU cores, 10^6 GB over the horizon and 10^9 USD comparable an
 10^4 times dearer, so the diagnosis names capacity before demand; buying a system where its
 purchase limit is 0 costs 10 times more than raising a limit that exists. Its big-M bounds no longer
 depend on site power (``planner.lp.index``), since power itself is relaxed.
+
+Scaling
+-------
+The rows above keep natural units (MW, thousands of cores, GB, work per job, cost over
+``usd_scale``), which still leaves coefficients from 1e-3 to 1e7 and costs down to 1e-8 of the
+largest. The solver does not see them as built: at hand-off (``planner.lp.highs``) every row
+and column, the cost vector and the right-hand sides get power-of-two factors from a
+geometric-mean equilibration of the built matrix (``planner.lp.scaling``), so any constraint
+family added here is scaled with the rest. Values and duals are mapped back, so shadow prices
+stay in the units of ``Row.unit_size``; integer columns keep their units.
 """
 
 from __future__ import annotations
@@ -160,7 +170,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from planner.lp.costs import cpu_server_costs, system_costs
-from planner.lp.index import LpIndex, build_index
+from planner.lp.index import LpIndex, build_index, lp_safe
 from planner.lp.inputs import PlanningInputs
 
 __all__ = [
@@ -262,7 +272,7 @@ def build_lp(inputs: PlanningInputs, *, objective: Objective = "cost", integer: 
 def _name(m: BuiltLp, family: str, key: Key) -> str:
     """A unique LP-file-safe name such as ``place_job,role,site,system`` (``-`` becomes ``_``)."""
     body = ",".join(key)
-    text = "".join(ch if ch.isalnum() or ch in "_.," else "_" for ch in f"{family}_{body}")
+    text = lp_safe(f"{family}_{body}")
     count = m.names.get(text, 0)
     m.names[text] = count + 1
     return text if count == 0 else f"{text}~{count}"

@@ -64,7 +64,7 @@ def extract_solution(m: BuiltLp, outcome: SolveOutcome) -> Solution:
         bottlenecks=find_bottlenecks(m, outcome), roles=_roles(m),
         assumptions=_assumptions(m, outcome),
         solver=SolverInfo(outcome.solver, outcome.status, outcome.seconds, outcome.variables,
-                          outcome.constraints),
+                          outcome.constraints, outcome.mip_gap, outcome.method),
         finish_s=finish,
     )
 

@@ -8,13 +8,23 @@ it is computed; see ``planner.lp.build`` for the formulation).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
 from planner.lp.inputs import ANY_REGION, JobInput, PlanningInputs, SiteInput, SystemInput
 from planner.topology import SiteGraph
 
-__all__ = ["LpIndex", "build_index"]
+__all__ = ["LpIndex", "build_index", "lp_safe"]
+
+# What an LP-file name may not contain: anything but letters, digits, '_', '.' and ','
+# (``\w`` is exactly str.isalnum() plus '_').
+_UNSAFE = re.compile(r"[^\w.,]")
+
+
+def lp_safe(text: str) -> str:
+    """``text`` with every character an LP file cannot carry in a name replaced by ``_``."""
+    return _UNSAFE.sub("_", text)
 
 PlaceKey = tuple[str, str, str, str]  # job, role, site, system
 

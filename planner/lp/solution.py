@@ -21,7 +21,8 @@
 - ``bottlenecks``: ``{constraint, kind, where, shadow_price, shadow_price_unit}`` sorted by
   shadow price, largest first; ``roles``: ``{job, role, bound}``.
 - ``assumptions``: ``{name, value, source, note}``; ``solver``: ``{name, status, seconds,
-  variables, constraints}``.
+  variables, constraints, mip_gap, method}``: ``mip_gap`` is the relative gap HiGHS proved
+  for a MILP's plan (null for an LP, or from CBC), ``method`` the LP method used.
 """
 
 from __future__ import annotations
@@ -145,6 +146,8 @@ class SolverInfo:
     seconds: float
     variables: int
     constraints: int
+    mip_gap: float | None = None
+    method: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,17 @@
   solution is rounded (each group to the site holding most of its power, each ``gen_on`` to
   whether the site generates) and re-solved; if the rounded problem is infeasible the relaxed
   solution is kept and a note says so.
-- MILPs are solved to a relative gap of 1e-6 (``MIP_REL_GAP``).
+- HiGHS gets the problem through :mod:`planner.lp.highs`: one matrix hand-off, scaled to
+  numbers near 1 (:mod:`planner.lp.scaling`), values and duals mapped back to the build's
+  units; the LP method (dual simplex, interior point, PDLP) is chosen by model size unless
+  given.
+- MILPs are solved to a relative gap of 1e-4 by default (``MIP_REL_GAP``, ``mip_gap``): at 50
+  jobs of ``benchmarks/bench_lp.py`` a gap of 1e-6 took several times longer for a plan
+  0.0015 % cheaper. The gap HiGHS achieved is reported (``SolveOutcome.mip_gap``; CBC does
+  not report one).
 - A time limit applies to each solve. An LP stopped by it has no usable solution
   (``SolverError``); a MILP stopped with a feasible point is returned with status
-  ``time_limit``.
+  ``time_limit`` and the gap of that incumbent.
 
 Nothing is printed: HiGHS' one-time start-up banner is written to the process's standard
 output by the C++ library even when logging is off, so the first solve silences it at the file
@@ -31,13 +38,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from planner.errors import SolverError
+from planner.lp import highs
 from planner.lp.build import SPEED_TOLERANCE, BuiltLp, add_speed_floor, remove_speed_floor
+from planner.lp.highs import Method
 
 __all__ = ["SolveOutcome", "SolverName", "solve_lp"]
 
 SolverName = Literal["highs", "cbc"]
 _TOL = 1e-7
-MIP_REL_GAP = 1e-6  # HiGHS' default (1e-4) could leave 0.01 % of cost on the table
+MIP_REL_GAP = 1e-4  # HiGHS' default; see the module docstring
 _banner_silenced = False
 
 
@@ -58,47 +67,74 @@ class SolveOutcome:
     has_duals: bool = True
     notes: list[str] = field(default_factory=list)
     duals: dict[tuple[str, tuple[str, ...]], tuple[float, float]] | None = None
+    mip_gap: float | None = None
+    method: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """What every solve of one ``solve_lp`` call uses."""
+
+    solver: SolverName
+    time_limit_s: float | None
+    mip_gap: float = MIP_REL_GAP
+    method: Method | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Ran:
+    """One solver run: classified status, engine name, achieved MILP gap, LP method."""
+
+    status: str
+    engine: str
+    mip_gap: float | None = None
+    method: str | None = None
 
 
 def solve_lp(m: BuiltLp, *, solver: SolverName = "highs", time_limit_s: float | None = None,
-             dump_lp: str | os.PathLike[str] | None = None) -> SolveOutcome:
+             dump_lp: str | os.PathLike[str] | None = None, mip_gap: float = MIP_REL_GAP,
+             method: Method | None = None) -> SolveOutcome:
     """Solve ``m`` in place; variable values and duals are then read from its PuLP objects.
 
     Returns status ``optimal``, ``time_limit`` (MILP with a feasible point) or ``infeasible``;
     raises :class:`SolverError` for unbounded problems, solver failures and time limits
-    without a solution.
+    without a solution. ``mip_gap`` is the relative gap a MILP stops at; ``method`` the LP
+    method of HiGHS (default: chosen by size, ``planner.lp.highs.choose_method``).
     """
     if dump_lp is not None:
         m.prob.writeLP(os.fspath(dump_lp))
     start = time.perf_counter()
-    status, name = _run(m, solver, time_limit_s)
-    outcome = SolveOutcome(status, name, 0.0, len(m.prob.variables()), len(m.rows))
-    if status in ("optimal", "time_limit"):
+    cfg = _Settings(solver, time_limit_s, mip_gap, method)
+    ran = _run(m, cfg)
+    outcome = SolveOutcome(ran.status, ran.engine, 0.0, len(m.prob.variables()), len(m.rows),
+                           mip_gap=ran.mip_gap, method=ran.method)
+    if ran.status in ("optimal", "time_limit"):
         if m.integer:
-            _finish_integer(m, outcome, solver, time_limit_s)
+            _finish_integer(m, outcome, cfg)
         else:
-            _round_site_choices(m, outcome, solver, time_limit_s)
+            _round_site_choices(m, outcome, cfg)
             if _lexicographic(m):
                 outcome.duals = _snapshot(m)
-                _cheapest_at_best_speed(m, outcome, solver, time_limit_s)
+                _cheapest_at_best_speed(m, outcome, cfg)
     outcome.seconds = time.perf_counter() - start
     return outcome
 
 
-def _solver(name: SolverName, time_limit_s: float | None) -> Any:
+def _solver(name: SolverName, cfg: _Settings) -> Any:
     import pulp
 
+    limit, gap = cfg.time_limit_s, cfg.mip_gap
     if name == "highs" and pulp.HiGHS(msg=False).available():
         _silence_highs_banner()
-        return pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=MIP_REL_GAP)
-    coin = pulp.COIN_CMD(msg=False, timeLimit=time_limit_s, gapRel=MIP_REL_GAP)
+        return pulp.HiGHS(msg=False, timeLimit=limit, gapRel=gap)
+    coin = pulp.COIN_CMD(msg=False, timeLimit=limit, gapRel=gap)
     if coin.available():
         return coin
     with warnings.catch_warnings():
         # PuLP 3.3 flags its bundled CBC as going away in PuLP 4; it is the CBC we have when no
         # cbc binary is on the PATH (COIN_CMD above).
         warnings.simplefilter("ignore", DeprecationWarning)
-        return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapRel=MIP_REL_GAP)
+        return pulp.PULP_CBC_CMD(msg=False, timeLimit=limit, gapRel=gap)
 
 
 def _silence_highs_banner() -> None:
@@ -120,19 +156,38 @@ def _silence_highs_banner() -> None:
     _banner_silenced = True
 
 
-def _run(m: BuiltLp, name: SolverName, time_limit_s: float | None) -> tuple[str, str]:
-    """One solve with fallback to CBC if HiGHS raises; returns (status, solver name)."""
+def _run(m: BuiltLp, cfg: _Settings) -> _Ran:
+    """One solve with fallback to CBC if HiGHS raises."""
     import pulp
 
-    engine = _solver(name, time_limit_s)
+    engine = _solver(cfg.solver, cfg)
+    if engine.name == "HiGHS" and not highs.legacy_handoff():
+        try:
+            run = highs.solve(m.prob, time_limit_s=cfg.time_limit_s, mip_gap=cfg.mip_gap,
+                              method=cfg.method)
+        except (RuntimeError, ValueError) as err:  # a HiGHS failure falls back to CBC
+            engine = _solver("cbc", cfg)
+            _solve_quietly(m, engine)
+            return _Ran(_classify(m, engine.name), engine.name,
+                        method=f"cbc (HiGHS failed: {err})")
+        method = None if m.integer else run.method.value
+        return _Ran(_classify(m, engine.name), engine.name, run.mip_gap, method)
     try:
         _solve_quietly(m, engine)
     except pulp.PulpSolverError as err:
         if engine.name != "HiGHS":
             raise SolverError(f"the CBC solver failed: {err}") from err
-        engine = _solver("cbc", time_limit_s)
+        engine = _solver("cbc", cfg)
         _solve_quietly(m, engine)
-    return _classify(m, engine.name), engine.name
+    return _Ran(_classify(m, engine.name), engine.name, _pulp_gap(m, engine.name))
+
+
+def _pulp_gap(m: BuiltLp, engine: str) -> float | None:
+    """The MILP gap PuLP's HiGHS interface left on the problem (CBC reports none)."""
+    model = getattr(m.prob, "solverModel", None)
+    if not m.integer or engine != "HiGHS" or model is None:
+        return None
+    return float(model.getInfo().mip_gap)
 
 
 def _solve_quietly(m: BuiltLp, engine: Any) -> None:
@@ -186,22 +241,21 @@ def _restore(saved: Saved) -> None:
         var.cat, var.lowBound, var.upBound = cat, low, up
 
 
-def _finish_integer(m: BuiltLp, outcome: SolveOutcome, solver: SolverName,
-                    time_limit_s: float | None) -> None:
+def _finish_integer(m: BuiltLp, outcome: SolveOutcome, cfg: _Settings) -> None:
     """Fix the integers and re-solve the LP for duals; for the time objective, then find the
     cheapest plan at the best speed (integers free again) and fix its integers in turn."""
     integers = _integer_vars(m)
     saved = _fix_integers(m, integers)
-    if _run(m, solver, time_limit_s)[0] != "optimal":
+    if _run(m, cfg).status != "optimal":
         outcome.has_duals = False
         outcome.notes.append("the LP with integers fixed did not solve; no shadow prices")
     if not _lexicographic(m):
         return
     outcome.duals = _snapshot(m)
     _restore(saved)
-    if _cheapest_at_best_speed(m, outcome, solver, time_limit_s):
+    if _cheapest_at_best_speed(m, outcome, cfg):
         _fix_integers(m, integers)
-        _run(m, solver, time_limit_s)
+        _run(m, cfg)
 
 
 def _lexicographic(m: BuiltLp) -> bool:
@@ -215,23 +269,24 @@ def _snapshot(m: BuiltLp) -> dict[tuple[str, tuple[str, ...]], tuple[float, floa
             for key, row in m.rows.items()}
 
 
-def _cheapest_at_best_speed(m: BuiltLp, outcome: SolveOutcome, solver: SolverName,
-                            time_limit_s: float | None) -> bool:
+def _cheapest_at_best_speed(m: BuiltLp, outcome: SolveOutcome, cfg: _Settings) -> bool:
     """Hold lambda at its optimum and minimise cost; on failure go back to the fast plan."""
     best = m.lam.varValue if m.lam is not None else 0.0
     floor = add_speed_floor(m, (best or 0.0) * (1 - SPEED_TOLERANCE))
-    if _run(m, solver, time_limit_s)[0] in ("optimal", "time_limit"):
+    ran = _run(m, cfg)
+    if ran.mip_gap is not None:  # the cost pass of a MILP: its gap is the plan's
+        outcome.mip_gap = ran.mip_gap
+    if ran.status in ("optimal", "time_limit"):
         outcome.notes.append("time objective: the cheapest plan at the best speed is reported")
         return True
     remove_speed_floor(m, floor)
-    _run(m, solver, time_limit_s)
+    _run(m, cfg)
     outcome.notes.append("time objective: cost could not be minimised at the best speed; the "
                          "first plan found at that speed is reported")
     return False
 
 
-def _round_site_choices(m: BuiltLp, outcome: SolveOutcome, solver: SolverName,
-                        time_limit_s: float | None) -> None:
+def _round_site_choices(m: BuiltLp, outcome: SolveOutcome, cfg: _Settings) -> None:
     """Round the relaxed site choices of LP mode and re-solve (see the module docstring)."""
     fixes = _site_choice_fixes(m)
     if all(abs((var.varValue or 0.0) - value) <= _TOL for var, value in fixes):
@@ -239,13 +294,13 @@ def _round_site_choices(m: BuiltLp, outcome: SolveOutcome, solver: SolverName,
     saved = [(var, var.lowBound, var.upBound) for var, _ in fixes]
     for var, value in fixes:
         var.lowBound = var.upBound = value
-    if _run(m, solver, time_limit_s)[0] == "optimal":
+    if _run(m, cfg).status == "optimal":
         outcome.notes.append("LP mode: site choices rounded (single-site jobs, RL update and "
                              "generating sites) and the LP re-solved")
         return
     for var, low, up in saved:
         var.lowBound, var.upBound = low, up
-    _run(m, solver, time_limit_s)
+    _run(m, cfg)
     outcome.notes.append("LP mode: rounding the site choices made the problem infeasible; the "
                          "relaxed solution is reported (jobs may be split over sites); use "
                          "--integer for an exact site choice")

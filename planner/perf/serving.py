@@ -48,6 +48,7 @@ from planner.catalog.schema import BYTES_PER_ELEMENT, Precision, System
 from planner.errors import InputError, Problem
 from planner.perf.assumptions import Assumption, resolve
 from planner.perf.cost import COST_DEFAULTS, unit_cost
+from planner.perf.memo import memoise
 from planner.schema import did_you_mean
 from planner.workload.params import (
     attention_flops_per_token,
@@ -616,6 +617,7 @@ def decode_step_s(model: ModelSpec, system: System, *, batch: float, context_tok
     return _step_model(inp, layout, context_tokens).step_s(batch)
 
 
+@memoise()
 def decode_capacity(model: ModelSpec, system: System, *, weights_precision: Precision,
                     kv_precision: Precision, compute_precision: Precision,
                     context_tokens: float, interactivity: float | None,

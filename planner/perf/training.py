@@ -51,6 +51,7 @@ from planner.errors import InfeasibleError, InputError, Problem
 from planner.perf import comm, reliability
 from planner.perf.assumptions import Assumption, resolve
 from planner.perf.cost import COST_DEFAULTS, unit_cost
+from planner.perf.memo import memoise
 from planner.units import SECONDS_PER_DAY, SECONDS_PER_HOUR
 from planner.workload.params import attention_flops_per_token, count_params
 from planner.workload.schema import (
@@ -748,6 +749,7 @@ def candidate_plans(job: TrainingJob, accelerators: int, pins: Parallelism) -> I
                         yield Plan(tp, pp, dp, micro, virtual, ep)
 
 
+@memoise()
 def fastest_plan(job: TrainingJob, accelerators: int,
                  pins: Parallelism | None = None) -> PlanChoice | None:
     """The plan with the most tokens per second that fits HBM on ``accelerators``, or None.

@@ -32,6 +32,12 @@ def _objective(objective: Any) -> str:
     return text
 
 
+def _gap(solver: dict[str, Any]) -> str:
+    """", gap 0.0031 %" for a MILP whose solver reported the gap it proved, else ""."""
+    gap = solver.get("mip_gap")
+    return "" if gap is None else f", gap {100 * gap:.2g} %"
+
+
 def _summary(data: dict[str, Any]) -> KeyValues:
     solver = data.get("solver", {})
     items = [
@@ -43,7 +49,7 @@ def _summary(data: dict[str, Any]) -> KeyValues:
         ("solver", f"{solver.get('name', '')} {solver.get('status', '')}, "
                    f"{solver.get('variables', 0):,} variables, "
                    f"{solver.get('constraints', 0):,} constraints, "
-                   f"{solver.get('seconds', 0.0):.2f} s"),
+                   f"{solver.get('seconds', 0.0):.2f} s{_gap(solver)}"),
     ]
     return KeyValues("Plan", tuple(items))
 

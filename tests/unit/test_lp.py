@@ -399,7 +399,9 @@ def test_to_dict_keys_and_sums(tmp_path: object) -> None:
     assert set(d["placements"][0]) == {"site", "system", "job", "role", "units", "utilization"}
     assert set(d["sites"][0]) == {"site", "power_used_w", "power_cap_w", "cpu_cores_used",
                                   "cpu_cores_available"}
-    assert set(d["solver"]) == {"name", "status", "seconds", "variables", "constraints"}
+    assert set(d["solver"]) == {"name", "status", "seconds", "variables", "constraints",
+                                "mip_gap", "method"}
+    assert d["solver"]["mip_gap"] is None and d["solver"]["method"] == "simplex"  # an LP
     keys = [(p["site"], p["system"], p["job"], p["role"]) for p in d["placements"]]
     assert keys == sorted(keys)
     json.dumps(d, allow_nan=False)

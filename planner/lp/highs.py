@@ -1,0 +1,211 @@
+"""Hand a built PuLP problem to HiGHS as one scaled matrix, and read the solution back.
+
+PuLP's own HiGHS interface adds the model one column and one row at a time and passes the
+numbers as built; here the problem becomes arrays in one pass (columns in PuLP's order, so
+ties between equally good plans break as before), is scaled by :mod:`planner.lp.scaling`,
+passed to HiGHS in one call, and the solution is unscaled and written onto the PuLP objects
+exactly as PuLP's interface writes it (``varValue``, ``dj``, ``slack``, ``pi``; duals of the
+minimised, i.e. for a maximisation negated, objective), so the rest of the package reads it
+the same way.
+
+Methods (``Method``): HiGHS' dual simplex, its interior point method with or without
+crossover to a vertex, and PDLP (first-order, for very large models; it stops at a relative
+tolerance of about 1e-7 and gives no vertex). ``choose_method`` picks one by model size from
+the measurements in ``benchmarks/README.md``.
+
+``PLANNER_LP_HANDOFF=pulp`` in the environment sends problems through PuLP's interface
+unscaled instead (the previous path), so that ``benchmarks/bench_lp.py --compare`` can time
+both in one run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from planner.lp.scaling import MatrixLp, Solution, equilibrate, identity, scale, unscale_solution
+
+__all__ = ["HANDOFF_ENV", "HighsRun", "Method", "choose_method", "legacy_handoff", "solve"]
+
+HANDOFF_ENV = "PLANNER_LP_HANDOFF"
+IPM_FROM_NONZEROS = 10**9  # see choose_method
+SIMPLEX_SCALE_STRATEGY = 4  # HiGHS option value: its "max value" scaling (benchmarks/README.md)
+
+
+class Method(StrEnum):
+    """How HiGHS solves an LP (a MILP always uses branch and bound over dual simplex)."""
+
+    DUAL_SIMPLEX = "simplex"
+    IPM = "ipm"
+    IPM_NO_CROSSOVER = "ipm-no-crossover"
+    PDLP = "pdlp"
+
+
+@dataclass(frozen=True, slots=True)
+class HighsRun:
+    """How one HiGHS run ended: PuLP status codes, method, achieved MILP gap, size, and the
+    seconds spent handing the model over (arrays, scaling, passing) and in HiGHS itself."""
+
+    status: int
+    sol_status: int
+    method: Method
+    mip_gap: float | None
+    nonzeros: int
+    handoff_s: float = 0.0
+    run_s: float = 0.0
+
+
+def legacy_handoff() -> bool:
+    """True when the environment asks for PuLP's unscaled interface (benchmarks only)."""
+    return os.environ.get(HANDOFF_ENV, "") == "pulp"
+
+
+def choose_method(nonzeros: int) -> Method:
+    """Dual simplex at every size measured so far (``benchmarks/README.md``: on the scaled
+    bench models it beat the interior point method with and without crossover and PDLP from
+    10 to 1,000 jobs); the threshold is kept as a named constant for when that changes."""
+    return Method.IPM if nonzeros >= IPM_FROM_NONZEROS else Method.DUAL_SIMPLEX
+
+
+def to_matrix(prob: Any) -> tuple[MatrixLp, list[Any], list[Any]]:
+    """The problem as a minimisation MatrixLp, with its variables and constraints in order."""
+    import pulp
+
+    variables = prob.variables()
+    with warnings.catch_warnings():  # PuLP 3.3 announces PuLP 4's list (pinned below 4)
+        warnings.filterwarnings("ignore", "Using LpProblem.constraints as a dict",
+                                DeprecationWarning)
+        constraints = list(prob.constraints.values())
+    position = {var: i for i, var in enumerate(variables)}
+    sign = -1.0 if prob.sense == pulp.LpMaximize else 1.0
+    cost = np.zeros(len(variables))
+    for var, coef in (prob.objective or {}).items():
+        cost[position[var]] = sign * coef
+    index: list[int] = []
+    value: list[float] = []
+    start = [0]
+    lower, upper = [], []
+    for con in constraints:
+        for var, coef in con.items():
+            if coef != 0:
+                index.append(position[var])
+                value.append(coef)
+        start.append(len(index))
+        low, up = con.getLb(), con.getUb()
+        lower.append(-np.inf if low is None else low)
+        upper.append(np.inf if up is None else up)
+    lp = MatrixLp(
+        cost=cost,
+        col_lower=np.array([-np.inf if v.lowBound is None else v.lowBound for v in variables],
+                           dtype=float),
+        col_upper=np.array([np.inf if v.upBound is None else v.upBound for v in variables],
+                           dtype=float),
+        row_lower=np.array(lower, dtype=float), row_upper=np.array(upper, dtype=float),
+        start=np.array(start, dtype=np.int64), index=np.array(index, dtype=np.int64),
+        value=np.array(value, dtype=float),
+        integer=np.array([v.cat == pulp.LpInteger for v in variables], dtype=bool))
+    return lp, variables, constraints
+
+
+def _highs_lp(lp: MatrixLp) -> Any:
+    import highspy
+
+    model = highspy.HighsLp()
+    model.num_col_, model.num_row_ = lp.cols, lp.rows
+    model.col_cost_, model.col_lower_, model.col_upper_ = lp.cost, lp.col_lower, lp.col_upper
+    model.row_lower_, model.row_upper_ = lp.row_lower, lp.row_upper
+    model.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    model.a_matrix_.num_col_, model.a_matrix_.num_row_ = lp.cols, lp.rows
+    model.a_matrix_.start_, model.a_matrix_.index_ = lp.start, lp.index
+    model.a_matrix_.value_ = lp.value
+    if lp.integer.any():
+        model.integrality_ = [highspy.HighsVarType.kInteger if flag
+                              else highspy.HighsVarType.kContinuous for flag in lp.integer]
+    return model
+
+
+def _options(highs: Any, method: Method, time_limit_s: float | None, mip_gap: float) -> None:
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("mip_rel_gap", mip_gap)
+    if time_limit_s is not None:
+        highs.setOptionValue("time_limit", float(time_limit_s))
+    match method:
+        case Method.DUAL_SIMPLEX:
+            highs.setOptionValue("solver", "simplex")
+            # on top of the hand-off's equilibration, HiGHS' own scaling to a largest entry
+            # of about 1 per row and column: 23k instead of 30k iterations at 500 jobs
+            highs.setOptionValue("simplex_scale_strategy", SIMPLEX_SCALE_STRATEGY)
+        case Method.IPM:
+            highs.setOptionValue("solver", "ipm")
+        case Method.IPM_NO_CROSSOVER:
+            highs.setOptionValue("solver", "ipm")
+            highs.setOptionValue("run_crossover", "off")
+        case Method.PDLP:
+            highs.setOptionValue("solver", "pdlp")
+
+
+def solve(prob: Any, *, time_limit_s: float | None, mip_gap: float,
+          method: Method | None = None, scaled: bool = True) -> HighsRun:
+    """Solve ``prob`` with HiGHS (scaled unless told otherwise); write its solution back."""
+    import highspy
+
+    start = time.perf_counter()
+    lp, variables, constraints = to_matrix(prob)
+    factors = equilibrate(lp) if scaled else identity(lp)
+    chosen = method or choose_method(len(lp.value))
+    highs = highspy.Highs()  # type: ignore[no-untyped-call]
+    _options(highs, chosen, time_limit_s, mip_gap)
+    highs.passModel(_highs_lp(scale(lp, factors)))
+    ran = time.perf_counter()
+    highs.run()
+    done = time.perf_counter()
+    raw = highs.getSolution()
+    result = unscale_solution(factors, Solution(np.array(raw.col_value), np.array(raw.col_dual),
+                                                np.array(raw.row_value), np.array(raw.row_dual)))
+    _write_back(variables, constraints, result)
+    info = highs.getInfo()
+    status, sol_status = _status(highs.getModelStatus(), info.objective_function_value)
+    integer = bool(lp.integer.any())
+    gap = float(info.mip_gap) if integer and sol_status in (1, 2) else None
+    prob.assignStatus(status, sol_status)
+    return HighsRun(status, sol_status, chosen, gap, len(lp.value), ran - start, done - ran)
+
+
+def _write_back(variables: list[Any], constraints: list[Any], sol: Solution) -> None:
+    """Values, reduced costs, slacks and duals onto the PuLP objects (PuLP's conventions)."""
+    import pulp
+
+    if len(sol.col_value) != len(variables):  # no solution at all
+        return
+    for var, x, d in zip(variables, sol.col_value.tolist(), sol.col_dual.tolist(), strict=True):
+        var.varValue, var.dj = x, d
+    rows = zip(constraints, sol.row_value.tolist(), sol.row_dual.tolist(), strict=True)
+    for con, activity, dual in rows:
+        slack = con.constant + activity
+        con.slack = -slack if con.sense == pulp.LpConstraintLE else slack
+        con.pi = dual
+
+
+def _status(model_status: Any, objective: float) -> tuple[int, int]:
+    """PuLP's (status, solution status) for a HiGHS model status, as PuLP maps them."""
+    import highspy
+    import pulp
+
+    s = highspy.HighsModelStatus
+    if model_status == s.kOptimal:
+        return pulp.LpStatusOptimal, pulp.LpSolutionOptimal
+    if model_status in (s.kInfeasible, s.kUnboundedOrInfeasible):
+        return pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible
+    if model_status == s.kUnbounded:
+        return pulp.LpStatusUnbounded, pulp.LpSolutionUnbounded
+    stopped = (s.kTimeLimit, s.kIterationLimit, s.kInterrupt, s.kObjectiveBound,
+               s.kObjectiveTarget)
+    if model_status in stopped and np.isfinite(objective):
+        return pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible
+    return pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound

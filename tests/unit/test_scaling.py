@@ -1,0 +1,94 @@
+"""Row/column scaling of the LP hand-off (planner/lp/scaling.py, planner/lp/highs.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pulp
+import pytest
+
+from planner.lp import highs
+from planner.lp.scaling import equilibrate, scale
+
+
+def _badly_scaled(integer: bool = False) -> tuple[pulp.LpProblem, dict[str, pulp.LpVariable]]:
+    """min 3e-8 g + 2 u  s.t.  1e6 u >= 2e6 (demand), g - 5e8 u <= 0 (link), g >= 4e8.
+
+    By hand: u = 2 (dual of ``demand`` 2 / 1e6 = 2e-6), g = 4e8 (its bound is ``floor``,
+    dual 3e-8), the link row is slack by 6e8; cost 12 + 4 = 16.
+    """
+    prob = pulp.LpProblem("t", pulp.LpMinimize)
+    g = prob.add_variable("g", lowBound=0)
+    u = prob.add_variable("u", lowBound=0, cat=pulp.LpInteger if integer else pulp.LpContinuous)
+    prob += 3e-8 * g + 2 * u
+    prob += 1e6 * u >= 2e6, "demand"
+    prob += g - 5e8 * u <= 0, "link"
+    prob += g >= 4e8, "floor"
+    return prob, {"g": g, "u": u}
+
+
+def test_factors_are_powers_of_two_and_narrow_the_ranges() -> None:
+    prob, _ = _badly_scaled()
+    lp, _, _ = highs.to_matrix(prob)
+    factors = equilibrate(lp)
+    for f in [*factors.row, *factors.col, factors.cost, factors.size]:
+        assert math.log2(f) == round(math.log2(f))
+    scaled = scale(lp, factors)
+    def spread(v: np.ndarray) -> float:
+        v = np.abs(v[np.isfinite(v) & (v != 0)])
+        return float(v.max() / v.min())
+    assert spread(scaled.value) < spread(lp.value) / 1e4
+    assert spread(scaled.cost) < spread(lp.cost) / 1e4
+
+
+@pytest.mark.parametrize("scaled", [True, False], ids=["scaled", "unscaled"])
+def test_values_and_duals_in_user_units(scaled: bool) -> None:
+    prob, v = _badly_scaled()
+    run = highs.solve(prob, time_limit_s=None, mip_gap=1e-4, scaled=scaled)
+    assert run.status == pulp.LpStatusOptimal
+    assert v["u"].varValue == pytest.approx(2.0, rel=1e-9)
+    assert v["g"].varValue == pytest.approx(4e8, rel=1e-9)
+    row = prob.get_constraint_by_name
+    assert row("demand").pi == pytest.approx(2e-6, rel=1e-9)
+    assert row("floor").pi == pytest.approx(3e-8, rel=1e-9)
+    assert row("link").pi == pytest.approx(0.0, abs=1e-15)
+    assert row("link").slack == pytest.approx(6e8, rel=1e-9)
+    assert pulp.value(prob.objective) == pytest.approx(16.0, rel=1e-9)
+
+
+def test_integer_columns_keep_their_units() -> None:
+    prob, v = _badly_scaled(integer=True)
+    lp, _, _ = highs.to_matrix(prob)
+    factors = equilibrate(lp)
+    assert factors.size == 1.0
+    assert factors.col[list(lp.integer).index(True)] == 1.0
+    run = highs.solve(prob, time_limit_s=None, mip_gap=0.0)
+    assert v["u"].varValue == 2.0 and run.mip_gap is not None and run.mip_gap <= 1e-9
+
+
+def test_maximisation_duals_follow_pulps_convention() -> None:
+    # max x s.t. 4x <= 8: HiGHS minimises -x, so the row's dual is -1/4 (as through PuLP)
+    prob = pulp.LpProblem("m", pulp.LpMaximize)
+    x = prob.add_variable("x", lowBound=0)
+    prob += x
+    prob += 4 * x <= 8, "cap"
+    highs.solve(prob, time_limit_s=None, mip_gap=1e-4)
+    assert x.varValue == pytest.approx(2.0)
+    assert prob.get_constraint_by_name("cap").pi == pytest.approx(-0.25)
+
+
+def test_infeasible_and_unbounded_statuses() -> None:
+    prob = pulp.LpProblem("i", pulp.LpMinimize)
+    x = prob.add_variable("x", lowBound=0)
+    prob += x
+    prob += x <= -1, "impossible"
+    assert highs.solve(prob, time_limit_s=None, mip_gap=1e-4).status == pulp.LpStatusInfeasible
+
+
+@pytest.mark.parametrize("text", ["place_job-1,train,site a,dgx-h100", "x²½_é.,;:~#", "", "ok"])
+def test_lp_names_as_before(text: str) -> None:
+    from planner.lp.index import lp_safe
+
+    before = "".join(ch if ch.isalnum() or ch in "_.," else "_" for ch in text)
+    assert lp_safe(text) == before
