@@ -265,7 +265,8 @@ def _mark_unusable(row: dict[str, Any]) -> dict[str, Any]:
 
 def evaluate_option(path: PathLike, option: Option, overrides: Sequence[str] = (), *,
                     objective: str = "cost", integer: bool = False, solver: str = "highs",
-                    time_limit_s: float | None = None) -> dict[str, Any]:
+                    time_limit_s: float | None = None,
+                    cost_basis: str | None = None) -> dict[str, Any]:
     """Run estimate (a system) or optimize (a fleet) for one option; return its summary row.
 
     Raises the PlannerError of the failing step; :func:`compare` records it in the row.
@@ -278,10 +279,12 @@ def evaluate_option(path: PathLike, option: Option, overrides: Sequence[str] = (
     facts = _spec_facts(scenario.workloads[0].spec) if kind != "scenario" else {}
     catalog = load_catalog()
     if option.kind == "hardware":
-        data = api.estimate(path, option.target, overrides=overrides).to_dict()
+        data = api.estimate(path, option.target, overrides=overrides,
+                            cost_basis=cost_basis).to_dict()
         return summarize_estimate(option, kind, data, catalog.get(option.target), facts)
     plan = api.optimize(path, fleet=option.target or None, objective=objective, integer=integer,
-                        solver=solver, time_limit_s=time_limit_s, overrides=overrides)
+                        solver=solver, time_limit_s=time_limit_s, overrides=overrides,
+                        cost_basis=cost_basis)
     return summarize_plan(option, kind, plan.to_dict(), catalog, facts)
 
 
@@ -292,10 +295,14 @@ def _scenario_kind(scenario: Any) -> str:
 
 
 def error_row(option: Option, kind: str, err: BaseException) -> dict[str, Any]:
-    """The row of an option whose evaluation failed: status 'error' and the message."""
+    """The row of an option whose evaluation failed: status 'error' and the message; an
+    option that has no price on the requested basis is 'n/a' (``no rental price for X``)."""
+    from planner.perf.cost import NoRentalPriceError
+
     row = _base_row(option, kind)
-    row["status"] = "error"
-    row["error"] = str(err).strip() or type(err).__name__
+    row["status"] = "n/a" if isinstance(err, NoRentalPriceError) else "error"
+    row["error"] = (err.message if isinstance(err, NoRentalPriceError)
+                    else str(err).strip() or type(err).__name__)
     row["error_kind"] = type(err).__name__
     return row
 
@@ -340,6 +347,8 @@ class ComparisonResult:
     options: tuple[dict[str, Any], ...]
     overrides: tuple[str, ...] = ()
     figures_data: dict[str, Any] = field(default_factory=dict)
+    cost_basis: str = "own"
+    objective: str = "cost"
 
     def ok(self) -> list[dict[str, Any]]:
         """The options that could do the work."""
@@ -368,6 +377,7 @@ class ComparisonResult:
         fastest, overrides, figures (plot data)."""
         return {"schema_version": SCHEMA_VERSION, "workload": self.workload, "kind": self.kind,
                 "file": self.file, "work_unit": work_unit(self.kind),
+                "cost_basis": self.cost_basis, "objective": self.objective,
                 "overrides": list(self.overrides), "cheapest": self.cheapest,
                 "fastest": self.fastest, "options": [dict(o) for o in self.options],
                 "figures": self.figures_data}
@@ -383,14 +393,16 @@ class ComparisonResult:
 def compare(path: PathLike, hardware: Sequence[str] = (), overrides: Sequence[str] = (), *,
             fleets: Sequence[PathLike] = (), objective: str = "cost", integer: bool = False,
             solver: str = "highs", time_limit_s: float | None = None,
-            figures: bool = True) -> ComparisonResult:
+            figures: bool = True, cost_basis: str | None = None) -> ComparisonResult:
     """Compare one workload on several systems (estimate) and/or fleets (optimize).
 
     The workload and the option names are checked first (bad input raises InputError); a
     failure while evaluating one option is recorded in its row and the others still run.
     """
     from planner import api
+    from planner.perf.cost import cost_basis as parse_basis
 
+    basis = parse_basis(cost_basis)
     options = _options(hardware, fleets)
     scenario = api.load(path, overrides)
     kind = _scenario_kind(scenario)
@@ -399,13 +411,14 @@ def compare(path: PathLike, hardware: Sequence[str] = (), overrides: Sequence[st
         try:
             rows.append(evaluate_option(path, option, overrides, objective=objective,
                                         integer=integer, solver=solver,
-                                        time_limit_s=time_limit_s))
+                                        time_limit_s=time_limit_s, cost_basis=basis.value))
         except PlannerError as err:
             rows.append(error_row(option, kind, err))
     data: dict[str, Any] = {}
     if figures and kind != "scenario":
         data = comparison_figure_data(scenario.workloads[0], rows)
-    return ComparisonResult(scenario.name, kind, str(path), tuple(rows), tuple(overrides), data)
+    return ComparisonResult(scenario.name, kind, str(path), tuple(rows), tuple(overrides), data,
+                            cost_basis=basis.value, objective=objective)
 
 
 def _options(hardware: Sequence[str], fleets: Sequence[PathLike]) -> list[Option]:

@@ -45,9 +45,17 @@ def _systems_in(fleet: Fleet, catalog: Catalog) -> list[System]:
 
 def build_planning_inputs(scenario: Any, fleet_path: str | os.PathLike[str] | None = None,
                           budget: str | float | None = None,
-                          charge_inventory_capex: bool = False) -> tuple[Any, PlanContext]:
-    """Planning inputs for the LP plus the context the report needs."""
+                          charge_inventory_capex: bool = False,
+                          cost_basis: str | None = None) -> tuple[Any, PlanContext]:
+    """Planning inputs for the LP plus the context the report needs.
+
+    ``cost_basis`` (own, rent or buy; default own) says how acquired units are charged
+    (:class:`planner.lp.inputs.PlanningInputs`).
+    """
     from planner.lp.inputs import PlanningInputs
+    from planner.perf.cost import cost_basis as parse_basis
+
+    basis = parse_basis(cost_basis)
 
     catalog = load_catalog()
     fleet = load_fleet(fleet_path or scenario.fleet, catalog)
@@ -60,7 +68,8 @@ def build_planning_inputs(scenario: Any, fleet_path: str | os.PathLike[str] | No
         assumptions.update({a["name"]: a for a in job_assumptions})
         rows.extend(job_rows)
     inputs = PlanningInputs(
-        sites=tuple(_site(site) for site in sorted(fleet.sites, key=lambda s: s.id)),
+        sites=tuple(_site(site, catalog, basis.value)
+                    for site in sorted(fleet.sites, key=lambda s: s.id)),
         links=tuple(_link(link) for link in fleet.links),
         systems=tuple(_system(system) for system in systems),
         cpu_server=_cpu_server(fleet),
@@ -68,6 +77,7 @@ def build_planning_inputs(scenario: Any, fleet_path: str | os.PathLike[str] | No
         jobs=tuple(sorted(jobs, key=lambda j: j.id)),
         budget_usd=_budget(budget),
         charge_inventory_capex=charge_inventory_capex,
+        cost_basis=basis.value,
     )
     system_rows = tuple({"system": s.id, "accelerators": s.accelerators,
                          "cpu_cores": s.host.cores,
@@ -91,17 +101,29 @@ def _budget(budget: str | float | None) -> float | None:
             from None
 
 
-def _site(site: Any) -> Any:
+def _site(site: Any, catalog: Catalog, basis: str) -> Any:
+    """The site's row; on the rent basis its purchase limits become rental limits for the
+    systems with a rental price (here or in the catalog) and nothing can be bought."""
     from planner.lp.inputs import SiteInput
 
+    purchase = {k: p.purchase for k, p in site.prices.items() if p.purchase is not None}
+    rental = {k: p.rental for k, p in site.prices.items() if p.rental is not None}
+    buy_limits, rent_limits = dict(site.purchase_limits), dict(site.rental_limits)
+    cpu_buy = site.cpu_server_purchase_limit
+    if basis == "rent":
+        for name, limit in buy_limits.items():
+            if name in rental or catalog.systems[name].rental is not None:
+                rent_limits[name] = max(limit, rent_limits.get(name, 0))
+        buy_limits, cpu_buy = {}, 0
     return SiteInput(
         id=site.id, region=site.region, power_cap_w=site.power_capacity, pue=site.pue,
         electricity_usd_per_j=site.electricity_price,
         colocation_usd_per_w_s=site.colocation_price,
         inventory=dict(sorted(site.inventory.items())),
-        purchase_limits=dict(sorted(site.purchase_limits.items())),
-        rental_limits=dict(sorted(site.rental_limits.items())),
-        cpu_servers=site.cpu_servers, cpu_server_purchase_limit=site.cpu_server_purchase_limit)
+        purchase_limits=dict(sorted(buy_limits.items())),
+        rental_limits=dict(sorted(rent_limits.items())),
+        cpu_servers=site.cpu_servers, cpu_server_purchase_limit=cpu_buy,
+        purchase_usd=purchase, rental_usd_per_s=rental)
 
 
 def _link(link: Any) -> Any:

@@ -159,7 +159,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from planner.lp.costs import cpu_server_costs, system_costs
+from planner.lp.costs import cpu_server_costs, rental_price, system_costs
 from planner.lp.index import LpIndex, build_index
 from planner.lp.inputs import PlanningInputs
 
@@ -336,7 +336,7 @@ def _sources(m: BuiltLp, s: str, h: str) -> tuple[str, ...]:
         out.append("own")
     if site.purchase_limits.get(h, 0) > 0 or m.elastic:
         out.append("buy")
-    if site.rental_limits.get(h, 0) > 0 and system.rental_usd_per_s is not None:
+    if site.rental_limits.get(h, 0) > 0 and rental_price(system, site) is not None:
         out.append("rent")
     return tuple(out)
 
@@ -616,7 +616,7 @@ def _collect_costs(m: BuiltLp) -> None:
     ix, v, parts = m.index, m.vars, m.cost_parts
     econ, horizon = ix.inputs.economics, ix.horizon_s
     for s, h in ix.pools:
-        c = system_costs(ix.systems[h], ix.sites[s], econ, horizon)
+        c = system_costs(ix.systems[h], ix.sites[s], econ, horizon, ix.inputs.cost_basis)
         own, buy, rent = (v[f].get((s, h)) for f in ("own", "buy", "rent"))
         for var in (x for x in (own, buy) if x is not None):
             parts["energy"].append((var, c.energy))
@@ -628,7 +628,7 @@ def _collect_costs(m: BuiltLp) -> None:
         if rent is not None and c.rental is not None:
             parts["rental"].append((rent, c.rental))
     for s, site in ix.sites.items():
-        c = cpu_server_costs(ix.inputs.cpu_server, site, econ, horizon)
+        c = cpu_server_costs(ix.inputs.cpu_server, site, econ, horizon, ix.inputs.cost_basis)
         for var in (v["cpu_on"][(s,)], v["cpu_buy"][(s,)]):
             parts["cpu_server_energy"].append((var, c.energy))
             parts["colocation"].append((var, c.colocation))

@@ -11,7 +11,14 @@ from typing import Any
 
 from planner.lp.bottlenecks import find_bottlenecks
 from planner.lp.build import GB, LAMBDA_MAX, BuiltLp
-from planner.lp.costs import amortised_usd, capital_recovery_factor, system_costs
+from planner.lp.costs import (
+    amortised_usd,
+    capital_recovery_factor,
+    cpu_server_costs,
+    purchase_price,
+    rental_price,
+    system_costs,
+)
 from planner.lp.solution import (
     Flow,
     InventoryUse,
@@ -50,6 +57,7 @@ def extract_solution(m: BuiltLp, outcome: SolveOutcome) -> Solution:
     breakdown = {part: sum((c * value(v) for v, c in m.cost_parts.get(part, [])), 0.0)
                  for part in _PARTS}
     total = sum(breakdown.values())
+    marginal = total - breakdown["inventory_capex"]
     objective_value = value(m.lam) if m.lam is not None else total
     finish = None
     if m.lam is not None:
@@ -65,8 +73,20 @@ def extract_solution(m: BuiltLp, outcome: SolveOutcome) -> Solution:
         assumptions=_assumptions(m, outcome),
         solver=SolverInfo(outcome.solver, outcome.status, outcome.seconds, outcome.variables,
                           outcome.constraints),
-        finish_s=finish,
+        finish_s=finish, cost_basis=m.index.inputs.cost_basis, marginal_cost_usd=marginal,
+        full_economic_cost_usd=marginal + _owned_capital(m),
     )
+
+
+def _owned_capital(m: BuiltLp) -> float:
+    """Amortised capital of the owned units (and CPU servers) the plan switches on."""
+    ix = m.index
+    econ, horizon = ix.inputs.economics, ix.horizon_s
+    total = sum(value(var) * amortised_usd(purchase_price(ix.systems[h], ix.sites[s]), econ,
+                                           horizon)
+                for (s, h), var in m.vars["own"].items())
+    server = amortised_usd(ix.inputs.cpu_server.purchase_usd, econ, horizon)
+    return total + sum(value(var) * server for var in m.vars["cpu_on"].values())
 
 
 def _placements(m: BuiltLp) -> tuple[Placement, ...]:
@@ -123,15 +143,15 @@ def _purchases(m: BuiltLp) -> tuple[Purchase, ...]:
     for (s, h), var in m.vars["buy"].items():
         n = _count(var)
         if n > 0:
-            c = system_costs(ix.systems[h], ix.sites[s], econ, horizon)
-            out.append(Purchase(s, h, n, n * c.capex, n * ix.systems[h].purchase_usd))
+            c = system_costs(ix.systems[h], ix.sites[s], econ, horizon, ix.inputs.cost_basis)
+            out.append(Purchase(s, h, n, n * c.capex,
+                                n * purchase_price(ix.systems[h], ix.sites[s])))
     server = ix.inputs.cpu_server
     for (s,), var in m.vars["cpu_buy"].items():
         n = _count(var)
         if n > 0:
-            out.append(Purchase(s, CPU_SERVER, n, n * amortised_usd(server.purchase_usd, econ,
-                                                                    horizon),
-                                n * server.purchase_usd))
+            c = cpu_server_costs(server, ix.sites[s], econ, horizon, ix.inputs.cost_basis)
+            out.append(Purchase(s, CPU_SERVER, n, n * c.capex, n * server.purchase_usd))
     return tuple(sorted(out, key=lambda p: (p.site, p.system)))
 
 
@@ -139,7 +159,7 @@ def _rentals(m: BuiltLp) -> tuple[Purchase, ...]:
     ix, out = m.index, []
     for (s, h), var in m.vars["rent"].items():
         n = _count(var)
-        price = ix.systems[h].rental_usd_per_s
+        price = rental_price(ix.systems[h], ix.sites[s])
         if n > 0 and price is not None:
             out.append(Purchase(s, h, n, n * price * ix.horizon_s, 0.0))
     return tuple(sorted(out, key=lambda p: (p.site, p.system)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from planner.lp.costs import rental_price
 from planner.lp.inputs import ANY_REGION, JobInput, PlanningInputs, SiteInput, SystemInput
 from planner.topology import SiteGraph
 
@@ -80,7 +81,7 @@ def _pools(inputs: PlanningInputs, elastic: bool) -> tuple[tuple[str, str], ...]
     for site in inputs.sites:
         for system in inputs.systems:
             rentable = (site.rental_limits.get(system.id, 0) > 0
-                        and system.rental_usd_per_s is not None)
+                        and rental_price(system, site) is not None)
             held = (site.inventory.get(system.id, 0) > 0
                     or site.purchase_limits.get(system.id, 0) > 0 or rentable)
             if held or (elastic and system.id in usable):

@@ -5,8 +5,14 @@
 - ``status``: ``optimal``, or ``time_limit`` for a MILP stopped with a feasible plan.
 - ``objective``: ``{name, value, unit}``; for the time objective also
   ``throughput_multiplier`` and ``finish_s`` (job -> seconds to finish; null if never).
+- ``cost_basis``: ``own``, ``rent`` or ``buy``: how acquired units are charged
+  (``planner.lp.costs``).
 - ``total_cost_usd`` and ``cost_breakdown_usd`` (parts that sum to the total: purchase,
-  inventory_capex, rental, energy, colocation, cpu_servers, cpu_server_energy, egress).
+  inventory_capex, rental, energy, colocation, cpu_servers, cpu_server_energy, egress): what
+  the objective minimised.
+- ``marginal_cost_usd``: the total without owned units' capital (sunk), and
+  ``full_economic_cost_usd``: the marginal cost plus the amortised capital of every owned unit
+  and CPU server the plan switches on. Compare plans on one of the two, never across.
 - ``placements``: ``{site, system, job, role, units, utilization}``; ``utilization`` is the
   share of the units of that system provisioned at that site which the role occupies. CPU roles
   appear with system ``cpu``, ``units`` = cores busy on average over the job's horizon and
@@ -168,6 +174,9 @@ class Solution:
     assumptions: tuple[Note, ...]
     solver: SolverInfo
     finish_s: Mapping[str, float | None] | None = None
+    cost_basis: str = "own"
+    marginal_cost_usd: float = 0.0
+    full_economic_cost_usd: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         """The JSON-ready contract (schema_version 1)."""
@@ -180,7 +189,10 @@ class Solution:
             "schema_version": SCHEMA_VERSION,
             "status": self.status,
             "objective": objective,
+            "cost_basis": self.cost_basis,
             "total_cost_usd": self.total_cost_usd,
+            "marginal_cost_usd": self.marginal_cost_usd,
+            "full_economic_cost_usd": self.full_economic_cost_usd,
             "cost_breakdown_usd": dict(self.cost_breakdown_usd),
             "placements": [asdict(p) for p in self.placements],
             "purchases": [asdict(p) for p in self.purchases],

@@ -34,6 +34,10 @@ _ROWS: tuple[tuple[str, str, str], ...] = (
     ("error", "error", ""),
 )
 
+_BASIS_TEXT = {"own": "own (purchase amortised + energy + colocation)",
+               "rent": "rent (rental price; systems without one are n/a)",
+               "buy": "buy (whole purchase price charged to this work + energy + colocation)"}
+
 _RECORD_KEYS = ("option", "basis", "target", "status", "units", "accelerators", "wall_time_s",
                 "total_cost_usd", "cost_per_work_usd", "work_unit", "usd_per_query",
                 "usd_per_million_tokens", "max_batch", "tokens_per_s_per_user", "ttft_s",
@@ -63,7 +67,9 @@ def _cell(key: str, value: Any) -> str:
 def _verdict(data: Mapping[str, Any]) -> KeyValues:
     """The cheapest and the fastest option, each with the figure that decided it."""
     by_name = {o["option"]: o for o in data["options"]}
-    items = [("workload", f"{data['workload']} ({data['kind']})")]
+    items = [("workload", f"{data['workload']} ({data['kind']})"),
+             ("cost basis", _BASIS_TEXT.get(str(data.get("cost_basis")),
+                                            str(data.get("cost_basis", ""))))]
     cheapest, fastest = data.get("cheapest"), data.get("fastest")
     if cheapest:
         o = by_name[cheapest]
@@ -79,9 +85,13 @@ def _verdict(data: Mapping[str, Any]) -> KeyValues:
         elif o.get("accelerators"):
             detail += f" on {_cell('', o.get('accelerators'))} accelerators"
         items.append(("fastest", f"{fastest}: {detail}"))
-    failed = [o["option"] for o in data["options"] if o["status"] != "ok"]
+    failed = [o["option"] for o in data["options"] if o["status"] == "error"]
     if failed:
         items.append(("could not run", ", ".join(failed)))
+    missing = [f"{o['option']} ({o.get('error')})" for o in data["options"]
+               if o["status"] == "n/a"]
+    if missing:
+        items.append(("n/a on this basis", ", ".join(missing)))
     if data.get("overrides"):
         items.append(("overrides", " ".join(data["overrides"])))
     return KeyValues("Verdict", tuple(items))
@@ -133,6 +143,7 @@ def comparison_report(data: Mapping[str, Any], figures: bool = True) -> Report:
     for extra in (_roles_table(options), _assumptions_table(options)):
         if extra is not None:
             sections.append(extra)
-    title = f"Comparison: {data['workload']} ({data['kind']}) on {len(options)} options"
+    title = (f"Comparison: {data['workload']} ({data['kind']}) on {len(options)} options, "
+             f"cost basis {data.get('cost_basis', 'own')}")
     drawn = tuple(comparison_figures(data)) if figures else ()
     return Report(title, tuple(sections), dict(data), drawn)

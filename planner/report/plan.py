@@ -32,6 +32,18 @@ def _objective(objective: Any) -> str:
     return text
 
 
+def _headline_costs(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The cost the objective minimised, then the marginal (owned capital sunk) and the full
+    economic cost (owned capital amortised), each labelled, so they are never compared across."""
+    items = [("total cost (objective)", _money(data.get("total_cost_usd", 0.0)))]
+    if data.get("marginal_cost_usd") is not None:
+        items.append(("marginal cost (owned capital sunk)", _money(data["marginal_cost_usd"])))
+    if data.get("full_economic_cost_usd") is not None:
+        items.append(("full economic cost (owned capital amortised)",
+                      _money(data["full_economic_cost_usd"])))
+    return items
+
+
 def _summary(data: dict[str, Any]) -> KeyValues:
     solver = data.get("solver", {})
     items = [
@@ -39,7 +51,8 @@ def _summary(data: dict[str, Any]) -> KeyValues:
         ("fleet", str(data.get("fleet", ""))),
         ("status", str(data.get("status", ""))),
         ("objective", _objective(data.get("objective", {}))),
-        ("total cost", _money(data.get("total_cost_usd", 0.0))),
+        ("cost basis", str(data.get("cost_basis", "own"))),
+        *_headline_costs(data),
         ("solver", f"{solver.get('name', '')} {solver.get('status', '')}, "
                    f"{solver.get('variables', 0):,} variables, "
                    f"{solver.get('constraints', 0):,} constraints, "
@@ -108,7 +121,8 @@ def plan_report(data: dict[str, Any], figures: bool = False) -> Report:
         _role_table(data),
         assumptions_table(list(data.get("assumptions", []))),
     ]
-    title = f"Plan for {data.get('scenario', '')} on fleet {data.get('fleet', '')}"
+    title = (f"Plan for {data.get('scenario', '')} on fleet {data.get('fleet', '')}, "
+             f"cost basis {data.get('cost_basis', 'own')}")
     plots: tuple[str, ...] = ()
     if figures:
         from planner.report.plots import plan_figures

@@ -1,0 +1,102 @@
+"""CLI tests for plans an infrastructure team can act on: one cost basis, a time objective that
+means time, buildable placements and findings that are true (each with the command that used
+to mislead)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from planner.catalog.load import load_catalog
+from planner.cli import cli
+from planner.units import SECONDS_PER_YEAR
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVE = "workloads/serve_reasoning.yaml"
+MAIN = "workloads/o1_posttrain.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _at_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def run_json(*args: str) -> dict:
+    code, out, err = run(*args, "--format", "json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def owned_usd_per_s(system_id: str) -> float:
+    """Hand-computed own basis: price x CRF(10 %, 5 y) / year + energy at PUE 1.3 and
+    80 USD/MWh + colocation at 165 USD/kW-month (730.5 h)."""
+    system = load_catalog().systems[system_id]
+    crf = 0.1 * 1.1**5 / (1.1**5 - 1)  # 0.26380
+    energy = system.power * 1.3 * 80.0 / 3.6e9
+    colocation = system.power / 1e3 * 165.0 / (730.5 * 3600.0)
+    return system.purchase.price * crf / SECONDS_PER_YEAR + energy + colocation
+
+
+# ------------------------------------------------------------------------ 1. one cost basis
+def test_compare_prices_both_columns_on_the_same_basis() -> None:
+    # Before: dgx-h100 at its rental rate (10.7 USD/Mtok), gb200-nvl72 amortised (0.563).
+    data = run_json("compare", SERVE, "--hardware", "dgx-h100", "--hardware", "gb200-nvl72",
+                    "--cost-basis", "own")
+    assert data["cost_basis"] == "own"
+    for option in data["options"]:
+        assert option["status"] == "ok"
+        assert option["details"]["cost_basis"] == "own"
+        assert option["details"]["unit_usd_per_s"] == pytest.approx(
+            owned_usd_per_s(option["target"]), rel=1e-9)
+    h100, gb200 = data["options"]
+    # the cost per token is the unit price over the unit's token rate on both columns
+    ratio = (h100["details"]["unit_usd_per_s"] / h100["details"]["tokens_per_s_per_unit"]) / \
+        (gb200["details"]["unit_usd_per_s"] / gb200["details"]["tokens_per_s_per_unit"])
+    assert h100["usd_per_million_tokens"] / gb200["usd_per_million_tokens"] == \
+        pytest.approx(ratio, rel=1e-9)
+
+
+def test_default_basis_is_own_everywhere_and_named_in_headers() -> None:
+    estimate = run_json("estimate", SERVE, "--hardware", "dgx-h100")
+    assert estimate["cost_basis"] == "own"
+    plan = run_json("optimize", MAIN)
+    assert plan["cost_basis"] == "own"
+    compare = run_json("compare", SERVE, "--hardware", "dgx-h100")
+    assert compare["cost_basis"] == "own"
+    for args in (("estimate", SERVE, "--hardware", "dgx-h100"), ("optimize", MAIN),
+                 ("compare", SERVE, "--hardware", "dgx-h100")):
+        code, out, _ = run(*args)
+        assert code == 0 and "cost basis own" in out.splitlines()[0]
+
+
+def test_rent_without_a_rental_price_is_an_error_or_na_never_a_switch() -> None:
+    code, _, err = run("estimate", SERVE, "--hardware", "gb200-nvl72", "--cost-basis", "rent")
+    assert code == 2 and "no rental price for gb200-nvl72" in err
+    data = run_json("compare", SERVE, "--hardware", "dgx-h100", "--hardware", "gb200-nvl72",
+                    "--cost-basis", "rent")
+    h100, gb200 = data["options"]
+    assert gb200["status"] == "n/a" and gb200["error"] == "no rental price for gb200-nvl72"
+    assert gb200["total_cost_usd"] is None
+    assert h100["details"]["cost_basis"] == "rent"
+    # the rental price, 39.33 USD/h for 8 x H100 (AWS Capacity Blocks), power included
+    assert h100["details"]["unit_usd_per_s"] == pytest.approx(
+        load_catalog().systems["dgx-h100"].rental.price)  # type: ignore[union-attr]
+
+
+def test_optimize_headline_shows_marginal_and_full_economic_cost() -> None:
+    plan = run_json("optimize", MAIN)
+    assert plan["marginal_cost_usd"] == pytest.approx(plan["total_cost_usd"])
+    # the main job runs on owned units: their amortised capital is what the full cost adds
+    assert plan["full_economic_cost_usd"] > 2 * plan["marginal_cost_usd"]
+    code, out, _ = run("optimize", MAIN)
+    assert code == 0
+    assert "marginal cost (owned capital sunk)" in out
+    assert "full economic cost (owned capital amortised)" in out
