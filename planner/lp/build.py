@@ -63,11 +63,21 @@ Objectives
   cost coefficient (``usd_scale``): the LP is then bit-for-bit the same when every price is
   multiplied by a power of two (or the currency changes), so the plan cannot change with it.
 - ``time`` (maximise :math:`\lambda`): every pretraining and post-training job does
-  :math:`\lambda W_{jr}` work within :math:`T_j`, i.e. finishes in :math:`T_j/\lambda`; serving
-  demand stays as given. Linear approximation: costs are still charged for the full horizon *T*
-  (hardware is held for the scenario), while egress grows with :math:`\lambda`. Lexicographic:
-  once :math:`\lambda^*` is found, ``speed_floor``: :math:`\lambda \ge (1 - 10^{-9})\lambda^*`
-  is added and cost is minimised, so the plan is the cheapest of the fastest.
+  :math:`\lambda W_{jr}` work within :math:`T_j`, i.e. finishes at
+  :math:`F_j = T_j/\lambda` (reported per job as ``finish_s``); serving demand stays as given.
+  Lexicographic: once :math:`\lambda^*` is found, ``speed_floor``:
+  :math:`\lambda \ge (1 - 10^{-9})\lambda^*` is added and cost is minimised, so the plan is
+  the cheapest of the fastest. The LP still prices units held for the horizon *T* (a rate times
+  a fixed time keeps it linear); since :math:`\lambda` is then fixed, minimising cost over *T*
+  is minimising the cost rate, hence the cost to completion when every job shares one horizon.
+  What is reported as the cost of the work is the *cost to completion* of each job
+  (``planner.lp.extract``): its share of each pool's cost (its share of the units placed
+  there; of CPU servers, its share of the busy cores) held for :math:`F_j` instead of *T*
+  (rented units are held, owned and bought ones amortised, over the time they are used;
+  energy for the time they run), plus the egress of the whole work
+  (:math:`\mathrm{ship}/\lambda`). The same figure with the cost objective uses
+  :math:`F_j = T_j/p_j`, :math:`p_j` the least share of the work done over the job's work rows
+  (1 when it finishes on its deadline).
 
 Constraints
 -----------

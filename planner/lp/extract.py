@@ -22,6 +22,7 @@ from planner.lp.costs import (
 from planner.lp.solution import (
     Flow,
     InventoryUse,
+    JobOutcome,
     Note,
     Placement,
     Purchase,
@@ -74,8 +75,75 @@ def extract_solution(m: BuiltLp, outcome: SolveOutcome) -> Solution:
         solver=SolverInfo(outcome.solver, outcome.status, outcome.seconds, outcome.variables,
                           outcome.constraints),
         finish_s=finish, cost_basis=m.index.inputs.cost_basis, marginal_cost_usd=marginal,
-        full_economic_cost_usd=marginal + _owned_capital(m),
+        full_economic_cost_usd=marginal + _owned_capital(m), jobs=_jobs(m),
     )
+
+
+def _progress(m: BuiltLp) -> dict[str, float]:
+    """Share of each pretrain/post-train job's work done within its horizon: the least over
+    its work rows (1 on the deadline; the throughput multiplier with the time objective)."""
+    out: dict[str, float] = {}
+    for (family, key), row in m.rows.items():
+        if family != "work":
+            continue
+        done = sum(value(var) * c for var, c in row.constraint.items() if var is not m.lam)
+        out[key[0]] = min(out.get(key[0], done), done)
+    return out
+
+
+def _pool_cost(m: BuiltLp) -> dict[tuple[str, ...], float]:
+    """Cost over the scenario horizon of each (site, system) pool and each site's CPU
+    servers (key ``(site,)``): every cost part of its variables."""
+    owner: dict[Any, tuple[str, ...]] = {}
+    for family in ("units", "own", "buy", "rent"):
+        for key, var in m.vars[family].items():
+            owner[var] = key
+    for family in ("cpu_on", "cpu_buy"):
+        for key, var in m.vars[family].items():
+            owner[var] = key
+    cost: dict[tuple[str, ...], float] = defaultdict(float)
+    for part, pairs in m.cost_parts.items():
+        if part == "egress":
+            continue
+        for var, c in pairs:
+            if var in owner:
+                cost[owner[var]] += c * value(var)
+    return cost
+
+
+def _jobs(m: BuiltLp) -> tuple[JobOutcome, ...]:
+    """Finish time and cost to completion of every job.
+
+    A job's share of a pool's cost is its share of the units placed there (CPU servers: its
+    share of the cores CPU roles keep busy at the site); held for the scenario horizon *T*,
+    it is scaled to the job's finish time. Egress moves the bytes of the work done within the
+    horizon, so it is divided by the job's progress.
+    """
+    ix = m.index
+    pool = _pool_cost(m)
+    placed: dict[tuple[str, ...], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for (j, _, s, h), var in m.vars["place"].items():
+        placed[(s, h)][j] += value(var)
+    for (j, _, s), busy in _cpu_role_cores(m).items():
+        placed[(s,)][j] += busy
+    held: dict[str, float] = defaultdict(float)
+    for key, shares in placed.items():
+        total = sum(shares.values())
+        for j, x in shares.items():
+            if total > 0:
+                held[j] += pool.get(key, 0.0) * x / total
+    egress: dict[str, float] = defaultdict(float)
+    for (j, _k, a, b), var in m.vars["ship"].items():
+        egress[j] += value(var) * ix.graph.edges[(a, b)].usd_per_byte * GB
+    progress = _progress(m)
+    out = []
+    for job in ix.jobs.values():
+        p = 1.0 if job.serve is not None else progress.get(job.id, 0.0)
+        finish = job.horizon_s / p if p > _EPS else None
+        cost = None if finish is None else (held[job.id] * finish / ix.horizon_s
+                                            + egress[job.id] / p)
+        out.append(JobOutcome(job.id, job.kind, job.horizon_s, p, finish, cost))
+    return tuple(out)
 
 
 def _owned_capital(m: BuiltLp) -> float:

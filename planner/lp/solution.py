@@ -13,6 +13,8 @@
 - ``marginal_cost_usd``: the total without owned units' capital (sunk), and
   ``full_economic_cost_usd``: the marginal cost plus the amortised capital of every owned unit
   and CPU server the plan switches on. Compare plans on one of the two, never across.
+- ``jobs``: ``{job, kind, horizon_s, progress, finish_s, cost_to_completion_usd}``
+  (:class:`JobOutcome`): each job's finish time and its cost to completion.
 - ``placements``: ``{site, system, job, role, units, utilization}``; ``utilization`` is the
   share of the units of that system provisioned at that site which the role occupies. CPU roles
   appear with system ``cpu``, ``units`` = cores busy on average over the job's horizon and
@@ -40,6 +42,7 @@ __all__ = [
     "Bottleneck",
     "Flow",
     "InventoryUse",
+    "JobOutcome",
     "Note",
     "Placement",
     "Purchase",
@@ -99,6 +102,24 @@ class Flow:
         """JSON form with ``from``/``to`` keys."""
         return {"job": self.job, "from": self.source, "to": self.target, "kind": self.kind,
                 "bytes": self.bytes}
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """When a job finishes and what it costs to finish it.
+
+    ``progress``: the share of the job's work done within its horizon (1 when it finishes on
+    its deadline, the throughput multiplier with the time objective); ``finish_s`` = horizon /
+    progress (a serving job runs for its duration); ``cost_to_completion_usd``: the job's
+    share of the units' cost held for ``finish_s`` plus its egress for the whole work.
+    """
+
+    job: str
+    kind: str
+    horizon_s: float
+    progress: float
+    finish_s: float | None
+    cost_to_completion_usd: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +198,7 @@ class Solution:
     cost_basis: str = "own"
     marginal_cost_usd: float = 0.0
     full_economic_cost_usd: float = 0.0
+    jobs: tuple[JobOutcome, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """The JSON-ready contract (schema_version 1)."""
@@ -194,6 +216,7 @@ class Solution:
             "marginal_cost_usd": self.marginal_cost_usd,
             "full_economic_cost_usd": self.full_economic_cost_usd,
             "cost_breakdown_usd": dict(self.cost_breakdown_usd),
+            "jobs": [asdict(j) for j in self.jobs],
             "placements": [asdict(p) for p in self.placements],
             "purchases": [asdict(p) for p in self.purchases],
             "rentals": [{k: v for k, v in asdict(p).items() if k != "capex_usd"}

@@ -15,9 +15,10 @@ _ROWS: tuple[tuple[str, str, str], ...] = (
     ("status", "status", ""),
     ("units", "units_text", ""),
     ("accelerators", "accelerators", ""),
-    ("wall time", "wall_time_s", "_s"),
+    ("wall time (finishes after)", "wall_time_s", "_s"),
     ("total cost", "total_cost_usd", "_usd"),
     ("cost per {work}", "cost_per_work_usd", "_usd"),
+    ("cost to completion", "cost_to_completion_usd", "_usd"),
     ("cost per query", "usd_per_query", "_usd"),
     ("USD per 1M generated tokens", "usd_per_million_tokens", "usd_per_million_tokens"),
     ("max batch per replica", "max_batch", ""),
@@ -40,6 +41,7 @@ _BASIS_TEXT = {"own": "own (purchase amortised + energy + colocation)",
 
 _RECORD_KEYS = ("option", "basis", "target", "status", "units", "accelerators", "wall_time_s",
                 "total_cost_usd", "cost_per_work_usd", "work_unit", "usd_per_query",
+                "finish_s", "cost_to_completion_usd",
                 "usd_per_million_tokens", "max_batch", "tokens_per_s_per_user", "ttft_s",
                 "bound", "power_w", "capex_usd", "sites_used", "cpu_cores_needed",
                 "cpu_cores_short", "cpu_servers_needed", "error")
@@ -78,13 +80,18 @@ def _verdict(data: Mapping[str, Any]) -> KeyValues:
                                   f"{data.get('work_unit')}"))
     if fastest:
         o = by_name[fastest]
-        detail = f"wall time {_cell('_s', o.get('wall_time_s'))}"
+        detail = f"finishes after {_cell('_s', o.get('wall_time_s'))}"
         if data["kind"] == "serve":
             detail += (f", {_cell('tokens_per_s_per_user', o.get('tokens_per_s_per_user'))} "
                        f"per user, first token in {_cell('_s', o.get('ttft_s'))}")
         elif o.get("accelerators"):
             detail += f" on {_cell('', o.get('accelerators'))} accelerators"
         items.append(("fastest", f"{fastest}: {detail}"))
+    if data.get("objective") == "time" and len(data.get("ranking") or []) > 1:
+        items.append(("ranked by finish time", " < ".join(
+            f"{name} ({_cell('_s', by_name[name].get('wall_time_s'))}, "
+            f"{_cell('_usd', by_name[name].get('total_cost_usd'))})"
+            for name in data["ranking"])))
     failed = [o["option"] for o in data["options"] if o["status"] == "error"]
     if failed:
         items.append(("could not run", ", ".join(failed)))

@@ -100,3 +100,63 @@ def test_optimize_headline_shows_marginal_and_full_economic_cost() -> None:
     assert code == 0
     assert "marginal cost (owned capital sunk)" in out
     assert "full economic cost (owned capital amortised)" in out
+
+
+# ------------------------------------------------------------ 2. a time objective that means time
+def small_fleets(tmp_path: Path) -> tuple[str, str]:
+    """Two one-site fleets cut from the default fleet (Virginia; Finland), no links."""
+    import yaml
+
+    full = yaml.safe_load((ROOT / "hardware/fleets/default.yaml").read_text())
+    paths = []
+    for name, site in (("fleet-a", "virginia-h100"), ("fleet-b", "finland-eu")):
+        fleet = {**full, "id": name, "links": [],
+                 "sites": [s for s in full["sites"] if s["id"] == site],
+                 "sources": {k: {"tag": "assumption", "note": "a test fleet"}
+                             for k in ("economics", "cpu_server", "sites")}}
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(fleet))
+        paths.append(str(path))
+    return paths[0], paths[1]
+
+
+def test_time_objective_reports_each_jobs_finish_and_cost_to_completion() -> None:
+    plan = run_json("optimize", MAIN, "--objective", "time")
+    (job,) = plan["jobs"]
+    lam = plan["objective"]["throughput_multiplier"]
+    assert job["finish_s"] == pytest.approx(60 * 86400 / lam)  # 60-day deadline / lambda
+    assert job["finish_s"] < 10 * 86400  # about 8.6 days, not 60
+    # cost to completion: the units held for the finish time, not for 60 days
+    held = plan["total_cost_usd"] - plan["cost_breakdown_usd"]["egress"]
+    assert job["cost_to_completion_usd"] == pytest.approx(
+        held * job["finish_s"] / (60 * 86400) + plan["cost_breakdown_usd"]["egress"] / lam,
+        rel=1e-6)
+    code, out, _ = run("optimize", MAIN, "--objective", "time")
+    assert code == 0 and "faster than its deadline" not in out
+    assert "finishes after" in out and "cost to completion" in out
+    # cost objective: the job finishes on its deadline and costs what the plan charges
+    cost = run_json("optimize", MAIN)
+    assert cost["jobs"][0]["finish_s"] == pytest.approx(60 * 86400)
+    assert cost["jobs"][0]["cost_to_completion_usd"] == pytest.approx(cost["total_cost_usd"])
+
+
+def test_compare_fleets_by_time_ranks_by_finish_and_prices_the_whole_work(
+        tmp_path: Path) -> None:
+    a, b = small_fleets(tmp_path)
+    data = run_json("compare", MAIN, "--fleet", a, "--fleet", b, "--objective", "time")
+    rows = {o["option"]: o for o in data["options"]}
+    for o in rows.values():
+        assert o["wall_time_s"] > 60 * 86400  # one site cannot meet the 60-day deadline
+        assert o["wall_time_s"] == o["finish_s"]
+        assert o["total_cost_usd"] == pytest.approx(o["cost_to_completion_usd"])
+    assert data["ranking"] == sorted(rows, key=lambda n: rows[n]["wall_time_s"])
+    assert data["fastest"] == data["ranking"][0]
+    code, out, _ = run("compare", MAIN, "--fleet", a, "--fleet", b, "--objective", "time")
+    assert code == 0 and "ranked by finish time" in out and "wall time 60 days" not in out
+
+
+def test_fastest_is_declared_only_when_an_option_differs() -> None:
+    # deadline-sized post-training runs all finish on the 60-day deadline: none is "fastest"
+    data = run_json("compare", MAIN, "--hardware", "dgx-h100", "--hardware", "gb200-nvl72")
+    assert {o["wall_time_s"] for o in data["options"]} == {60 * 86400}
+    assert data["fastest"] is None

@@ -394,7 +394,7 @@ def test_to_dict_keys_and_sums(tmp_path: object) -> None:
     d = optimize(inputs).to_dict()
     assert list(d) == ["schema_version", "status", "objective", "cost_basis", "total_cost_usd",
                        "marginal_cost_usd", "full_economic_cost_usd", "cost_breakdown_usd",
-                       "placements", "purchases", "rentals", "inventory",
+                       "jobs", "placements", "purchases", "rentals", "inventory",
                        "flows", "sites", "bottlenecks", "roles", "assumptions", "solver"]
     assert d["schema_version"] == 1
     assert sum(d["cost_breakdown_usd"].values()) == pytest.approx(d["total_cost_usd"])
