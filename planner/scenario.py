@@ -286,7 +286,8 @@ class PlanResult:
         return data
 
     def to_frame(self) -> Any:
-        """One row per placement (site, system, job, role, units, utilization); needs pandas."""
+        """One row per placement (site, system, job, role, units, busy_units,
+        site_units_share); needs pandas."""
         from planner.report.frame import frame
 
         return frame(self.to_dict()["placements"])

@@ -38,7 +38,8 @@ Parameters (SI units)
 
 Variables (all :math:`\ge 0`)
 -----------------------------
-- ``place[j,r,s,h]`` units of *h* at *s* assigned to role *r* (continuous in both modes).
+- ``place[j,r,s,h]`` units of *h* at *s* busy with role *r*'s work (continuous in both
+  modes); ``whole[j,r,s,h]`` (integer mode only, integer): the whole units assigned to it.
 - ``cpu_work[j,r,s]`` share of CPU role *r*'s work done at *s* (work / :math:`\hat W`).
 - ``units[s,h]`` = ``own`` (inventory switched on) + ``buy`` + ``rent``; ``cpu_on[s]``,
   ``cpu_buy[s]`` CPU servers on hand used / bought. Integer with ``integer=True``.
@@ -86,7 +87,11 @@ coupling implies): :math:`\sum_{s,h}\theta T_j\,\mathrm{place}/\hat W \ge 1` (co
 :math:`\ge \lambda` (time); CPU roles: :math:`\sum_s \mathrm{cpu\_work}_{jrs} \ge 1`
 (or :math:`\lambda`).
 
-``capacity[s,h]``: :math:`\sum_{j,r}\mathrm{place}_{jrsh} \le \mathrm{units}_{sh}`.
+``capacity[s,h]``: :math:`\sum_{j,r}\mathrm{place}_{jrsh} \le \mathrm{units}_{sh}`
+(integer mode: :math:`\sum_{j,r}\mathrm{whole}_{jrsh} \le \mathrm{units}_{sh}` with
+``whole_units[j,r,s,h]``: :math:`\mathrm{place} \le \mathrm{whole}`, so every placement
+is whole units while the work it does, which the RL coupling ties to other roles, may be less
+than they could do).
 
 ``provision[s,h]``: :math:`\mathrm{units} = \mathrm{own} + \mathrm{buy} + \mathrm{rent}`.
 
@@ -362,6 +367,8 @@ def _add_variables(m: BuiltLp) -> None:
         _var(m, "cpu_buy", (s,), integer=True)
     for place in ix.place_keys:
         _var(m, "place", place)
+        if m.integer:
+            _var(m, "whole", place, integer=True)
     for work in ix.cpu_keys:
         _var(m, "cpu_work", work)
     for j in ix.flow_jobs:
@@ -424,11 +431,14 @@ def _add_work(m: BuiltLp) -> None:
 
 
 def _add_capacity(m: BuiltLp) -> None:
-    """capacity[s,h] and provision[s,h]: placements fit in the units provisioned."""
+    """capacity[s,h] and provision[s,h]: placements fit in the units provisioned;
+    whole_units[j,r,s,h] (integer mode): each placement within its whole units."""
     by_sh = _place_groups(m, "sh")
     v = m.vars
+    for key, var in v["whole"].items():
+        _row(m, "whole_units", key, [(v["place"][key], 1.0), (var, -1.0)], "<=", 0.0, 1.0)
     for key in m.index.pools:
-        pairs = [(var, 1.0) for _, var in by_sh.get(key, [])]
+        pairs = [(v["whole"].get(k, var), 1.0) for k, var in by_sh.get(key, [])]
         _row(m, "capacity", key, [*pairs, (v["units"][key], -1.0)], "<=", 0.0, 1.0)
         sources = [(v[family][key], -1.0) for family in ("own", "buy", "rent") if key in v[family]]
         _row(m, "provision", key, [(v["units"][key], 1.0), *sources], "=", 0.0, 1.0)

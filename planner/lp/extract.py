@@ -159,15 +159,17 @@ def _owned_capital(m: BuiltLp) -> float:
 
 def _placements(m: BuiltLp) -> tuple[Placement, ...]:
     out = []
-    units = m.vars["units"]
-    for (j, r, s, h), var in m.vars["place"].items():
-        x = value(var)
+    units, whole = m.vars["units"], m.vars["whole"]
+    for key, var in m.vars["place"].items():
+        j, r, s, h = key
+        busy = value(var)
+        x = _count(whole[key]) if key in whole else busy
         if x > 1e-6:
-            out.append(Placement(s, h, j, r, x, x / max(value(units[(s, h)]), x)))
+            out.append(Placement(s, h, j, r, x, busy, x / max(_count(units[(s, h)]), x)))
     cores = _cores_available(m)
     for (j, r, s), busy in _cpu_role_cores(m).items():
         if busy > 1e-6:
-            out.append(Placement(s, "cpu", j, r, busy, busy / max(cores[s], busy)))
+            out.append(Placement(s, "cpu", j, r, busy, busy, busy / max(cores[s], busy)))
     return tuple(sorted(out, key=lambda p: (p.site, p.system, p.job, p.role)))
 
 
@@ -303,7 +305,10 @@ def _assumptions(m: BuiltLp, outcome: SolveOutcome) -> tuple[Note, ...]:
              "pay their rental price only"),
         Note("mode", "integer" if m.integer else "lp", "optimize(integer=...)",
              "LP mode: units are fractional" if not m.integer else
-             "units, purchases, rentals, CPU servers and site choices are whole numbers"),
+             "whole numbers: units per placement (job, role, site, system), units, purchases, "
+             "rentals, CPU servers and site choices. Fractional by design: busy_units (work "
+             "done, in units running flat out) and CPU-role placements, which are cores busy "
+             "on average (cores are pooled per site over host cores and CPU servers)"),
     ]
     if m.objective == "time":
         notes.append(Note("time_objective", "max common throughput multiplier",

@@ -15,10 +15,12 @@
   and CPU server the plan switches on. Compare plans on one of the two, never across.
 - ``jobs``: ``{job, kind, horizon_s, progress, finish_s, cost_to_completion_usd}``
   (:class:`JobOutcome`): each job's finish time and its cost to completion.
-- ``placements``: ``{site, system, job, role, units, utilization}``; ``utilization`` is the
-  share of the units of that system provisioned at that site which the role occupies. CPU roles
-  appear with system ``cpu``, ``units`` = cores busy on average over the job's horizon and
-  ``utilization`` = share of the site's available cores.
+- ``placements``: ``{site, system, job, role, units, busy_units, site_units_share}``:
+  ``units`` assigned to the role (whole with ``--integer``), ``busy_units`` the work it does in
+  units running flat out, ``site_units_share`` its share of that system's units provisioned at
+  the site. CPU roles appear with system ``cpu``, ``units`` = ``busy_units`` = cores busy on
+  average over the job's horizon (fractional in both modes: cores are shared by every role
+  on a site's hosts and CPU servers) and ``site_units_share`` = share of the site's cores.
 - ``purchases``: ``{site, system, units, cost_usd, capex_usd}``: bought units (CPU-only servers
   as system ``cpu-server``), their amortised cost in this plan and the purchase outlay.
 - ``rentals``: ``{site, system, units, cost_usd}``; ``inventory``: ``{site, system, units_used,
@@ -57,14 +59,20 @@ SCHEMA_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class Placement:
-    """Units of a system at a site given to one role of one job."""
+    """Units of a system at a site given to one role of one job.
+
+    ``units``: units assigned (whole numbers with ``--integer``); ``busy_units``: the work done,
+    in units running flat out (at most ``units``); ``site_units_share``: ``units`` as a share
+    of the units of that system provisioned at the site.
+    """
 
     site: str
     system: str
     job: str
     role: str
     units: float
-    utilization: float
+    busy_units: float
+    site_units_share: float
 
 
 @dataclass(frozen=True, slots=True)

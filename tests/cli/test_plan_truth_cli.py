@@ -160,3 +160,17 @@ def test_fastest_is_declared_only_when_an_option_differs() -> None:
     data = run_json("compare", MAIN, "--hardware", "dgx-h100", "--hardware", "gb200-nvl72")
     assert {o["wall_time_s"] for o in data["options"]} == {60 * 86400}
     assert data["fastest"] is None
+
+
+# ------------------------------------------------------------------- 3. buildable placements
+def test_integer_plans_whole_units_per_job_role_site_and_system() -> None:
+    # Before: only per-site totals were whole (0.017 of a trn2-ultraserver served requests).
+    plan = run_json("optimize", "workloads/scenario_mixed.yaml", "--integer")
+    accelerated = [p for p in plan["placements"] if p["system"] != "cpu"]
+    assert accelerated
+    for p in accelerated:
+        assert p["units"] == round(p["units"]) >= 1, p
+        assert p["busy_units"] <= p["units"] + 1e-9
+    mode = next(a for a in plan["assumptions"] if a["name"] == "mode")
+    assert "units per placement (job, role, site, system)" in mode["note"]
+    assert "CPU-role placements" in mode["note"]  # what stays fractional, and why

@@ -398,7 +398,8 @@ def test_to_dict_keys_and_sums(tmp_path: object) -> None:
                        "flows", "sites", "bottlenecks", "roles", "assumptions", "solver"]
     assert d["schema_version"] == 1
     assert sum(d["cost_breakdown_usd"].values()) == pytest.approx(d["total_cost_usd"])
-    assert set(d["placements"][0]) == {"site", "system", "job", "role", "units", "utilization"}
+    assert set(d["placements"][0]) == {"site", "system", "job", "role", "units", "busy_units",
+                                       "site_units_share"}
     assert set(d["sites"][0]) == {"site", "power_used_w", "power_cap_w", "cpu_cores_used",
                                   "cpu_cores_available"}
     assert set(d["solver"]) == {"name", "status", "seconds", "variables", "constraints"}
