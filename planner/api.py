@@ -135,7 +135,38 @@ def _estimate_posttrain(loaded: Any, system: Any) -> dict[str, Any]:
     values = result.to_dict()
     values["bound"] = result.bound
     values["assumptions"] = [a.to_dict() for a in result.assumptions]
+    if loaded.spec.accelerators is not None:
+        values = _fixed_cluster(values, loaded.spec, system, server.cores)
     return values
+
+
+def _fixed_cluster(values: dict[str, Any], spec: Any, system: Any,
+                   server_cores: int) -> dict[str, Any]:
+    """A post-training run on a fixed cluster of ``spec.accelerators``: how long and how much.
+
+    Every role's throughput is per unit, so the run sized to the deadline (``units``) scales
+    linearly: on ``n`` units it takes deadline x units / n, with each role's units in the same
+    proportion; the verifiers' cores are then spread over that longer (or shorter) time.
+    """
+    fixed = spec.accelerators / system.accelerators
+    sized = float(values.get("units") or 0.0)
+    if fixed <= 0 or not sized or sized == float("inf"):
+        return values
+    wall = spec.deadline * sized / fixed
+    out = dict(values)
+    out["units"] = fixed
+    out["accelerators"] = spec.accelerators
+    out["wall_time_s"] = wall
+    out["meets_deadline"] = wall <= spec.deadline * (1 + 1e-9)
+    out["roles"] = [{**r, "units_needed": float(r.get("units_needed") or 0.0) * fixed / sized}
+                    for r in values.get("roles", [])]
+    cores = float(values["verifier_core_seconds"]) / wall
+    on_units = fixed * system.host.cores
+    out["cpu_cores_needed"] = cores
+    out["cpu_cores_on_units"] = on_units
+    out["cpu_cores_short"] = max(0.0, cores - on_units)
+    out["cpu_servers_needed"] = out["cpu_cores_short"] / server_cores
+    return out
 
 
 def optimize(path: PathLike, *, fleet: PathLike | None = None, objective: str = "cost",

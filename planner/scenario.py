@@ -157,18 +157,57 @@ def _economics(fleet: Fleet) -> Any:
                           cost_of_capital=fleet.economics.cost_of_capital)
 
 
+GRADIENT_BYTES_PER_PARAM = 2.0  # BF16 gradients, as planner.perf.training keeps them
+
+
+def _sync_bytes(loaded: Any, spec: Pretrain) -> float:
+    """Bytes each site of a pretraining run spanning sites sends to the hub site over the run
+    (and receives back): hierarchical all-reduce through a hub.
+
+    Within a site the gradients are reduced over its fast fabric; across sites each site sends
+    its reduced gradients (2 bytes per parameter) to one hub site and receives the averaged
+    result, every ``cross_site_sync_every`` optimizer steps of ``global_batch_tokens``. With
+    two sites that is what a ring all-reduce moves per site, 2(n-1)/n of the gradients
+    (Patarasuk & Yuan, J. Parallel Distrib. Comput. 69(2), 2009); ``cross_site_sync_every``
+    of several hundred is DiLoCo's outer step (Douillard et al., arXiv 2311.08105: H = 500).
+    """
+    if not spec.allow_cross_site:
+        return 0.0
+    from planner.workload.params import count_params
+
+    params = count_params(loaded.model.architecture).total
+    syncs = spec.tokens / spec.global_batch_tokens / spec.cross_site_sync_every
+    return params * GRADIENT_BYTES_PER_PARAM * syncs
+
+
+def _placement_options(spec: Any, systems: list[System], file: str,
+                       synchronous: tuple[str, ...]) -> dict[str, Any]:
+    """A job's ``systems``, ``homogeneous`` (its synchronous roles) and ``max_sites``; an
+    unknown or unusable system id is an input error naming it."""
+    known = {s.id for s in systems}
+    unknown = [name for name in spec.systems if name not in known]
+    if unknown:
+        raise InputError([Problem(str(file), f"systems.{name}",
+                                  f"system {name!r} is not in the fleet",
+                                  f"use one of: {', '.join(sorted(known))}")
+                          for name in unknown])
+    return {"systems": tuple(spec.systems),
+            "homogeneous": synchronous if spec.homogeneous else (),
+            "max_sites": spec.max_sites}
+
+
 def _job(loaded: Any, systems: list[System]) -> tuple[Any, dict[tuple[str, str], dict[str, str]],
                                                       list[dict[str, Any]], list[dict[str, Any]]]:
     spec = loaded.spec
     if spec.kind is WorkloadKind.POSTTRAIN:
-        return _posttrain_job(loaded.name, spec, dict(loaded.models), systems)
+        return _posttrain_job(loaded.name, spec, dict(loaded.models), systems, loaded.file)
     if spec.kind is WorkloadKind.PRETRAIN:
         return _pretrain_job(loaded, spec, systems)
     return _serve_job(loaded, spec, systems)
 
 
 def _posttrain_job(name: str, spec: Posttrain, models: dict[str, Any],
-                   systems: list[System]) -> tuple[Any, Any, Any, Any]:
+                   systems: list[System], file: str = "") -> tuple[Any, Any, Any, Any]:
     from planner.lp.inputs import JobInput, RlCoupling, RoleInput
     from planner.perf.rl import posttrain_assumptions, posttrain_demand, role_estimates
 
@@ -199,7 +238,8 @@ def _posttrain_job(name: str, spec: Posttrain, models: dict[str, Any],
                           weight_bytes=demand.weight_sync_bytes_per_update,
                           policy_updates=spec.policy_updates)
     job = JobInput(id=name, kind="posttrain", horizon_s=spec.deadline, roles=roles,
-                   single_site=False, rl=coupling, serve=None)
+                   single_site=False, rl=coupling, serve=None, **_placement_options(
+                       spec, systems, file or name, ("update",)))
     bounds = {(name, role): entry["bound"] for role, entry in per_role.items()}
     return job, bounds, list(assumptions.values()), rows
 
@@ -235,7 +275,9 @@ def _pretrain_job(loaded: Any, spec: Pretrain, systems: list[System]) -> tuple[A
                      throughput=dict(sorted(thr.items())), cpu_core_seconds_per_work=0.0,
                      bound=dict(sorted(bound.items())))
     job = JobInput(id=loaded.name, kind="pretrain", horizon_s=spec.deadline, roles=(role,),
-                   single_site=not spec.allow_cross_site, rl=None, serve=None)
+                   single_site=not spec.allow_cross_site, rl=None, serve=None,
+                   sync_bytes=_sync_bytes(loaded, spec),
+                   **_placement_options(spec, systems, loaded.file, ("train",)))
     return job, {(loaded.name, "train"): bound}, list(assumptions.values()), rows
 
 
@@ -263,7 +305,8 @@ def _serve_job(loaded: Any, spec: Serve, systems: list[System]) -> tuple[Any, An
                      bound=dict(sorted(bound.items())))
     job = JobInput(id=loaded.name, kind="serve", horizon_s=spec.duration, roles=(role,),
                    single_site=False, rl=None,
-                   serve=ServeDemand(rate_by_region=by_region, latency_bound_s=spec.latency_bound))
+                   serve=ServeDemand(rate_by_region=by_region, latency_bound_s=spec.latency_bound),
+                   **_placement_options(spec, systems, loaded.file, ()))
     return job, {(loaded.name, "serve"): bound}, list(assumptions.values()), rows
 
 

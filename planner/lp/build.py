@@ -244,6 +244,10 @@ class BuiltLp:
     arcs_at: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = field(
         default_factory=dict)
 
+    def by_jrs_all(self, j: str, r: str) -> list[tuple[Key, Any]]:
+        """Placements of one role at every site."""
+        return [item for s in self.index.sites for item in self.by_jrs.get((j, r, s), [])]
+
     @property
     def lam(self) -> Any | None:
         """The throughput multiplier variable (time objective), else None."""
@@ -264,7 +268,8 @@ def build_lp(inputs: PlanningInputs, *, objective: Objective = "cost", integer: 
     m.usd_scale = max((abs(c) for part in m.cost_parts.values() for _, c in part if c),
                       default=1.0)
     for add in (_add_work, _add_capacity, _add_limits, _add_site_power, _add_site_cpu,
-                _add_links, _add_site_choice, _add_serve, _add_rl, _add_budget):
+                _add_links, _add_site_choice, _add_system_choice, _add_spread, _add_serve,
+                _add_rl, _add_budget):
         add(m)
     _set_objective(m)
     return m
@@ -372,7 +377,7 @@ def _add_variables(m: BuiltLp) -> None:
     for work in ix.cpu_keys:
         _var(m, "cpu_work", work)
     for j in ix.flow_jobs:
-        for kind in KINDS:
+        for kind in ix.flow_kinds[j]:
             for a, b in ix.arcs:
                 _var(m, "ship", (j, kind, a, b))
     for (j, g), sites in ix.catchments.items():
@@ -383,6 +388,15 @@ def _add_variables(m: BuiltLp) -> None:
             _var(m, "pick", (j, s), integer=True, up=1)
     for j, s in ix.gen_bound:
         _var(m, "gen_on", (j, s), integer=True, up=1)
+    for (j, r), systems in ix.system_choices.items():
+        for h in systems:
+            _var(m, "sys_pick", (j, r, h), integer=True, up=1)
+    for j in ix.spread_jobs:
+        for s in ix.sites:
+            _var(m, "site_on", (j, s), integer=True, up=1)
+    for j in ix.sync_jobs:
+        for s in ix.sites:
+            _var(m, "hub", (j, s), integer=True, up=1)
     if m.objective == "time":
         _var(m, "lambda", ())
     _add_lookups(m)
@@ -517,7 +531,7 @@ def _add_links(m: BuiltLp) -> None:
     horizon = ix.horizon_s
     for a, b in ix.arcs:
         pairs = [(m.vars["ship"][(j, k, a, b)], horizon / ix.jobs[j].horizon_s)
-                 for j in ix.flow_jobs for k in KINDS]
+                 for j in ix.flow_jobs for k in ix.flow_kinds[j]]
         capacity_gb = ix.graph.edges[(a, b)].bandwidth_bytes_per_s * horizon / GB
         _row(m, "link_bw", (a, b), pairs, "<=", capacity_gb, GB / horizon,
              _PENALTY_LINK_PER_GB)
@@ -543,6 +557,47 @@ def _add_site_choice(m: BuiltLp) -> None:
             if cores:
                 _row(m, "site_choice_cpu", (j, s),
                      [*cores, (pick, -ix.choice_cores[j, s] / KCORES)], "<=", 0.0, KCORES)
+
+
+def _add_system_choice(m: BuiltLp) -> None:
+    """one_system[j,r] and system_choice[j,r,h]: a homogeneous role runs on one system type."""
+    ix, v = m.index, m.vars
+    by_jr = _place_groups(m, "jr")
+    for (j, r), systems in ix.system_choices.items():
+        _row(m, "one_system", (j, r), [(v["sys_pick"][(j, r, h)], 1.0) for h in systems],
+             "=", 1.0, 1.0)
+        for h in systems:
+            power = [(var, ix.sites[key[2]].pue * ix.systems[h].power_w / MW)
+                     for key, var in by_jr.get((j, r), []) if key[3] == h]
+            _row(m, "system_choice", (j, r, h),
+                 [*power, (v["sys_pick"][(j, r, h)], -ix.fleet_power_w / MW)], "<=", 0.0, MW)
+
+
+def _add_spread(m: BuiltLp) -> None:
+    """site_use[j,s], max_sites[j] and, for synchronous jobs spanning sites, one_hub[j],
+    hub_on_site[j,s], sync_weights[j,s] and sync_gradients[j,s] (see the module docstring)."""
+    ix, v = m.index, m.vars
+    for j in ix.spread_jobs:
+        job = ix.jobs[j]
+        for s, site in ix.sites.items():
+            power = [(var, site.pue * ix.systems[key[3]].power_w / MW)
+                     for role in job.roles for key, var in m.by_jrs.get((j, role.name, s), [])]
+            _row(m, "site_use", (j, s), [*power, (v["site_on"][(j, s)],
+                                                  -ix.choice_cap_w(s) / MW)], "<=", 0.0, MW)
+        if job.max_sites is not None and job.max_sites < len(ix.sites):
+            _row(m, "max_sites", (j,), [(v["site_on"][(j, s)], 1.0) for s in ix.sites], "<=",
+                 float(job.max_sites), 1.0)
+    for j in ix.sync_jobs:
+        sync_gb = ix.jobs[j].sync_bytes / GB
+        _row(m, "one_hub", (j,), [(v["hub"][(j, s)], 1.0) for s in ix.sites], "=", 1.0, 1.0)
+        for s in ix.sites:
+            hub, on = v["hub"][(j, s)], v["site_on"][(j, s)]
+            _row(m, "hub_on_site", (j, s), [(hub, 1.0), (on, -1.0)], "<=", 0.0, 1.0)
+            spare = (hub, sync_gb * len(ix.sites))
+            _row(m, "sync_weights", (j, s), [*_ship_balance(m, j, "weights", s), spare,
+                                             (on, -sync_gb)], ">=", 0.0, GB)
+            outward = [(var, -c) for var, c in _ship_balance(m, j, "gradients", s)]
+            _row(m, "sync_gradients", (j, s), [*outward, spare, (on, -sync_gb)], ">=", 0.0, GB)
 
 
 def _add_serve(m: BuiltLp) -> None:
@@ -655,6 +710,35 @@ def _collect_costs(m: BuiltLp) -> None:
         parts["cpu_servers"].append((v["cpu_buy"][(s,)], c.capex))
     for (_j, _kind, a, b), var in v["ship"].items():
         parts["egress"].append((var, ix.graph.edges[(a, b)].usd_per_byte * GB))
+
+
+def choice_fixes(m: BuiltLp) -> list[tuple[Any, float]]:
+    """0/1 values rounding the relaxed system and site indicators (LP mode; see
+    ``planner.lp.solve``): each homogeneous role's system type to the one holding most of its
+    power; each spread job's sites to those it uses (the ``max_sites`` holding most of its
+    power); each synchronous job's hub to the site holding most of its power."""
+    ix, v = m.index, m.vars
+    fixes: list[tuple[Any, float]] = []
+
+    def watts(key: Key, var: Any) -> float:
+        return float(var.varValue or 0.0) * ix.systems[key[3]].power_w
+
+    for (j, r), systems in ix.system_choices.items():
+        power = {h: sum(watts(k, x) for k, x in m.by_jrs_all(j, r) if k[3] == h)
+                 for h in systems}
+        best = max(systems, key=lambda h: (power[h], h))
+        fixes += [(v["sys_pick"][(j, r, h)], 1.0 if h == best else 0.0) for h in systems]
+    for j in ix.spread_jobs:
+        job = ix.jobs[j]
+        power = {s: sum(watts(k, x) for role in job.roles
+                        for k, x in m.by_jrs.get((j, role.name, s), [])) for s in ix.sites}
+        used = sorted((s for s in ix.sites if power[s] > 1e-9), key=lambda s: (-power[s], s))
+        keep = set(used[: job.max_sites] if job.max_sites else used)
+        fixes += [(v["site_on"][(j, s)], 1.0 if s in keep else 0.0) for s in ix.sites]
+        if j in ix.sync_jobs:
+            hub = used[0] if used else next(iter(ix.sites))
+            fixes += [(v["hub"][(j, s)], 1.0 if s == hub else 0.0) for s in ix.sites]
+    return fixes
 
 
 def cost_objective(m: BuiltLp) -> Any:

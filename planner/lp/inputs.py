@@ -203,7 +203,15 @@ class ServeDemand:
 
 @dataclass(frozen=True, slots=True)
 class JobInput:
-    """A job: its roles, its deadline (horizon) and how it may spread over sites."""
+    """A job: its roles, its deadline (horizon) and how it may spread over sites.
+
+    ``systems``: the system types it may use (empty: any that runs it). ``homogeneous``: roles
+    that must run on one system type (synchronous data parallelism: every replica steps
+    together). ``max_sites``: most sites holding its accelerator units (None: no limit).
+    ``sync_bytes``: for a synchronous job allowed to span sites, the bytes each participating
+    site sends to the job's hub site (reduced gradients) and receives back (updated weights)
+    over the whole job.
+    """
 
     id: str
     kind: JobKind
@@ -212,9 +220,15 @@ class JobInput:
     single_site: bool = False
     rl: RlCoupling | None = None
     serve: ServeDemand | None = None
+    systems: tuple[str, ...] = ()
+    homogeneous: tuple[str, ...] = ()
+    max_sites: int | None = None
+    sync_bytes: float = 0.0
 
     def __post_init__(self) -> None:
         _freeze(self, by_id=("roles",))
+        object.__setattr__(self, "systems", tuple(sorted(self.systems)))
+        object.__setattr__(self, "homogeneous", tuple(sorted(self.homogeneous)))
 
     def role(self, name: str) -> RoleInput:
         """The role with this name (KeyError if absent)."""
@@ -355,6 +369,11 @@ def _check_job(job: JobInput, systems: set[str]) -> list[Problem]:
         problems += [_problem(f"{path}.roles.{role.name}.throughput.{key}",
                               f"unknown system {key!r}")
                      for key in role.throughput if key not in systems]
+    names = {r.name for r in job.roles}
+    problems += [_problem(f"{path}.homogeneous", f"no role named {name!r} in the job")
+                 for name in job.homogeneous if name not in names]
+    if job.max_sites is not None and job.max_sites < 1:
+        problems.append(_problem(f"{path}.max_sites", "a job needs at least one site"))
     if job.rl is not None:
         problems += _check_rl(job, job.rl)
     problems += _check_serve(job)

@@ -9,8 +9,12 @@
   chance among equally fast plans.
 - LP mode with site choices (single-site jobs, RL update sites, generating sites): the relaxed
   solution is rounded (each group to the site holding most of its power, each ``gen_on`` to
-  whether the site generates) and re-solved; if the rounded problem is infeasible the relaxed
-  solution is kept and a note says so.
+  whether the site generates, each homogeneous role to the system type holding most of its
+  power, each spread job to the sites it uses; ``build.choice_fixes``) and re-solved; if the
+  rounded problem is infeasible (or a job spreads over chosen sites, ``max_sites`` or
+  cross-site synchronisation) the choices alone are solved as binaries (the rest stays
+  continuous), fixed, and the LP re-solved; if that has no solution the scenario is
+  infeasible (a relaxed plan would split a job the way it cannot be built).
 - MILPs are solved to a relative gap of 1e-6 (``MIP_REL_GAP``).
 - A time limit applies to each solve. An LP stopped by it has no usable solution
   (``SolverError``); a MILP stopped with a feasible point is returned with status
@@ -31,7 +35,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from planner.errors import SolverError
-from planner.lp.build import SPEED_TOLERANCE, BuiltLp, add_speed_floor, remove_speed_floor
+from planner.lp.build import (
+    SPEED_TOLERANCE,
+    BuiltLp,
+    add_speed_floor,
+    choice_fixes,
+    remove_speed_floor,
+)
 
 __all__ = ["SolveOutcome", "SolverName", "solve_lp"]
 
@@ -78,7 +88,7 @@ def solve_lp(m: BuiltLp, *, solver: SolverName = "highs", time_limit_s: float | 
             _finish_integer(m, outcome, solver, time_limit_s)
         else:
             _round_site_choices(m, outcome, solver, time_limit_s)
-            if _lexicographic(m):
+            if outcome.status != "infeasible" and _lexicographic(m):
                 outcome.duals = _snapshot(m)
                 _cheapest_at_best_speed(m, outcome, solver, time_limit_s)
     outcome.seconds = time.perf_counter() - start
@@ -237,18 +247,44 @@ def _round_site_choices(m: BuiltLp, outcome: SolveOutcome, solver: SolverName,
     if all(abs((var.varValue or 0.0) - value) <= _TOL for var, value in fixes):
         return
     saved = [(var, var.lowBound, var.upBound) for var, _ in fixes]
-    for var, value in fixes:
+    if not m.vars["site_on"]:  # jobs spread over chosen sites: rounding is too crude
+        for var, value in fixes:
+            var.lowBound = var.upBound = value
+        if _run(m, solver, time_limit_s)[0] == "optimal":
+            outcome.notes.append("LP mode: site choices rounded (single-site jobs, RL update "
+                                 "and generating sites) and the LP re-solved")
+            return
+        for var, low, up in saved:
+            var.lowBound, var.upBound = low, up
+    if _solve_choices_exactly(m, [var for var, _ in fixes], solver, time_limit_s):
+        outcome.notes.append("LP mode: rounding the site and system choices was infeasible; "
+                             "the choices were solved exactly (binary) and the LP re-solved")
+        return
+    outcome.status = "infeasible"  # no plan makes every site and system choice
+
+
+def _solve_choices_exactly(m: BuiltLp, choices: list[Any], solver: SolverName,
+                           time_limit_s: float | None) -> bool:
+    """Solve with only the 0/1 choice variables integer, fix them and re-solve the LP (for
+    duals); False (bounds restored) when that has no solution either."""
+    import pulp
+
+    for var in choices:
+        var.cat = pulp.LpInteger
+    found = _run(m, solver, time_limit_s)[0] in ("optimal", "time_limit")
+    values = [(var, float(round(var.varValue or 0.0))) for var in choices]
+    for var in choices:
+        var.cat = pulp.LpContinuous
+    if not found:
+        return False
+    saved = [(var, var.lowBound, var.upBound) for var in choices]
+    for var, value in values:
         var.lowBound = var.upBound = value
     if _run(m, solver, time_limit_s)[0] == "optimal":
-        outcome.notes.append("LP mode: site choices rounded (single-site jobs, RL update and "
-                             "generating sites) and the LP re-solved")
-        return
+        return True
     for var, low, up in saved:
         var.lowBound, var.upBound = low, up
-    _run(m, solver, time_limit_s)
-    outcome.notes.append("LP mode: rounding the site choices made the problem infeasible; the "
-                         "relaxed solution is reported (jobs may be split over sites); use "
-                         "--integer for an exact site choice")
+    return False
 
 
 def _site_choice_fixes(m: BuiltLp) -> list[tuple[Any, float]]:
@@ -268,7 +304,7 @@ def _site_choice_fixes(m: BuiltLp) -> list[tuple[Any, float]]:
         assert rl is not None
         share = sum((v.varValue or 0.0) * c for v, c in _gen_pairs(m, j, rl.generate, s))
         fixes.append((var, 1.0 if share > 1e-6 else 0.0))
-    return fixes
+    return fixes + choice_fixes(m)
 
 
 def _gen_pairs(m: BuiltLp, j: str, role: str, s: str) -> list[tuple[Any, float]]:

@@ -174,3 +174,68 @@ def test_integer_plans_whole_units_per_job_role_site_and_system() -> None:
     mode = next(a for a in plan["assumptions"] if a["name"] == "mode")
     assert "units per placement (job, role, site, system)" in mode["note"]
     assert "CPU-role placements" in mode["note"]  # what stays fractional, and why
+
+
+PRETRAIN = "workloads/pretrain_llama3_405b.yaml"
+CROSS = ("--set", "allow_cross_site=true", "--set", "deadline=20 days")
+
+
+def test_synchronous_pretraining_across_sites_puts_its_gradients_on_the_links() -> None:
+    # Before: one 405B run split over Riyadh, Texas and Virginia, GB200 and H100 at once, and
+    # no byte on any link. Every-step gradient exchange (810 GB per step, ~975k steps in 20
+    # days) needs ~3.7 Tb/s per site, more than any link: no plan spans sites, and no one
+    # site has the units, so the run is infeasible as asked.
+    code, out, err = run("optimize", PRETRAIN, *CROSS)
+    assert code == 3 and "infeasible" in err and not out
+    # DiLoCo-style outer steps every 500 steps: each site off the hub sends its gradients
+    # (params x 2 bytes x 15.6T / 16M / 500 outer steps) to the hub and gets weights back.
+    plan = run_json("optimize", PRETRAIN, *CROSS, "--set", "cross_site_sync_every=500")
+    train = [p for p in plan["placements"] if p["role"] == "train"]
+    assert len({p["system"] for p in train}) == 1  # homogeneous: one system type
+    sites = {p["site"] for p in train}
+    assert len(sites) >= 2
+    from planner.workload.load import load_scenario
+    from planner.workload.params import count_params
+
+    model = load_scenario(PRETRAIN).workloads[0].model
+    per_site = count_params(model.architecture).total * 2.0 * 15.6e12 / 16e6 / 500
+    every = {f["from"] for f in plan["flows"]} | {f["to"] for f in plan["flows"]}
+    sent = {s: sum(f["bytes"] for f in plan["flows"] if f["kind"] == "gradients"
+                   and f["from"] == s) - sum(f["bytes"] for f in plan["flows"]
+                                             if f["kind"] == "gradients" and f["to"] == s)
+            for s in every | sites}
+    hub = min(sent, key=lambda s: sent[s])  # the hub (where gradients are averaged) receives
+    for s in sites - {hub}:
+        assert sent[s] == pytest.approx(per_site, rel=1e-6)
+    assert plan["cost_breakdown_usd"]["egress"] > 0
+
+
+def test_rl_update_runs_on_one_system_type_with_the_time_objective() -> None:
+    # Before: one policy update ran on MI355X nodes and GB200 racks together.
+    plan = run_json("optimize", MAIN, "--objective", "time")
+    update = [p for p in plan["placements"] if p["role"] == "update"]
+    assert len({p["system"] for p in update}) == 1 and len({p["site"] for p in update}) == 1
+
+
+def test_per_job_systems_and_max_sites_are_honoured() -> None:
+    allowed = {"dgx-h100", "gb200-nvl72", "dgx-b200"}
+    plan = run_json("optimize", MAIN, "--set", f"systems=[{', '.join(sorted(allowed))}]",
+                    "--set", "max_sites=2")
+    accelerated = [p for p in plan["placements"] if p["system"] != "cpu"]
+    assert {p["system"] for p in accelerated} <= allowed
+    assert len({p["site"] for p in accelerated}) <= 2
+    code, _, err = run("optimize", MAIN, "--set", "systems=[dgx-h10]")
+    assert code == 2 and "systems.dgx-h10" in err and "dgx-h100" in err
+
+
+# ----------------------------------------------------------------- fixed-cluster post-training
+def test_posttrain_on_a_fixed_cluster_says_how_long_and_how_much() -> None:
+    sized = run_json("estimate", MAIN, "--hardware", "gb200-nvl72")
+    fixed = run_json("estimate", MAIN, "--hardware", "gb200-nvl72", "--set",
+                     "accelerators=7200")  # 100 racks of 72
+    assert fixed["units"] == 100 and fixed["accelerators"] == 7200
+    # throughput is per unit: 100 racks take deadline x sized units / 100
+    assert fixed["wall_time_s"] == pytest.approx(60 * 86400 * sized["units"] / 100)
+    assert fixed["meets_deadline"] is False
+    # own basis: units x unit price x time is the same work at any cluster size
+    assert fixed["cost_usd"] == pytest.approx(sized["cost_usd"], rel=1e-9)
