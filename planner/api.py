@@ -65,10 +65,19 @@ class EstimateResult:
 
 
 def estimate(path: PathLike, hardware: str, overrides: Sequence[str] = (),
-             hardware_dir: PathLike | None = None) -> EstimateResult:
-    """Estimate one workload on one system (no fleet): serve, pretrain or posttrain."""
-    from planner.catalog.load import load_catalog
+             hardware_dir: PathLike | None = None,
+             cost_basis: str | None = None) -> EstimateResult:
+    """Estimate one workload on one system (no fleet): serve, pretrain or posttrain.
+
+    Every cost is on ``cost_basis`` (own, rent or buy; default own, see
+    :mod:`planner.perf.cost`); ``rent`` on a system without a rental price is an InputError.
+    """
+    from planner.catalog.load import load_catalog, load_fleet
+    from planner.perf.cost import cost_basis as parse_basis
+    from planner.pricing import apply_cost_basis
     from planner.workload.schema import WorkloadKind
+
+    basis = parse_basis(cost_basis)
 
     scenario = load(path, overrides)
     if len(scenario.workloads) != 1:
@@ -84,13 +93,17 @@ def estimate(path: PathLike, hardware: str, overrides: Sequence[str] = (),
         from planner.perf.serving import estimate_serving
 
         values = estimate_serving(spec, loaded.model, system).to_dict()
+        values = apply_cost_basis("serve", values, system, basis, run_s=float(spec.duration))
         values.update(_serving_fleet(spec, values, system.accelerators))
     elif spec.kind is WorkloadKind.PRETRAIN:
         from planner.perf.training import estimate_pretrain
 
         values = estimate_pretrain(spec, loaded.model, system).to_dict()
+        values = apply_cost_basis("pretrain", values, system, basis)
     else:
         values = _estimate_posttrain(loaded, system)
+        values = apply_cost_basis("posttrain", values, system, basis,
+                                  cpu_server=load_fleet(None, load_catalog()).cpu_server)
     return EstimateResult(loaded.name, spec.kind.value, system.id, str(path), values)
 
 
@@ -122,25 +135,58 @@ def _estimate_posttrain(loaded: Any, system: Any) -> dict[str, Any]:
     values = result.to_dict()
     values["bound"] = result.bound
     values["assumptions"] = [a.to_dict() for a in result.assumptions]
+    if loaded.spec.accelerators is not None:
+        values = _fixed_cluster(values, loaded.spec, system, server.cores)
     return values
+
+
+def _fixed_cluster(values: dict[str, Any], spec: Any, system: Any,
+                   server_cores: int) -> dict[str, Any]:
+    """A post-training run on a fixed cluster of ``spec.accelerators``: how long and how much.
+
+    Every role's throughput is per unit, so the run sized to the deadline (``units``) scales
+    linearly: on ``n`` units it takes deadline x units / n, with each role's units in the same
+    proportion; the verifiers' cores are then spread over that longer (or shorter) time.
+    """
+    fixed = spec.accelerators / system.accelerators
+    sized = float(values.get("units") or 0.0)
+    if fixed <= 0 or not sized or sized == float("inf"):
+        return values
+    wall = spec.deadline * sized / fixed
+    out = dict(values)
+    out["units"] = fixed
+    out["accelerators"] = spec.accelerators
+    out["wall_time_s"] = wall
+    out["meets_deadline"] = wall <= spec.deadline * (1 + 1e-9)
+    out["roles"] = [{**r, "units_needed": float(r.get("units_needed") or 0.0) * fixed / sized}
+                    for r in values.get("roles", [])]
+    cores = float(values["verifier_core_seconds"]) / wall
+    on_units = fixed * system.host.cores
+    out["cpu_cores_needed"] = cores
+    out["cpu_cores_on_units"] = on_units
+    out["cpu_cores_short"] = max(0.0, cores - on_units)
+    out["cpu_servers_needed"] = out["cpu_cores_short"] / server_cores
+    return out
 
 
 def optimize(path: PathLike, *, fleet: PathLike | None = None, objective: str = "cost",
              integer: bool = False, solver: str = "highs", time_limit_s: float | None = None,
              budget: str | float | None = None, dump_lp: PathLike | None = None,
              overrides: Sequence[str] = (), charge_inventory_capex: bool = False,
-             mip_gap: float = 1e-4) -> Any:
+             mip_gap: float = 1e-4, cost_basis: str | None = None) -> Any:
     """Place the scenario's workloads on the fleet; returns a Solution (see README JSON keys).
 
     Owned inventory costs energy and colocation only (its capital is sunk) unless
     ``charge_inventory_capex``, which also charges its amortised purchase price (the
-    opportunity cost of hardware that could serve other work).
+    opportunity cost of hardware that could serve other work). ``cost_basis``: how acquired
+    units are charged (own: amortised, buy: whole price, rent: rentals only; default own).
     """
     from planner.scenario import build_planning_inputs, plan
 
     scenario = load(path, overrides)
     inputs, context = build_planning_inputs(scenario, fleet_path=fleet, budget=budget,
-                                            charge_inventory_capex=charge_inventory_capex)
+                                            charge_inventory_capex=charge_inventory_capex,
+                                            cost_basis=cost_basis)
     return plan(inputs, context, objective=objective, integer=integer, solver=solver,
                 time_limit_s=time_limit_s, dump_lp=dump_lp, mip_gap=mip_gap)
 

@@ -31,6 +31,15 @@ def _set_option(func: F) -> F:
              "e.g. --set problems=20M --set deadline='30 days'. Repeatable.")(func)
 
 
+def _basis_option(func: F) -> F:
+    return click.option(
+        "--cost-basis", "cost_basis", type=click.Choice(("own", "rent", "buy")), default="own",
+        show_default=True,
+        help="How hardware is priced: own (purchase amortised with the capital recovery "
+             "factor + energy + colocation), rent (rental price; a system without one is an "
+             "error or an n/a column), buy (whole purchase price charged to this work).")(func)
+
+
 def _format_options(func: F) -> F:
     func = click.option("-o", "--output", type=click.Path(path_type=Path),
                         help="Write the report to this file (atomically) instead of stdout; "
@@ -209,10 +218,11 @@ def _describe_study(file: Path) -> str | None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--hardware", "hardware", required=True, metavar="NAME",
               help="System id from the catalog (see 'planner catalog list').")
+@_basis_option
 @_set_option
 @_format_options
 @_assumptions_option
-def estimate(file: Path, hardware: str, overrides: tuple[str, ...], fmt: str,
+def estimate(file: Path, hardware: str, cost_basis: str, overrides: tuple[str, ...], fmt: str,
              output: Path | None, show_assumptions: bool) -> None:
     """The calculator view: one workload on one system, no fleet.
 
@@ -226,7 +236,7 @@ def estimate(file: Path, hardware: str, overrides: tuple[str, ...], fmt: str,
     from planner.api import estimate as run_estimate
     from planner.report.render import render
 
-    result = run_estimate(file, hardware, overrides=overrides)
+    result = run_estimate(file, hardware, overrides=overrides, cost_basis=cost_basis)
     if fmt == "json":
         _emit(render(result, fmt), output)
     else:
@@ -251,13 +261,15 @@ def estimate(file: Path, hardware: str, overrides: tuple[str, ...], fmt: str,
 @click.option("--charge-inventory-capex", is_flag=True,
               help="Also charge owned units their amortised purchase price (default: owned "
                    "hardware costs energy and colocation only; its capital is sunk).")
+@_basis_option
 @_set_option
 @_format_options
 @_assumptions_option
 def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solver: str,
              time_limit: float | None, mip_gap: float, budget: str | None,
-             dump_lp: Path | None, charge_inventory_capex: bool, overrides: tuple[str, ...],
-             fmt: str, output: Path | None, show_assumptions: bool) -> None:
+             dump_lp: Path | None, charge_inventory_capex: bool, cost_basis: str,
+             overrides: tuple[str, ...], fmt: str, output: Path | None,
+             show_assumptions: bool) -> None:
     """Place one or more workloads across the fleet's sites at least cost (the main job).
 
     Prints the placement, purchases, data flows, the cost breakdown and the bottlenecks
@@ -276,7 +288,8 @@ def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solv
     result = run_optimize(file, fleet=fleet, objective=objective, integer=integer,
                           solver=solver, time_limit_s=time_limit, budget=budget,
                           dump_lp=dump_lp, overrides=overrides,
-                          charge_inventory_capex=charge_inventory_capex, mip_gap=mip_gap)
+                          charge_inventory_capex=charge_inventory_capex, mip_gap=mip_gap,
+                          cost_basis=cost_basis)
     if fmt == "json":
         _emit(render(result, fmt), output)
     else:
@@ -311,12 +324,14 @@ def calibration(fmt: str) -> None:
 @click.option("--fleet", "fleets", multiple=True, type=click.Path(path_type=Path),
               help="A fleet file to optimize on (repeatable).")
 @click.option("--objective", type=click.Choice(("cost", "time")), default="cost",
-              show_default=True, help="Objective of the --fleet options.")
+              show_default=True, help="Objective of the --fleet options (time: ranked by "
+                                      "finish time).")
+@_basis_option
 @_set_option
 @_format_options
 @_assumptions_option
 def compare(file: Path, hardware: tuple[str, ...], fleets: tuple[Path, ...], objective: str,
-            overrides: tuple[str, ...], fmt: str, output: Path | None,
+            cost_basis: str, overrides: tuple[str, ...], fmt: str, output: Path | None,
             show_assumptions: bool) -> None:
     """One workload on several systems or fleets, side by side.
 
@@ -336,7 +351,7 @@ def compare(file: Path, hardware: tuple[str, ...], fleets: tuple[Path, ...], obj
     from planner.report.render import render
 
     result = run_compare(file, hardware, overrides, fleets=fleets, objective=objective,
-                         figures=fmt == "html")
+                         figures=fmt == "html", cost_basis=cost_basis)
     if fmt in ("json", "html"):
         _emit(render(result, fmt), output)
     else:
@@ -357,8 +372,9 @@ def compare(file: Path, hardware: tuple[str, ...], fleets: tuple[Path, ...], obj
               help="Show a progress bar on stderr [default: when stderr is a terminal].")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True, help="Format of the summary on stdout (csv: every scenario).")
+@_basis_option
 def sweep(study: Path, out_dir: Path | None, workers: int, scheduler: str | None,
-          progress: bool | None, fmt: str) -> None:
+          progress: bool | None, fmt: str, cost_basis: str) -> None:
     """Run a what-if study: every combination of its parameters, in parallel.
 
     Writes results.csv (one tidy row per scenario), results.json and report.html (with the
@@ -379,7 +395,7 @@ def sweep(study: Path, out_dir: Path | None, workers: int, scheduler: str | None
     show = sys.stderr.isatty() if progress is None else progress
     with progress_bar(enabled=show) as advance:
         result = run_sweep(study, out_dir=folder, workers=workers, scheduler=scheduler,
-                           progress=advance)
+                           progress=advance, cost_basis=cost_basis)
     if fmt == "csv":
         text = results_csv(result)
     elif fmt in ("json", "html"):

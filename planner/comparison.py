@@ -90,6 +90,7 @@ def _base_row(option: Option, kind: str) -> dict[str, Any]:
             "work_unit": work_unit(kind), "units": None, "units_text": "", "accelerators": None,
             "wall_time_s": None, "total_cost_usd": None, "cost_per_work_usd": None,
             "bound": None, "roles": [], "power_w": None, "capex_usd": None,
+            "finish_s": None, "cost_to_completion_usd": None,
             "cpu_cores_needed": None,
             "cpu_cores_short": None, "cpu_servers_needed": None}
 
@@ -111,6 +112,8 @@ def summarize_estimate(option: Option, kind: str, data: Mapping[str, Any], syste
         row["capex_usd"] = units * system.purchase.price  # buying the units outright
         row["units_text"] = f"{units:,.4g} × {system.id} ({system.unit})"
     row["bound"] = data.get("bound")
+    row["finish_s"] = row["wall_time_s"]
+    row["cost_to_completion_usd"] = row["total_cost_usd"]
     row["assumptions"] = list(data.get("assumptions", []))
     row["details"] = _scalars(data)
     return _mark_unusable(row)
@@ -180,8 +183,13 @@ def summarize_plan(option: Option, kind: str, data: Mapping[str, Any], catalog: 
     row["units"] = sum(by_system.values())
     row["units_text"] = " + ".join(f"{u:,.4g} × {s}" for s, u in by_system.items())
     row["accelerators"] = sum(u * catalog.systems[s].accelerators for s, u in by_system.items())
-    row["wall_time_s"] = _number(data.get("horizon_s")) or facts.get("horizon_s")
+    row["wall_time_s"] = _plan_finish(data) or facts.get("horizon_s")
+    row["finish_s"] = row["wall_time_s"]
+    row["cost_to_completion_usd"] = _plan_cost_to_completion(data)
     row["total_cost_usd"] = _number(data.get("total_cost_usd"))
+    if (data.get("objective") or {}).get("name") == "time":
+        # the LP holds the units for the whole horizon; the work is done at the finish
+        row["total_cost_usd"] = row["cost_to_completion_usd"]
     if row["total_cost_usd"] is not None and facts.get("work"):
         row["cost_per_work_usd"] = row["total_cost_usd"] / facts["work"]
     row["cost_breakdown_usd"] = dict(data.get("cost_breakdown_usd") or {})
@@ -199,6 +207,25 @@ def summarize_plan(option: Option, kind: str, data: Mapping[str, Any], catalog: 
     row["assumptions"] = list(data.get("assumptions", []))
     row["details"] = {k: v for k, v in data.items() if k in ("status", "fleet", "scenario")}
     return row
+
+
+def _plan_finish(data: Mapping[str, Any]) -> float | None:
+    """When the plan's last training job finishes (inf if one never does); serving jobs run
+    for their duration."""
+    jobs = list(data.get("jobs") or [])
+    if not jobs:
+        return None
+    training = [j for j in jobs if j.get("kind") != "serve"] or jobs
+    finishes = [_number(j.get("finish_s")) for j in training]
+    return math.inf if any(f is None for f in finishes) else max(f for f in finishes if f)
+
+
+def _plan_cost_to_completion(data: Mapping[str, Any]) -> float | None:
+    """Sum of the jobs' costs to completion (None if a job never finishes)."""
+    costs = [_number(j.get("cost_to_completion_usd")) for j in data.get("jobs") or []]
+    if not costs or any(c is None for c in costs):
+        return None
+    return sum(c for c in costs if c is not None)
 
 
 def _units_by_system(placements: Sequence[Mapping[str, Any]]) -> dict[str, float]:
@@ -265,7 +292,8 @@ def _mark_unusable(row: dict[str, Any]) -> dict[str, Any]:
 
 def evaluate_option(path: PathLike, option: Option, overrides: Sequence[str] = (), *,
                     objective: str = "cost", integer: bool = False, solver: str = "highs",
-                    time_limit_s: float | None = None) -> dict[str, Any]:
+                    time_limit_s: float | None = None,
+                    cost_basis: str | None = None) -> dict[str, Any]:
     """Run estimate (a system) or optimize (a fleet) for one option; return its summary row.
 
     Raises the PlannerError of the failing step; :func:`compare` records it in the row.
@@ -278,10 +306,12 @@ def evaluate_option(path: PathLike, option: Option, overrides: Sequence[str] = (
     facts = _spec_facts(scenario.workloads[0].spec) if kind != "scenario" else {}
     catalog = load_catalog()
     if option.kind == "hardware":
-        data = api.estimate(path, option.target, overrides=overrides).to_dict()
+        data = api.estimate(path, option.target, overrides=overrides,
+                            cost_basis=cost_basis).to_dict()
         return summarize_estimate(option, kind, data, catalog.get(option.target), facts)
     plan = api.optimize(path, fleet=option.target or None, objective=objective, integer=integer,
-                        solver=solver, time_limit_s=time_limit_s, overrides=overrides)
+                        solver=solver, time_limit_s=time_limit_s, overrides=overrides,
+                        cost_basis=cost_basis)
     return summarize_plan(option, kind, plan.to_dict(), catalog, facts)
 
 
@@ -292,33 +322,50 @@ def _scenario_kind(scenario: Any) -> str:
 
 
 def error_row(option: Option, kind: str, err: BaseException) -> dict[str, Any]:
-    """The row of an option whose evaluation failed: status 'error' and the message."""
+    """The row of an option whose evaluation failed: status 'error' and the message; an
+    option that has no price on the requested basis is 'n/a' (``no rental price for X``)."""
+    from planner.perf.cost import NoRentalPriceError
+
     row = _base_row(option, kind)
-    row["status"] = "error"
-    row["error"] = str(err).strip() or type(err).__name__
+    row["status"] = "n/a" if isinstance(err, NoRentalPriceError) else "error"
+    row["error"] = (err.message if isinstance(err, NoRentalPriceError)
+                    else str(err).strip() or type(err).__name__)
     row["error_kind"] = type(err).__name__
     return row
 
 
 def pick_fastest(rows: Sequence[Mapping[str, Any]], kind: str) -> Mapping[str, Any] | None:
-    """The option that finishes first; ties (within 0.1%) broken per kind.
+    """The option that finishes first, or None when nothing sets one option apart.
 
-    Serving fleets all run for the same duration and meet the same interactivity target, so
-    among options within 2% of the best tokens/s per user the faster one answers sooner (time
-    to first token). Deadline-sized runs all finish on time, so the faster option needs fewer
-    accelerators (faster chips).
+    Wall times within 0.1% tie. Serving fleets all run for the same duration and meet the same
+    interactivity target, so among tied options within 2% of the best tokens/s per user the
+    one that answers sooner (time to first token, 0.1% apart) is the fastest. Deadline-sized
+    runs that all finish on their deadline tie: none is declared the fastest (the fewer
+    accelerators a faster chip needs is a cost matter, shown in the table).
     """
-    if not rows:
+    if len(rows) < 2:
         return None
     walls = [_wall(r) for r in rows]
     best = min(walls)
-    tied = [r for r, w in zip(rows, walls, strict=True)
-            if w == best or (math.isfinite(best) and w <= best * (1 + TIE_TOLERANCE))]
-    if kind == "serve":
-        top = max(float(r.get("tokens_per_s_per_user") or 0.0) for r in tied)
-        tied = [r for r in tied if float(r.get("tokens_per_s_per_user") or 0.0) >= 0.98 * top]
-        return min(tied, key=lambda r: float(r.get("ttft_s") or math.inf))
-    return min(tied, key=lambda r: float(r.get("accelerators") or math.inf))
+    tied = [r for r, w in zip(rows, walls, strict=True) if _same(w, best)]
+    if len(tied) == 1:
+        return tied[0]
+    if kind != "serve":
+        return None
+    top = max(float(r.get("tokens_per_s_per_user") or 0.0) for r in tied)
+    tied = [r for r in tied if float(r.get("tokens_per_s_per_user") or 0.0) >= 0.98 * top]
+    ttft = sorted(tied, key=lambda r: float(r.get("ttft_s") or math.inf))
+    first = ttft[0]
+    if len(ttft) > 1 and _same(float(ttft[1].get("ttft_s") or math.inf),
+                               float(first.get("ttft_s") or math.inf)):
+        return None
+    return first
+
+
+def _same(a: float, b: float) -> bool:
+    """Equal within :data:`TIE_TOLERANCE` (two infinities are equal)."""
+    return a == b or (math.isfinite(a) and math.isfinite(b)
+                      and abs(a - b) <= TIE_TOLERANCE * max(abs(a), abs(b)))
 
 
 def _wall(row: Mapping[str, Any]) -> float:
@@ -340,6 +387,8 @@ class ComparisonResult:
     options: tuple[dict[str, Any], ...]
     overrides: tuple[str, ...] = ()
     figures_data: dict[str, Any] = field(default_factory=dict)
+    cost_basis: str = "own"
+    objective: str = "cost"
 
     def ok(self) -> list[dict[str, Any]]:
         """The options that could do the work."""
@@ -357,6 +406,19 @@ class ComparisonResult:
         row = pick_fastest(self.ok(), self.kind)
         return None if row is None else str(row["option"])
 
+    @property
+    def ranking(self) -> list[str]:
+        """Usable options in order: by finish time with the time objective (then cost), by
+        total cost with the cost objective (then finish time)."""
+        def cost(o: Mapping[str, Any]) -> float:
+            value = o.get("total_cost_usd")
+            return math.inf if value is None else float(value)
+
+        def key(o: Mapping[str, Any]) -> tuple[float, float]:
+            return (_wall(o), cost(o)) if self.objective == "time" else (cost(o), _wall(o))
+
+        return [str(o["option"]) for o in sorted(self.ok(), key=key)]
+
     def to_frame(self) -> Any:
         """One row per option (needs pandas)."""
         from planner.report.frame import frame
@@ -368,8 +430,10 @@ class ComparisonResult:
         fastest, overrides, figures (plot data)."""
         return {"schema_version": SCHEMA_VERSION, "workload": self.workload, "kind": self.kind,
                 "file": self.file, "work_unit": work_unit(self.kind),
+                "cost_basis": self.cost_basis, "objective": self.objective,
                 "overrides": list(self.overrides), "cheapest": self.cheapest,
-                "fastest": self.fastest, "options": [dict(o) for o in self.options],
+                "fastest": self.fastest, "ranking": self.ranking,
+                "options": [dict(o) for o in self.options],
                 "figures": self.figures_data}
 
     def to_report(self, figures: bool = True) -> Any:
@@ -383,14 +447,16 @@ class ComparisonResult:
 def compare(path: PathLike, hardware: Sequence[str] = (), overrides: Sequence[str] = (), *,
             fleets: Sequence[PathLike] = (), objective: str = "cost", integer: bool = False,
             solver: str = "highs", time_limit_s: float | None = None,
-            figures: bool = True) -> ComparisonResult:
+            figures: bool = True, cost_basis: str | None = None) -> ComparisonResult:
     """Compare one workload on several systems (estimate) and/or fleets (optimize).
 
     The workload and the option names are checked first (bad input raises InputError); a
     failure while evaluating one option is recorded in its row and the others still run.
     """
     from planner import api
+    from planner.perf.cost import cost_basis as parse_basis
 
+    basis = parse_basis(cost_basis)
     options = _options(hardware, fleets)
     scenario = api.load(path, overrides)
     kind = _scenario_kind(scenario)
@@ -399,13 +465,14 @@ def compare(path: PathLike, hardware: Sequence[str] = (), overrides: Sequence[st
         try:
             rows.append(evaluate_option(path, option, overrides, objective=objective,
                                         integer=integer, solver=solver,
-                                        time_limit_s=time_limit_s))
+                                        time_limit_s=time_limit_s, cost_basis=basis.value))
         except PlannerError as err:
             rows.append(error_row(option, kind, err))
     data: dict[str, Any] = {}
     if figures and kind != "scenario":
         data = comparison_figure_data(scenario.workloads[0], rows)
-    return ComparisonResult(scenario.name, kind, str(path), tuple(rows), tuple(overrides), data)
+    return ComparisonResult(scenario.name, kind, str(path), tuple(rows), tuple(overrides), data,
+                            cost_basis=basis.value, objective=objective)
 
 
 def _options(hardware: Sequence[str], fleets: Sequence[PathLike]) -> list[Option]:

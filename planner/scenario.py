@@ -45,9 +45,17 @@ def _systems_in(fleet: Fleet, catalog: Catalog) -> list[System]:
 
 def build_planning_inputs(scenario: Any, fleet_path: str | os.PathLike[str] | None = None,
                           budget: str | float | None = None,
-                          charge_inventory_capex: bool = False) -> tuple[Any, PlanContext]:
-    """Planning inputs for the LP plus the context the report needs."""
+                          charge_inventory_capex: bool = False,
+                          cost_basis: str | None = None) -> tuple[Any, PlanContext]:
+    """Planning inputs for the LP plus the context the report needs.
+
+    ``cost_basis`` (own, rent or buy; default own) says how acquired units are charged
+    (:class:`planner.lp.inputs.PlanningInputs`).
+    """
     from planner.lp.inputs import PlanningInputs
+    from planner.perf.cost import cost_basis as parse_basis
+
+    basis = parse_basis(cost_basis)
 
     catalog = load_catalog()
     fleet = load_fleet(fleet_path or scenario.fleet, catalog)
@@ -60,7 +68,8 @@ def build_planning_inputs(scenario: Any, fleet_path: str | os.PathLike[str] | No
         assumptions.update({a["name"]: a for a in job_assumptions})
         rows.extend(job_rows)
     inputs = PlanningInputs(
-        sites=tuple(_site(site) for site in sorted(fleet.sites, key=lambda s: s.id)),
+        sites=tuple(_site(site, catalog, basis.value)
+                    for site in sorted(fleet.sites, key=lambda s: s.id)),
         links=tuple(_link(link) for link in fleet.links),
         systems=tuple(_system(system) for system in systems),
         cpu_server=_cpu_server(fleet),
@@ -68,6 +77,7 @@ def build_planning_inputs(scenario: Any, fleet_path: str | os.PathLike[str] | No
         jobs=tuple(sorted(jobs, key=lambda j: j.id)),
         budget_usd=_budget(budget),
         charge_inventory_capex=charge_inventory_capex,
+        cost_basis=basis.value,
     )
     system_rows = tuple({"system": s.id, "accelerators": s.accelerators,
                          "cpu_cores": s.host.cores,
@@ -91,17 +101,29 @@ def _budget(budget: str | float | None) -> float | None:
             from None
 
 
-def _site(site: Any) -> Any:
+def _site(site: Any, catalog: Catalog, basis: str) -> Any:
+    """The site's row; on the rent basis its purchase limits become rental limits for the
+    systems with a rental price (here or in the catalog) and nothing can be bought."""
     from planner.lp.inputs import SiteInput
 
+    purchase = {k: p.purchase for k, p in site.prices.items() if p.purchase is not None}
+    rental = {k: p.rental for k, p in site.prices.items() if p.rental is not None}
+    buy_limits, rent_limits = dict(site.purchase_limits), dict(site.rental_limits)
+    cpu_buy = site.cpu_server_purchase_limit
+    if basis == "rent":
+        for name, limit in buy_limits.items():
+            if name in rental or catalog.systems[name].rental is not None:
+                rent_limits[name] = max(limit, rent_limits.get(name, 0))
+        buy_limits, cpu_buy = {}, 0
     return SiteInput(
         id=site.id, region=site.region, power_cap_w=site.power_capacity, pue=site.pue,
         electricity_usd_per_j=site.electricity_price,
         colocation_usd_per_w_s=site.colocation_price,
         inventory=dict(sorted(site.inventory.items())),
-        purchase_limits=dict(sorted(site.purchase_limits.items())),
-        rental_limits=dict(sorted(site.rental_limits.items())),
-        cpu_servers=site.cpu_servers, cpu_server_purchase_limit=site.cpu_server_purchase_limit)
+        purchase_limits=dict(sorted(buy_limits.items())),
+        rental_limits=dict(sorted(rent_limits.items())),
+        cpu_servers=site.cpu_servers, cpu_server_purchase_limit=cpu_buy,
+        purchase_usd=purchase, rental_usd_per_s=rental)
 
 
 def _link(link: Any) -> Any:
@@ -135,18 +157,57 @@ def _economics(fleet: Fleet) -> Any:
                           cost_of_capital=fleet.economics.cost_of_capital)
 
 
+GRADIENT_BYTES_PER_PARAM = 2.0  # BF16 gradients, as planner.perf.training keeps them
+
+
+def _sync_bytes(loaded: Any, spec: Pretrain) -> float:
+    """Bytes each site of a pretraining run spanning sites sends to the hub site over the run
+    (and receives back): hierarchical all-reduce through a hub.
+
+    Within a site the gradients are reduced over its fast fabric; across sites each site sends
+    its reduced gradients (2 bytes per parameter) to one hub site and receives the averaged
+    result, every ``cross_site_sync_every`` optimizer steps of ``global_batch_tokens``. With
+    two sites that is what a ring all-reduce moves per site, 2(n-1)/n of the gradients
+    (Patarasuk & Yuan, J. Parallel Distrib. Comput. 69(2), 2009); ``cross_site_sync_every``
+    of several hundred is DiLoCo's outer step (Douillard et al., arXiv 2311.08105: H = 500).
+    """
+    if not spec.allow_cross_site:
+        return 0.0
+    from planner.workload.params import count_params
+
+    params = count_params(loaded.model.architecture).total
+    syncs = spec.tokens / spec.global_batch_tokens / spec.cross_site_sync_every
+    return params * GRADIENT_BYTES_PER_PARAM * syncs
+
+
+def _placement_options(spec: Any, systems: list[System], file: str,
+                       synchronous: tuple[str, ...]) -> dict[str, Any]:
+    """A job's ``systems``, ``homogeneous`` (its synchronous roles) and ``max_sites``; an
+    unknown or unusable system id is an input error naming it."""
+    known = {s.id for s in systems}
+    unknown = [name for name in spec.systems if name not in known]
+    if unknown:
+        raise InputError([Problem(str(file), f"systems.{name}",
+                                  f"system {name!r} is not in the fleet",
+                                  f"use one of: {', '.join(sorted(known))}")
+                          for name in unknown])
+    return {"systems": tuple(spec.systems),
+            "homogeneous": synchronous if spec.homogeneous else (),
+            "max_sites": spec.max_sites}
+
+
 def _job(loaded: Any, systems: list[System]) -> tuple[Any, dict[tuple[str, str], dict[str, str]],
                                                       list[dict[str, Any]], list[dict[str, Any]]]:
     spec = loaded.spec
     if spec.kind is WorkloadKind.POSTTRAIN:
-        return _posttrain_job(loaded.name, spec, dict(loaded.models), systems)
+        return _posttrain_job(loaded.name, spec, dict(loaded.models), systems, loaded.file)
     if spec.kind is WorkloadKind.PRETRAIN:
         return _pretrain_job(loaded, spec, systems)
     return _serve_job(loaded, spec, systems)
 
 
 def _posttrain_job(name: str, spec: Posttrain, models: dict[str, Any],
-                   systems: list[System]) -> tuple[Any, Any, Any, Any]:
+                   systems: list[System], file: str = "") -> tuple[Any, Any, Any, Any]:
     from planner.lp.inputs import JobInput, RlCoupling, RoleInput
     from planner.perf.rl import posttrain_assumptions, posttrain_demand, role_estimates
 
@@ -177,7 +238,8 @@ def _posttrain_job(name: str, spec: Posttrain, models: dict[str, Any],
                           weight_bytes=demand.weight_sync_bytes_per_update,
                           policy_updates=spec.policy_updates)
     job = JobInput(id=name, kind="posttrain", horizon_s=spec.deadline, roles=roles,
-                   single_site=False, rl=coupling, serve=None)
+                   single_site=False, rl=coupling, serve=None, **_placement_options(
+                       spec, systems, file or name, ("update",)))
     bounds = {(name, role): entry["bound"] for role, entry in per_role.items()}
     return job, bounds, list(assumptions.values()), rows
 
@@ -213,7 +275,9 @@ def _pretrain_job(loaded: Any, spec: Pretrain, systems: list[System]) -> tuple[A
                      throughput=dict(sorted(thr.items())), cpu_core_seconds_per_work=0.0,
                      bound=dict(sorted(bound.items())))
     job = JobInput(id=loaded.name, kind="pretrain", horizon_s=spec.deadline, roles=(role,),
-                   single_site=not spec.allow_cross_site, rl=None, serve=None)
+                   single_site=not spec.allow_cross_site, rl=None, serve=None,
+                   sync_bytes=_sync_bytes(loaded, spec),
+                   **_placement_options(spec, systems, loaded.file, ("train",)))
     return job, {(loaded.name, "train"): bound}, list(assumptions.values()), rows
 
 
@@ -241,7 +305,8 @@ def _serve_job(loaded: Any, spec: Serve, systems: list[System]) -> tuple[Any, An
                      bound=dict(sorted(bound.items())))
     job = JobInput(id=loaded.name, kind="serve", horizon_s=spec.duration, roles=(role,),
                    single_site=False, rl=None,
-                   serve=ServeDemand(rate_by_region=by_region, latency_bound_s=spec.latency_bound))
+                   serve=ServeDemand(rate_by_region=by_region, latency_bound_s=spec.latency_bound),
+                   **_placement_options(spec, systems, loaded.file, ()))
     return job, {(loaded.name, "serve"): bound}, list(assumptions.values()), rows
 
 
@@ -264,7 +329,8 @@ class PlanResult:
         return data
 
     def to_frame(self) -> Any:
-        """One row per placement (site, system, job, role, units, utilization); needs pandas."""
+        """One row per placement (site, system, job, role, units, busy_units,
+        site_units_share); needs pandas."""
         from planner.report.frame import frame
 
         return frame(self.to_dict()["placements"])

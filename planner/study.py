@@ -34,6 +34,7 @@ skips the scenarios it already holds (except those that crashed, which are retri
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import itertools
@@ -396,6 +397,16 @@ class ScenarioTask:
     integer: bool = False
     solver: str = "highs"
     time_limit_s: float | None = None
+    cost_basis: str = "own"
+
+
+def _with_basis(task: ScenarioTask, basis: str) -> ScenarioTask:
+    """The task priced on ``basis`` (``--cost-basis``); a basis other than the default own
+    changes the scenario id, so results on different bases never mix in one folder."""
+    if basis == task.cost_basis:
+        return task
+    tid = hashlib.sha1(f"{task.id}:{basis}".encode()).hexdigest()[:12]
+    return dataclasses.replace(task, id=tid, cost_basis=basis)
 
 
 def _scenario_id(loaded: LoadedStudy, option: Option, values: Sequence[tuple[str, str]]) -> str:
@@ -443,7 +454,8 @@ def run_task(task: ScenarioTask) -> dict[str, Any]:
     try:
         row = evaluate_option(task.workload, option, task.overrides,
                               objective=task.objective, integer=task.integer,
-                              solver=task.solver, time_limit_s=task.time_limit_s)
+                              solver=task.solver, time_limit_s=task.time_limit_s,
+                              cost_basis=task.cost_basis)
     except PlannerError as err:
         row = error_row(option, task.kind, err)
     except Exception as err:  # a crash must not stop the study; it is retried on resume
@@ -755,16 +767,21 @@ def _as_float(value: Any) -> float | None:
 
 
 def sweep(study_path: PathLike, out_dir: PathLike | None = None, workers: int = 1,
-          scheduler: str | None = None, progress: Progress | None = None) -> SweepResult:
+          scheduler: str | None = None, progress: Progress | None = None,
+          cost_basis: str | None = None) -> SweepResult:
     """Run every scenario of a study; write results.json, results.csv and report.html.
 
     With ``out_dir``, scenarios already recorded in ``out_dir/results.json`` are skipped
     (crashed ones are retried) and the results file is rewritten as results arrive, so an
     interrupted study resumes where it stopped. ``progress(record, done, total)`` is called in
-    this process after each scenario.
+    this process after each scenario. ``cost_basis`` prices every scenario on own (default),
+    rent or buy (:mod:`planner.perf.cost`).
     """
+    from planner.perf.cost import cost_basis as parse_basis
+
+    basis = parse_basis(cost_basis).value
     loaded = load_study(study_path)
-    tasks = expand(loaded)
+    tasks = [_with_basis(t, basis) for t in expand(loaded)]
     previous = _previous_records(out_dir, {t.id for t in tasks})
     todo = [t for t in tasks if t.id not in previous]
     records: dict[str, dict[str, Any]] = dict(previous)

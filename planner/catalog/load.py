@@ -208,7 +208,7 @@ def _check_fleet(doc: Document, fleet: Fleet, catalog: Catalog) -> list[Problem]
             problems.append(doc.problem(("sites", i, "id"), f"duplicate site id {site.id!r}",
                                         "site ids must be unique"))
         seen.add(site.id)
-        for table in ("inventory", "purchase_limits", "rental_limits"):
+        for table in ("inventory", "purchase_limits", "rental_limits", "prices"):
             for name in getattr(site, table):
                 if name not in catalog.systems:
                     problems.append(doc.problem(("sites", i, table, name),

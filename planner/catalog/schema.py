@@ -232,6 +232,13 @@ class Economics(StrictModel):
     default_acquisition: Literal["purchase", "rental"] = "purchase"
 
 
+class SitePrice(StrictModel):
+    """A site's own quote for one system, overriding the catalog price (either or both)."""
+
+    purchase: Money | None = Field(None, description="purchase price of one unit at this site")
+    rental: MoneyRate | None = Field(None, description="hourly rental price of one unit here")
+
+
 class Site(StrictModel):
     """A datacenter: power, prices, what it has and what it may buy."""
 
@@ -247,6 +254,8 @@ class Site(StrictModel):
     rental_limits: dict[str, Annotated[int, Field(ge=0)]] = {}
     cpu_servers: Annotated[int, Field(ge=0)] = 0
     cpu_server_purchase_limit: Annotated[int, Field(ge=0)] = 0
+    prices: dict[str, SitePrice] = Field(
+        {}, description="per-system purchase/rental quotes at this site (default: catalog)")
 
 
 class Link(StrictModel):

@@ -38,7 +38,8 @@ Parameters (SI units)
 
 Variables (all :math:`\ge 0`)
 -----------------------------
-- ``place[j,r,s,h]`` units of *h* at *s* assigned to role *r* (continuous in both modes).
+- ``place[j,r,s,h]`` units of *h* at *s* busy with role *r*'s work (continuous in both
+  modes); ``whole[j,r,s,h]`` (integer mode only, integer): the whole units assigned to it.
 - ``cpu_work[j,r,s]`` share of CPU role *r*'s work done at *s* (work / :math:`\hat W`).
 - ``units[s,h]`` = ``own`` (inventory switched on) + ``buy`` + ``rent``; ``cpu_on[s]``,
   ``cpu_buy[s]`` CPU servers on hand used / bought. Integer with ``integer=True``.
@@ -63,11 +64,21 @@ Objectives
   cost coefficient (``usd_scale``): the LP is then bit-for-bit the same when every price is
   multiplied by a power of two (or the currency changes), so the plan cannot change with it.
 - ``time`` (maximise :math:`\lambda`): every pretraining and post-training job does
-  :math:`\lambda W_{jr}` work within :math:`T_j`, i.e. finishes in :math:`T_j/\lambda`; serving
-  demand stays as given. Linear approximation: costs are still charged for the full horizon *T*
-  (hardware is held for the scenario), while egress grows with :math:`\lambda`. Lexicographic:
-  once :math:`\lambda^*` is found, ``speed_floor``: :math:`\lambda \ge (1 - 10^{-9})\lambda^*`
-  is added and cost is minimised, so the plan is the cheapest of the fastest.
+  :math:`\lambda W_{jr}` work within :math:`T_j`, i.e. finishes at
+  :math:`F_j = T_j/\lambda` (reported per job as ``finish_s``); serving demand stays as given.
+  Lexicographic: once :math:`\lambda^*` is found, ``speed_floor``:
+  :math:`\lambda \ge (1 - 10^{-9})\lambda^*` is added and cost is minimised, so the plan is
+  the cheapest of the fastest. The LP still prices units held for the horizon *T* (a rate times
+  a fixed time keeps it linear); since :math:`\lambda` is then fixed, minimising cost over *T*
+  is minimising the cost rate, hence the cost to completion when every job shares one horizon.
+  What is reported as the cost of the work is the *cost to completion* of each job
+  (``planner.lp.extract``): its share of each pool's cost (its share of the units placed
+  there; of CPU servers, its share of the busy cores) held for :math:`F_j` instead of *T*
+  (rented units are held, owned and bought ones amortised, over the time they are used;
+  energy for the time they run), plus the egress of the whole work
+  (:math:`\mathrm{ship}/\lambda`). The same figure with the cost objective uses
+  :math:`F_j = T_j/p_j`, :math:`p_j` the least share of the work done over the job's work rows
+  (1 when it finishes on its deadline).
 
 Constraints
 -----------
@@ -76,7 +87,11 @@ coupling implies): :math:`\sum_{s,h}\theta T_j\,\mathrm{place}/\hat W \ge 1` (co
 :math:`\ge \lambda` (time); CPU roles: :math:`\sum_s \mathrm{cpu\_work}_{jrs} \ge 1`
 (or :math:`\lambda`).
 
-``capacity[s,h]``: :math:`\sum_{j,r}\mathrm{place}_{jrsh} \le \mathrm{units}_{sh}`.
+``capacity[s,h]``: :math:`\sum_{j,r}\mathrm{place}_{jrsh} \le \mathrm{units}_{sh}`
+(integer mode: :math:`\sum_{j,r}\mathrm{whole}_{jrsh} \le \mathrm{units}_{sh}` with
+``whole_units[j,r,s,h]``: :math:`\mathrm{place} \le \mathrm{whole}`, so every placement
+is whole units while the work it does, which the RL coupling ties to other roles, may be less
+than they could do).
 
 ``provision[s,h]``: :math:`\mathrm{units} = \mathrm{own} + \mathrm{buy} + \mathrm{rent}`.
 
@@ -169,7 +184,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from planner.lp.costs import cpu_server_costs, system_costs
+from planner.lp.costs import cpu_server_costs, rental_price, system_costs
 from planner.lp.index import LpIndex, build_index, lp_safe
 from planner.lp.inputs import PlanningInputs
 
@@ -239,6 +254,10 @@ class BuiltLp:
     arcs_at: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = field(
         default_factory=dict)
 
+    def by_jrs_all(self, j: str, r: str) -> list[tuple[Key, Any]]:
+        """Placements of one role at every site."""
+        return [item for s in self.index.sites for item in self.by_jrs.get((j, r, s), [])]
+
     @property
     def lam(self) -> Any | None:
         """The throughput multiplier variable (time objective), else None."""
@@ -259,7 +278,8 @@ def build_lp(inputs: PlanningInputs, *, objective: Objective = "cost", integer: 
     m.usd_scale = max((abs(c) for part in m.cost_parts.values() for _, c in part if c),
                       default=1.0)
     for add in (_add_work, _add_capacity, _add_limits, _add_site_power, _add_site_cpu,
-                _add_links, _add_site_choice, _add_serve, _add_rl, _add_budget):
+                _add_links, _add_site_choice, _add_system_choice, _add_spread, _add_serve,
+                _add_rl, _add_budget):
         add(m)
     _set_objective(m)
     return m
@@ -346,7 +366,7 @@ def _sources(m: BuiltLp, s: str, h: str) -> tuple[str, ...]:
         out.append("own")
     if site.purchase_limits.get(h, 0) > 0 or m.elastic:
         out.append("buy")
-    if site.rental_limits.get(h, 0) > 0 and system.rental_usd_per_s is not None:
+    if site.rental_limits.get(h, 0) > 0 and rental_price(system, site) is not None:
         out.append("rent")
     return tuple(out)
 
@@ -362,10 +382,12 @@ def _add_variables(m: BuiltLp) -> None:
         _var(m, "cpu_buy", (s,), integer=True)
     for place in ix.place_keys:
         _var(m, "place", place)
+        if m.integer:
+            _var(m, "whole", place, integer=True)
     for work in ix.cpu_keys:
         _var(m, "cpu_work", work)
     for j in ix.flow_jobs:
-        for kind in KINDS:
+        for kind in ix.flow_kinds[j]:
             for a, b in ix.arcs:
                 _var(m, "ship", (j, kind, a, b))
     for (j, g), sites in ix.catchments.items():
@@ -376,6 +398,15 @@ def _add_variables(m: BuiltLp) -> None:
             _var(m, "pick", (j, s), integer=True, up=1)
     for j, s in ix.gen_bound:
         _var(m, "gen_on", (j, s), integer=True, up=1)
+    for (j, r), systems in ix.system_choices.items():
+        for h in systems:
+            _var(m, "sys_pick", (j, r, h), integer=True, up=1)
+    for j in ix.spread_jobs:
+        for s in ix.sites:
+            _var(m, "site_on", (j, s), integer=True, up=1)
+    for j in ix.sync_jobs:
+        for s in ix.sites:
+            _var(m, "hub", (j, s), integer=True, up=1)
     if m.objective == "time":
         _var(m, "lambda", ())
     _add_lookups(m)
@@ -424,11 +455,14 @@ def _add_work(m: BuiltLp) -> None:
 
 
 def _add_capacity(m: BuiltLp) -> None:
-    """capacity[s,h] and provision[s,h]: placements fit in the units provisioned."""
+    """capacity[s,h] and provision[s,h]: placements fit in the units provisioned;
+    whole_units[j,r,s,h] (integer mode): each placement within its whole units."""
     by_sh = _place_groups(m, "sh")
     v = m.vars
+    for key, var in v["whole"].items():
+        _row(m, "whole_units", key, [(v["place"][key], 1.0), (var, -1.0)], "<=", 0.0, 1.0)
     for key in m.index.pools:
-        pairs = [(var, 1.0) for _, var in by_sh.get(key, [])]
+        pairs = [(v["whole"].get(k, var), 1.0) for k, var in by_sh.get(key, [])]
         _row(m, "capacity", key, [*pairs, (v["units"][key], -1.0)], "<=", 0.0, 1.0)
         sources = [(v[family][key], -1.0) for family in ("own", "buy", "rent") if key in v[family]]
         _row(m, "provision", key, [(v["units"][key], 1.0), *sources], "=", 0.0, 1.0)
@@ -507,7 +541,7 @@ def _add_links(m: BuiltLp) -> None:
     horizon = ix.horizon_s
     for a, b in ix.arcs:
         pairs = [(m.vars["ship"][(j, k, a, b)], horizon / ix.jobs[j].horizon_s)
-                 for j in ix.flow_jobs for k in KINDS]
+                 for j in ix.flow_jobs for k in ix.flow_kinds[j]]
         capacity_gb = ix.graph.edges[(a, b)].bandwidth_bytes_per_s * horizon / GB
         _row(m, "link_bw", (a, b), pairs, "<=", capacity_gb, GB / horizon,
              _PENALTY_LINK_PER_GB)
@@ -533,6 +567,47 @@ def _add_site_choice(m: BuiltLp) -> None:
             if cores:
                 _row(m, "site_choice_cpu", (j, s),
                      [*cores, (pick, -ix.choice_cores[j, s] / KCORES)], "<=", 0.0, KCORES)
+
+
+def _add_system_choice(m: BuiltLp) -> None:
+    """one_system[j,r] and system_choice[j,r,h]: a homogeneous role runs on one system type."""
+    ix, v = m.index, m.vars
+    by_jr = _place_groups(m, "jr")
+    for (j, r), systems in ix.system_choices.items():
+        _row(m, "one_system", (j, r), [(v["sys_pick"][(j, r, h)], 1.0) for h in systems],
+             "=", 1.0, 1.0)
+        for h in systems:
+            power = [(var, ix.sites[key[2]].pue * ix.systems[h].power_w / MW)
+                     for key, var in by_jr.get((j, r), []) if key[3] == h]
+            _row(m, "system_choice", (j, r, h),
+                 [*power, (v["sys_pick"][(j, r, h)], -ix.fleet_power_w / MW)], "<=", 0.0, MW)
+
+
+def _add_spread(m: BuiltLp) -> None:
+    """site_use[j,s], max_sites[j] and, for synchronous jobs spanning sites, one_hub[j],
+    hub_on_site[j,s], sync_weights[j,s] and sync_gradients[j,s] (see the module docstring)."""
+    ix, v = m.index, m.vars
+    for j in ix.spread_jobs:
+        job = ix.jobs[j]
+        for s, site in ix.sites.items():
+            power = [(var, site.pue * ix.systems[key[3]].power_w / MW)
+                     for role in job.roles for key, var in m.by_jrs.get((j, role.name, s), [])]
+            _row(m, "site_use", (j, s), [*power, (v["site_on"][(j, s)],
+                                                  -ix.choice_cap_w(s) / MW)], "<=", 0.0, MW)
+        if job.max_sites is not None and job.max_sites < len(ix.sites):
+            _row(m, "max_sites", (j,), [(v["site_on"][(j, s)], 1.0) for s in ix.sites], "<=",
+                 float(job.max_sites), 1.0)
+    for j in ix.sync_jobs:
+        sync_gb = ix.jobs[j].sync_bytes / GB
+        _row(m, "one_hub", (j,), [(v["hub"][(j, s)], 1.0) for s in ix.sites], "=", 1.0, 1.0)
+        for s in ix.sites:
+            hub, on = v["hub"][(j, s)], v["site_on"][(j, s)]
+            _row(m, "hub_on_site", (j, s), [(hub, 1.0), (on, -1.0)], "<=", 0.0, 1.0)
+            spare = (hub, sync_gb * len(ix.sites))
+            _row(m, "sync_weights", (j, s), [*_ship_balance(m, j, "weights", s), spare,
+                                             (on, -sync_gb)], ">=", 0.0, GB)
+            outward = [(var, -c) for var, c in _ship_balance(m, j, "gradients", s)]
+            _row(m, "sync_gradients", (j, s), [*outward, spare, (on, -sync_gb)], ">=", 0.0, GB)
 
 
 def _add_serve(m: BuiltLp) -> None:
@@ -626,7 +701,7 @@ def _collect_costs(m: BuiltLp) -> None:
     ix, v, parts = m.index, m.vars, m.cost_parts
     econ, horizon = ix.inputs.economics, ix.horizon_s
     for s, h in ix.pools:
-        c = system_costs(ix.systems[h], ix.sites[s], econ, horizon)
+        c = system_costs(ix.systems[h], ix.sites[s], econ, horizon, ix.inputs.cost_basis)
         own, buy, rent = (v[f].get((s, h)) for f in ("own", "buy", "rent"))
         for var in (x for x in (own, buy) if x is not None):
             parts["energy"].append((var, c.energy))
@@ -638,13 +713,42 @@ def _collect_costs(m: BuiltLp) -> None:
         if rent is not None and c.rental is not None:
             parts["rental"].append((rent, c.rental))
     for s, site in ix.sites.items():
-        c = cpu_server_costs(ix.inputs.cpu_server, site, econ, horizon)
+        c = cpu_server_costs(ix.inputs.cpu_server, site, econ, horizon, ix.inputs.cost_basis)
         for var in (v["cpu_on"][(s,)], v["cpu_buy"][(s,)]):
             parts["cpu_server_energy"].append((var, c.energy))
             parts["colocation"].append((var, c.colocation))
         parts["cpu_servers"].append((v["cpu_buy"][(s,)], c.capex))
     for (_j, _kind, a, b), var in v["ship"].items():
         parts["egress"].append((var, ix.graph.edges[(a, b)].usd_per_byte * GB))
+
+
+def choice_fixes(m: BuiltLp) -> list[tuple[Any, float]]:
+    """0/1 values rounding the relaxed system and site indicators (LP mode; see
+    ``planner.lp.solve``): each homogeneous role's system type to the one holding most of its
+    power; each spread job's sites to those it uses (the ``max_sites`` holding most of its
+    power); each synchronous job's hub to the site holding most of its power."""
+    ix, v = m.index, m.vars
+    fixes: list[tuple[Any, float]] = []
+
+    def watts(key: Key, var: Any) -> float:
+        return float(var.varValue or 0.0) * ix.systems[key[3]].power_w
+
+    for (j, r), systems in ix.system_choices.items():
+        power = {h: sum(watts(k, x) for k, x in m.by_jrs_all(j, r) if k[3] == h)
+                 for h in systems}
+        best = max(systems, key=lambda h: (power[h], h))
+        fixes += [(v["sys_pick"][(j, r, h)], 1.0 if h == best else 0.0) for h in systems]
+    for j in ix.spread_jobs:
+        job = ix.jobs[j]
+        power = {s: sum(watts(k, x) for role in job.roles
+                        for k, x in m.by_jrs.get((j, role.name, s), [])) for s in ix.sites}
+        used = sorted((s for s in ix.sites if power[s] > 1e-9), key=lambda s: (-power[s], s))
+        keep = set(used[: job.max_sites] if job.max_sites else used)
+        fixes += [(v["site_on"][(j, s)], 1.0 if s in keep else 0.0) for s in ix.sites]
+        if j in ix.sync_jobs:
+            hub = used[0] if used else next(iter(ix.sites))
+            fixes += [(v["hub"][(j, s)], 1.0 if s == hub else 0.0) for s in ix.sites]
+    return fixes
 
 
 def cost_objective(m: BuiltLp) -> Any:

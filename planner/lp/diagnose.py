@@ -181,7 +181,7 @@ def _network_lines(m: BuiltLp) -> list[Shortfall]:
     if not short:
         return out
     for j in m.index.flow_jobs:
-        for kind in ("samples", "kept", "weights"):
+        for kind in m.index.flow_kinds[j]:
             line = _network_line(m, j, kind)
             if line is not None:
                 out.append(line)

@@ -11,10 +11,18 @@ from typing import Any
 
 from planner.lp.bottlenecks import find_bottlenecks
 from planner.lp.build import GB, LAMBDA_MAX, BuiltLp
-from planner.lp.costs import amortised_usd, capital_recovery_factor, system_costs
+from planner.lp.costs import (
+    amortised_usd,
+    capital_recovery_factor,
+    cpu_server_costs,
+    purchase_price,
+    rental_price,
+    system_costs,
+)
 from planner.lp.solution import (
     Flow,
     InventoryUse,
+    JobOutcome,
     Note,
     Placement,
     Purchase,
@@ -50,6 +58,7 @@ def extract_solution(m: BuiltLp, outcome: SolveOutcome) -> Solution:
     breakdown = {part: sum((c * value(v) for v, c in m.cost_parts.get(part, [])), 0.0)
                  for part in _PARTS}
     total = sum(breakdown.values())
+    marginal = total - breakdown["inventory_capex"]
     objective_value = value(m.lam) if m.lam is not None else total
     finish = None
     if m.lam is not None:
@@ -65,21 +74,102 @@ def extract_solution(m: BuiltLp, outcome: SolveOutcome) -> Solution:
         assumptions=_assumptions(m, outcome),
         solver=SolverInfo(outcome.solver, outcome.status, outcome.seconds, outcome.variables,
                           outcome.constraints, outcome.mip_gap, outcome.method),
-        finish_s=finish,
+        finish_s=finish, cost_basis=m.index.inputs.cost_basis, marginal_cost_usd=marginal,
+        full_economic_cost_usd=marginal + _owned_capital(m), jobs=_jobs(m),
     )
+
+
+def _progress(m: BuiltLp) -> dict[str, float]:
+    """Share of each pretrain/post-train job's work done within its horizon: the least over
+    its work rows (1 on the deadline; the throughput multiplier with the time objective)."""
+    out: dict[str, float] = {}
+    for (family, key), row in m.rows.items():
+        if family != "work":
+            continue
+        done = sum(value(var) * c for var, c in row.constraint.items() if var is not m.lam)
+        out[key[0]] = min(out.get(key[0], done), done)
+    return out
+
+
+def _pool_cost(m: BuiltLp) -> dict[tuple[str, ...], float]:
+    """Cost over the scenario horizon of each (site, system) pool and each site's CPU
+    servers (key ``(site,)``): every cost part of its variables."""
+    owner: dict[Any, tuple[str, ...]] = {}
+    for family in ("units", "own", "buy", "rent"):
+        for key, var in m.vars[family].items():
+            owner[var] = key
+    for family in ("cpu_on", "cpu_buy"):
+        for key, var in m.vars[family].items():
+            owner[var] = key
+    cost: dict[tuple[str, ...], float] = defaultdict(float)
+    for part, pairs in m.cost_parts.items():
+        if part == "egress":
+            continue
+        for var, c in pairs:
+            if var in owner:
+                cost[owner[var]] += c * value(var)
+    return cost
+
+
+def _jobs(m: BuiltLp) -> tuple[JobOutcome, ...]:
+    """Finish time and cost to completion of every job.
+
+    A job's share of a pool's cost is its share of the units placed there (CPU servers: its
+    share of the cores CPU roles keep busy at the site); held for the scenario horizon *T*,
+    it is scaled to the job's finish time. Egress moves the bytes of the work done within the
+    horizon, so it is divided by the job's progress.
+    """
+    ix = m.index
+    pool = _pool_cost(m)
+    placed: dict[tuple[str, ...], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for (j, _, s, h), var in m.vars["place"].items():
+        placed[(s, h)][j] += value(var)
+    for (j, _, s), busy in _cpu_role_cores(m).items():
+        placed[(s,)][j] += busy
+    held: dict[str, float] = defaultdict(float)
+    for key, shares in placed.items():
+        total = sum(shares.values())
+        for j, x in shares.items():
+            if total > 0:
+                held[j] += pool.get(key, 0.0) * x / total
+    egress: dict[str, float] = defaultdict(float)
+    for (j, _k, a, b), var in m.vars["ship"].items():
+        egress[j] += value(var) * ix.graph.edges[(a, b)].usd_per_byte * GB
+    progress = _progress(m)
+    out = []
+    for job in ix.jobs.values():
+        p = 1.0 if job.serve is not None else progress.get(job.id, 0.0)
+        finish = job.horizon_s / p if p > _EPS else None
+        cost = None if finish is None else (held[job.id] * finish / ix.horizon_s
+                                            + egress[job.id] / p)
+        out.append(JobOutcome(job.id, job.kind, job.horizon_s, p, finish, cost))
+    return tuple(out)
+
+
+def _owned_capital(m: BuiltLp) -> float:
+    """Amortised capital of the owned units (and CPU servers) the plan switches on."""
+    ix = m.index
+    econ, horizon = ix.inputs.economics, ix.horizon_s
+    total = sum(value(var) * amortised_usd(purchase_price(ix.systems[h], ix.sites[s]), econ,
+                                           horizon)
+                for (s, h), var in m.vars["own"].items())
+    server = amortised_usd(ix.inputs.cpu_server.purchase_usd, econ, horizon)
+    return total + sum(value(var) * server for var in m.vars["cpu_on"].values())
 
 
 def _placements(m: BuiltLp) -> tuple[Placement, ...]:
     out = []
-    units = m.vars["units"]
-    for (j, r, s, h), var in m.vars["place"].items():
-        x = value(var)
+    units, whole = m.vars["units"], m.vars["whole"]
+    for key, var in m.vars["place"].items():
+        j, r, s, h = key
+        busy = value(var)
+        x = _count(whole[key]) if key in whole else busy
         if x > 1e-6:
-            out.append(Placement(s, h, j, r, x, x / max(value(units[(s, h)]), x)))
+            out.append(Placement(s, h, j, r, x, busy, x / max(_count(units[(s, h)]), x)))
     cores = _cores_available(m)
     for (j, r, s), busy in _cpu_role_cores(m).items():
         if busy > 1e-6:
-            out.append(Placement(s, "cpu", j, r, busy, busy / max(cores[s], busy)))
+            out.append(Placement(s, "cpu", j, r, busy, busy, busy / max(cores[s], busy)))
     return tuple(sorted(out, key=lambda p: (p.site, p.system, p.job, p.role)))
 
 
@@ -123,15 +213,15 @@ def _purchases(m: BuiltLp) -> tuple[Purchase, ...]:
     for (s, h), var in m.vars["buy"].items():
         n = _count(var)
         if n > 0:
-            c = system_costs(ix.systems[h], ix.sites[s], econ, horizon)
-            out.append(Purchase(s, h, n, n * c.capex, n * ix.systems[h].purchase_usd))
+            c = system_costs(ix.systems[h], ix.sites[s], econ, horizon, ix.inputs.cost_basis)
+            out.append(Purchase(s, h, n, n * c.capex,
+                                n * purchase_price(ix.systems[h], ix.sites[s])))
     server = ix.inputs.cpu_server
     for (s,), var in m.vars["cpu_buy"].items():
         n = _count(var)
         if n > 0:
-            out.append(Purchase(s, CPU_SERVER, n, n * amortised_usd(server.purchase_usd, econ,
-                                                                    horizon),
-                                n * server.purchase_usd))
+            c = cpu_server_costs(server, ix.sites[s], econ, horizon, ix.inputs.cost_basis)
+            out.append(Purchase(s, CPU_SERVER, n, n * c.capex, n * server.purchase_usd))
     return tuple(sorted(out, key=lambda p: (p.site, p.system)))
 
 
@@ -139,7 +229,7 @@ def _rentals(m: BuiltLp) -> tuple[Purchase, ...]:
     ix, out = m.index, []
     for (s, h), var in m.vars["rent"].items():
         n = _count(var)
-        price = ix.systems[h].rental_usd_per_s
+        price = rental_price(ix.systems[h], ix.sites[s])
         if n > 0 and price is not None:
             out.append(Purchase(s, h, n, n * price * ix.horizon_s, 0.0))
     return tuple(sorted(out, key=lambda p: (p.site, p.system)))
@@ -215,7 +305,10 @@ def _assumptions(m: BuiltLp, outcome: SolveOutcome) -> tuple[Note, ...]:
              "pay their rental price only"),
         Note("mode", "integer" if m.integer else "lp", "optimize(integer=...)",
              "LP mode: units are fractional" if not m.integer else
-             "units, purchases, rentals, CPU servers and site choices are whole numbers"),
+             "whole numbers: units per placement (job, role, site, system), units, purchases, "
+             "rentals, CPU servers and site choices. Fractional by design: busy_units (work "
+             "done, in units running flat out) and CPU-role placements, which are cores busy "
+             "on average (cores are pooled per site over host cores and CPU servers)"),
     ]
     if m.objective == "time":
         notes.append(Note("time_objective", "max common throughput multiplier",

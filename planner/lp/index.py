@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from planner.lp.costs import rental_price
 from planner.lp.inputs import ANY_REGION, JobInput, PlanningInputs, SiteInput, SystemInput
 from planner.topology import SiteGraph
 
@@ -44,12 +45,22 @@ class LpIndex:
     cpu_keys: tuple[tuple[str, str, str], ...]
     arcs: tuple[tuple[str, str], ...]
     flow_jobs: tuple[str, ...]
+    flow_kinds: dict[str, tuple[str, ...]]
+    spread_jobs: tuple[str, ...]
+    sync_jobs: tuple[str, ...]
+    system_choices: dict[tuple[str, str], tuple[str, ...]]
+    fleet_power_w: float
     catchments: dict[tuple[str, str], tuple[str, ...]]
     groups: dict[str, tuple[str, ...]]
     work_scale: dict[tuple[str, str], float]
     choice_power_w: dict[tuple[str, str], float]
     choice_cores: dict[tuple[str, str], float]
     gen_bound: dict[tuple[str, str], float]
+    elastic: bool = False
+
+    def choice_cap_w(self, site: str) -> float:
+        """M of a per-site indicator row: the site's cap (the diagnosis: all power, scaled)."""
+        return self.fleet_power_w if self.elastic else self.sites[site].power_cap_w
 
 
 def build_index(inputs: PlanningInputs, *, elastic: bool, objective: str) -> LpIndex:
@@ -63,18 +74,29 @@ def build_index(inputs: PlanningInputs, *, elastic: bool, objective: str) -> LpI
     place_keys = _place_keys(inputs, pools, catchments)
     groups = _groups(inputs)
     big = _elastic_bounds(inputs) if elastic else None
+    flows = _flow_jobs(inputs, graph)
+    sync = _sync_jobs(inputs, graph)
     index = LpIndex(
         inputs=inputs, horizon_s=inputs.horizon_s, sites=sites, systems=systems, jobs=jobs,
         graph=graph, pools=pools, place_keys=place_keys,
         cpu_keys=tuple((j.id, r.name, s) for j in inputs.jobs for r in j.roles if r.is_cpu
                        for s in sites),
-        arcs=graph.arcs, flow_jobs=_flow_jobs(inputs, graph), catchments=catchments,
+        arcs=graph.arcs, flow_jobs=(*flows, *sync),
+        flow_kinds={**dict.fromkeys(flows, ("samples", "kept", "weights")),
+                    **dict.fromkeys(sync, ("weights", "gradients"))},
+        spread_jobs=tuple(j.id for j in inputs.jobs
+                          if not j.single_site and (j.id in sync or (
+                              j.max_sites is not None and j.max_sites < len(sites)))),
+        sync_jobs=sync, system_choices=_system_choices(inputs, place_keys),
+        fleet_power_w=big[0] if big else sum(s.power_cap_w for s in inputs.sites),
+        catchments=catchments,
         groups=groups, work_scale={(j.id, r.name): r.work if r.work > 0 else 1.0
                                    for j in inputs.jobs for r in j.roles},
         choice_power_w=_choice_power(inputs, groups, big),
         choice_cores=_choice_cores(inputs, groups, big),
         gen_bound=_gen_bounds(inputs, place_keys, systems, objective, elastic,
-                              _flow_jobs(inputs, graph)),
+                              flows),
+        elastic=elastic,
     )
     return index
 
@@ -90,7 +112,7 @@ def _pools(inputs: PlanningInputs, elastic: bool) -> tuple[tuple[str, str], ...]
     for site in inputs.sites:
         for system in inputs.systems:
             rentable = (site.rental_limits.get(system.id, 0) > 0
-                        and system.rental_usd_per_s is not None)
+                        and rental_price(system, site) is not None)
             held = (site.inventory.get(system.id, 0) > 0
                     or site.purchase_limits.get(system.id, 0) > 0 or rentable)
             if held or (elastic and system.id in usable):
@@ -116,7 +138,8 @@ def _place_keys(inputs: PlanningInputs, pools: tuple[tuple[str, str], ...],
                 if allowed is not None and site not in allowed:
                     continue
                 keys += [(job.id, role.name, site, h) for h in by_site[site]
-                         if role.throughput.get(h, 0.0) > 0]
+                         if role.throughput.get(h, 0.0) > 0
+                         and (not job.systems or h in job.systems)]
     return tuple(keys)
 
 
@@ -145,6 +168,26 @@ def _groups(inputs: PlanningInputs) -> dict[str, tuple[str, ...]]:
         elif job.rl is not None:
             out[job.id] = (job.rl.update,)
     return out
+
+
+def _sync_jobs(inputs: PlanningInputs, graph: SiteGraph) -> tuple[str, ...]:
+    """Synchronous jobs allowed to span sites, whose gradients and weights travel on links."""
+    if not graph.arcs:
+        return ()
+    return tuple(j.id for j in inputs.jobs if j.sync_bytes > 0 and not j.single_site
+                 and j.rl is None)
+
+
+def _system_choices(inputs: PlanningInputs, place_keys: tuple[PlaceKey, ...]
+                    ) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(job, homogeneous role) -> the system types it could run on, where there are two or
+    more (with one there is nothing to choose)."""
+    wanted = {(j.id, r) for j in inputs.jobs for r in j.homogeneous}
+    found: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for j, r, _, h in place_keys:
+        if (j, r) in wanted:
+            found[(j, r)].add(h)
+    return {key: tuple(sorted(hs)) for key, hs in sorted(found.items()) if len(hs) > 1}
 
 
 def _flow_jobs(inputs: PlanningInputs, graph: SiteGraph) -> tuple[str, ...]:

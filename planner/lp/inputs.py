@@ -33,6 +33,7 @@ from planner.errors import Problem
 
 __all__ = [
     "ANY_REGION",
+    "CostBasisName",
     "CpuServerInput",
     "EconomicsInput",
     "JobInput",
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 JobKind = Literal["pretrain", "posttrain", "serve"]
+CostBasisName = Literal["own", "rent", "buy"]
 ANY_REGION = "*"
 _WHERE = "<planning inputs>"
 
@@ -85,7 +87,11 @@ class SystemInput:
 
 @dataclass(frozen=True, slots=True)
 class SiteInput:
-    """One datacenter: power, prices, units on hand and what may be bought or rented there."""
+    """One datacenter: power, prices, units on hand and what may be bought or rented there.
+
+    ``purchase_usd`` and ``rental_usd_per_s`` override a system's catalog price at this site
+    (quotes differ by site and vendor); a system missing from them costs the catalog price.
+    """
 
     id: str
     region: str
@@ -98,9 +104,12 @@ class SiteInput:
     rental_limits: Mapping[str, int] = field(default_factory=dict)
     cpu_servers: int = 0
     cpu_server_purchase_limit: int = 0
+    purchase_usd: Mapping[str, float] = field(default_factory=dict)
+    rental_usd_per_s: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _freeze(self, maps=("inventory", "purchase_limits", "rental_limits"))
+        _freeze(self, maps=("inventory", "purchase_limits", "rental_limits", "purchase_usd",
+                            "rental_usd_per_s"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +203,15 @@ class ServeDemand:
 
 @dataclass(frozen=True, slots=True)
 class JobInput:
-    """A job: its roles, its deadline (horizon) and how it may spread over sites."""
+    """A job: its roles, its deadline (horizon) and how it may spread over sites.
+
+    ``systems``: the system types it may use (empty: any that runs it). ``homogeneous``: roles
+    that must run on one system type (synchronous data parallelism: every replica steps
+    together). ``max_sites``: most sites holding its accelerator units (None: no limit).
+    ``sync_bytes``: for a synchronous job allowed to span sites, the bytes each participating
+    site sends to the job's hub site (reduced gradients) and receives back (updated weights)
+    over the whole job.
+    """
 
     id: str
     kind: JobKind
@@ -203,9 +220,15 @@ class JobInput:
     single_site: bool = False
     rl: RlCoupling | None = None
     serve: ServeDemand | None = None
+    systems: tuple[str, ...] = ()
+    homogeneous: tuple[str, ...] = ()
+    max_sites: int | None = None
+    sync_bytes: float = 0.0
 
     def __post_init__(self) -> None:
         _freeze(self, by_id=("roles",))
+        object.__setattr__(self, "systems", tuple(sorted(self.systems)))
+        object.__setattr__(self, "homogeneous", tuple(sorted(self.homogeneous)))
 
     def role(self, name: str) -> RoleInput:
         """The role with this name (KeyError if absent)."""
@@ -221,6 +244,10 @@ class PlanningInputs:
 
     ``charge_inventory_capex``: by default units already owned cost energy and colocation only
     (their capital is sunk); set it to charge their amortised purchase price as well.
+    ``cost_basis``: how acquired units are charged: ``own`` (purchase amortised over the
+    horizon with the capital recovery factor), ``buy`` (the whole purchase price charged to
+    this plan), ``rent`` (acquisitions are rentals; ``planner.scenario`` turns purchase limits
+    into rental limits where a rental price exists).
     """
 
     sites: tuple[SiteInput, ...]
@@ -231,6 +258,7 @@ class PlanningInputs:
     jobs: tuple[JobInput, ...]
     budget_usd: float | None = None
     charge_inventory_capex: bool = False
+    cost_basis: CostBasisName = "own"
 
     def __post_init__(self) -> None:
         _freeze(self, by_id=("sites", "links", "systems", "jobs"))
@@ -317,7 +345,8 @@ def _check_site(site: SiteInput, systems: set[str]) -> list[Problem]:
     if site.pue < 1.0:
         problems.append(_problem(f"sites.{site.id}.pue", f"PUE {site.pue} is below 1",
                                  "PUE is total facility power / IT power, at least 1"))
-    for name in ("inventory", "purchase_limits", "rental_limits"):
+    for name in ("inventory", "purchase_limits", "rental_limits", "purchase_usd",
+                 "rental_usd_per_s"):
         problems += [_problem(f"sites.{site.id}.{name}.{key}", f"unknown system {key!r}")
                      for key in getattr(site, name) if key not in systems]
     return problems
@@ -340,6 +369,11 @@ def _check_job(job: JobInput, systems: set[str]) -> list[Problem]:
         problems += [_problem(f"{path}.roles.{role.name}.throughput.{key}",
                               f"unknown system {key!r}")
                      for key in role.throughput if key not in systems]
+    names = {r.name for r in job.roles}
+    problems += [_problem(f"{path}.homogeneous", f"no role named {name!r} in the job")
+                 for name in job.homogeneous if name not in names]
+    if job.max_sites is not None and job.max_sites < 1:
+        problems.append(_problem(f"{path}.max_sites", "a job needs at least one site"))
     if job.rl is not None:
         problems += _check_rl(job, job.rl)
     problems += _check_serve(job)

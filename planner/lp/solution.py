@@ -5,12 +5,22 @@
 - ``status``: ``optimal``, or ``time_limit`` for a MILP stopped with a feasible plan.
 - ``objective``: ``{name, value, unit}``; for the time objective also
   ``throughput_multiplier`` and ``finish_s`` (job -> seconds to finish; null if never).
+- ``cost_basis``: ``own``, ``rent`` or ``buy``: how acquired units are charged
+  (``planner.lp.costs``).
 - ``total_cost_usd`` and ``cost_breakdown_usd`` (parts that sum to the total: purchase,
-  inventory_capex, rental, energy, colocation, cpu_servers, cpu_server_energy, egress).
-- ``placements``: ``{site, system, job, role, units, utilization}``; ``utilization`` is the
-  share of the units of that system provisioned at that site which the role occupies. CPU roles
-  appear with system ``cpu``, ``units`` = cores busy on average over the job's horizon and
-  ``utilization`` = share of the site's available cores.
+  inventory_capex, rental, energy, colocation, cpu_servers, cpu_server_energy, egress): what
+  the objective minimised.
+- ``marginal_cost_usd``: the total without owned units' capital (sunk), and
+  ``full_economic_cost_usd``: the marginal cost plus the amortised capital of every owned unit
+  and CPU server the plan switches on. Compare plans on one of the two, never across.
+- ``jobs``: ``{job, kind, horizon_s, progress, finish_s, cost_to_completion_usd}``
+  (:class:`JobOutcome`): each job's finish time and its cost to completion.
+- ``placements``: ``{site, system, job, role, units, busy_units, site_units_share}``:
+  ``units`` assigned to the role (whole with ``--integer``), ``busy_units`` the work it does in
+  units running flat out, ``site_units_share`` its share of that system's units provisioned at
+  the site. CPU roles appear with system ``cpu``, ``units`` = ``busy_units`` = cores busy on
+  average over the job's horizon (fractional in both modes: cores are shared by every role
+  on a site's hosts and CPU servers) and ``site_units_share`` = share of the site's cores.
 - ``purchases``: ``{site, system, units, cost_usd, capex_usd}``: bought units (CPU-only servers
   as system ``cpu-server``), their amortised cost in this plan and the purchase outlay.
 - ``rentals``: ``{site, system, units, cost_usd}``; ``inventory``: ``{site, system, units_used,
@@ -35,6 +45,7 @@ __all__ = [
     "Bottleneck",
     "Flow",
     "InventoryUse",
+    "JobOutcome",
     "Note",
     "Placement",
     "Purchase",
@@ -49,14 +60,20 @@ SCHEMA_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class Placement:
-    """Units of a system at a site given to one role of one job."""
+    """Units of a system at a site given to one role of one job.
+
+    ``units``: units assigned (whole numbers with ``--integer``); ``busy_units``: the work done,
+    in units running flat out (at most ``units``); ``site_units_share``: ``units`` as a share
+    of the units of that system provisioned at the site.
+    """
 
     site: str
     system: str
     job: str
     role: str
     units: float
-    utilization: float
+    busy_units: float
+    site_units_share: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +111,24 @@ class Flow:
         """JSON form with ``from``/``to`` keys."""
         return {"job": self.job, "from": self.source, "to": self.target, "kind": self.kind,
                 "bytes": self.bytes}
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """When a job finishes and what it costs to finish it.
+
+    ``progress``: the share of the job's work done within its horizon (1 when it finishes on
+    its deadline, the throughput multiplier with the time objective); ``finish_s`` = horizon /
+    progress (a serving job runs for its duration); ``cost_to_completion_usd``: the job's
+    share of the units' cost held for ``finish_s`` plus its egress for the whole work.
+    """
+
+    job: str
+    kind: str
+    horizon_s: float
+    progress: float
+    finish_s: float | None
+    cost_to_completion_usd: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +206,10 @@ class Solution:
     assumptions: tuple[Note, ...]
     solver: SolverInfo
     finish_s: Mapping[str, float | None] | None = None
+    cost_basis: str = "own"
+    marginal_cost_usd: float = 0.0
+    full_economic_cost_usd: float = 0.0
+    jobs: tuple[JobOutcome, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """The JSON-ready contract (schema_version 1)."""
@@ -183,8 +222,12 @@ class Solution:
             "schema_version": SCHEMA_VERSION,
             "status": self.status,
             "objective": objective,
+            "cost_basis": self.cost_basis,
             "total_cost_usd": self.total_cost_usd,
+            "marginal_cost_usd": self.marginal_cost_usd,
+            "full_economic_cost_usd": self.full_economic_cost_usd,
             "cost_breakdown_usd": dict(self.cost_breakdown_usd),
+            "jobs": [asdict(j) for j in self.jobs],
             "placements": [asdict(p) for p in self.placements],
             "purchases": [asdict(p) for p in self.purchases],
             "rentals": [{k: v for k, v in asdict(p).items() if k != "capex_usd"}

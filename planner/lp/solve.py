@@ -9,8 +9,12 @@
   chance among equally fast plans.
 - LP mode with site choices (single-site jobs, RL update sites, generating sites): the relaxed
   solution is rounded (each group to the site holding most of its power, each ``gen_on`` to
-  whether the site generates) and re-solved; if the rounded problem is infeasible the relaxed
-  solution is kept and a note says so.
+  whether the site generates, each homogeneous role to the system type holding most of its
+  power, each spread job to the sites it uses; ``build.choice_fixes``) and re-solved; if the
+  rounded problem is infeasible (or a job spreads over chosen sites, ``max_sites`` or
+  cross-site synchronisation) the choices alone are solved as binaries (the rest stays
+  continuous), fixed, and the LP re-solved; if that has no solution the scenario is
+  infeasible (a relaxed plan would split a job the way it cannot be built).
 - HiGHS gets the problem through :mod:`planner.lp.highs`: one matrix hand-off, scaled to
   numbers near 1 (:mod:`planner.lp.scaling`), values and duals mapped back to the build's
   units; the LP method (dual simplex, interior point, PDLP) is chosen by model size unless
@@ -39,7 +43,13 @@ from typing import Any, Literal
 
 from planner.errors import SolverError
 from planner.lp import highs
-from planner.lp.build import SPEED_TOLERANCE, BuiltLp, add_speed_floor, remove_speed_floor
+from planner.lp.build import (
+    SPEED_TOLERANCE,
+    BuiltLp,
+    add_speed_floor,
+    choice_fixes,
+    remove_speed_floor,
+)
 from planner.lp.highs import Method
 
 __all__ = ["SolveOutcome", "SolverName", "solve_lp"]
@@ -113,7 +123,7 @@ def solve_lp(m: BuiltLp, *, solver: SolverName = "highs", time_limit_s: float | 
             _finish_integer(m, outcome, cfg)
         else:
             _round_site_choices(m, outcome, cfg)
-            if _lexicographic(m):
+            if outcome.status != "infeasible" and _lexicographic(m):
                 outcome.duals = _snapshot(m)
                 _cheapest_at_best_speed(m, outcome, cfg)
     outcome.seconds = time.perf_counter() - start
@@ -292,18 +302,43 @@ def _round_site_choices(m: BuiltLp, outcome: SolveOutcome, cfg: _Settings) -> No
     if all(abs((var.varValue or 0.0) - value) <= _TOL for var, value in fixes):
         return
     saved = [(var, var.lowBound, var.upBound) for var, _ in fixes]
-    for var, value in fixes:
+    if not m.vars["site_on"]:  # jobs spread over chosen sites: rounding is too crude
+        for var, value in fixes:
+            var.lowBound = var.upBound = value
+        if _run(m, cfg).status == "optimal":
+            outcome.notes.append("LP mode: site choices rounded (single-site jobs, RL update "
+                                 "and generating sites) and the LP re-solved")
+            return
+        for var, low, up in saved:
+            var.lowBound, var.upBound = low, up
+    if _solve_choices_exactly(m, [var for var, _ in fixes], cfg):
+        outcome.notes.append("LP mode: rounding the site and system choices was infeasible; "
+                             "the choices were solved exactly (binary) and the LP re-solved")
+        return
+    outcome.status = "infeasible"  # no plan makes every site and system choice
+
+
+def _solve_choices_exactly(m: BuiltLp, choices: list[Any], cfg: _Settings) -> bool:
+    """Solve with only the 0/1 choice variables integer, fix them and re-solve the LP (for
+    duals); False (bounds restored) when that has no solution either."""
+    import pulp
+
+    for var in choices:
+        var.cat = pulp.LpInteger
+    found = _run(m, cfg).status in ("optimal", "time_limit")
+    values = [(var, float(round(var.varValue or 0.0))) for var in choices]
+    for var in choices:
+        var.cat = pulp.LpContinuous
+    if not found:
+        return False
+    saved = [(var, var.lowBound, var.upBound) for var in choices]
+    for var, value in values:
         var.lowBound = var.upBound = value
     if _run(m, cfg).status == "optimal":
-        outcome.notes.append("LP mode: site choices rounded (single-site jobs, RL update and "
-                             "generating sites) and the LP re-solved")
-        return
+        return True
     for var, low, up in saved:
         var.lowBound, var.upBound = low, up
-    _run(m, cfg)
-    outcome.notes.append("LP mode: rounding the site choices made the problem infeasible; the "
-                         "relaxed solution is reported (jobs may be split over sites); use "
-                         "--integer for an exact site choice")
+    return False
 
 
 def _site_choice_fixes(m: BuiltLp) -> list[tuple[Any, float]]:
@@ -323,7 +358,7 @@ def _site_choice_fixes(m: BuiltLp) -> list[tuple[Any, float]]:
         assert rl is not None
         share = sum((v.varValue or 0.0) * c for v, c in _gen_pairs(m, j, rl.generate, s))
         fixes.append((var, 1.0 if share > 1e-6 else 0.0))
-    return fixes
+    return fixes + choice_fixes(m)
 
 
 def _gen_pairs(m: BuiltLp, j: str, role: str, s: str) -> list[tuple[Any, float]]:

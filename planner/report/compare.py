@@ -15,9 +15,10 @@ _ROWS: tuple[tuple[str, str, str], ...] = (
     ("status", "status", ""),
     ("units", "units_text", ""),
     ("accelerators", "accelerators", ""),
-    ("wall time", "wall_time_s", "_s"),
+    ("wall time (finishes after)", "wall_time_s", "_s"),
     ("total cost", "total_cost_usd", "_usd"),
     ("cost per {work}", "cost_per_work_usd", "_usd"),
+    ("cost to completion", "cost_to_completion_usd", "_usd"),
     ("cost per query", "usd_per_query", "_usd"),
     ("USD per 1M generated tokens", "usd_per_million_tokens", "usd_per_million_tokens"),
     ("max batch per replica", "max_batch", ""),
@@ -34,8 +35,13 @@ _ROWS: tuple[tuple[str, str, str], ...] = (
     ("error", "error", ""),
 )
 
+_BASIS_TEXT = {"own": "own (purchase amortised + energy + colocation)",
+               "rent": "rent (rental price; systems without one are n/a)",
+               "buy": "buy (whole purchase price charged to this work + energy + colocation)"}
+
 _RECORD_KEYS = ("option", "basis", "target", "status", "units", "accelerators", "wall_time_s",
                 "total_cost_usd", "cost_per_work_usd", "work_unit", "usd_per_query",
+                "finish_s", "cost_to_completion_usd",
                 "usd_per_million_tokens", "max_batch", "tokens_per_s_per_user", "ttft_s",
                 "bound", "power_w", "capex_usd", "sites_used", "cpu_cores_needed",
                 "cpu_cores_short", "cpu_servers_needed", "error")
@@ -63,7 +69,9 @@ def _cell(key: str, value: Any) -> str:
 def _verdict(data: Mapping[str, Any]) -> KeyValues:
     """The cheapest and the fastest option, each with the figure that decided it."""
     by_name = {o["option"]: o for o in data["options"]}
-    items = [("workload", f"{data['workload']} ({data['kind']})")]
+    items = [("workload", f"{data['workload']} ({data['kind']})"),
+             ("cost basis", _BASIS_TEXT.get(str(data.get("cost_basis")),
+                                            str(data.get("cost_basis", ""))))]
     cheapest, fastest = data.get("cheapest"), data.get("fastest")
     if cheapest:
         o = by_name[cheapest]
@@ -72,16 +80,25 @@ def _verdict(data: Mapping[str, Any]) -> KeyValues:
                                   f"{data.get('work_unit')}"))
     if fastest:
         o = by_name[fastest]
-        detail = f"wall time {_cell('_s', o.get('wall_time_s'))}"
+        detail = f"finishes after {_cell('_s', o.get('wall_time_s'))}"
         if data["kind"] == "serve":
             detail += (f", {_cell('tokens_per_s_per_user', o.get('tokens_per_s_per_user'))} "
                        f"per user, first token in {_cell('_s', o.get('ttft_s'))}")
         elif o.get("accelerators"):
             detail += f" on {_cell('', o.get('accelerators'))} accelerators"
         items.append(("fastest", f"{fastest}: {detail}"))
-    failed = [o["option"] for o in data["options"] if o["status"] != "ok"]
+    if data.get("objective") == "time" and len(data.get("ranking") or []) > 1:
+        items.append(("ranked by finish time", " < ".join(
+            f"{name} ({_cell('_s', by_name[name].get('wall_time_s'))}, "
+            f"{_cell('_usd', by_name[name].get('total_cost_usd'))})"
+            for name in data["ranking"])))
+    failed = [o["option"] for o in data["options"] if o["status"] == "error"]
     if failed:
         items.append(("could not run", ", ".join(failed)))
+    missing = [f"{o['option']} ({o.get('error')})" for o in data["options"]
+               if o["status"] == "n/a"]
+    if missing:
+        items.append(("n/a on this basis", ", ".join(missing)))
     if data.get("overrides"):
         items.append(("overrides", " ".join(data["overrides"])))
     return KeyValues("Verdict", tuple(items))
@@ -133,6 +150,7 @@ def comparison_report(data: Mapping[str, Any], figures: bool = True) -> Report:
     for extra in (_roles_table(options), _assumptions_table(options)):
         if extra is not None:
             sections.append(extra)
-    title = f"Comparison: {data['workload']} ({data['kind']}) on {len(options)} options"
+    title = (f"Comparison: {data['workload']} ({data['kind']}) on {len(options)} options, "
+             f"cost basis {data.get('cost_basis', 'own')}")
     drawn = tuple(comparison_figures(data)) if figures else ()
     return Report(title, tuple(sections), dict(data), drawn)

@@ -23,6 +23,8 @@ def assumptions_table(assumptions: list[dict[str, Any]]) -> Table:
 def estimate_report(data: dict[str, Any], figures: bool = False) -> Report:
     """Key figures, the role table for post-training, then the assumptions."""
     title = f"{data['workload']} ({data['kind']}) on {data['system']}"
+    if data.get("cost_basis"):
+        title += f", cost basis {data['cost_basis']}"
     items = tuple((label(k), format_value(k, v)) for k, v in data.items()
                   if k not in _HEAD and not isinstance(v, list))
     sections: list[Table | KeyValues] = [KeyValues("Estimate", items)]

@@ -28,7 +28,9 @@ def _objective(objective: Any) -> str:
         return str(objective)
     text = str(objective.get("name", ""))
     if objective.get("throughput_multiplier") is not None:
-        text += f", every job {objective['throughput_multiplier']:.3g}x faster than its deadline"
+        text += (f": finish as early as possible; every training job's work rate is "
+                 f"{objective['throughput_multiplier']:.3g} x the rate its deadline needs "
+                 "(finish and cost to completion per job below)")
     return text
 
 
@@ -36,6 +38,45 @@ def _gap(solver: dict[str, Any]) -> str:
     """", gap 0.0031 %" for a MILP whose solver reported the gap it proved, else ""."""
     gap = solver.get("mip_gap")
     return "" if gap is None else f", gap {100 * gap:.2g} %"
+def _jobs_table(data: dict[str, Any]) -> Table:
+    """Each job's finish (from the start) and its cost to completion."""
+    records = list(data.get("jobs", []))
+    rows = tuple((j["job"], j["kind"], format_value("horizon_s", j["horizon_s"]),
+                  "runs for its duration" if j["kind"] == "serve" else
+                  (format_value("finish_s", j["finish_s"]) if j["finish_s"] is not None
+                   else "never"),
+                  "-" if j["cost_to_completion_usd"] is None
+                  else _money(j["cost_to_completion_usd"]))
+                 for j in records)
+    return Table("Jobs (finish and cost to completion)",
+                 ("job", "kind", "deadline or duration", "finishes after",
+                  "cost to completion"), rows, "jobs", tuple(records))
+
+
+def _headline_costs(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The cost the objective minimised, then the marginal (owned capital sunk) and the full
+    economic cost (owned capital amortised), each labelled, so they are never compared across."""
+    jobs = [j for j in data.get("jobs", []) if j["kind"] != "serve"]
+    items = []
+    if jobs:
+        items.append(("finishes after", ", ".join(
+            f"{j['job']} {format_value('finish_s', j['finish_s'])}"
+            if j["finish_s"] is not None else f"{j['job']} never" for j in jobs)))
+    if data.get("jobs"):
+        done = [j["cost_to_completion_usd"] for j in data["jobs"]]
+        if all(c is not None for c in done):
+            items.append(("cost to completion (all jobs)", _money(sum(done))))
+    horizon = next((a["value"] for a in data.get("assumptions", [])
+                    if a.get("name") == "scenario_horizon_s"), None)
+    held = "total cost (objective)" if horizon is None else \
+        f"total cost (objective: units held {format_value('horizon_s', horizon)})"
+    items.append((held, _money(data.get("total_cost_usd", 0.0))))
+    if data.get("marginal_cost_usd") is not None:
+        items.append(("marginal cost (owned capital sunk)", _money(data["marginal_cost_usd"])))
+    if data.get("full_economic_cost_usd") is not None:
+        items.append(("full economic cost (owned capital amortised)",
+                      _money(data["full_economic_cost_usd"])))
+    return items
 
 
 def _summary(data: dict[str, Any]) -> KeyValues:
@@ -45,7 +86,8 @@ def _summary(data: dict[str, Any]) -> KeyValues:
         ("fleet", str(data.get("fleet", ""))),
         ("status", str(data.get("status", ""))),
         ("objective", _objective(data.get("objective", {}))),
-        ("total cost", _money(data.get("total_cost_usd", 0.0))),
+        ("cost basis", str(data.get("cost_basis", "own"))),
+        *_headline_costs(data),
         ("solver", f"{solver.get('name', '')} {solver.get('status', '')}, "
                    f"{solver.get('variables', 0):,} variables, "
                    f"{solver.get('constraints', 0):,} constraints, "
@@ -97,10 +139,12 @@ def plan_report(data: dict[str, Any], figures: bool = False) -> Report:
     sections: list[Table | KeyValues] = [
         _summary(data),
         KeyValues("Findings", tuple((f"{n}.", line) for n, line in enumerate(findings, 1))),
+        _jobs_table(data),
         _costs(data),
         _table("Placements", "placements", data.get("placements", []),
                (("site", "site"), ("system", "system"), ("job", "job"), ("role", "role"),
-                ("units", "units"), ("utilization", "utilization"))),
+                ("units", "units (cores for cpu)"), ("busy_units", "busy units"),
+                ("site_units_share", "share of the site's units"))),
         _table("Purchases", "purchases", data.get("purchases", []),
                (("site", "site"), ("system", "system"), ("units", "units"),
                 ("cost_usd", "cost"))),
@@ -114,7 +158,8 @@ def plan_report(data: dict[str, Any], figures: bool = False) -> Report:
         _role_table(data),
         assumptions_table(list(data.get("assumptions", []))),
     ]
-    title = f"Plan for {data.get('scenario', '')} on fleet {data.get('fleet', '')}"
+    title = (f"Plan for {data.get('scenario', '')} on fleet {data.get('fleet', '')}, "
+             f"cost basis {data.get('cost_basis', 'own')}")
     plots: tuple[str, ...] = ()
     if figures:
         from planner.report.plots import plan_figures

@@ -131,6 +131,13 @@ class _Workload(StrictModel):
     description: str = ""
     model: str
     efficiency: Efficiency = Efficiency()
+    # placement options for `planner optimize`
+    max_sites: PositiveInt | None = Field(
+        None, description="most sites holding the job's accelerator units (optimize)")
+    systems: list[str] = Field(
+        default_factory=list, description="system types the job may use (optimize; empty: any)")
+    homogeneous: bool = Field(
+        True, description="synchronous roles (pretraining, the RL update) on one system type")
 
 
 class Pretrain(_Workload):
@@ -147,6 +154,9 @@ class Pretrain(_Workload):
     recompute: Recompute = Recompute.SELECTIVE
     zero_stage: Annotated[int, Field(ge=0, le=3)] = 1
     allow_cross_site: bool = False
+    cross_site_sync_every: PositiveInt = Field(
+        1, description="optimizer steps between cross-site gradient exchanges (1: every step, "
+        "hierarchical all-reduce; e.g. 500: DiLoCo outer steps)")
 
     @model_validator(mode="after")
     def _size_or_deadline(self) -> Pretrain:
@@ -224,6 +234,8 @@ class Posttrain(_Workload):
     policy_updates: PositiveInt = 1000
     precision: Precision = Precision.BF16
     deadline: Duration
+    accelerators: PositiveInt | None = Field(
+        None, description="a fixed cluster for estimate: how long the run takes on this many")
 
 
 Workload = Annotated[Pretrain | Posttrain | Serve, Field(discriminator="kind")]

@@ -3,8 +3,8 @@
 Instances: one job with one or two roles (maybe single-site), two sites, two systems; each pool
 (site, system) may own, buy and rent a few units. Brute force enumerates the whole number of
 units of every pool, prices each count by taking the cheapest sources first (owned, bought,
-rented), checks site power and whether the roles' work fits (exactly, with fractions), and
-keeps the cheapest feasible plan.
+rented), checks site power and whether the roles' work fits (exactly: every unit goes whole to
+one role), and keeps the cheapest feasible plan.
 """
 
 from __future__ import annotations
@@ -87,22 +87,19 @@ def _unit_costs(inputs: PlanningInputs, site: SiteInput, system: SystemInput) ->
 
 
 def _work_fits(job: JobInput, pools: dict[tuple[str, str], int]) -> bool:
-    """Exact check that fractional placements of the pools' units can do every role's work."""
+    """Exact check that whole units of the pools, each given to one role (placements are
+    whole units per role, site and system), can do every role's work."""
     need = [Fraction(round(r.work / T)) for r in job.roles]  # work in unit-horizons
     rates = [{p: Fraction(int(r.throughput.get(p[1], 0))) for p in pools} for r in job.roles]
     if len(need) == 1:
         return sum(rates[0][p] * n for p, n in pools.items()) >= need[0]
-    # Two roles: give role 1 the pools that cost role 2 least per unit of role-1 work.
-    order = sorted((p for p in pools if rates[0][p] > 0),
-                   key=lambda p: rates[1][p] / rates[0][p])
-    left, spare = need[0], dict(pools)
-    for p in order:
-        take = min(Fraction(spare[p]), left / rates[0][p])
-        spare[p] -= take
-        left -= take * rates[0][p]
-        if left <= 0:
-            break
-    return left <= 0 and sum(rates[1][p] * n for p, n in spare.items()) >= need[1]
+    used = [p for p, n in pools.items() if n > 0]
+    for split in itertools.product(*(range(pools[p] + 1) for p in used)):
+        first = sum(rates[0][p] * a for p, a in zip(used, split, strict=True))
+        second = sum(rates[1][p] * (pools[p] - a) for p, a in zip(used, split, strict=True))
+        if first >= need[0] and second >= need[1]:
+            return True
+    return False
 
 
 def _power_fits(inputs: PlanningInputs, pools: dict[tuple[str, str], int]) -> bool:

@@ -133,7 +133,7 @@ def _work_done(inputs: PlanningInputs, sol: Solution) -> dict[tuple[str, str], f
         if p.system == "cpu":  # cores busy over the horizon / core-seconds per item
             done[(p.job, p.role)] += p.units * job.horizon_s / role.cpu_core_seconds_per_work
         else:
-            done[(p.job, p.role)] += role.throughput[p.system] * job.horizon_s * p.units
+            done[(p.job, p.role)] += role.throughput[p.system] * job.horizon_s * p.busy_units
     return done
 
 
@@ -161,7 +161,8 @@ def check_invariants(inputs: PlanningInputs, sol: Solution) -> None:
         assert p["units"] <= sites[p["site"]].rental_limits.get(p["system"], 0) + 1e-6
     for p in d["inventory"]:
         assert p["units_used"] <= p["units_owned"] + 1e-6
-    assert all(p["utilization"] <= 1 + 1e-9 for p in d["placements"])
+    assert all(p["site_units_share"] <= 1 + 1e-9 for p in d["placements"])
+    assert all(p["busy_units"] <= p["units"] * (1 + 1e-9) for p in d["placements"])
     done = _work_done(inputs, sol)
     for job in inputs.jobs:
         for role in job.roles:

@@ -40,7 +40,8 @@ def test_optimize_frame_has_one_row_per_placement() -> None:
     plan = planner.optimize("workloads/o1_posttrain.yaml")
     table = plan.to_frame()
     assert len(table) == len(plan.to_dict()["placements"]) > 0
-    assert {"site", "system", "job", "role", "units", "utilization"} <= set(table.columns)
+    assert {"site", "system", "job", "role", "units", "busy_units",
+            "site_units_share"} <= set(table.columns)
 
 
 def test_calibration_frame() -> None:

@@ -7,6 +7,7 @@ unit at PUE 1 and 50 USD/MWh uses 10 kW x 876 h = 8.76 MWh = 438 USD of energy.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -391,12 +392,14 @@ def test_to_dict_keys_and_sums(tmp_path: object) -> None:
     inputs = plan(sites, (train_job(10), rl_job(5 * T, weight_bytes=1e9, updates=2)),
                   links=(LinkInput("a", "b", 1e9, 0.01, 1e-11),))
     d = optimize(inputs).to_dict()
-    assert list(d) == ["schema_version", "status", "objective", "total_cost_usd",
-                       "cost_breakdown_usd", "placements", "purchases", "rentals", "inventory",
+    assert list(d) == ["schema_version", "status", "objective", "cost_basis", "total_cost_usd",
+                       "marginal_cost_usd", "full_economic_cost_usd", "cost_breakdown_usd",
+                       "jobs", "placements", "purchases", "rentals", "inventory",
                        "flows", "sites", "bottlenecks", "roles", "assumptions", "solver"]
     assert d["schema_version"] == 1
     assert sum(d["cost_breakdown_usd"].values()) == pytest.approx(d["total_cost_usd"])
-    assert set(d["placements"][0]) == {"site", "system", "job", "role", "units", "utilization"}
+    assert set(d["placements"][0]) == {"site", "system", "job", "role", "units", "busy_units",
+                                       "site_units_share"}
     assert set(d["sites"][0]) == {"site", "power_used_w", "power_cap_w", "cpu_cores_used",
                                   "cpu_cores_available"}
     assert set(d["solver"]) == {"name", "status", "seconds", "variables", "constraints",
@@ -469,3 +472,38 @@ def test_importing_the_optimizer_loads_neither_pulp_nor_networkx() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+# ------------------------------------------------------------------- cost basis and site prices
+def test_a_site_quote_overrides_the_catalog_purchase_price() -> None:
+    # 10 units bought at a site quoting 200k USD instead of the catalog's 250k: capital is
+    # 10 x 200k x 2 % = 40k USD, energy 10 x 438 = 4,380 USD.
+    quoted = dataclasses.replace(site(buy={"node": 100}), purchase_usd={"node": 200_000.0})
+    d = optimize(plan((quoted,), (train_job(10),))).to_dict()
+    assert d["cost_breakdown_usd"]["purchase"] == pytest.approx(40_000.0)
+    assert d["purchases"][0]["capex_usd"] == pytest.approx(2_000_000.0)
+    assert d["total_cost_usd"] == pytest.approx(44_380.0)
+
+
+def test_a_site_rental_quote_makes_a_system_rentable_there() -> None:
+    # No catalog rental price and nothing to buy; the site quotes 10 USD/h, so 10 units are
+    # rented at 10 units x 876 h x 10 USD/h = 87,600 USD.
+    base = site(buy={}, rent={"node": 100})
+    quoted = dataclasses.replace(base, rental_usd_per_s={"node": 10.0 / 3600.0})
+    d = optimize(plan((quoted,), (train_job(10),))).to_dict()
+    assert d["cost_breakdown_usd"]["rental"] == pytest.approx(87_600.0)
+    with pytest.raises(InfeasibleError):
+        optimize(plan((base,), (train_job(10),)))  # no price anywhere: nothing to rent
+
+
+def test_buy_basis_charges_the_whole_price_and_full_economic_cost_adds_owned_capital() -> None:
+    # Buy basis: 10 units x 250k = 2.5M USD capital + 4,380 USD energy.
+    inputs = plan((site(buy={"node": 100}),), (train_job(10),))
+    bought = optimize(dataclasses.replace(inputs, cost_basis="buy")).to_dict()
+    assert bought["cost_basis"] == "buy"
+    assert bought["total_cost_usd"] == pytest.approx(2_504_380.0)
+    # Owned units: the objective (marginal) is energy only, 4,380 USD; the full economic cost
+    # adds their amortised capital, 10 x 5,000 = 50,000 USD.
+    owned = optimize(plan((site(inventory={"node": 10}, buy={}),), (train_job(10),))).to_dict()
+    assert owned["marginal_cost_usd"] == pytest.approx(4_380.0)
+    assert owned["full_economic_cost_usd"] == pytest.approx(54_380.0)

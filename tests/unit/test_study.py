@@ -131,8 +131,10 @@ def test_fastest_breaks_ties_by_kind() -> None:
     runs = [{"option": "a", "wall_time_s": 60.0, "accelerators": 4000.0},
             {"option": "b", "wall_time_s": 60.0, "accelerators": 3600.0},
             {"option": "c", "wall_time_s": 90.0, "accelerators": 100.0}]
-    assert cmp.pick_fastest(runs, "posttrain")["option"] == "b"
-    assert cmp.pick_fastest(runs, "pretrain")["option"] == "b"
+    # runs sized to one deadline all finish on it: no option is the fastest
+    assert cmp.pick_fastest(runs, "posttrain") is None
+    assert cmp.pick_fastest(runs[1:], "pretrain")["option"] == "b"  # 60 < 90 days
+    assert cmp.pick_fastest(serve[:1], "serve") is None  # one option: nothing to compare
     assert cmp.pick_fastest([], "serve") is None
 
 
