@@ -67,14 +67,48 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-def _emit(text: str, output: Path | None) -> None:
+def _emit(text: str, output: Path | None, option: str = "-o") -> None:
     from planner.yamlio import write_atomic
 
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
-    else:
+        return
+    try:
         write_atomic(output, text if text.endswith("\n") else text + "\n")
-        click.echo(f"wrote {output}", err=True)
+    except OSError as err:
+        raise _unwritable(option, output, err.strerror or str(err)) from None
+    click.echo(f"wrote {output}", err=True)
+
+
+def _unwritable(option: str, path: Path, reason: str) -> PlannerError:
+    from planner.errors import InputError, Problem
+
+    made = " (its folder is created if missing)" if option == "-o" else ""
+    return InputError(Problem(f"{option} {path}", "", f"cannot write there: {reason}",
+                              f"choose a writable file path{made}"))
+
+
+def _check_writable(option: str, path: Path | None, make_parents: bool) -> None:
+    """Refuse an output path before any work is done: an empty name, a folder, a path below a
+    file, a folder that is missing (when it is not created) or not writable."""
+    import os
+
+    if path is None:
+        return
+    if str(path) in ("", "."):
+        raise _unwritable(option, path, "the path is empty or the current folder")
+    if path.is_dir():
+        raise _unwritable(option, path, "it is a folder")
+    probe = path.parent
+    while not probe.exists():
+        if not make_parents:
+            raise _unwritable(option, path, f"the folder {probe} does not exist")
+        probe = probe.parent
+    if not probe.is_dir():
+        raise _unwritable(option, path, f"{probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK) or (path.exists() and
+                                                   not os.access(path, os.W_OK)):
+        raise _unwritable(option, path, "permission denied")
 
 
 @cli.group()
@@ -94,6 +128,7 @@ def catalog_list(fmt: str, output: Path | None) -> None:
     from planner.catalog.load import load_catalog
     from planner.report.catalog import catalog_rows, render_catalog
 
+    _check_writable("-o", output, make_parents=True)
     rows = catalog_rows(load_catalog())
     _emit(render_catalog(rows, fmt), output)
 
@@ -130,10 +165,11 @@ def validate(paths: Sequence[Path]) -> None:
     """
     from planner.errors import InputError, Problem
     from planner.workload.load import load_any
+    from planner.yamlio import is_dir
 
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if is_dir(path):
             files.extend(sorted(p for p in path.rglob("*.y*ml") if p.suffix in (".yaml", ".yml")))
         else:
             files.append(path)
@@ -183,6 +219,7 @@ def estimate(file: Path, hardware: str, overrides: tuple[str, ...], fmt: str,
     from planner.api import estimate as run_estimate
     from planner.report.render import render
 
+    _check_writable("-o", output, make_parents=True)
     result = run_estimate(file, hardware, overrides=overrides)
     _emit(render(result, fmt), output)
 
@@ -224,10 +261,17 @@ def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solv
     from planner.api import optimize as run_optimize
     from planner.report.render import render
 
-    result = run_optimize(file, fleet=fleet, objective=objective, integer=integer,
-                          solver=solver, time_limit_s=time_limit, budget=budget,
-                          dump_lp=dump_lp, overrides=overrides,
-                          charge_inventory_capex=charge_inventory_capex)
+    _check_writable("-o", output, make_parents=True)
+    _check_writable("--dump-lp", dump_lp, make_parents=False)
+    try:
+        result = run_optimize(file, fleet=fleet, objective=objective, integer=integer,
+                              solver=solver, time_limit_s=time_limit, budget=budget,
+                              dump_lp=dump_lp, overrides=overrides,
+                              charge_inventory_capex=charge_inventory_capex)
+    except OSError as err:  # the LP file could not be written after all (e.g. a full disk)
+        if dump_lp is None or err.filename is None or Path(err.filename) != dump_lp:
+            raise
+        raise _unwritable("--dump-lp", dump_lp, err.strerror or str(err)) from None
     _emit(render(result, fmt), output)
 
 
@@ -281,6 +325,7 @@ def compare(file: Path, hardware: tuple[str, ...], fleets: tuple[Path, ...], obj
     from planner.comparison import compare as run_compare
     from planner.report.render import render, render_report
 
+    _check_writable("-o", output, make_parents=True)
     result = run_compare(file, hardware, overrides, fleets=fleets, objective=objective,
                          figures=fmt == "html")
     text = render(result, fmt) if fmt in ("json", "html") else \

@@ -15,6 +15,7 @@ __all__ = [
     "MAX_NAME_CHARS",
     "MAX_NODES",
     "MAX_SCALAR_CHARS",
+    "MAX_SCALE_UP_DOMAIN",
     "MAX_SCENARIOS",
 ]
 
@@ -35,5 +36,8 @@ MAX_INTEGER = 10**18
 MAX_NAME_CHARS = 255
 # Accelerators (or units) in one pinned count; well above any planned cluster (10^7 devices).
 MAX_ACCELERATORS = 10_000_000
+# Accelerators in one scale-up domain: the largest built are a few thousand (Google TPU v5p
+# pods: 8,960 chips); the layout search tries every divisor of the domain.
+MAX_SCALE_UP_DOMAIN = 100_000
 # Scenarios one study may expand to (`planner sweep --max-scenarios` raises it).
 MAX_SCENARIOS = 100_000

@@ -21,8 +21,18 @@ from planner.errors import InputError, Problem
 
 PathKey = tuple[str | int, ...]
 
-__all__ = ["Document", "PathKey", "apply_overrides", "format_path", "load_document",
-           "parse_override", "parse_text", "write_atomic"]
+__all__ = [
+    "Document",
+    "PathKey",
+    "apply_overrides",
+    "format_path",
+    "is_dir",
+    "is_file",
+    "load_document",
+    "parse_override",
+    "parse_text",
+    "write_atomic",
+]
 
 
 @dataclass
@@ -384,6 +394,23 @@ def _scalar_problem(doc: Document, option: str, parts: list[str | int], depth: i
     return doc.problem(tuple(parts[:depth]),
                        f"--set {option}: {lead}: {holder} holds the value {node!r}, "
                        "not a mapping", f"set {holder}=VALUE itself, or check the field path")
+
+
+def is_file(path: str | os.PathLike[str]) -> bool:
+    """Path.is_file() that answers False, not OSError, for a name the system refuses (over 255
+    characters: ENAMETOOLONG) or a path it cannot look into."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path: str | os.PathLike[str]) -> bool:
+    """Path.is_dir() with the same refusals answered False (see :func:`is_file`)."""
+    try:
+        return Path(path).is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def _umask() -> int:
