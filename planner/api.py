@@ -68,6 +68,7 @@ def estimate(path: PathLike, hardware: str, overrides: Sequence[str] = (),
              hardware_dir: PathLike | None = None) -> EstimateResult:
     """Estimate one workload on one system (no fleet): serve, pretrain or posttrain."""
     from planner.catalog.load import load_catalog
+    from planner.shortfall import estimate_shortfall
     from planner.workload.schema import WorkloadKind
 
     scenario = load(path, overrides)
@@ -91,6 +92,9 @@ def estimate(path: PathLike, hardware: str, overrides: Sequence[str] = (),
         values = estimate_pretrain(spec, loaded.model, system).to_dict()
     else:
         values = _estimate_posttrain(loaded, system)
+    short = estimate_shortfall(spec.kind.value, {"system": system.id, **values}, spec)
+    if short is not None:
+        raise short
     return EstimateResult(loaded.name, spec.kind.value, system.id, str(path), values)
 
 

@@ -74,7 +74,17 @@ def optimize(inputs: PlanningInputs, *, objective: Objective = "cost", integer: 
     if outcome.status == "infeasible":
         raise diagnose(inputs, objective=objective, integer=integer, solver=solver,
                        time_limit_s=time_limit_s)
-    return extract_solution(m, outcome)
+    solution = extract_solution(m, outcome)
+    if objective == "time" and solution.objective_value < 1 - SLOWER_TOLERANCE:
+        # Not even the deadline is met (within the budget): the cost objective's diagnosis
+        # names what is short, as for `--objective cost`.
+        raise diagnose(inputs, objective="cost", integer=integer, solver=solver,
+                       time_limit_s=time_limit_s)
+    return solution
+
+
+# A time-objective multiplier below 1 by more than this means a job cannot meet its deadline.
+SLOWER_TOLERANCE = 1e-6
 
 
 def _check_options(objective: str, solver: str, time_limit_s: float | None) -> None:

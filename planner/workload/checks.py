@@ -11,17 +11,19 @@ line and YAML field (or the `--set` option that wrote it), so that the performan
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import assert_never
+from typing import Any, assert_never
 
 from planner import limits
 from planner.catalog.checks import check_efficiency
+from planner.catalog.schema import Fleet
 from planner.errors import Problem
+from planner.schema import did_you_mean
 from planner.workload.schema import ModelSpec, Posttrain, Pretrain, Serve
-from planner.yamlio import Document, PathKey
+from planner.yamlio import Document, PathKey, format_path
 
-__all__ = ["MAX_WORK", "check_workload"]
+__all__ = ["MAX_WORK", "check_regions", "check_workload"]
 
 # The most tokens one workload may ask to process: 10^24 is some 10^11 times the largest
 # published pretraining corpus (15.6T tokens, Llama 3.1); larger counts only overflow the
@@ -179,3 +181,27 @@ def _serve(check: _Checker, spec: Serve, model: ModelSpec | None) -> None:
                    f"exceed the context length of {model.id} ({model.context_length:,} tokens)",
                    "shorten the request or use a longer-context model")
 
+
+
+def check_regions(workloads: Sequence[Any], fleet: Fleet, fleet_file: str) -> list[Problem]:
+    """Every region a serving workload names is the region of some site of the fleet.
+
+    An unknown region used to reach the LP and exit 3 ("no site within 100 ms of region
+    mars"); it is a typo or the wrong fleet, so it is bad input (exit 2), located at the key.
+    """
+    regions = sorted({site.region for site in fleet.sites})
+    problems = []
+    for loaded in workloads:
+        rates = getattr(loaded.spec, "requests_per_second", None)
+        if not isinstance(rates, dict):
+            continue
+        for region in rates:
+            if region in regions:
+                continue
+            message = f"unknown region {region!r} (fleet {fleet.id}, {fleet_file})"
+            hint = did_you_mean(region, regions)
+            path = (*loaded.base, "requests_per_second", region)
+            problems.append(loaded.doc.problem(path, message, hint, key=True)
+                            if loaded.doc is not None else
+                            Problem(loaded.file, format_path(path), message, hint))
+    return problems

@@ -172,6 +172,8 @@ class LoadedWorkload:
     spec: WorkloadSpec
     model: ModelSpec
     models: dict[str, ModelSpec]
+    doc: Document | None = field(default=None, compare=False, repr=False)  # where it was read
+    base: PathKey = ()  # its path inside ``doc`` (a scenario's inline workload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +219,7 @@ def _build_workload(doc: Document, data: Any, base: PathKey, default_name: str,
         raise InputError(sorted(problems, key=lambda p: (p.file, p.line or 0, p.column or 0)))
     name = spec.name or default_name
     spec = spec.model_copy(update={"name": name})
-    return LoadedWorkload(name, doc.file, spec, models[spec.model], models)
+    return LoadedWorkload(name, doc.file, spec, models[spec.model], models, doc, base)
 
 
 def _kind_of(doc: Document, data: Any, base: PathKey) -> WorkloadKind | Problem:
