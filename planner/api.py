@@ -71,10 +71,12 @@ def estimate(path: PathLike, hardware: str, overrides: Sequence[str] = (),
 
     Every cost is on ``cost_basis`` (own, rent or buy; default own, see
     :mod:`planner.perf.cost`); ``rent`` on a system without a rental price is an InputError.
+    A workload that fits nowhere on the system is an InfeasibleError (exit 3) naming why.
     """
     from planner.catalog.load import load_catalog, load_fleet
     from planner.perf.cost import cost_basis as parse_basis
     from planner.pricing import apply_cost_basis
+    from planner.shortfall import estimate_shortfall
     from planner.workload.schema import WorkloadKind
 
     basis = parse_basis(cost_basis)
@@ -104,6 +106,9 @@ def estimate(path: PathLike, hardware: str, overrides: Sequence[str] = (),
         values = _estimate_posttrain(loaded, system)
         values = apply_cost_basis("posttrain", values, system, basis,
                                   cpu_server=load_fleet(None, load_catalog()).cpu_server)
+    short = estimate_shortfall(spec.kind.value, {"system": system.id, **values}, spec)
+    if short is not None:
+        raise short
     return EstimateResult(loaded.name, spec.kind.value, system.id, str(path), values)
 
 

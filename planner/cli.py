@@ -110,22 +110,70 @@ def _emit_report(report: Report, fmt: str, output: Path | None,
         raise InputError(Problem(str(output), "-o",
                                  "with --format csv, -o names a folder (one CSV per table)",
                                  hint="give a folder name, e.g. -o out/plan-csv"))
-    output.mkdir(parents=True, exist_ok=True)
     tables = csv_tables(report)
-    for stem, text in tables.items():
-        write_atomic(output / f"{stem}.csv", text)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        for stem, text in tables.items():
+            write_atomic(output / f"{stem}.csv", text)
+    except OSError as err:
+        raise _unwritable("-o", output, err.strerror or str(err)) from None
     click.echo(f"wrote {len(tables)} CSV files to {output}: "
                f"{', '.join(f'{stem}.csv' for stem in tables)}", err=True)
 
 
-def _emit(text: str, output: Path | None) -> None:
+def _emit(text: str, output: Path | None, option: str = "-o") -> None:
     from planner.yamlio import write_atomic
 
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
-    else:
+        return
+    try:
         write_atomic(output, text if text.endswith("\n") else text + "\n")
-        click.echo(f"wrote {output}", err=True)
+    except OSError as err:
+        raise _unwritable(option, output, err.strerror or str(err)) from None
+    click.echo(f"wrote {output}", err=True)
+
+
+def _unwritable(option: str, path: Path, reason: str) -> PlannerError:
+    from planner.errors import InputError, Problem
+
+    made = " (its folder is created if missing)" if option == "-o" else ""
+    return InputError(Problem(f"{option} {path}", "", f"cannot write there: {reason}",
+                              f"choose a writable file path{made}"))
+
+
+def _check_writable(option: str, path: Path | None, make_parents: bool,
+                    folder: bool = False) -> None:
+    """Refuse an output path before any work is done: an empty name, a folder (a file when
+    ``folder``: ``--format csv`` writes a folder of tables), a path below a file, a folder that
+    is missing (when it is not created) or not writable."""
+    import os
+
+    if path is None:
+        return
+    if str(path) in ("", "."):
+        raise _unwritable(option, path, "the path is empty or the current folder")
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise InputError(Problem(str(path), option,
+                                     "with --format csv, -o names a folder (one CSV per "
+                                     "table)", hint="give a folder name, e.g. -o out/plan-csv"))
+        if path.is_dir():
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise _unwritable(option, path, "permission denied")
+            return
+    elif path.is_dir():
+        raise _unwritable(option, path, "it is a folder")
+    probe = path.parent
+    while not probe.exists():
+        if not make_parents:
+            raise _unwritable(option, path, f"the folder {probe} does not exist")
+        probe = probe.parent
+    if not probe.is_dir():
+        raise _unwritable(option, path, f"{probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK) or (path.exists() and
+                                                   not os.access(path, os.W_OK)):
+        raise _unwritable(option, path, "permission denied")
 
 
 @cli.group()
@@ -145,6 +193,7 @@ def catalog_list(fmt: str, output: Path | None) -> None:
     from planner.catalog.load import load_catalog
     from planner.report.catalog import catalog_rows, render_catalog
 
+    _check_writable("-o", output, make_parents=True)
     rows = catalog_rows(load_catalog())
     _emit(render_catalog(rows, fmt), output)
 
@@ -181,10 +230,11 @@ def validate(paths: Sequence[Path]) -> None:
     """
     from planner.errors import InputError
     from planner.workload.load import load_any
+    from planner.yamlio import is_dir
 
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if is_dir(path):
             files.extend(sorted(p for p in path.rglob("*.y*ml") if p.suffix in (".yaml", ".yml")))
         else:
             files.append(path)
@@ -236,6 +286,7 @@ def estimate(file: Path, hardware: str, cost_basis: str, overrides: tuple[str, .
     from planner.api import estimate as run_estimate
     from planner.report.render import render
 
+    _check_writable("-o", output, make_parents=True, folder=fmt == "csv")
     result = run_estimate(file, hardware, overrides=overrides, cost_basis=cost_basis)
     if fmt == "json":
         _emit(render(result, fmt), output)
@@ -285,11 +336,18 @@ def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solv
     from planner.api import optimize as run_optimize
     from planner.report.render import render
 
-    result = run_optimize(file, fleet=fleet, objective=objective, integer=integer,
-                          solver=solver, time_limit_s=time_limit, budget=budget,
-                          dump_lp=dump_lp, overrides=overrides,
-                          charge_inventory_capex=charge_inventory_capex, mip_gap=mip_gap,
-                          cost_basis=cost_basis)
+    _check_writable("-o", output, make_parents=True, folder=fmt == "csv")
+    _check_writable("--dump-lp", dump_lp, make_parents=False)
+    try:
+        result = run_optimize(file, fleet=fleet, objective=objective, integer=integer,
+                              solver=solver, time_limit_s=time_limit, budget=budget,
+                              dump_lp=dump_lp, overrides=overrides,
+                              charge_inventory_capex=charge_inventory_capex, mip_gap=mip_gap,
+                              cost_basis=cost_basis)
+    except OSError as err:  # the LP file could not be written after all (e.g. a full disk)
+        if dump_lp is None or err.filename is None or Path(err.filename) != dump_lp:
+            raise
+        raise _unwritable("--dump-lp", dump_lp, err.strerror or str(err)) from None
     if fmt == "json":
         _emit(render(result, fmt), output)
     else:
@@ -350,6 +408,7 @@ def compare(file: Path, hardware: tuple[str, ...], fleets: tuple[Path, ...], obj
     from planner.comparison import compare as run_compare
     from planner.report.render import render
 
+    _check_writable("-o", output, make_parents=True, folder=fmt == "csv")
     result = run_compare(file, hardware, overrides, fleets=fleets, objective=objective,
                          figures=fmt == "html", cost_basis=cost_basis)
     if fmt in ("json", "html"):

@@ -12,10 +12,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from planner.catalog.load import Catalog, load_catalog, load_fleet
+from planner.catalog.load import Catalog, default_fleet_path, load_catalog, load_fleet
 from planner.catalog.schema import Fleet, System
 from planner.errors import InputError, Problem
 from planner.units import Dimension, parse_quantity
+from planner.workload.checks import check_regions
 from planner.workload.schema import Posttrain, Pretrain, Serve, WorkloadKind
 
 __all__ = ["PlanContext", "PlanResult", "build_planning_inputs", "plan"]
@@ -59,6 +60,10 @@ def build_planning_inputs(scenario: Any, fleet_path: str | os.PathLike[str] | No
 
     catalog = load_catalog()
     fleet = load_fleet(fleet_path or scenario.fleet, catalog)
+    unknown = check_regions(scenario.workloads, fleet, str(fleet_path or scenario.fleet or
+                                                           default_fleet_path()))
+    if unknown:
+        raise InputError(unknown)
     systems = _systems_in(fleet, catalog)
     jobs, bounds, assumptions, rows = [], {}, {}, []
     for loaded in scenario.workloads:
@@ -119,11 +124,16 @@ def _site(site: Any, catalog: Catalog, basis: str) -> Any:
         id=site.id, region=site.region, power_cap_w=site.power_capacity, pue=site.pue,
         electricity_usd_per_j=site.electricity_price,
         colocation_usd_per_w_s=site.colocation_price,
-        inventory=dict(sorted(site.inventory.items())),
-        purchase_limits=dict(sorted(buy_limits.items())),
-        rental_limits=dict(sorted(rent_limits.items())),
+        inventory=_positive(site.inventory),
+        purchase_limits=_positive(buy_limits),
+        rental_limits=_positive(rent_limits),
         cpu_servers=site.cpu_servers, cpu_server_purchase_limit=cpu_buy,
         purchase_usd=purchase, rental_usd_per_s=rental)
+
+
+def _positive(table: dict[str, int]) -> dict[str, int]:
+    """A site's counts without the zero entries ('may buy 0' is no offer at all), sorted."""
+    return {name: count for name, count in sorted(table.items()) if count > 0}
 
 
 def _link(link: Any) -> Any:
@@ -284,6 +294,7 @@ def _pretrain_job(loaded: Any, spec: Pretrain, systems: list[System]) -> tuple[A
 def _serve_job(loaded: Any, spec: Serve, systems: list[System]) -> tuple[Any, Any, Any, Any]:
     from planner.lp.inputs import JobInput, RoleInput, ServeDemand
     from planner.perf.serving import estimate_serving
+    from planner.shortfall import no_rate_bound
 
     thr, bound, assumptions, rows = {}, {}, {}, []
     for system in systems:
@@ -293,7 +304,7 @@ def _serve_job(loaded: Any, spec: Serve, systems: list[System]) -> tuple[Any, An
             else 0.0
         if rate > 0:
             thr[system.id] = rate
-        bound[system.id] = result["bound"]
+        bound[system.id] = result["bound"] if rate > 0 else no_rate_bound(result)
         rows.append({"job": loaded.name, "system": system.id, "role": "serve",
                      "throughput_per_unit": rate, "bound": result["bound"],
                      "work_unit": "requests/s"})

@@ -200,7 +200,9 @@ def _missing_hint(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
 
 def _translate(error: Any, model: type[BaseModel]) -> tuple[tuple[Any, ...], str, str, bool]:
     """Map one pydantic error to (loc, message, hint, points_at_key)."""
-    loc: tuple[Any, ...] = tuple(p for p in error["loc"] if not _is_union_tag(p))
+    loc: tuple[Any, ...] = tuple(error["loc"])
+    if not loc:
+        return loc, _plain_message(error), "", False
     kind = error["type"]
     if kind == "missing":
         return loc, "required field is missing", _missing_hint(model, loc), False
@@ -219,14 +221,34 @@ def _translate(error: Any, model: type[BaseModel]) -> tuple[tuple[Any, ...], str
         return loc, f"expected {word}, got {error.get('input')!r}", hint, False
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         return loc, f"{error['input']!r}: {error['msg'].lower()}", "", False
+    return loc, _plain_message(error), "", False
+
+
+def _plain_message(error: Any) -> str:
     message = str(error["msg"])
-    if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
-    return loc, message, "", False
+    return message[len("Value error, "):] if message.startswith("Value error, ") else message
 
 
 def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+
+
+def _strip_union_tags(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
+    """``loc`` without pydantic's union-branch labels; a key that the input holds (even one
+    written with brackets, such as 'a[0]') is kept."""
+    kept: list[Any] = []
+    for part in loc:
+        held = (isinstance(data, dict) and part in data) or \
+            (isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data))
+        if held:
+            kept.append(part)
+            data = data[part]
+        elif _is_union_tag(part):
+            continue
+        else:
+            kept.append(part)
+            data = None
+    return tuple(kept)
 
 
 def _union_split(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], str, int] | None:
@@ -262,6 +284,7 @@ def validate_data(model: type[T], doc: Document, data: Any, base: PathKey = ()) 
     except ValidationError as err:
         problems: list[Problem] = []
         for error in _one_union_branch(err.errors()):
+            error["loc"] = _strip_union_tags(tuple(error["loc"]), data)
             loc, message, hint, at_key = _translate(error, model)
             problems.append(doc.problem((*base, *loc), message, hint, key=at_key))
         raise InputError(_dedupe(problems)) from None

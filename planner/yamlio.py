@@ -7,6 +7,7 @@ field paths to ``(line, column)`` so that later validation errors can point at t
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,12 +16,23 @@ from typing import Any
 
 import yaml
 
+from planner import limits
 from planner.errors import InputError, Problem
 
 PathKey = tuple[str | int, ...]
 
-__all__ = ["Document", "PathKey", "apply_overrides", "format_path", "load_document",
-           "parse_override", "write_atomic"]
+__all__ = [
+    "Document",
+    "PathKey",
+    "apply_overrides",
+    "format_path",
+    "is_dir",
+    "is_file",
+    "load_document",
+    "parse_override",
+    "parse_text",
+    "write_atomic",
+]
 
 
 @dataclass
@@ -70,6 +82,17 @@ def format_path(path: Sequence[str | int]) -> str:
 
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap")
 
+# libyaml's parser when PyYAML was built with it (about ten times faster), else pure Python. Both
+# report the same positions; on a syntax error the pure-Python parser words the message, so the
+# text of every error is the same whichever loader is present.
+_PURE_LOADER: type[yaml.SafeLoader] = yaml.SafeLoader
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _at(file: str, mark: Any, message: str, hint: str, path: PathKey = ()) -> Problem:
+    """A Problem at a parser mark (0-based line and column)."""
+    return Problem(file, format_path(path), message, hint, mark.line + 1, mark.column + 1)
+
 
 class _Builder:
     """Turns a composed node tree into data plus positions; rejects duplicate keys."""
@@ -80,8 +103,12 @@ class _Builder:
         self.positions: dict[PathKey, tuple[int, int]] = {}
         self.key_positions: dict[PathKey, tuple[int, int]] = {}
         self.problems: list[Problem] = []
+        self.nodes = 0
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.nodes += 1
+        if self.nodes > limits.MAX_NODES or len(path) > limits.MAX_DEPTH:
+            raise InputError(_too_big(self.file, node.start_mark, self.nodes > limits.MAX_NODES))
         self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
             raise self._tag_error(node, path)
@@ -89,10 +116,32 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node, path)
+
+    def _scalar(self, node: yaml.Node, path: PathKey) -> Any:
+        """One scalar; an unknown tag, an unreadable tagged value or a huge integer refused."""
         try:
-            return self.constructor.construct_object(node, deep=True)
+            value = self.constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError:
             raise self._tag_error(node, path) from None
+        except ValueError:  # `!!int 1B`, or an integer of more digits than Python converts
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            if re.fullmatch(r"[-+]?[0-9_]+", str(node.value)):
+                raise InputError(self._huge(node, path)) from None
+            raise InputError(_at(self.file, node.start_mark,
+                                 f"{_clip(node.value)} is not a valid {tag} value",
+                                 "remove the tag, or write a number such as 8 or 1.5e12",
+                                 path)) from None
+        if isinstance(value, int) and not isinstance(value, bool) and \
+                abs(value) > limits.MAX_INTEGER:
+            raise InputError(self._huge(node, path))
+        return value
+
+    def _huge(self, node: yaml.Node, path: PathKey) -> Problem:
+        return _at(self.file, node.start_mark,
+                   f"the integer {_clip(node.value)} is too large "
+                   f"(limit 10^{len(str(limits.MAX_INTEGER)) - 1})",
+                   "write large values with a prefix or exponent, e.g. '20M' or 1.5e12", path)
 
     def _tag_error(self, node: yaml.Node, path: PathKey) -> InputError:
         """An unknown or Python-object tag: refused (safe loading), located at its field."""
@@ -103,11 +152,21 @@ class _Builder:
             node.start_mark.line + 1, node.start_mark.column + 1))
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
-        self.constructor.flatten_mapping(node)
+        try:
+            self.constructor.flatten_mapping(node)
+        except yaml.constructor.ConstructorError as err:  # `<<: 5`: a merge of a non-mapping
+            mark = err.problem_mark or node.start_mark
+            raise InputError(_at(self.file, mark, f"unsupported YAML merge: {err.problem}",
+                                 "'<<:' takes a mapping or a list of mappings (usually an "
+                                 "alias such as '<<: *defaults')", path)) from None
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = self.constructor.construct_object(key_node, deep=True)
             line, column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise InputError(_at(self.file, key_node.start_mark,
+                                     "a key must be plain text, not a list or mapping",
+                                     "write 'name: value'", path))
+            key = self._scalar(key_node, path)
             if not isinstance(key, str):
                 key = str(key)
             if key in result:
@@ -122,35 +181,136 @@ class _Builder:
         return result
 
 
-def load_document(path: str | os.PathLike[str]) -> Document:
-    """Read one YAML file safely, keeping positions; raise InputError on any syntax problem."""
-    file = str(path)
+def _clip(text: object, width: int = 40) -> str:
+    """A value quoted for a message, shortened to ``width`` characters."""
+    raw = str(text)
+    return repr(raw if len(raw) <= width else raw[:width] + "...")
+
+
+def _too_big(file: str, mark: Any, nodes: bool) -> Problem:
+    """The node-count or nesting limit was passed at ``mark``."""
+    if nodes:
+        return _at(file, mark, f"the file holds more than {limits.MAX_NODES:,} values once "
+                   "its aliases (*name) are expanded",
+                   "planning inputs are far smaller; remove repeated aliases")
+    return _at(file, mark, f"nesting deeper than {limits.MAX_DEPTH} levels",
+               "flatten the structure: planning inputs nest a few levels only")
+
+
+def _scan(file: str, text: str, loader: Any) -> None:
+    """Walk the parser's events once, before building anything: refuse deep nesting, long
+    scalars, recursive aliases and alias expansion past the node limit (without expanding)."""
+    frames: list[list[Any]] = []  # [anchor, expanded node count] of each open collection
+    sizes: dict[str, int] = {}
+    for event in yaml.parse(text, Loader=loader):
+        size = 0
+        if isinstance(event, yaml.CollectionStartEvent):
+            frames.append([event.anchor, 1])
+            if len(frames) > limits.MAX_DEPTH:
+                raise InputError(_too_big(file, event.start_mark, nodes=False))
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = frames.pop()
+            if anchor is not None:
+                sizes[anchor] = size
+        elif isinstance(event, yaml.ScalarEvent):
+            if len(event.value) > limits.MAX_SCALAR_CHARS:
+                raise InputError(_at(file, event.start_mark,
+                                     f"a value of {len(event.value):,} characters (limit "
+                                     f"{limits.MAX_SCALAR_CHARS:,})", "shorten it"))
+            size = 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.AliasEvent):
+            if any(frame[0] == event.anchor for frame in frames):
+                raise InputError(_at(file, event.start_mark,
+                                     f"the alias *{event.anchor} refers to a mapping or list "
+                                     "that contains it", "remove the recursive alias"))
+            size = sizes.get(str(event.anchor), 1)
+        if frames:
+            frames[-1][1] += size
+            if frames[-1][1] > limits.MAX_NODES:
+                raise InputError(_too_big(file, event.start_mark, nodes=True))
+
+
+def _read_text(file: str, path: str | os.PathLike[str]) -> str:
+    """The file's text, at most MAX_FILE_BYTES of it; invalid UTF-8 located by line."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            raw = handle.read(limits.MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise InputError(Problem(file, "", "file not found",
                                  "check the path (relative to the current directory)")) from None
     except IsADirectoryError:
         raise InputError(Problem(file, "", "is a directory, expected a YAML file")) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(Problem(file, "", f"cannot read file: {err}")) from None
+    except OSError as err:
+        raise InputError(Problem(file, "", f"cannot read file: {err.strerror or err}")) from None
+    if len(raw) > limits.MAX_FILE_BYTES:
+        raise InputError(Problem(file, "", f"file is larger than "
+                                 f"{limits.MAX_FILE_BYTES // 2**20} MiB",
+                                 "planning inputs are a few kilobytes; check the path"))
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise InputError(Problem(file, "", f"invalid UTF-8 (byte 0x{raw[err.start]:02x})",
+                                 "save the file as UTF-8", line, column)) from None
+
+
+def _compose(file: str, text: str, loader: Any) -> yaml.Node | None:
+    """Scan then compose ``text`` with ``loader``; YAML errors become Problems."""
+    try:
+        _scan(file, text, loader)
+        return yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as err:
         raise InputError(_syntax_problem(file, err)) from None
+    except yaml.reader.ReaderError as err:  # a control character or other unprintable one
+        before = text[: err.position]
+        line = before.count("\n") + 1
+        column = err.position - (before.rfind("\n") + 1) + 1
+        char = err.character
+        code = char if isinstance(char, int) else ord(str(char)[:1] or "?")
+        raise InputError(Problem(file, "", f"unacceptable character #x{code:04x}: "
+                                 "control characters are not allowed in YAML",
+                                 "remove it or write it as an escape inside double quotes",
+                                 line, column)) from None
     except yaml.YAMLError as err:
         raise InputError(Problem(file, "", f"YAML error: {err}")) from None
+
+
+def parse_text(file: str, text: str) -> Any:
+    """Data of one YAML text (a file's, or a `--set` value), with every input limit applied."""
+    return _build(file, text).data
+
+
+def _build(file: str, text: str) -> Document:
+    try:
+        node = _compose(file, text, _FAST_LOADER)
+    except InputError:
+        if _FAST_LOADER is _PURE_LOADER:
+            raise
+        node = _compose(file, text, _PURE_LOADER)  # the pure parser words every message
     if node is None:
-        raise InputError(Problem(file, "", "file is empty", "it must hold a YAML mapping"))
+        return Document(file, None)
     builder = _Builder(file)
     data = builder.build(node, ())
     if builder.problems:
         raise InputError(builder.problems)
-    if not isinstance(data, dict):
-        raise InputError(Problem(file, "", f"expected a mapping at the top, got "
-                                 f"{type(data).__name__}", "start the file with 'key: value'",
-                                 *builder.positions[()]))
     return Document(file, data, builder.positions, builder.key_positions)
+
+
+def load_document(path: str | os.PathLike[str]) -> Document:
+    """Read one YAML file safely, keeping positions; raise InputError on any syntax problem."""
+    file = str(path)
+    doc = _build(file, _read_text(file, path))
+    if doc.data is None and not doc.positions:
+        raise InputError(Problem(file, "", "file is empty", "it must hold a YAML mapping"))
+    if not isinstance(doc.data, dict):
+        raise InputError(Problem(file, "", f"expected a mapping at the top, got "
+                                 f"{type(doc.data).__name__}", "start the file with 'key: value'",
+                                 *doc.positions[()]))
+    return doc
 
 
 def _syntax_problem(file: str, err: yaml.MarkedYAMLError) -> Problem:
@@ -180,9 +340,11 @@ def parse_override(option: str) -> tuple[list[str | int], Any]:
                                      "use dotted names such as generator.batch"))
         parts.append(int(piece) if piece.isdigit() else piece)
     try:
-        value = yaml.safe_load(raw_value) if raw_value.strip() else ""
-    except yaml.YAMLError:
-        value = raw_value
+        value = parse_text(f"--set {option}", raw_value) if raw_value.strip() else ""
+    except InputError as err:
+        if not any("YAML syntax error" in p.message for p in err.problems):
+            raise
+        value = raw_value  # not YAML: the schema reads it as text
     return parts, value
 
 
@@ -232,6 +394,23 @@ def _scalar_problem(doc: Document, option: str, parts: list[str | int], depth: i
     return doc.problem(tuple(parts[:depth]),
                        f"--set {option}: {lead}: {holder} holds the value {node!r}, "
                        "not a mapping", f"set {holder}=VALUE itself, or check the field path")
+
+
+def is_file(path: str | os.PathLike[str]) -> bool:
+    """Path.is_file() that answers False, not OSError, for a name the system refuses (over 255
+    characters: ENAMETOOLONG) or a path it cannot look into."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path: str | os.PathLike[str]) -> bool:
+    """Path.is_dir() with the same refusals answered False (see :func:`is_file`)."""
+    try:
+        return Path(path).is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def _umask() -> int:

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from planner.catalog.checks import check_fleet_capacity, check_system
 from planner.catalog.schema import Fleet, System
 from planner.errors import InputError, Problem
 from planner.schema import did_you_mean, validate_document
-from planner.yamlio import Document, PathKey, apply_overrides, load_document
+from planner.yamlio import Document, PathKey, apply_overrides, is_file, load_document
 
 __all__ = ["Catalog", "default_hardware_dir", "load_catalog", "load_fleet", "load_system",
            "uncovered_fields"]
@@ -96,7 +97,7 @@ def load_system(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> 
     """Load and validate one system file; every figure must name a source."""
     options = list(overrides)
     if not options:  # cached per file version (System is immutable): sweeps load it often
-        stat = Path(path).stat() if Path(path).is_file() else None
+        stat = Path(path).stat() if is_file(path) else None
         if stat is not None:
             return _read_system(str(path), stat.st_mtime_ns, stat.st_size)
     return _validate_system(path, options)
@@ -118,7 +119,7 @@ def _validate_system(path: str | os.PathLike[str], overrides: list[str]) -> Syst
 
 
 def _check_system(doc: Document, system: System) -> list[Problem]:
-    problems = []
+    problems = check_system(doc, system)
     stem = Path(doc.file).stem.replace("_", "-")
     if stem != system.id:
         problems.append(doc.problem(("id",), f"id {system.id!r} does not match the file name",
@@ -179,7 +180,7 @@ def load_fleet(path: str | os.PathLike[str] | None, catalog: Catalog,
     """Load a fleet, check its references to systems and sites and that figures are sourced."""
     file = Path(path or default_fleet_path())
     options = list(overrides)
-    if not options and file.is_file():  # parsed once per file version (sweeps load it often)
+    if not options and is_file(file):  # parsed once per file version (sweeps load it often)
         stat = file.stat()
         doc, fleet = _parse_fleet(str(file), stat.st_mtime_ns, stat.st_size)
     else:
@@ -200,7 +201,7 @@ def _parse_fleet(file: str, mtime_ns: int, size: int) -> tuple[Document, Fleet]:
 
 
 def _check_fleet(doc: Document, fleet: Fleet, catalog: Catalog) -> list[Problem]:
-    problems: list[Problem] = []
+    problems: list[Problem] = check_fleet_capacity(doc, fleet)
     site_ids = [site.id for site in fleet.sites]
     seen: set[str] = set()
     for i, site in enumerate(fleet.sites):

@@ -77,7 +77,19 @@ def optimize(inputs: PlanningInputs, *, objective: Objective = "cost", integer: 
     if outcome.status == "infeasible":
         raise diagnose(inputs, objective=objective, integer=integer, solver=solver,
                        time_limit_s=time_limit_s)
-    return extract_solution(m, outcome)
+    solution = extract_solution(m, outcome)
+    if objective == "time" and solution.objective_value <= NO_PROGRESS:
+        # No job can make any progress (e.g. a budget of 1 USD): there is no finish time to
+        # report, so the cost objective's diagnosis names what is short, as for
+        # `--objective cost`. A multiplier between 0 and 1 is an answer: the jobs finish after
+        # their deadlines, and each job's finish is reported.
+        raise diagnose(inputs, objective="cost", integer=integer, solver=solver,
+                       time_limit_s=time_limit_s)
+    return solution
+
+
+# A time-objective multiplier at or below this means no job can make progress at all.
+NO_PROGRESS = 1e-9
 
 
 def _check_options(objective: str, solver: str, time_limit_s: float | None,

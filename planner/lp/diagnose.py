@@ -23,7 +23,7 @@ from planner.errors import InfeasibleError
 from planner.lp.build import GB, KCORES, MW, BuiltLp, Objective, build_lp
 from planner.lp.extract import value
 from planner.lp.index import build_index
-from planner.lp.inputs import PlanningInputs
+from planner.lp.inputs import ANY_REGION, PlanningInputs
 from planner.lp.solve import SolverName, solve_lp
 from planner.topology import network_limit
 from planner.units import Dimension, format_quantity
@@ -46,7 +46,9 @@ class Shortfall:
 
 def precheck(inputs: PlanningInputs) -> list[Shortfall]:
     """Infeasibilities visible without a solver (roles that can run nowhere, empty catchments)."""
-    found = []
+    found = _cpu_beyond_fleet(inputs)
+    if found:
+        return found  # millions of times too few cores: the LP's numerics would fail first
     index = build_index(inputs, elastic=False, objective="cost")
     placed = {(j, r) for j, r, _, _ in index.place_keys}
     for job in inputs.jobs:
@@ -63,10 +65,45 @@ def precheck(inputs: PlanningInputs) -> list[Shortfall]:
     return found
 
 
+# Needing this many times every CPU core the fleet could hold is answered before any LP: the
+# elastic LP then spans more orders of magnitude than HiGHS solves reliably (o1_posttrain with
+# verifier_cpu_seconds=1e6 s is 2,190x short and ended in "no solution, status 0"). Smaller
+# shortfalls go to the elastic LP, which says at which site the cores are missing.
+CPU_BEYOND_FLEET = 100.0
+
+
+def _cpu_beyond_fleet(inputs: PlanningInputs) -> list[Shortfall]:
+    """CPU cores the jobs need at once, against every core the fleet could ever hold (CPU
+    servers on hand and purchasable, host cores of every unit owned, purchasable or rentable)."""
+    need = sum(role.work * role.cpu_core_seconds_per_work / job.horizon_s
+               for job in inputs.jobs for role in job.roles if role.is_cpu and job.horizon_s > 0)
+    cores = {system.id: system.cpu_cores for system in inputs.systems}
+    most = sum((site.cpu_servers + site.cpu_server_purchase_limit) * inputs.cpu_server.cores
+               for site in inputs.sites)
+    most += sum(count * cores.get(name, 0) for site in inputs.sites
+                for table in (site.inventory, site.purchase_limits, site.rental_limits)
+                for name, count in table.items())
+    if most == 0 or need <= CPU_BEYOND_FLEET * most:
+        return []
+    return [Shortfall("cpu", "fleet", need - most, "cores",
+                      f"needs {need - most:,.0f} more CPU cores than the whole fleet can hold: "
+                      f"the verifiers need {need:,.0f} at once, the fleet at most {most:,.0f} "
+                      "(CPU servers on hand and purchasable, host cores of every system); add "
+                      "CPU servers or lower verifier_cpu_seconds")]
+
+
 def _unplaceable(inputs: PlanningInputs, job: str, role: str, systems: list[str]) -> Shortfall:
-    if not systems:
+    causes = set(next(r.bound for j in inputs.jobs if j.id == job for r in j.roles
+                      if r.name == role).values()) if not systems else set()
+    if not systems and causes == {"interactivity"}:
+        text = (f"job {job} role {role} cannot run on any system: none decodes fast enough "
+                "for its interactivity target, even one stream alone; lower interactivity")
+    elif not systems and causes == {"memory-capacity"}:
+        text = (f"job {job} role {role} cannot run on any system: the model does not fit in "
+                "memory on any of them")
+    elif not systems:
         text = (f"job {job} role {role} cannot run on any system (no throughput: the model "
-                "may not fit in memory)")
+                "may not fit in memory, or no batch meets the interactivity target)")
     elif job in {j.id for j in inputs.jobs if j.serve is not None}:
         text = (f"job {job} role {role}: no site within the latency bound has any of "
                 f"{', '.join(systems)}")
@@ -159,6 +196,10 @@ def _unmet(m: BuiltLp, family: str, key: tuple[str, ...], share: float) -> Short
         assert job.serve is not None
         rate = share * job.serve.rate_by_region[key[1]]
         bound = format_quantity(job.serve.latency_bound_s, Dimension.DURATION)
+        if key[1] == ANY_REGION:  # demand without a home region: no latency to blame
+            return Shortfall("demand", job.id, rate, "requests/s",
+                             f"job {job.id}: {rate:,.4g} requests/s cannot be served: more than "
+                             "every site's power, inventory and purchase limits can hold")
         return Shortfall("demand", "/".join(key), rate, "requests/s",
                          f"job {job.id}: {rate:,.4g} requests/s from region {key[1]} cannot be "
                          f"served within {bound}")

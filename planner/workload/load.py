@@ -26,8 +26,10 @@ from planner.catalog.load import (
 )
 from planner.catalog.schema import BYTES_PER_ELEMENT, ID_PATTERN, Precision
 from planner.errors import InputError, Problem
+from planner.limits import MAX_NAME_CHARS
 from planner.schema import did_you_mean, validate_data, validate_document
 from planner.units import Dimension, format_quantity
+from planner.workload.checks import check_workload
 from planner.workload.params import count_params, kv_bytes_per_token
 from planner.workload.schema import (
     ModelSpec,
@@ -37,7 +39,15 @@ from planner.workload.schema import (
     Serve,
     WorkloadKind,
 )
-from planner.yamlio import Document, PathKey, apply_overrides, load_document, parse_override
+from planner.yamlio import (
+    Document,
+    PathKey,
+    apply_overrides,
+    is_dir,
+    is_file,
+    load_document,
+    parse_override,
+)
 
 __all__ = [
     "LoadedWorkload",
@@ -106,7 +116,7 @@ def load_model(name: str, models_dir: str | os.PathLike[str] | None = None,
     """
     folder = Path(models_dir) if models_dir is not None else default_models_dir()
     file = folder / model_file_name(name)
-    if not re.fullmatch(ID_PATTERN, name) or not file.is_file():
+    if len(name) > MAX_NAME_CHARS or not re.fullmatch(ID_PATTERN, name) or not is_file(file):
         message = f"unknown model {name!r}"
         known = model_ids(folder)
         hint = did_you_mean(name, known) if known else \
@@ -162,6 +172,8 @@ class LoadedWorkload:
     spec: WorkloadSpec
     model: ModelSpec
     models: dict[str, ModelSpec]
+    doc: Document | None = field(default=None, compare=False, repr=False)  # where it was read
+    base: PathKey = ()  # its path inside ``doc`` (a scenario's inline workload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,11 +213,13 @@ def _build_workload(doc: Document, data: Any, base: PathKey, default_name: str,
     except InputError as err:
         problems.extend(err.problems)
     models = _resolve_models(doc, data, base, kind, models_dir, problems)
+    if spec is not None and not problems:
+        problems.extend(check_workload(doc, base, spec, models))
     if problems or spec is None:
         raise InputError(sorted(problems, key=lambda p: (p.file, p.line or 0, p.column or 0)))
     name = spec.name or default_name
     spec = spec.model_copy(update={"name": name})
-    return LoadedWorkload(name, doc.file, spec, models[spec.model], models)
+    return LoadedWorkload(name, doc.file, spec, models[spec.model], models, doc, base)
 
 
 def _kind_of(doc: Document, data: Any, base: PathKey) -> WorkloadKind | Problem:
@@ -317,7 +331,7 @@ def _scenario_entries(doc: Document, problems: list[Problem]) -> list[_Entry]:
             entries.append(_Entry(i, name, doc, item, ("workloads", i)))
         elif isinstance(item, str):
             file = folder / item
-            if not file.is_file():
+            if not is_file(file):
                 problems.append(doc.problem(("workloads", i), f"workload file {item!r} not found",
                                             _missing_file_hint(folder, item)))
                 continue
@@ -335,7 +349,7 @@ def _missing_file_hint(folder: Path, item: str) -> str:
     """'did you mean 'x.yaml'? paths are relative to the scenario file' (when one is close)."""
     base = "paths are relative to the scenario file"
     parent = (folder / item).parent
-    if not parent.is_dir():
+    if not is_dir(parent):
         return base
     siblings = [str(Path(item).parent / f.name) if Path(item).parent != Path() else f.name
                 for f in sorted(parent.glob("*.y*ml"))]
@@ -402,7 +416,7 @@ def _scenario_fleet(doc: Document, scenario: ScenarioFile,
     if scenario.fleet is None:
         return None
     file = Path(doc.file).parent / scenario.fleet
-    if not file.is_file():
+    if not is_file(file):
         problems.append(doc.problem(("fleet",), f"fleet file {scenario.fleet!r} not found",
                                     "paths are relative to the scenario file; omit 'fleet' "
                                     "for the default fleet"))

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
+from planner import limits, yamlio
 from planner.cli import cli
 
 HERE = Path(__file__).resolve().parent
@@ -181,6 +183,56 @@ CASES = [
         "error: cases/python_tag.yaml:3:8: model: unsupported YAML: tag "
         "'!!python/object/apply:os.system' is not allowed; remove the tag: input files hold "
         "plain mappings, lists and scalars only"),
+    # Input limits and the YAML layer: each of these ended in a traceback or a hang.
+    validate(
+        "alias_bomb",
+        "error: cases/alias_bomb.yaml:6:14: the file holds more than 200,000 values once its "
+        "aliases (*name) are expanded; planning inputs are far smaller; remove repeated "
+        "aliases"),
+    validate(
+        "recursive_alias",
+        "error: cases/recursive_alias.yaml:3:12: the alias *a refers to a mapping or list "
+        "that contains it; remove the recursive alias"),
+    validate(
+        "deep_nesting",
+        "error: cases/deep_nesting.yaml:3:71: nesting deeper than 64 levels; flatten the "
+        "structure: planning inputs nest a few levels only"),
+    validate(
+        "bad_int_tag",
+        "error: cases/bad_int_tag.yaml:3:9: tokens: '1B' is not a valid !!int value; remove "
+        "the tag, or write a number such as 8 or 1.5e12"),
+    validate(
+        "huge_integer",
+        "error: cases/huge_integer.yaml:3:9: tokens: the integer "
+        "'9999999999999999999999999999999999999999...' is too large (limit 10^18); write "
+        "large values with a prefix or exponent, e.g. '20M' or 1.5e12"),
+    validate(
+        "overflow_integer",
+        "error: cases/overflow_integer.yaml:3:9: tokens: the integer "
+        "'1000000000000000000000000000000000000000...' is too large (limit 10^18); write "
+        "large values with a prefix or exponent, e.g. '20M' or 1.5e12"),
+    validate(
+        "merge_scalar",
+        "error: cases/merge_scalar.yaml:4:7: efficiency: unsupported YAML merge: expected a "
+        "mapping or list of mappings for merging, but found scalar; '<<:' takes a mapping or "
+        "a list of mappings (usually an alias such as '<<: *defaults')"),
+    validate(
+        "python_tag_on_key",
+        "error: cases/python_tag_on_key.yaml:3:1: unsupported YAML: tag "
+        "'!!python/object/apply:os.system' is not allowed; remove the tag: input files hold "
+        "plain mappings, lists and scalars only"),
+    validate(
+        "bracket_key",
+        "error: cases/bracket_key.yaml:8:1: votes[0]: unknown field; did you mean 'votes'?"),
+    validate(
+        "invalid_utf8",
+        "error: cases/invalid_utf8.yaml:3:10: invalid UTF-8 (byte 0xe9); save the file as "
+        "UTF-8"),
+    validate(
+        "control_character",
+        "error: cases/control_character.yaml:3:8: unacceptable character #x0001: control "
+        "characters are not allowed in YAML; remove it or write it as an escape inside double"
+        " quotes"),
 ]
 
 
@@ -218,3 +270,45 @@ def test_every_case_file_has_a_case_and_there_are_enough() -> None:
     used = sorted(file for case in CASES for file in case.files)
     assert used == on_disk
     assert len({case.name for case in CASES}) == len(CASES) >= 24
+
+
+@pytest.mark.usefixtures("in_errors_folder")
+@pytest.mark.parametrize("loader", ["pure", "libyaml"])
+def test_both_yaml_loaders_give_the_same_messages(loader: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # libyaml's parser is used when PyYAML has it; the pure-Python one otherwise. Every case
+    # must read the same, to the character, whichever is present.
+    if loader == "libyaml" and not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("PyYAML was built without libyaml")
+    chosen = yaml.SafeLoader if loader == "pure" else yaml.CSafeLoader
+    monkeypatch.setattr(yamlio, "_FAST_LOADER", chosen)
+    for case in CASES:
+        result = CliRunner().invoke(cli, list(case.args))
+        assert result.exit_code == 2, case.name
+        assert result.stderr.splitlines() == list(case.stderr), case.name
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_an_endless_file_is_refused_after_the_size_limit() -> None:
+    result = CliRunner().invoke(cli, ["validate", "/dev/zero"])
+    assert result.exit_code == 2
+    assert result.stderr == ("error: /dev/zero: file is larger than 4 MiB; planning inputs are "
+                             "a few kilobytes; check the path\n")
+
+
+def test_a_file_one_byte_over_the_limit_is_refused(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_text("a: " + "x" * (limits.MAX_FILE_BYTES - 2))
+    result = CliRunner().invoke(cli, ["validate", str(big)])
+    assert result.exit_code == 2
+    assert "file is larger than 4 MiB" in result.stderr
+
+
+@pytest.mark.usefixtures("in_errors_folder")
+def test_a_huge_integer_in_a_set_option_is_refused() -> None:
+    digits = "9" * 5000
+    result = CliRunner().invoke(cli, ["estimate", SERVE, "--hardware", "dgx-h100",
+                                      "--set", f"input_tokens={digits}"])
+    assert result.exit_code == 2
+    assert "is too large (limit 10^18)" in result.stderr
+    assert "Traceback" not in result.output
