@@ -1047,27 +1047,83 @@ def candidate_plans(job: TrainingJob, accelerators: int, pins: Parallelism) -> I
                             yield Plan(tp, pp, dp, micro, virtual, ep, cp, schedule)
 
 
+def _by_compute_bound(job: TrainingJob, plans: Iterator[Plan]) -> list[tuple[float, Plan]]:
+    """Plans with a lower bound on their seconds per token, fastest bound first.
+
+    Compute alone on the slowest stage: (model + recompute FLOPs per token) · ceil(L/p)/L over
+    the t·c·d ranks of a stage at the sustained rate, times (m + bubble)/m of the schedule;
+    quantisation and communication only add to it. Searching in this order lets the search
+    stop at the first plan whose bound exceeds the best fitting plan.
+    """
+    per_token = job.model_flops_per_token + job.recompute_flops_per_token
+    rate = job.sustained_peak_flops * job.matmul_efficiency
+    ranked = [(per_token * stage_layers(job, plan.pp) / job.layers
+               / (plan.tp * plan.cp * plan.dp * rate)
+               * (1.0 + bubble_s(plan.schedule, plan.pp, plan.virtual_stages, 1.0)
+                  / microbatches(job, plan)), plan) for plan in plans]
+    ranked.sort(key=lambda pair: pair[0])
+    return ranked
+
+
 def fastest_plan(job: TrainingJob, accelerators: int,
                  pins: Parallelism | None = None) -> PlanChoice | None:
     """The plan with the most tokens per second that fits HBM on ``accelerators``, or None.
 
     Plans are compared per token, as each rounds the batch a little differently.
     ``memory_bound`` is set when a plan over 1% faster exists that does not fit in memory.
+    Context parallelism is searched when it can help: when no plan without it fits, when
+    memory bounds the best one, or when the batch leaves over a tenth of the accelerators idle.
+    """
+    pins = pins or Parallelism()
+    if pins.cp is not None or len(_cp_options(job, pins)) == 1:
+        return _search(job, accelerators, pins)
+    plain = _search(job, accelerators, pins.model_copy(update={"cp": 1}))
+    if (plain is not None and not plain.memory_bound
+            and plain.plan.accelerators >= 0.9 * accelerators):
+        return plain
+    best = plain
+    for cp in _cp_options(job, pins)[1:]:
+        found = _search(job, accelerators, pins.model_copy(update={"cp": cp}))
+        if found is not None and (best is None or _per_token(found) < _per_token(best)):
+            best = found
+    return best
+
+
+def _per_token(choice: PlanChoice) -> float:
+    return choice.step.step_s / choice.step.tokens
+
+
+def _search(job: TrainingJob, accelerators: int, pins: Parallelism) -> PlanChoice | None:
+    """The fastest fitting plan among the candidates of ``pins`` (see :func:`fastest_plan`).
+
+    Plans are visited by their compute bound; memory is checked before the step time, and the
+    plans that do not fit are timed afterwards, only until one is found over 1% faster than
+    the best that fits (which sets ``memory_bound``) or their bound rules it out.
     """
     best: tuple[float, Plan, StepTime, Memory] | None = None
-    fastest_any = math.inf
-    for plan in candidate_plans(job, accelerators, pins or Parallelism()):
+    too_big: list[tuple[float, Plan]] = []
+    for bound, plan in _by_compute_bound(job, candidate_plans(job, accelerators, pins)):
+        if best is not None and bound >= best[0]:
+            break  # every later plan is slower than the best that fits (and than 0.99 of it)
+        memory = memory_per_accelerator(job, plan)
+        if memory.total_bytes > job.hbm_bytes:
+            too_big.append((bound, plan))
+            continue
         step = step_time(job, plan)
         per_token = step.step_s / step.tokens
-        fastest_any = min(fastest_any, per_token)
-        if best is not None and per_token >= best[0]:
-            continue
-        memory = memory_per_accelerator(job, plan)
-        if memory.total_bytes <= job.hbm_bytes:
+        if best is None or per_token < best[0]:
             best = (per_token, plan, step, memory)
     if best is None:
         return None
-    return PlanChoice(best[1], best[2], best[3], fastest_any < best[0] * 0.99)
+    memory_bound = False
+    for bound, plan in too_big:
+        if bound >= best[0] * 0.99:
+            break
+        step = step_time(job, plan)
+        if step.step_s / step.tokens < best[0] * 0.99:
+            memory_bound = True
+            break
+    return PlanChoice(best[1], best[2], best[3], memory_bound)
 
 
 def fewest_accelerators(job: TrainingJob, tokens: float, deadline_s: float, unit_size: int,
