@@ -68,9 +68,9 @@ opposite directions with bubble (p/2 - 1)·(F&B + B - 3W), which with F = W = t_
 B = 2·t_mb/3 is (p/2 - 1)·2/3·t_mb, and keeps two copies of the stage's parameters.
 
 DeepSeek-V3's multi-token-prediction module (§2.2) is one more transformer block of the last
-stage plus a 2d x d projection and the shared output head: ``mtp_depth`` adds its FLOPs to the
-last stage and to the run's hardware FLOPs (not to the model FLOPs per token, which stay the
-main model's).
+stage plus a 2d x d projection and the shared output head: ``mtp_depth`` adds its FLOPs as
+layer-equivalents that the pipeline split balances in (not to the model FLOPs per token, which
+stay the main model's).
 """
 
 from __future__ import annotations
@@ -798,8 +798,8 @@ class MicrobatchTime:
                 + self.ep_exposed_s)
 
 
-def microbatch_parts(job: TrainingJob, plan: Plan, last_stage: bool = False) -> MicrobatchTime:
-    """Compute and communication of one microbatch on the slowest (or the last) stage.
+def microbatch_parts(job: TrainingJob, plan: Plan) -> MicrobatchTime:
+    """Compute and communication of one microbatch on the slowest stage.
 
     Compute: (model + recompute FLOPs per token) · b·s tokens · ceil(L/p)/L / (t·c), at
     ``training_matmul`` of the FLOP mix's peak; with an overlapped all-to-all, over
@@ -815,8 +815,13 @@ def microbatch_parts(job: TrainingJob, plan: Plan, last_stage: bool = False) -> 
     ranks = plan.tp * plan.cp
     per_token = job.model_flops_per_token + job.recompute_flops_per_token
     flops = per_token * tokens * layers / job.layers / ranks
-    if last_stage:
-        flops += job.mtp_flops_per_token * tokens / ranks
+    if job.mtp_flops_per_token > 0:
+        # the MTP modules count as e layer-equivalents that the pipeline split balances in
+        # (Megatron-Core's account-for-loss split): the slowest stage does ceil((L + e)/p) of
+        # the L + e layer-equivalents of work
+        extra = math.ceil(job.mtp_flops_per_token / (per_token / job.layers))
+        share = math.ceil((job.layers + extra) / plan.pp) / (job.layers + extra)
+        flops = (per_token + job.mtp_flops_per_token) * tokens * share / ranks
     rate = job.sustained_peak_flops * job.matmul_efficiency
     compute = flops / rate
     passes = 3.0 if job.recompute is Recompute.NONE else 4.0  # recomputed forward core
@@ -890,11 +895,6 @@ def step_time(job: TrainingJob, plan: Plan) -> StepTime:
     micro = microbatches(job, plan)
     mb = microbatch_parts(job, plan)
     t_mb = mb.total_s
-    if job.mtp_flops_per_token > 0 and plan.pp > 1:
-        t_mb = max(t_mb, microbatch_parts(job, plan, last_stage=True).total_s)
-    elif job.mtp_flops_per_token > 0:
-        t_mb = microbatch_parts(job, plan, last_stage=True).total_s
-    extra = t_mb - mb.total_s  # the MTP module on the last stage, when it is the slowest
     bubble = bubble_s(plan.schedule, plan.pp, plan.virtual_stages, t_mb)
     dp = dp_time_s(job, plan, micro)
     overlap = job.comm_overlap >= 0.5
@@ -918,7 +918,7 @@ def step_time(job: TrainingJob, plan: Plan) -> StepTime:
     pp = comm.collective_time_s(pp_sent, *_pp_bandwidth(job, plan))
     pp_exposed = max(pp - micro * t_mb, 0.0) if overlap else pp
     tokens = float(plan.dp * plan.microbatch * micro * job.sequence_length)
-    return StepTime(compute_s=micro * (mb.compute_s + extra),
+    return StepTime(compute_s=micro * mb.compute_s,
                     tp_communication_s=micro * mb.tp_exposed_s,
                     pipeline_bubble_s=bubble, dp_communication_s=dp_exposed,
                     microbatches=micro, tokens=tokens,
@@ -1339,6 +1339,14 @@ def _size_job(job: TrainingJob, spec: Pretrain, system: System,
               assumptions: Mapping[str, Assumption]) -> tuple[int, PlanChoice]:
     """(accelerators, plan): the fixed count's fastest plan, or the deadline's fewest units."""
     if spec.accelerators is not None:
+        pins = spec.parallelism
+        needed = math.prod(v for v in (pins.tp, pins.cp, pins.pp, pins.dp) if v is not None)
+        if needed > spec.accelerators:
+            raise InfeasibleError(
+                f"the pinned layout needs {needed:,} accelerators, more than the "
+                f"{spec.accelerators:,} given",
+                ["unpin it to search the layout again: --set parallelism={}",
+                 "or pin fields whose product fits (tp x cp x pp x dp)"])
         choice = fastest_plan(job, spec.accelerators, spec.parallelism)
         if choice is None:
             raise _no_fit(spec, system, spec.accelerators)
