@@ -80,10 +80,11 @@ MEGATRON_VOCAB = 51200
 # (arXiv 2104.04473 §4; the overlap options came with Megatron-Core): the step model's
 # ``comm_overlap`` switch, not a fitted factor.
 NO_OVERLAP = {"comm_overlap": 0.0}
-# The bar for the check set is 20% per case; a case is flagged out of tolerance (and
-# `planner calibration` fails) only beyond 25%, so that cases between 20% and 25% are
-# reported in the summary rather than hidden by a looser bar.
-CHECK_TOLERANCE = 0.25
+# The bar for the check set is 20% per case and 10% on average per group; a case is flagged
+# out of tolerance (and `planner calibration` fails) only beyond 30%, the tolerance the
+# DeepSeek-V3 case always had, so that cases between 20% and 30% are reported in the summary
+# ("Training fit and check sets") rather than hidden by a looser bar.
+CHECK_TOLERANCE = 0.30
 
 
 @dataclass(frozen=True, slots=True)

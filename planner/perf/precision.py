@@ -2,9 +2,9 @@
 
 A recipe (``precision:`` of a pretrain workload, :class:`TrainingPrecision`) fixes
 
-* the tensor-core format of the low-precision GEMMs (FP8 or FP4), and their efficiency
-  relative to BF16 GEMMs: the achieved fraction of the format's dense peak over the achieved
-  fraction of the BF16 peak (1.0: the same fraction of a higher peak);
+* the tensor-core format of the low-precision GEMMs (FP8 or FP4) and the recipe's own GEMM
+  efficiency: the fraction of that format's measured GEMM ceiling (:mod:`planner.perf.gemm`,
+  plain per-tensor-scaled GEMMs) its scaling scheme keeps (1.0: no loss);
 * the fraction of the linear layers that run in low precision, in all three GEMMs of each
   (forward, dgrad, wgrad); attention, the output head and the MoE router always stay in BF16
   (``planner.perf.training.high_precision_flops_per_token``);
@@ -17,19 +17,17 @@ A recipe (``precision:`` of a pretrain workload, :class:`TrainingPrecision`) fix
 Sources of the figures, per recipe:
 
 ``fp8-tensorwise`` (Transformer Engine's default delayed or current per-tensor scaling): one FP32
-scale per tensor is applied in the GEMM epilogue, so the GEMM runs the plain FP8 tensor-core
-path. Measured: cuBLASLt FP8 E4M3 8,192³ GEMMs at 1,599-1,630 TFLOPS on 16 H100-class GPUs
-(report at https://gitea.d-robotics.cc/han.zhao/test_gpu_scripts, cuBLASLt FP8 cross-check,
-2026-05-24), 0.81 of the 1,979 TFLOPS dense FP8 peak, the same fraction large BF16 GEMMs reach
-of theirs (~0.8, the Hopper "MAMF" of S. Bekman's ml-engineering benchmarks): relative 1.0.
+scale per tensor is applied in the GEMM epilogue, so the GEMM is the plain FP8 GEMM whose
+ceiling ``planner.perf.gemm`` gives (measured with per-tensor scales: Hopper 0.813 of the FP8 peak
+in cuBLASLt against 0.803 of the BF16 peak for BF16; B200 0.763 against 0.776): relative 1.0.
 Quantisation with current scaling: an amax pass (read 2 B) and a cast (read 2 B, write 1 B row-
 wise and 1 B transposed, Hopper FP8 GEMMs being TN-only): 6 B per element.
 
 ``fp8-blockwise`` (DeepSeek-V3 §3.3, arXiv 2412.19437: 1x128 activation and 128x128 weight
 tiles, partial sums promoted to FP32 CUDA-core registers every 128 elements): DeepGEMM's launch
-figure, 1,350+ FP8 TFLOPS on H800 (0.68 of 1,979), against ~0.8 of peak for BF16: relative
-0.85. Quantisation: read 2 B, write two 1-byte copies with one FP32 scale per 128 values:
-2 + 2·(1 + 4/128) = 4.06 B.
+figure, 1,350+ FP8 TFLOPS on H800, against the 1,609 TFLOPS plain cuBLASLt FP8 ceiling of
+the same silicon: relative 0.84. Quantisation: read 2 B, write two 1-byte copies with one
+FP32 scale per 128 values: 2 + 2·(1 + 4/128) = 4.06 B.
 
 ``mxfp8`` (OCP microscaling, 1x32 blocks with E8M0 scales, Blackwell only): Blackwell's block-
 scaled tensor-core instructions consume the scales in hardware (no DeepSeek-style promotion).
@@ -106,7 +104,7 @@ def recipe(precision: TrainingPrecision | Precision) -> Recipe:
         case TrainingPrecision.FP8_TENSORWISE:
             return Recipe(name, Precision.FP8, 1.0, 1.0, 6.0)
         case TrainingPrecision.FP8_BLOCKWISE:
-            return Recipe(name, Precision.FP8, 0.85, 1.0, 2.0 + 2.0 * (1.0 + 4.0 / 128.0))
+            return Recipe(name, Precision.FP8, 0.84, 1.0, 2.0 + 2.0 * (1.0 + 4.0 / 128.0))
         case TrainingPrecision.MXFP8:
             return Recipe(name, Precision.FP8, 0.95, 1.0, 2.0 + 2.0 * (1.0 + 1.0 / 32.0))
         case TrainingPrecision.NVFP4:

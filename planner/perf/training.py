@@ -24,10 +24,12 @@ Communication overlap is modelled, not fitted (``comm_overlap`` switches it off 
 do not overlap, such as Megatron-LM in 2021):
 
 * TP with sequence parallelism: each layer's all-gathers and reduce-scatters are split into t
-  ring steps, each overlapped with the partial GEMM of the previous chunk (Wang et al. 2023,
+  ring steps, each overlapped with the partial GEMM of another chunk (Wang et al. 2023,
   "Overlap communication with dependent computation via decomposition", ASPLOS; Transformer
-  Engine's userbuffers, Megatron ``--tp-comm-overlap``). One step in t stays exposed, and the
-  rest too where it outlasts the GEMMs it is paired with: max(c/t, c - gemm).
+  Engine's userbuffers, Megatron ``--tp-comm-overlap``). An all-gather starts with the GEMM of
+  the local shard, so all its steps hide; a reduce-scatter's last step waits for the last
+  partial GEMM, one step in t of half the traffic. The rest is exposed only where it outlasts
+  the GEMMs it is paired with: max(c/(2t), c - gemm).
 * CP (ring attention, Liu et al. 2023, arXiv 2310.01889; Megatron-Core context parallelism):
   each of the c ranks holds s/c tokens and passes its K and V chunk around the ring while it
   computes attention on the previous one; exposed only where the KV exchange outlasts
@@ -35,7 +37,10 @@ do not overlap, such as Megatron-LM in 2021):
 * DP (ZeRO-1/2 with Megatron ``--overlap-grad-reduce --overlap-param-gather``): the gradient
   reduce-scatter runs in buckets during the backward pass of the last microbatch, the weight
   all-gather during the forward of the first: exposed max(0, rs - backward) +
-  max(0, ag - forward) of one microbatch. Without overlap, all of it.
+  max(0, ag - forward) of one microbatch. Without overlap, all of it. (Interleaved chunks
+  could start their buckets earlier, but with that window the model no longer shows the
+  published strong-scaling loss of Megatron-Core, 47% -> 42% MFU from 96 to 4,608 H100; the
+  one-microbatch window reproduces it.)
 * PP point-to-point sends of the activations (b·s/(t·c) tokens of d values) run while the next
   microbatch computes, exposed only where longer.
 
@@ -69,8 +74,8 @@ B = 2·t_mb/3 is (p/2 - 1)·2/3·t_mb, and keeps two copies of the stage's param
 
 DeepSeek-V3's multi-token-prediction module (§2.2) is one more transformer block of the last
 stage plus a 2d x d projection and the shared output head: ``mtp_depth`` adds its FLOPs as
-layer-equivalents that the pipeline split balances in (not to the model FLOPs per token, which
-stay the main model's).
+layer-equivalents that the pipeline split balances in, as it does the output head
+(:func:`stage_flops_per_token`; not to the model FLOPs per token, which stay the main model's).
 """
 
 from __future__ import annotations
@@ -85,6 +90,7 @@ from planner.errors import InfeasibleError, InputError, Problem
 from planner.perf import comm, reliability
 from planner.perf.assumptions import Assumption, resolve
 from planner.perf.cost import COST_DEFAULTS, unit_cost
+from planner.perf.gemm import gemm_ceiling
 from planner.perf.precision import Recipe, recipe
 from planner.units import SECONDS_PER_DAY, SECONDS_PER_HOUR
 from planner.workload.params import attention_flops_per_token, count_params
@@ -150,12 +156,13 @@ _GOODPUT_SOURCE = "computed per job by planner.perf.reliability unless overridde
 
 DEFAULTS: dict[str, Assumption] = {
     "training_matmul": Assumption(
-        "training_matmul", 0.49,
+        "training_matmul", 0.61,
         "fit to the training fit set of planner.perf.calibrate_training (Llama 3 405B on "
         "8,192/16,384 H100, arXiv 2407.21783 Table 4; Megatron-LM Table 1 on A100, arXiv "
         "2104.04473; Megatron-Core r0.8.0 weak scaling on H100; Llama 3 8B on B200/GB200 in "
-        "FP8 and MXFP8): 0.49 minimises its mean absolute error (scanned 0.47-0.53 by 0.01)",
-        "achieved fraction of dense peak over all of a layer's kernels, not only the GEMMs"),
+        "FP8 and MXFP8): 0.61 minimises its mean absolute error (scanned 0.58-0.64 by 0.01)",
+        "achieved fraction of the measured GEMM ceiling (planner.perf.gemm: 0.80 of peak on "
+        "Hopper, 0.86 on A100, 0.78 on Blackwell in BF16) over all of a layer's kernels"),
     "scale_up": Assumption(
         "scale_up", 0.80,
         "nccl-tests all-reduce bus bandwidth 230-250 GB/s on 8x A100 NVLink 3 vs 300 GB/s "
@@ -287,18 +294,22 @@ def mixed_peak_flops(total_flops: float, high_flops: float, precision: Precision
 
 
 def recipe_peak_flops(total_flops: float, high_flops: float, chosen: Recipe,
-                      low_peak_flops: float, bf16_peak_flops: float) -> float:
-    """Peak FLOP/s of a training FLOP mix under a precision recipe (harmonic blend).
+                      low_peak_flops: float, bf16_peak_flops: float,
+                      format_ratio: float = 1.0) -> float:
+    """Peak FLOP/s of a training FLOP mix under a precision recipe (harmonic blend), in units
+    of the BF16 GEMM ceiling.
 
     Of the F - F_high GEMM FLOPs a share f (``low_precision_fraction``) runs at the recipe's
-    format peak P times its relative efficiency r, the rest and ``high_flops`` at the BF16 peak:
+    format peak P times its relative efficiency r (the recipe's scaling overhead times
+    ``format_ratio``, the measured GEMM ceiling of the format over that of BF16 on the same
+    accelerator, :mod:`planner.perf.gemm`), the rest and ``high_flops`` at the BF16 peak:
     F / (f·(F - F_high) / (P·r) + ((1 - f)·(F - F_high) + F_high) / P_bf16).
     """
     if not chosen.quantized or total_flops <= 0:
         return bf16_peak_flops if chosen.gemm_precision is Precision.BF16 else low_peak_flops
     gemm = total_flops - high_flops
     low = chosen.low_precision_fraction * gemm
-    return total_flops / (low / (low_peak_flops * chosen.gemm_efficiency)
+    return total_flops / (low / (low_peak_flops * chosen.gemm_efficiency * format_ratio)
                           + (total_flops - low) / bf16_peak_flops)
 
 
@@ -420,6 +431,7 @@ class TrainingJob:
     mtp_flops_per_token: float = 0.0
     recipe: TrainingPrecision = TrainingPrecision.BF16
     bf16_peak_flops: float = 0.0
+    head_flops_per_token: float = 0.0
 
     @property
     def sustained_peak_flops(self) -> float:
@@ -441,6 +453,9 @@ class TrainingJob:
         chosen = recipe(precision)
         peak = _peak_flops(system, chosen.gemm_precision)
         bf16 = system.accelerator.peak_flops.bf16
+        name = system.accelerator.name
+        ceiling = gemm_ceiling(name, Precision.BF16)
+        format_ratio = gemm_ceiling(name, chosen.gemm_precision) / ceiling
         total = (training_flops_per_token(arch, sequence_length)
                  + recompute_flops_per_token(arch, sequence_length, recompute))
         high = high_precision_flops_per_token(arch, sequence_length, recompute)
@@ -466,12 +481,12 @@ class TrainingJob:
             scale_up_bytes_per_s=comm.unidirectional(system.scale_up.bandwidth),
             scale_up_domain=system.scale_up.domain_size,
             scale_out_bytes_per_s=system.scale_out.bandwidth,
-            matmul_efficiency=values["training_matmul"],
+            matmul_efficiency=values["training_matmul"] * ceiling,
             scale_up_efficiency=values["scale_up"],
             scale_out_efficiency=values["scale_out"],
             comm_overlap=values["comm_overlap"],
             compute_peak_flops=recipe_peak_flops(total, high, chosen, peak,
-                                                 bf16 if bf16 else peak),
+                                                 bf16 if bf16 else peak, format_ratio),
             moe_layers=_moe_layers(arch), experts=moe.experts if moe else 0,
             experts_per_token=moe.experts_per_token if moe else 0,
             node_limit=moe.node_limit if moe else None,
@@ -486,7 +501,8 @@ class TrainingJob:
             hbm_bytes_per_s=system.accelerator.hbm_bandwidth,
             quantize_efficiency=values["quantize_bandwidth"],
             mtp_flops_per_token=mtp_flops_per_token(arch, sequence_length, mtp_depth),
-            recipe=chosen.name, bf16_peak_flops=bf16 or peak)
+            recipe=chosen.name, bf16_peak_flops=bf16 or peak,
+            head_flops_per_token=6.0 * arch.vocab * arch.hidden)
 
     @property
     def tokens_per_step(self) -> float:
@@ -550,6 +566,29 @@ def microbatches(job: TrainingJob, plan: Plan) -> int:
 def stage_layers(job: TrainingJob, pp: int) -> int:
     """Layers on the slowest pipeline stage: ceil(L / p)."""
     return math.ceil(job.layers / pp)
+
+
+def stage_flops_per_token(job: TrainingJob, pp: int) -> float:
+    """Training FLOPs per token of the slowest pipeline stage.
+
+    The pipeline splits whole layers; the output head with its loss (6·V·d FLOPs per token)
+    and any MTP modules sit on the last stage as e layer-equivalents, and the split may give
+    that stage fewer layers to make up for them (Llama 3, arXiv 2407.21783 §3.3.2: one layer
+    less on the first and last stages; Megatron-Core's account-for-embedding/loss split;
+    DualPipe pairs the first and last stages on one device). With k layers on the last stage
+    the slowest stage does max(ceil((L - k)/(p - 1)), k + e) layers' work, minimised over k;
+    one stage does all L + e. Llama 3 70B on PP 4 (e = 6.30e9 / 5.17e9 = 1.22): k = 19 gives
+    max(21, 20.22) = 21 layers' work where an even split would do 20.
+    """
+    per_token = job.model_flops_per_token + job.recompute_flops_per_token
+    extra = job.head_flops_per_token + job.mtp_flops_per_token
+    layer = (per_token - job.head_flops_per_token) / job.layers
+    e = extra / layer
+    if pp <= 1:
+        return layer * (job.layers + e)
+    most = math.ceil(job.layers / pp)
+    slowest = min(max(math.ceil((job.layers - k) / (pp - 1)), k + e) for k in range(most + 1))
+    return layer * slowest
 
 
 def first_stage_layers(job: TrainingJob, pp: int) -> int:
@@ -801,7 +840,8 @@ class MicrobatchTime:
 def microbatch_parts(job: TrainingJob, plan: Plan) -> MicrobatchTime:
     """Compute and communication of one microbatch on the slowest stage.
 
-    Compute: (model + recompute FLOPs per token) · b·s tokens · ceil(L/p)/L / (t·c), at
+    Compute: the slowest stage's FLOPs per token (:func:`stage_flops_per_token`) · b·s
+    tokens / (t·c), at
     ``training_matmul`` of the FLOP mix's peak; with an overlapped all-to-all, over
     1 - ``ep_comm_sms`` of the SMs. Quantisation: the recipe's bytes per token and layer over
     HBM at ``quantize_bandwidth``. TP: ceil(L/p) layers of :func:`comm.tp_bytes_per_layer` over
@@ -813,15 +853,7 @@ def microbatch_parts(job: TrainingJob, plan: Plan) -> MicrobatchTime:
     tokens = plan.microbatch * job.sequence_length
     layers = stage_layers(job, plan.pp)
     ranks = plan.tp * plan.cp
-    per_token = job.model_flops_per_token + job.recompute_flops_per_token
-    flops = per_token * tokens * layers / job.layers / ranks
-    if job.mtp_flops_per_token > 0:
-        # the MTP modules count as e layer-equivalents that the pipeline split balances in
-        # (Megatron-Core's account-for-loss split): the slowest stage does ceil((L + e)/p) of
-        # the L + e layer-equivalents of work
-        extra = math.ceil(job.mtp_flops_per_token / (per_token / job.layers))
-        share = math.ceil((job.layers + extra) / plan.pp) / (job.layers + extra)
-        flops = (per_token + job.mtp_flops_per_token) * tokens * share / ranks
+    flops = stage_flops_per_token(job, plan.pp) * tokens / ranks
     rate = job.sustained_peak_flops * job.matmul_efficiency
     compute = flops / rate
     passes = 3.0 if job.recompute is Recompute.NONE else 4.0  # recomputed forward core
@@ -842,7 +874,9 @@ def microbatch_parts(job: TrainingJob, plan: Plan) -> MicrobatchTime:
                                             ACTIVATION_BYTES, job.recompute is Recompute.FULL)
     tp = comm.collective_time_s(sent, *_tp_bandwidth(job, plan.tp))
     gemm = max(compute - attention, 0.0)
-    tp_exposed = (max(tp / plan.tp, tp - gemm) if job.comm_overlap >= 0.5 and plan.tp > 1
+    # all-gathers start on the local shard, so only the last step of each reduce-scatter (half
+    # the traffic, one ring step in t) waits: max(c / (2t), c - GEMMs)
+    tp_exposed = (max(tp / (2 * plan.tp), tp - gemm) if job.comm_overlap >= 0.5 and plan.tp > 1
                   else tp)
     kv = layers * comm.cp_bytes_per_layer(tokens, job.kv_width, plan.cp, ACTIVATION_BYTES,
                                           job.recompute is Recompute.FULL) / plan.tp
@@ -899,13 +933,15 @@ def step_time(job: TrainingJob, plan: Plan) -> StepTime:
     dp = dp_time_s(job, plan, micro)
     overlap = job.comm_overlap >= 0.5
     if overlap and job.zero_stage < 3:
-        # reduce-scatter behind the last backward (2/3 of a microbatch), all-gather behind the
-        # first forward (1/3); ZeRO-0's all-reduce, all of it behind the backward
+        # reduce-scatter behind the last microbatch's backward (2/3 of a microbatch), all-gather
+        # behind the first forward (1/3); ZeRO-0's all-reduce, all of it behind the backward
+        window = 1.0
         half = dp / 2.0
         if job.zero_stage == 0:
-            dp_exposed = max(dp - 2.0 / 3.0 * t_mb, 0.0)
+            dp_exposed = max(dp - 2.0 / 3.0 * t_mb * window, 0.0)
         else:
-            dp_exposed = max(half - 2.0 / 3.0 * t_mb, 0.0) + max(half - t_mb / 3.0, 0.0)
+            dp_exposed = (max(half - 2.0 / 3.0 * t_mb * window, 0.0)
+                          + max(half - t_mb / 3.0 * window, 0.0))
     elif overlap:
         dp_exposed = max(dp - micro * t_mb, 0.0)  # ZeRO-3 gathers layer by layer
     else:
@@ -1047,18 +1083,17 @@ def candidate_plans(job: TrainingJob, accelerators: int, pins: Parallelism) -> I
                             yield Plan(tp, pp, dp, micro, virtual, ep, cp, schedule)
 
 
-def _by_compute_bound(job: TrainingJob, plans: Iterator[Plan]) -> list[tuple[float, Plan]]:
+def _by_compute_bound(job: TrainingJob, plans: list[Plan]) -> list[tuple[float, Plan]]:
     """Plans with a lower bound on their seconds per token, fastest bound first.
 
-    Compute alone on the slowest stage: (model + recompute FLOPs per token) · ceil(L/p)/L over
-    the t·c·d ranks of a stage at the sustained rate, times (m + bubble)/m of the schedule;
+    Compute alone on the slowest stage (:func:`stage_flops_per_token`) over the t·c·d ranks
+    of a stage at the sustained rate, times (m + bubble)/m of the schedule;
     quantisation and communication only add to it. Searching in this order lets the search
     stop at the first plan whose bound exceeds the best fitting plan.
     """
-    per_token = job.model_flops_per_token + job.recompute_flops_per_token
     rate = job.sustained_peak_flops * job.matmul_efficiency
-    ranked = [(per_token * stage_layers(job, plan.pp) / job.layers
-               / (plan.tp * plan.cp * plan.dp * rate)
+    stage = {pp: stage_flops_per_token(job, pp) for pp in {plan.pp for plan in plans}}
+    ranked = [(stage[plan.pp] / (plan.tp * plan.cp * plan.dp * rate)
                * (1.0 + bubble_s(plan.schedule, plan.pp, plan.virtual_stages, 1.0)
                   / microbatches(job, plan)), plan) for plan in plans]
     ranked.sort(key=lambda pair: pair[0])
@@ -1102,7 +1137,7 @@ def _search(job: TrainingJob, accelerators: int, pins: Parallelism) -> PlanChoic
     """
     best: tuple[float, Plan, StepTime, Memory] | None = None
     too_big: list[tuple[float, Plan]] = []
-    for bound, plan in _by_compute_bound(job, candidate_plans(job, accelerators, pins)):
+    for bound, plan in _by_compute_bound(job, list(candidate_plans(job, accelerators, pins))):
         if best is not None and bound >= best[0]:
             break  # every later plan is slower than the best that fits (and than 0.99 of it)
         memory = memory_per_accelerator(job, plan)

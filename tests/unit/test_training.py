@@ -30,6 +30,7 @@ from planner.perf.training import (
     microbatch_time_s,
     mixed_peak_flops,
     recompute_flops_per_token,
+    stage_flops_per_token,
     step_time,
     training_flops_per_token,
     training_throughput,
@@ -234,23 +235,25 @@ def test_step_time_hand_computed() -> None:
     # compute per microbatch: 4.8e10 x 4,096 x 8/32 / 2 / (1e15 x 0.5) = 0.049152 s.
     # TP per microbatch: 8 layers x 4 x 2 x 1/2 x 4,096 x 4,096 x 2 B = 1,073,741,824 B
     #   over 400 GB/s x 0.8 = 0.0033554432 s; overlapped in t = 2 ring steps with GEMMs that
-    #   last longer, so one step in two stays exposed: 0.0016777216 s.
-    # microbatch: 0.049152 + 0.0016777216 = 0.0508297216 s; bubble 3 of them = 0.1524891648 s.
+    #   last longer, so only the reduce-scatters' last ring step (half the traffic, one step in
+    #   two) stays exposed: 0.0033554432 / 4 = 0.0008388608 s.
+    # microbatch: 0.049152 + 0.0008388608 = 0.0499908608 s; bubble 3 of them = 0.1499725824 s.
     # DP: 1e9 params x 7/8 x (4 + 2) B = 5.25e9 B over 50 GB/s x 0.8 = 0.13125 s: the
     #   reduce-scatter half behind 2/3 of a microbatch, the all-gather half behind 1/3:
-    #   (0.065625 - 0.0338864811) + (0.065625 - 0.0169432405) = 0.0804202784 s exposed.
+    #   (0.065625 - 0.0333272405) + (0.065625 - 0.0166636203) = 0.0812591392 s exposed.
     # PP sends: 2 x 32 x 4,096 x 4,096 x 2 B / 2 = 1.07e9 B over 40 GB/s = 0.0268 s, hidden.
     step = step_time(HAND_JOB, HAND_PLAN)
     assert step.microbatches == 32
     assert step.compute_s == pytest.approx(32 * 0.049152)
-    assert step.tp_communication_s == pytest.approx(32 * 0.0016777216)
-    assert step.tp_hidden_s == pytest.approx(32 * 0.0016777216)
-    assert step.pipeline_bubble_s == pytest.approx(0.1524891648)
-    assert step.dp_communication_s == pytest.approx(0.0804202784)
-    assert step.dp_hidden_s == pytest.approx(0.13125 - 0.0804202784)
+    assert step.tp_communication_s == pytest.approx(32 * 0.0008388608)
+    assert step.tp_hidden_s == pytest.approx(32 * 3 * 0.0008388608)
+    assert step.pipeline_bubble_s == pytest.approx(0.1499725824)
+    assert step.dp_communication_s == pytest.approx(0.0812591392)
+    assert step.dp_hidden_s == pytest.approx(0.13125 - 0.0812591392)
     assert step.pp_communication_s == 0.0
     assert step.pp_hidden_s == pytest.approx(0.0268435456)
-    assert step.step_s == pytest.approx(1.8594605344)
+    # 32 x 0.049152 + 32 x 0.0008388608 + 0.1499725824 + 0.0812591392
+    assert step.step_s == pytest.approx(1.8309392672)
     assert step.bound == "compute"
 
 
@@ -518,7 +521,7 @@ def test_exposed_all_to_all_without_overlap() -> None:
     compute, _, exposed = microbatch_time_s(job, plan)
     assert exposed == pytest.approx(ep_time_s(job, plan))
     # and no SM share is lost when nothing overlaps: compute is the plain FP8-mix time
-    flops = (job.model_flops_per_token + job.recompute_flops_per_token) * 4096 * 4 / 61
+    flops = stage_flops_per_token(job, 16) * 4096
     assert compute == pytest.approx(flops / (job.sustained_peak_flops * job.matmul_efficiency))
 
 

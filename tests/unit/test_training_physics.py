@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from planner.catalog.load import load_catalog
 from planner.catalog.schema import Precision
 from planner.perf import comm
+from planner.perf.gemm import gemm_ceiling
 from planner.perf.precision import recipe, resolve_alias
 from planner.perf.training import (
     Plan,
@@ -20,6 +21,7 @@ from planner.perf.training import (
     microbatch_parts,
     quantized_elements_per_token_layer,
     recipe_peak_flops,
+    stage_flops_per_token,
     step_time,
 )
 from planner.report.step_plot import waterfall_rows
@@ -57,7 +59,7 @@ def test_aliases_resolve_to_their_recipes() -> None:
 
 @pytest.mark.parametrize(("name", "gemm", "efficiency", "share", "quantize"), [
     (TrainingPrecision.FP8_TENSORWISE, Precision.FP8, 1.0, 1.0, 6.0),
-    (TrainingPrecision.FP8_BLOCKWISE, Precision.FP8, 0.85, 1.0, 2 + 2 * (1 + 4 / 128)),
+    (TrainingPrecision.FP8_BLOCKWISE, Precision.FP8, 0.84, 1.0, 2 + 2 * (1 + 4 / 128)),
     (TrainingPrecision.MXFP8, Precision.FP8, 0.95, 1.0, 2 + 2 * (1 + 1 / 32)),
     (TrainingPrecision.NVFP4, Precision.FP4, 1.0, 0.85, 4 + 2 * (0.5 + 1 / 16)),
 ])
@@ -189,11 +191,18 @@ def test_dualpipe_doubles_weights_and_mtp_adds_last_stage_flops() -> None:
     assert (memory_per_accelerator(plain, dual).weights_bytes
             == pytest.approx(2 * memory_per_accelerator(plain, one).weights_bytes))
     # MTP: a block (0.59B active weights), a 2d x d projection and the 0.93B-weight head,
-    # ~9.9 GFLOP per token against ~4.1 per layer: 3 layer-equivalents; the slowest stage then
-    # holds ceil(64/16) = 4 of 64 instead of ceil(61/16) = 4 of 61 layers' work
+    # ~9.9 GFLOP per token; with the output head (6 x 129,280 x 7,168 = 5.56 GFLOP) that is
+    # e layer-equivalents on the last stage. PP 16 over 61 layers: without MTP, one layer off
+    # the last stage (k = 3 + e < 4) keeps the slowest stage at 4 layers; with it, the best
+    # split is 4 layers elsewhere and k = 1 on the last, which then does 1 + e > 4.
+    layer = (plain.model_flops_per_token + plain.recompute_flops_per_token
+             - plain.head_flops_per_token) / 61
+    e = (mtp.head_flops_per_token + mtp.mtp_flops_per_token) / layer
+    assert 3.0 < e < 4.0
+    assert stage_flops_per_token(plain, 16) == pytest.approx(4 * layer)
+    assert stage_flops_per_token(mtp, 16) == pytest.approx((1 + e) * layer)
     ratio = step_time(mtp, dual).compute_s / step_time(plain, dual).compute_s
-    total = (plain.model_flops_per_token + plain.recompute_flops_per_token)
-    assert ratio == pytest.approx((total + mtp.mtp_flops_per_token) / total * 61 / 64)
+    assert ratio == pytest.approx((1 + e) / 4)
 
 
 # --- waterfall -------------------------------------------------------------------------------
@@ -207,3 +216,35 @@ def test_waterfall_rows_stack_exposed_seconds_only() -> None:
     assert waterfall_rows(breakdown) == [("compute", 0.0, 5.0, 0.0),
                                          ("tp-communication", 5.0, 0.1, 0.5),
                                          ("pipeline-bubble", 5.1, 0.7, 0.0)]
+
+
+# --- GEMM ceilings and the pipeline split -----------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "precision", "ceiling"), [
+    ("A100 SXM4 80 GB", Precision.BF16, 267.9 / 312),
+    ("H100 SXM5 80 GB", Precision.BF16, 794.5 / 989),
+    ("H800 SXM5 80 GB", Precision.FP8, 1608.6 / 1979),
+    ("B200 (GB200 superchip, 1,200 W)", Precision.FP4, 6624 / 9000),
+    ("B300 (GB300 superchip, 1,400 W)", Precision.FP8, 3432.5 / 4500),
+    ("MI300X 192 GB", Precision.FP8, 781.9 / 1300),  # unmeasured format: the BF16 figure
+    ("Trainium2", Precision.BF16, 794.5 / 989),  # unknown accelerator: the reference
+])
+def test_measured_gemm_ceilings(name: str, precision: Precision, ceiling: float) -> None:
+    assert gemm_ceiling(name, precision) == pytest.approx(ceiling)
+
+
+def test_last_stage_carries_the_output_head() -> None:
+    # Llama 3 70B: head 6 x 128,256 x 8,192 = 6.30e9 FLOPs per token, e = 1.22 layers. PP 4:
+    # an even split gives the last stage 20 + 1.22; moving one layer off it gives 21 | 20.22,
+    # so the slowest stage does 21 layers' work. PP 1 does all 80 + e.
+    job = _job(TrainingPrecision.BF16)
+    layer = (job.model_flops_per_token + job.recompute_flops_per_token
+             - job.head_flops_per_token) / 80
+    e = job.head_flops_per_token / layer
+    assert job.head_flops_per_token == 6 * 128256 * 8192
+    assert 1.1 < e < 1.3
+    assert stage_flops_per_token(job, 4) == pytest.approx(21 * layer)
+    assert stage_flops_per_token(job, 1) == pytest.approx((80 + e) * layer)
+    # PP 80: one stage takes two layers so that the last holds the head alone (e < 2).
+    assert stage_flops_per_token(job, 80) == pytest.approx(2 * layer)

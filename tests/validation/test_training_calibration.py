@@ -56,10 +56,11 @@ def test_check_set_errors_by_group() -> None:
     # Reported, not tuned: the bar is a mean within 10% per group; these bounds record
     # where the model stands (see the closing note for the cases beyond 20%).
     errors = set_errors(CASES)
-    assert errors["check hopper-fp8"][1] < 0.12
-    assert errors["check blackwell-fp8"][1] < 0.12
-    assert errors["check blackwell-fp4"][1] < 0.10
-    assert errors["fit"][1] < 0.09
+    assert errors["check hopper-fp8"][1] < 0.10
+    assert errors["check blackwell-fp8"][1] < 0.11
+    assert errors["check blackwell-fp4"][1] < 0.12
+    assert errors["check hopper-bf16"][1] < 0.05
+    assert errors["fit"][1] < 0.065
 
 
 def test_strong_scaling_loss_matches_the_published_curve() -> None:
@@ -113,4 +114,4 @@ def test_deepseek_v3_case_uses_the_paper_layout_and_recipe() -> None:
     assert run.step.tokens == 15360 * 4096
     case = BY_NAME["check:hopper-fp8:deepseek-v3-h800-gpu-hours"]
     assert case.published == 2.664e6
-    assert abs(case.error) < 0.25
+    assert abs(case.error) < 0.15  # the bar
