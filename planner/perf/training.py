@@ -196,6 +196,13 @@ DEFAULTS: dict[str, Assumption] = {
         "DeepSeek-V3 §3.2.2 and §3.5.1 (arXiv 2412.19437): 20 of the H800's 132 SMs run the "
         "all-to-all kernels, 'which will limit the computational throughput'",
         "fraction of compute lost to communication kernels while the all-to-all overlaps"),
+    "expert_imbalance": Assumption(
+        "expert_imbalance", 1.0,
+        "Megatron-Bridge force-balances the experts in its MoE benchmarks; DeepSeek-V3 §2.1.2 "
+        "(arXiv 2412.19437) keeps the experts balanced per batch with auxiliary-loss-free "
+        "routing: 1.0. Routing that is not balanced runs at the most loaded rank's pace",
+        "tokens of the most loaded expert-parallel rank over the mean (multiplies the routed-"
+        "expert GEMM time)"),
     "goodput": Assumption(
         "goodput", round(reliability.estimate_goodput(LLAMA3_405B_PARAMS,
                                                       reliability.LLAMA3_ACCELERATORS).goodput, 3),
@@ -341,6 +348,17 @@ def mtp_flops_per_token(arch: Architecture, sequence_length: int, depth: int) ->
     return depth * (6.0 * (block + 2 * arch.hidden * arch.hidden + head) + 3.0 * attention)
 
 
+def _routed_flops_share(arch: Architecture, total_flops_per_token: float) -> float:
+    """Share of the training FLOPs per token in the routed experts' GEMMs: k experts of
+    3·d·F_e weights in each MoE layer, 6 FLOPs per weight (DeepSeek-V3: 6 x 8 x 3 x 7,168 x
+    2,048 x 58 = 1.23e11 of ~2.5e11 at 4K)."""
+    if arch.moe is None or total_flops_per_token <= 0:
+        return 0.0
+    moe = arch.moe
+    routed = 6.0 * moe.experts_per_token * 3 * arch.hidden * moe.expert_ffn_hidden
+    return min(1.0, routed * _moe_layers(arch) / total_flops_per_token)
+
+
 def _attention_widths(arch: Architecture) -> tuple[float, float, float]:
     """Per-token widths of (q, k + v, attention output) in elements."""
     if arch.attention is AttentionKind.MLA and arch.mla is not None:
@@ -423,6 +441,8 @@ class TrainingJob:
     combine_bytes: float = COMBINE_BYTES
     ep_overlap: float = 1.0
     ep_comm_sms: float = 0.0
+    expert_imbalance: float = 1.0
+    routed_flops_share: float = 0.0
     attention_flops_per_token: float = 0.0
     kv_width: int = 0
     quantize_bytes_per_token_layer: float = 0.0
@@ -493,6 +513,8 @@ class TrainingJob:
             routed_params=routed_expert_params(arch),
             dispatch_bytes=FP8_DISPATCH_BYTES if chosen.quantized else ACTIVATION_BYTES,
             ep_overlap=values["ep_overlap"], ep_comm_sms=values["ep_comm_sms"],
+            expert_imbalance=values["expert_imbalance"],
+            routed_flops_share=_routed_flops_share(arch, total),
             attention_flops_per_token=attention_flops_per_token(arch, sequence_length) / 2.0,
             kv_width=int(kv),
             quantize_bytes_per_token_layer=(chosen.quantize_bytes_per_element
@@ -841,11 +863,12 @@ def microbatch_parts(job: TrainingJob, plan: Plan) -> MicrobatchTime:
     """Compute and communication of one microbatch on the slowest stage.
 
     Compute: the slowest stage's FLOPs per token (:func:`stage_flops_per_token`) · b·s
-    tokens / (t·c), at
-    ``training_matmul`` of the FLOP mix's peak; with an overlapped all-to-all, over
-    1 - ``ep_comm_sms`` of the SMs. Quantisation: the recipe's bytes per token and layer over
-    HBM at ``quantize_bandwidth``. TP: ceil(L/p) layers of :func:`comm.tp_bytes_per_layer` over
-    b·s/c tokens, exposed max(c/t, c - GEMMs) with overlap. CP: the ring's KV traffic
+    tokens / (t·c), at ``training_matmul`` of the GEMM ceiling of the FLOP mix's peak, the
+    routed experts' share slowed by ``expert_imbalance``; with an overlapped all-to-all
+    (DualPipe), over 1 - ``ep_comm_sms`` of the SMs. Quantisation: the recipe's bytes per token
+    and layer over HBM at ``quantize_bandwidth``. TP: ceil(L/p) layers of
+    :func:`comm.tp_bytes_per_layer` over b·s/c tokens, exposed max(c/(2t), c - GEMMs) with
+    overlap. CP: the ring's KV traffic
     (:func:`comm.cp_bytes_per_layer`), exposed beyond the attention it runs behind. EP: of the
     all-to-all time a, max((1 - o)·a, a - compute) is exposed under DualPipe (o =
     ``ep_overlap``), all of it under the other schedules.
@@ -855,7 +878,7 @@ def microbatch_parts(job: TrainingJob, plan: Plan) -> MicrobatchTime:
     ranks = plan.tp * plan.cp
     flops = stage_flops_per_token(job, plan.pp) * tokens / ranks
     rate = job.sustained_peak_flops * job.matmul_efficiency
-    compute = flops / rate
+    compute = flops / rate * (1.0 + (job.expert_imbalance - 1.0) * job.routed_flops_share)
     passes = 3.0 if job.recompute is Recompute.NONE else 4.0  # recomputed forward core
     attention = (passes * job.attention_flops_per_token * tokens * layers / job.layers / ranks
                  / ((job.bf16_peak_flops or job.peak_flops) * job.matmul_efficiency))

@@ -248,3 +248,21 @@ def test_last_stage_carries_the_output_head() -> None:
     assert stage_flops_per_token(job, 1) == pytest.approx((80 + e) * layer)
     # PP 80: one stage takes two layers so that the last holds the head alone (e < 2).
     assert stage_flops_per_token(job, 80) == pytest.approx(2 * layer)
+
+
+def test_expert_imbalance_slows_only_the_routed_expert_share() -> None:
+    # DeepSeek-V3 at 4K: routed experts 6 x 8 x 3 x 7,168 x 2,048 x 58 = 1.2261e11 FLOPs per
+    # token; a most-loaded rank 1.2x the mean slows compute by 1 + 0.2 x share.
+    model, h800 = load_model("deepseek-v3"), load_catalog().get("hgx-h800")
+    job = TrainingJob.build(model, h800, sequence_length=4096, batch_sequences=15360,
+                            precision=TrainingPrecision.BF16, recompute=Recompute.NONE,
+                            zero_stage=1, assumptions={})
+    share = 6 * 8 * 3 * 7168 * 2048 * 58 / job.model_flops_per_token
+    assert job.routed_flops_share == pytest.approx(share)
+    assert 0.4 < share < 0.6
+    skewed = dataclasses.replace(job, expert_imbalance=1.2)
+    plan = Plan(tp=1, pp=16, dp=128, microbatch=1, ep=64)
+    ratio = microbatch_parts(skewed, plan).compute_s / microbatch_parts(job, plan).compute_s
+    assert ratio == pytest.approx(1 + 0.2 * share)
+    dense = _job(TrainingPrecision.BF16)
+    assert dense.routed_flops_share == 0.0
