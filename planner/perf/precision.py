@@ -41,12 +41,19 @@ step is 3.6-5.5% slower with the same quantisation traffic, so its GEMMs about 5
 
 ``nvfp4`` (NVIDIA, "Pretraining Large Language Models with NVFP4", arXiv 2509.25149): E2M1
 values in 16-element blocks with an FP8 E4M3 scale plus one FP32 tensor scale; Blackwell's
-block-scaled FP4 tensor cores apply them (relative 1.0 of the FP4 peak). The recipe keeps a few
-sensitive linear layers in BF16 - the final blocks, about 15% of the linear layers in the
-paper's 12B run - applies 16x16 random Hadamard transforms to the wgrad inputs and 2D 16x16
-scaling to the weights, and rounds gradients stochastically. Quantisation: an amax pass (read
-2 B), the Hadamard-transformed cast of the wgrad operands (read 2 B more), writes of two
-half-byte copies with one byte of scale per 16 values, 2 + 2 + 2·(0.5 + 1/16) = 5.1 B.
+block-scaled FP4 tensor cores apply them, and the FP4 ceiling of ``planner.perf.gemm`` is an
+NVFP4 measurement (relative 1.0). The recipe keeps a few sensitive linear layers in BF16 - the
+final blocks, about 15% of the linear layers in the paper's 12B run - applies 16x16 random
+Hadamard transforms to the wgrad inputs and 2D 16x16 scaling to the weights, and rounds
+gradients stochastically. Quantisation: an amax pass (read 2 B), the Hadamard-transformed cast
+of the wgrad operands (read 2 B more), writes of two half-byte copies with one byte of scale
+per 16 values, 2 + 2 + 2·(0.5 + 1/16) = 5.1 B. Megatron-Bridge's benchmark recipes run every
+layer in NVFP4 (``bf16_with_nvfp4_mixed``); with all layers at the measured FP4 ceiling the
+model would put Llama 3 70B on 64 GB200 at 1.66x its MXFP8 speed where the tables show 1.31x
+(4,864 vs 3,712 tokens/s/GPU), so the FP4 GEMMs of a training step (training shapes, the
+Hadamard and stochastic-rounding kernels around them) fall short of the MAMF ceiling by about
+what the paper's 15% of BF16 layers cost; the 0.85 share stands for both. Known limitation:
+no FP4 training-GEMM benchmark separates the two.
 
 ``bf16`` / ``fp16``: everything at the 16-bit peak, nothing quantised.
 """

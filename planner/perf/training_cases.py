@@ -107,6 +107,12 @@ BRIDGE_ROWS: tuple[BridgeRow, ...] = (
               None, False, 31508, _FIT),
     BridgeRow("25.11", "gb200-nvl72", _L8, 8, "mxfp8", 128, 2, 8192, 1, 1, 1, None, None,
               False, 29789, _FIT),
+    # The NVFP4 recipe's 0.85 low-precision share is checked against the NVFP4/MXFP8 ratio of
+    # these two (identical layouts, 26.04.01): fit set.
+    BridgeRow("26.04.01", "gb200-nvl72", _L70, 64, "mxfp8", 256, 1, 8192, 2, 4, 1, 5, None,
+              False, 3712, _FIT),
+    BridgeRow("26.04.01", "gb200-nvl72", _L70, 64, "nvfp4", 256, 1, 8192, 2, 4, 1, 5, None,
+              False, 4864, _FIT),
     # Hopper FP8 (per-tensor current scaling)
     BridgeRow("25.11", "dgx-h100", _L8, 8, "fp8-tensorwise", 128, 1, 8192, 1, 1, 1, None, None,
               True, 14451, _CHECK),
@@ -121,8 +127,6 @@ BRIDGE_ROWS: tuple[BridgeRow, ...] = (
               False, 661, _CHECK),
     BridgeRow("25.11", "dgx-b200", _L405, 128, "mxfp8", 64, 1, 8192, 4, 8, 2, 8, None,
               False, 624, _CHECK),
-    BridgeRow("26.04.01", "gb200-nvl72", _L70, 64, "mxfp8", 256, 1, 8192, 2, 4, 1, 5, None,
-              False, 3712, _CHECK),
     BridgeRow("26.04.01", "gb200-nvl72", _L405, 256, "fp8-tensorwise", 1536, 1, 8192, 4, 16, 1,
               4, None, False, 864, _CHECK),
     BridgeRow("26.04.01", "gb200-nvl72", _L405, 256, "mxfp8", 1536, 1, 8192, 4, 16, 1, 8, None,
@@ -132,8 +136,6 @@ BRIDGE_ROWS: tuple[BridgeRow, ...] = (
     BridgeRow("26.06", "gb200-nvl72", _DS, 256, "mxfp8", 4096, 1, 4096, 1, 4, 1, 4, 64,
               False, 4969, _CHECK),
     # Blackwell FP4 (NVFP4)
-    BridgeRow("26.04.01", "gb200-nvl72", _L70, 64, "nvfp4", 256, 1, 8192, 2, 4, 1, 5, None,
-              False, 4864, _CHECK),
     BridgeRow("26.06", "gb200-nvl72", _L405, 256, "nvfp4", 1536, 1, 8192, 4, 16, 1, 8, None,
               False, 1166, _CHECK),
     BridgeRow("26.04.01", "gb300-nvl72", _L70, 64, "nvfp4", 256, 1, 8192, 1, 4, 1, 5, None,
