@@ -8,6 +8,10 @@ A recipe (``precision:`` of a pretrain workload, :class:`TrainingPrecision`) fix
 * the fraction of the linear layers that run in low precision, in all three GEMMs of each
   (forward, dgrad, wgrad); attention, the output head and the MoE router always stay in BF16
   (``planner.perf.training.high_precision_flops_per_token``);
+* the bytes per parameter of the data-parallel weight all-gather: low-precision recipes gather
+  the already-cast weights (Megatron's ``fp8_param_gather`` / ``fp4_param_gather``, on in
+  every FP8, MXFP8 and NVFP4 mixed-precision configuration of Megatron-Bridge,
+  ``src/megatron/bridge/training/mixed_precision.py``), with their scales; BF16 gathers 2 B;
 * the HBM bytes its quantisation kernels move per quantised element: every linear layer's input
   is cast in the forward pass, every output gradient in the backward pass, each as a row-wise
   and a column-wise copy (the wgrad GEMM contracts over tokens, so it needs the transpose),
@@ -86,6 +90,7 @@ class Recipe:
     gemm_efficiency: float
     low_precision_fraction: float
     quantize_bytes_per_element: float
+    param_gather_bytes: float = 2.0
 
     @property
     def quantized(self) -> bool:
@@ -109,14 +114,16 @@ def recipe(precision: TrainingPrecision | Precision) -> Recipe:
         case TrainingPrecision.BF16 | TrainingPrecision.FP16:
             return Recipe(name, name.tensor_precision, 1.0, 0.0, 0.0)
         case TrainingPrecision.FP8_TENSORWISE:
-            return Recipe(name, Precision.FP8, 1.0, 1.0, 6.0)
+            return Recipe(name, Precision.FP8, 1.0, 1.0, 6.0, 1.0)
         case TrainingPrecision.FP8_BLOCKWISE:
-            return Recipe(name, Precision.FP8, 0.84, 1.0, 2.0 + 2.0 * (1.0 + 4.0 / 128.0))
+            return Recipe(name, Precision.FP8, 0.84, 1.0, 2.0 + 2.0 * (1.0 + 4.0 / 128.0),
+                          1.0 + 4.0 / (128.0 * 128.0))
         case TrainingPrecision.MXFP8:
-            return Recipe(name, Precision.FP8, 0.95, 1.0, 2.0 + 2.0 * (1.0 + 1.0 / 32.0))
+            return Recipe(name, Precision.FP8, 0.95, 1.0, 2.0 + 2.0 * (1.0 + 1.0 / 32.0),
+                          1.0 + 1.0 / 32.0)
         case TrainingPrecision.NVFP4:
             return Recipe(name, Precision.FP4, 1.0, 0.85,
-                          2.0 + 2.0 + 2.0 * (0.5 + 1.0 / 16.0))
+                          2.0 + 2.0 + 2.0 * (0.5 + 1.0 / 16.0), 0.5 + 1.0 / 16.0)
         case TrainingPrecision.FP8 | TrainingPrecision.FP4:  # pragma: no cover - resolved above
             raise AssertionError(name)
         case _:

@@ -197,6 +197,12 @@ DEFAULTS: dict[str, Assumption] = {
         "DeepSeek-V3 §3.2.2 and §3.5.1 (arXiv 2412.19437): 20 of the H800's 132 SMs run the "
         "all-to-all kernels, 'which will limit the computational throughput'",
         "fraction of compute lost to communication kernels while the all-to-all overlaps"),
+    "grad_reduce_bytes": Assumption(
+        "grad_reduce_bytes", GRAD_REDUCE_BYTES,
+        "Llama 3 (arXiv 2407.21783 §3.3.2) reduce-scatters gradients in FP32 for numerical "
+        "stability, as Megatron does by default; Megatron-Bridge's benchmark recipes reduce in "
+        "BF16 (grad_reduce_in_fp32 = False): 2",
+        "bytes per gradient in the data-parallel reduce-scatter (or all-reduce)"),
     "expert_imbalance": Assumption(
         "expert_imbalance", 1.0,
         "Megatron-Bridge force-balances the experts in its MoE benchmarks; DeepSeek-V3 §2.1.2 "
@@ -444,6 +450,8 @@ class TrainingJob:
     ep_comm_sms: float = 0.0
     expert_imbalance: float = 1.0
     routed_flops_share: float = 0.0
+    grad_reduce_bytes: float = GRAD_REDUCE_BYTES
+    param_gather_bytes: float = WEIGHT_BYTES
     attention_flops_per_token: float = 0.0
     kv_width: int = 0
     quantize_bytes_per_token_layer: float = 0.0
@@ -515,6 +523,8 @@ class TrainingJob:
             dispatch_bytes=FP8_DISPATCH_BYTES if chosen.quantized else ACTIVATION_BYTES,
             ep_overlap=values["ep_overlap"], ep_comm_sms=values["ep_comm_sms"],
             expert_imbalance=values["expert_imbalance"],
+            grad_reduce_bytes=values["grad_reduce_bytes"],
+            param_gather_bytes=chosen.param_gather_bytes,
             routed_flops_share=_routed_flops_share(arch, total),
             attention_flops_per_token=attention_flops_per_token(arch, sequence_length) / 2.0,
             kv_width=int(kv),
@@ -924,8 +934,8 @@ def dp_time_s(job: TrainingJob, plan: Plan, micro: int) -> float:
     (ep > 1) over its t·d/ep ranks (:func:`_param_shards`); both on the DP group's fabric, one
     after the other.
     """
-    sent = sum(comm.dp_bytes_per_step(params, ranks, job.zero_stage, micro, GRAD_REDUCE_BYTES,
-                                      WEIGHT_BYTES)
+    sent = sum(comm.dp_bytes_per_step(params, ranks, job.zero_stage, micro,
+                                      job.grad_reduce_bytes, job.param_gather_bytes)
                for params, ranks in _param_shards(job, plan))
     return comm.collective_time_s(sent, *_dp_bandwidth(job, plan))
 

@@ -16,6 +16,7 @@ from planner.perf.training import (
     Plan,
     TrainingJob,
     activation_bytes_per_token_layer,
+    dp_time_s,
     fastest_plan,
     memory_per_accelerator,
     microbatch_parts,
@@ -266,3 +267,15 @@ def test_expert_imbalance_slows_only_the_routed_expert_share() -> None:
     assert ratio == pytest.approx(1 + 0.2 * share)
     dense = _job(TrainingPrecision.BF16)
     assert dense.routed_flops_share == 0.0
+
+
+def test_low_precision_recipes_gather_cast_weights() -> None:
+    # Llama 3 70B, TP 4, PP 8 (10 layers per stage), DP 2, ZeRO-1: per rank
+    # 70.55e9 params x 10/80 / 4 = 2.2e9; reduce-scatter 1/2 x P x g, all-gather 1/2 x P x w.
+    bf16, fp8 = _job(TrainingPrecision.BF16), _job(TrainingPrecision.FP8_TENSORWISE)
+    assert (bf16.grad_reduce_bytes, bf16.param_gather_bytes) == (4.0, 2.0)
+    assert (fp8.grad_reduce_bytes, fp8.param_gather_bytes) == (4.0, 1.0)
+    assert recipe(TrainingPrecision.NVFP4).param_gather_bytes == 0.5 + 1 / 16
+    plan = Plan(tp=4, pp=8, dp=2, microbatch=1)
+    ratio = dp_time_s(fp8, plan, 1) / dp_time_s(bf16, plan, 1)
+    assert ratio == pytest.approx((4 + 1) / (4 + 2))
