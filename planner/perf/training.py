@@ -44,8 +44,9 @@ do not overlap, such as Megatron-LM in 2021):
 * PP point-to-point sends of the activations (b·s/(t·c) tokens of d values) run while the next
   microbatch computes, exposed only where longer.
 
-Compute runs at ``training_matmul`` of the FLOP mix's peak (:mod:`planner.perf.precision` gives
-each recipe's formats and GEMM efficiency); quantisation kernels of FP8/FP4 recipes move
+Compute runs at ``training_matmul`` of the measured GEMM ceiling of the accelerator and format
+(:mod:`planner.perf.gemm`) times the FLOP mix's peak (:mod:`planner.perf.precision` gives each
+recipe's formats and GEMM efficiency); quantisation kernels of FP8/FP4 recipes move
 ``quantize_bytes_per_element`` per quantised element over HBM at ``quantize_bandwidth`` of its
 peak. TP collectives use the scale-up fabric at ``scale_up`` of its one-direction bandwidth
 while the group fits one domain; DP collectives the scale-out network at ``scale_out`` unless
@@ -56,9 +57,11 @@ ranks taken from the t·d ranks of a stage (Megatron-Core's layout; the dense an
 parts keep TP and DP). Their weights, gradients and optimizer states are sharded over ep, and
 ZeRO shards the optimizer over the t·d/ep expert-data-parallel ranks. Each MoE layer's
 dispatch and combine all-to-alls (``comm.ep_bytes_per_token_layer``) run on scale-up when the
-EP group fits one domain, else on scale-out; a fraction ``ep_overlap`` of them is scheduled
-against compute (DualPipe, DeepSeek-V3 §3.2.1) and is hidden as far as compute lasts, while the
-communication kernels take a fraction ``ep_comm_sms`` of the SMs from compute (§3.5.1).
+EP group fits one domain, else on scale-out. Under DualPipe a fraction ``ep_overlap`` of them
+is scheduled against another microbatch's compute (DeepSeek-V3 §3.2.1) and is hidden as far as
+that compute lasts, while the communication kernels take a fraction ``ep_comm_sms`` of the SMs
+(§3.5.1); under the other schedules dispatch, experts and combine run in sequence. The routed
+experts' GEMMs run at the pace of the most loaded rank (``expert_imbalance``).
 
 Low-precision training (DeepSeek-V3 §3.3.1; NVIDIA Transformer Engine): only the linear-layer
 GEMMs run in FP8 or FP4, the share and efficiency its recipe sets
@@ -108,6 +111,7 @@ from planner.workload.schema import (
 __all__ = [
     "DEFAULTS",
     "Memory",
+    "MicrobatchTime",
     "Plan",
     "PlanChoice",
     "StepTime",
@@ -115,6 +119,8 @@ __all__ = [
     "TrainingJob",
     "TrainingThroughput",
     "activation_bytes_per_token_layer",
+    "bubble_s",
+    "dp_time_s",
     "ep_time_s",
     "estimate_pretrain",
     "fastest_plan",
@@ -122,9 +128,13 @@ __all__ = [
     "high_precision_flops_per_token",
     "job_goodput",
     "memory_per_accelerator",
-    "mixed_peak_flops",
+    "microbatch_parts",
+    "mtp_flops_per_token",
+    "quantized_elements_per_token_layer",
+    "recipe_peak_flops",
     "recompute_flops_per_token",
     "routed_expert_params",
+    "stage_flops_per_token",
     "step_time",
     "training_flops_per_token",
     "training_throughput",
@@ -291,20 +301,6 @@ def routed_expert_params(arch: Architecture) -> float:
         return 0.0
     expert = 3.0 * arch.hidden * arch.moe.expert_ffn_hidden
     return float(_moe_layers(arch) * arch.moe.experts * expert)
-
-
-def mixed_peak_flops(total_flops: float, high_flops: float, precision: Precision,
-                     peak_flops: float, bf16_peak_flops: float, fp8_matmul: float) -> float:
-    """Peak FLOP/s of a training FLOP mix: the harmonic blend of its parts' peaks.
-
-    Below 16 bits only the GEMMs run at the declared peak, at ``fp8_matmul`` of it; the
-    ``high_flops`` run at the BF16 peak: F / (F_low / (P·r) + F_high / P_bf16). At 16 bits and
-    above everything runs at the declared peak.
-    """
-    if BYTES_PER_ELEMENT[precision] >= 2.0 or total_flops <= 0:
-        return peak_flops
-    low = total_flops - high_flops
-    return total_flops / (low / (peak_flops * fp8_matmul) + high_flops / bf16_peak_flops)
 
 
 def recipe_peak_flops(total_flops: float, high_flops: float, chosen: Recipe,

@@ -28,7 +28,6 @@ from planner.perf.training import (
     job_goodput,
     memory_per_accelerator,
     microbatch_time_s,
-    mixed_peak_flops,
     recompute_flops_per_token,
     stage_flops_per_token,
     step_time,
@@ -564,14 +563,6 @@ def test_fp8_keeps_attention_head_and_router_in_bf16() -> None:
     # Selective recompute replays the attention core (in BF16 too).
     assert high_precision_flops_per_token(arch, 4096, Recompute.SELECTIVE) == pytest.approx(
         4 * attention + 6 * weights)
-
-
-def test_mixed_peak_is_the_harmonic_blend() -> None:
-    # 85 FP8 FLOPs at 1,979 T x 0.85 and 15 BF16 FLOPs at 989 T:
-    # 100 / (85 / 1.68215e15 + 15 / 9.89e14) = 100 / (5.05306e-14 + 1.51668e-14) = 1.52213e15.
-    peak = mixed_peak_flops(100.0, 15.0, Precision.FP8, 1979e12, 989e12, 0.85)
-    assert peak == pytest.approx(1.52213e15, rel=1e-5)
-    assert mixed_peak_flops(100.0, 15.0, Precision.BF16, 989e12, 989e12, 0.85) == 989e12
 
 
 def test_fp8_training_is_faster_than_bf16_but_not_twice() -> None:
