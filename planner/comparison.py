@@ -521,6 +521,7 @@ def comparison_figure_data(loaded: Any, rows: Sequence[Mapping[str, Any]]) -> di
 def _bytes_per_element(precision: Any) -> float:
     from planner.catalog.schema import BYTES_PER_ELEMENT, Precision
 
+    precision = getattr(precision, "tensor_precision", precision)  # a training recipe
     return BYTES_PER_ELEMENT[Precision(precision)]
 
 

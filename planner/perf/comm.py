@@ -31,6 +31,7 @@ __all__ = [
     "all_gather_bytes",
     "all_reduce_bytes",
     "collective_time_s",
+    "cp_bytes_per_layer",
     "dp_bytes_per_step",
     "ep_bytes_per_token_layer",
     "ep_remote_copies",
@@ -90,6 +91,24 @@ def tp_bytes_per_layer(tokens: float, hidden: int, tp: int, activation_bytes: fl
     if full_recompute:
         count += TP_ALL_REDUCES_PER_LAYER["forward"]
     return count * all_reduce_bytes(tokens * hidden * activation_bytes, tp)
+
+
+def cp_bytes_per_layer(tokens: float, kv_width: int, cp: int, activation_bytes: float,
+                       full_recompute: bool) -> float:
+    """Bytes each rank sends for one layer and one microbatch under ring context parallelism.
+
+    Ring attention (Liu et al. 2023, arXiv 2310.01889; Megatron-Core's ``cp_comm_type: p2p``):
+    each of the c ranks holds tokens/c tokens and passes its K and V blocks (``kv_width``
+    values per token) to its neighbour c - 1 times in the forward pass. The backward pass sends
+    K and V round again and their gradients back (2x the forward), full recomputation the
+    forward again: (c-1)/c · tokens · kv · p per pass, 3 passes (4 with full recomputation).
+    Llama 3 70B (kv = 2 x 8 x 128), one 8,192-token sequence, c = 2: 3 x 4,096 x 2,048 x 2 B
+    = 50.3 MB per layer.
+    """
+    if cp <= 1:
+        return 0.0
+    passes = 4 if full_recompute else 3
+    return passes * (cp - 1) / cp * tokens * kv_width * activation_bytes
 
 
 def dp_bytes_per_step(params: float, dp: int, zero_stage: int, microbatches: int,

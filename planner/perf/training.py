@@ -10,33 +10,75 @@ earlier tokens, s/2 on average, so causal attention costs half of the full-conte
 ``attention_flops_per_token(arch, s)`` = 4·L·H·d_h·s; training attention is then
 3 · 2·L·H·d_h·s = 6·L·s·d when H·d_h = d. Llama 3.1 405B at s = 8,192: 2.52e12 FLOPs/token.
 
-Step time of one optimizer step, for a plan (t tensor-, p pipeline-, d data-parallel ranks,
-microbatches of b sequences, v interleaved stages per pipeline rank):
+Step time of one optimizer step, for a plan (t tensor-, c context-, p pipeline-, d data-
+parallel ranks, microbatches of b sequences, v interleaved stages per pipeline rank):
 
-    t_mb     = compute of one microbatch on the slowest stage + its exposed TP collectives
-    pipeline = (m + (p-1)/v) · t_mb            (1F1B, interleaved when v > 1: Narayanan et al.
-                                                2021, arXiv 2104.04473, §2.2; bubble (p-1)/(m·v))
-    step     = pipeline + (1 - overlap) · t_DP  (gradient reduce-scatter / all-gather, ZeRO)
+    t_mb     = compute + quantisation + exposed TP, CP and EP communication of one microbatch
+               on the slowest stage
+    pipeline = m · t_mb + bubble(schedule)      (1F1B (p-1)·t_mb; interleaved (p-1)/v·t_mb,
+                                                 Narayanan et al. 2021, arXiv 2104.04473, §2.2;
+                                                 zero-bubble and DualPipe below)
+    step     = pipeline + exposed DP communication + exposed PP sends
 
-Compute runs at ``training_matmul`` of the dense peak; TP collectives are exposed (Megatron
-does not overlap them) on the scale-up fabric at ``scale_up`` of its one-direction bandwidth;
-DP collectives use the scale-out network at ``scale_out`` unless the DP group fits in one
-scale-up domain. Pipeline point-to-point sends are assumed hidden behind compute (Megatron
-overlaps them); context parallelism is not modelled.
+Communication overlap is modelled, not fitted (``comm_overlap`` switches it off for stacks that
+do not overlap, such as Megatron-LM in 2021):
+
+* TP with sequence parallelism: each layer's all-gathers and reduce-scatters are split into t
+  ring steps, each overlapped with the partial GEMM of another chunk (Wang et al. 2023,
+  "Overlap communication with dependent computation via decomposition", ASPLOS; Transformer
+  Engine's userbuffers, Megatron ``--tp-comm-overlap``). An all-gather starts with the GEMM of
+  the local shard, so all its steps hide; a reduce-scatter's last step waits for the last
+  partial GEMM, one step in t of half the traffic. The rest is exposed only where it outlasts
+  the GEMMs it is paired with: max(c/(2t), c - gemm).
+* CP (ring attention, Liu et al. 2023, arXiv 2310.01889; Megatron-Core context parallelism):
+  each of the c ranks holds s/c tokens and passes its K and V chunk around the ring while it
+  computes attention on the previous one; exposed only where the KV exchange outlasts
+  attention: max(0, kv - attention).
+* DP (ZeRO-1/2 with Megatron ``--overlap-grad-reduce --overlap-param-gather``): the gradient
+  reduce-scatter runs in buckets during the backward pass of the last microbatch, the weight
+  all-gather during the forward of the first: exposed max(0, rs - backward) +
+  max(0, ag - forward) of one microbatch. Without overlap, all of it. (Interleaved chunks
+  could start their buckets earlier, but with that window the model no longer shows the
+  published strong-scaling loss of Megatron-Core, 47% -> 42% MFU from 96 to 4,608 H100; the
+  one-microbatch window reproduces it.)
+* PP point-to-point sends of the activations (b·s/(t·c) tokens of d values) run while the next
+  microbatch computes, exposed only where longer.
+
+Compute runs at ``training_matmul`` of the measured GEMM ceiling of the accelerator and format
+(:mod:`planner.perf.gemm`) times the FLOP mix's peak (:mod:`planner.perf.precision` gives each
+recipe's formats and GEMM efficiency); quantisation kernels of FP8/FP4 recipes move
+``quantize_bytes_per_element`` per quantised element over HBM at ``quantize_bandwidth`` of its
+peak. TP collectives use the scale-up fabric at ``scale_up`` of its one-direction bandwidth
+while the group fits one domain; DP collectives the scale-out network at ``scale_out`` unless
+the DP group fits in one scale-up domain.
 
 Expert parallelism (MoE models): the routed experts of each MoE layer are spread over ``ep``
 ranks taken from the t·d ranks of a stage (Megatron-Core's layout; the dense and attention
 parts keep TP and DP). Their weights, gradients and optimizer states are sharded over ep, and
 ZeRO shards the optimizer over the t·d/ep expert-data-parallel ranks. Each MoE layer's
 dispatch and combine all-to-alls (``comm.ep_bytes_per_token_layer``) run on scale-up when the
-EP group fits one domain, else on scale-out; a fraction ``ep_overlap`` of them is scheduled
-against compute (DualPipe, DeepSeek-V3 §3.2.1) and is hidden as far as compute lasts, while the
-communication kernels take a fraction ``ep_comm_sms`` of the SMs from compute (§3.5.1).
+EP group fits one domain, else on scale-out. Under DualPipe a fraction ``ep_overlap`` of them
+is scheduled against another microbatch's compute (DeepSeek-V3 §3.2.1) and is hidden as far as
+that compute lasts, while the communication kernels take a fraction ``ep_comm_sms`` of the SMs
+(§3.5.1); under the other schedules dispatch, experts and combine run in sequence. The routed
+experts' GEMMs run at the pace of the most loaded rank (``expert_imbalance``).
 
-FP8 training (DeepSeek-V3 §3.3.1; NVIDIA Transformer Engine): only the linear-layer GEMMs run
-in FP8, at ``fp8_matmul`` of the BF16 GEMMs' efficiency (fine-grained scaling and FP32
-promotion, §3.3.2); attention, the output head and the MoE router stay in BF16. Compute time
-sums the two parts at their own peaks.
+Low-precision training (DeepSeek-V3 §3.3.1; NVIDIA Transformer Engine): only the linear-layer
+GEMMs run in FP8 or FP4, the share and efficiency its recipe sets
+(:mod:`planner.perf.precision`); attention, the output head and the MoE router stay in BF16.
+Compute time sums the two parts at their own peaks.
+
+Pipeline schedules beyond 1F1B and interleaving, named options in ``parallelism.schedule``:
+zero-bubble ZB-H1 (Qi et al. 2023, arXiv 2401.10241, §3) splits the backward into input and
+weight gradients and fills the bubble with the latter, leaving about a third of 1F1B's,
+(p-1)/3·t_mb, at 1F1B's memory; DualPipe (DeepSeek-V3 §3.2.1, Table 2) runs two pipelines in
+opposite directions with bubble (p/2 - 1)·(F&B + B - 3W), which with F = W = t_mb/3 and
+B = 2·t_mb/3 is (p/2 - 1)·2/3·t_mb, and keeps two copies of the stage's parameters.
+
+DeepSeek-V3's multi-token-prediction module (§2.2) is one more transformer block of the last
+stage plus a 2d x d projection and the shared output head: ``mtp_depth`` adds its FLOPs as
+layer-equivalents that the pipeline split balances in, as it does the output head
+(:func:`stage_flops_per_token`; not to the model FLOPs per token, which stay the main model's).
 """
 
 from __future__ import annotations
@@ -44,14 +86,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, assert_never
 
 from planner.catalog.schema import BYTES_PER_ELEMENT, Precision, System
 from planner.errors import InfeasibleError, InputError, Problem
 from planner.perf import comm, reliability
 from planner.perf.assumptions import Assumption, resolve
 from planner.perf.cost import COST_DEFAULTS, unit_cost
+from planner.perf.gemm import gemm_ceiling
 from planner.perf.memo import memoise
+from planner.perf.precision import Recipe, recipe
 from planner.units import SECONDS_PER_DAY, SECONDS_PER_HOUR
 from planner.workload.params import attention_flops_per_token, count_params
 from planner.workload.schema import (
@@ -59,13 +103,16 @@ from planner.workload.schema import (
     AttentionKind,
     ModelSpec,
     Parallelism,
+    PipelineSchedule,
     Pretrain,
     Recompute,
+    TrainingPrecision,
 )
 
 __all__ = [
     "DEFAULTS",
     "Memory",
+    "MicrobatchTime",
     "Plan",
     "PlanChoice",
     "StepTime",
@@ -73,6 +120,8 @@ __all__ = [
     "TrainingJob",
     "TrainingThroughput",
     "activation_bytes_per_token_layer",
+    "bubble_s",
+    "dp_time_s",
     "ep_time_s",
     "estimate_pretrain",
     "fastest_plan",
@@ -80,9 +129,13 @@ __all__ = [
     "high_precision_flops_per_token",
     "job_goodput",
     "memory_per_accelerator",
-    "mixed_peak_flops",
+    "microbatch_parts",
+    "mtp_flops_per_token",
+    "quantized_elements_per_token_layer",
+    "recipe_peak_flops",
     "recompute_flops_per_token",
     "routed_expert_params",
+    "stage_flops_per_token",
     "step_time",
     "training_flops_per_token",
     "training_throughput",
@@ -114,11 +167,14 @@ _GOODPUT_SOURCE = "computed per job by planner.perf.reliability unless overridde
 
 DEFAULTS: dict[str, Assumption] = {
     "training_matmul": Assumption(
-        "training_matmul", 0.53,
-        "fit to Llama 3 405B on 8,192 and 16,384 H100 (arXiv 2407.21783 Table 4) and the ten "
-        "Megatron-LM Table 1 runs on A100 (arXiv 2104.04473): 0.53 minimises their mean "
-        "absolute error (scanned in steps of 0.01)",
-        "achieved fraction of dense peak over all of a layer's kernels, not only the GEMMs"),
+        "training_matmul", 0.60,
+        "fit to the training fit set of planner.perf.calibrate_training (Llama 3 405B on "
+        "8,192/16,384 H100, arXiv 2407.21783 Table 4; Megatron-LM Table 1 on A100, arXiv "
+        "2104.04473; Megatron-Core r0.8.0 weak scaling on H100; Llama 3 8B/70B on B200/GB200 "
+        "in FP8, MXFP8 and NVFP4): 0.60 minimises its mean absolute error (scanned 0.57-0.63 "
+        "by 0.01)",
+        "achieved fraction of the measured GEMM ceiling (planner.perf.gemm: 0.80 of peak on "
+        "Hopper, 0.86 on A100, 0.78 on Blackwell in BF16) over all of a layer's kernels"),
     "scale_up": Assumption(
         "scale_up", 0.80,
         "nccl-tests all-reduce bus bandwidth 230-250 GB/s on 8x A100 NVLink 3 vs 300 GB/s "
@@ -129,19 +185,17 @@ DEFAULTS: dict[str, Assumption] = {
         "same ratio as scale_up; Llama 3 8,192 -> 16,384 GPU drop (arXiv 2407.21783 Table 4)"
         " is matched within 1%",
         "fraction of per-accelerator scale-out bandwidth that DP collectives reach"),
-    "dp_overlap": Assumption(
-        "dp_overlap", 0.5,
-        "assumption: gradient reduce-scatter overlaps the last microbatches' backward, "
-        "weight all-gather the first forward (Llama 3 FSDP, arXiv 2407.21783 §3.3.2); "
-        "Megatron-LM 2021 did not overlap",
-        "fraction of data-parallel communication hidden behind compute"),
-    "fp8_matmul": Assumption(
-        "fp8_matmul", 0.85,
-        "assumption: DeepSeek-V3 §3.3.2 (arXiv 2412.19437) promotes FP8 partial sums to FP32 "
-        "CUDA-core registers every 128 elements and applies 1x128/128x128 scales, which costs "
-        "tensor-core issue rate; DeepGEMM's launch figure, 1,350+ FP8 TFLOPS on Hopper "
-        "(0.68 of 1,979), against ~0.8 of peak for large BF16 GEMMs",
-        "efficiency of FP8 GEMMs relative to BF16 GEMMs (times training_matmul)"),
+    "comm_overlap": Assumption(
+        "comm_overlap", 1.0,
+        "Megatron-Core overlaps TP (--tp-comm-overlap), DP (--overlap-grad-reduce, "
+        "--overlap-param-gather) and PP communication with compute (Megatron-LM README, "
+        "performance section); Megatron-LM 2021 (arXiv 2104.04473) overlapped none: 0",
+        "1: overlap TP, CP, DP and PP communication as the step model describes; 0: none"),
+    "quantize_bandwidth": Assumption(
+        "quantize_bandwidth", 0.75,
+        "an MXFP8 quantisation kernel at 6+ TB/s of B200's 8 TB/s HBM (CuTeDSL quantizer, "
+        "'Chasing 6 TB/s: an MXFP8 quantizer on Blackwell', 2026)",
+        "achieved fraction of peak HBM bandwidth in FP8/FP4 quantisation kernels"),
     "ep_overlap": Assumption(
         "ep_overlap", 1.0,
         "DeepSeek-V3 §3.2.1 (arXiv 2412.19437): DualPipe overlaps the forward and backward "
@@ -154,6 +208,19 @@ DEFAULTS: dict[str, Assumption] = {
         "DeepSeek-V3 §3.2.2 and §3.5.1 (arXiv 2412.19437): 20 of the H800's 132 SMs run the "
         "all-to-all kernels, 'which will limit the computational throughput'",
         "fraction of compute lost to communication kernels while the all-to-all overlaps"),
+    "grad_reduce_bytes": Assumption(
+        "grad_reduce_bytes", GRAD_REDUCE_BYTES,
+        "Llama 3 (arXiv 2407.21783 §3.3.2) reduce-scatters gradients in FP32 for numerical "
+        "stability, as Megatron does by default; Megatron-Bridge's benchmark recipes reduce in "
+        "BF16 (grad_reduce_in_fp32 = False): 2",
+        "bytes per gradient in the data-parallel reduce-scatter (or all-reduce)"),
+    "expert_imbalance": Assumption(
+        "expert_imbalance", 1.0,
+        "Megatron-Bridge force-balances the experts in its MoE benchmarks; DeepSeek-V3 §2.1.2 "
+        "(arXiv 2412.19437) keeps the experts balanced per batch with auxiliary-loss-free "
+        "routing: 1.0. Routing that is not balanced runs at the most loaded rank's pace",
+        "tokens of the most loaded expert-parallel rank over the mean (multiplies the routed-"
+        "expert GEMM time)"),
     "goodput": Assumption(
         "goodput", round(reliability.estimate_goodput(LLAMA3_405B_PARAMS,
                                                       reliability.LLAMA3_ACCELERATORS).goodput, 3),
@@ -237,18 +304,63 @@ def routed_expert_params(arch: Architecture) -> float:
     return float(_moe_layers(arch) * arch.moe.experts * expert)
 
 
-def mixed_peak_flops(total_flops: float, high_flops: float, precision: Precision,
-                     peak_flops: float, bf16_peak_flops: float, fp8_matmul: float) -> float:
-    """Peak FLOP/s of a training FLOP mix: the harmonic blend of its parts' peaks.
+def recipe_peak_flops(total_flops: float, high_flops: float, chosen: Recipe,
+                      low_peak_flops: float, bf16_peak_flops: float,
+                      format_ratio: float = 1.0) -> float:
+    """Peak FLOP/s of a training FLOP mix under a precision recipe (harmonic blend), in units
+    of the BF16 GEMM ceiling.
 
-    Below 16 bits only the GEMMs run at the declared peak, at ``fp8_matmul`` of it; the
-    ``high_flops`` run at the BF16 peak: F / (F_low / (P·r) + F_high / P_bf16). At 16 bits and
-    above everything runs at the declared peak.
+    Of the F - F_high GEMM FLOPs a share f (``low_precision_fraction``) runs at the recipe's
+    format peak P times its relative efficiency r (the recipe's scaling overhead times
+    ``format_ratio``, the measured GEMM ceiling of the format over that of BF16 on the same
+    accelerator, :mod:`planner.perf.gemm`), the rest and ``high_flops`` at the BF16 peak:
+    F / (f·(F - F_high) / (P·r) + ((1 - f)·(F - F_high) + F_high) / P_bf16).
     """
-    if BYTES_PER_ELEMENT[precision] >= 2.0 or total_flops <= 0:
-        return peak_flops
-    low = total_flops - high_flops
-    return total_flops / (low / (peak_flops * fp8_matmul) + high_flops / bf16_peak_flops)
+    if not chosen.quantized or total_flops <= 0:
+        return bf16_peak_flops if chosen.gemm_precision is Precision.BF16 else low_peak_flops
+    gemm = total_flops - high_flops
+    low = chosen.low_precision_fraction * gemm
+    return total_flops / (low / (low_peak_flops * chosen.gemm_efficiency * format_ratio)
+                          + (total_flops - low) / bf16_peak_flops)
+
+
+def quantized_elements_per_token_layer(arch: Architecture) -> float:
+    """Elements cast to low precision per token and layer, forward and backward.
+
+    Forward: the inputs of the q/k/v, output, FFN-in and FFN-out GEMMs (d + o + d + F);
+    backward: the gradients of their outputs (q + kv + d + 2F + d), each once (the row- and
+    column-wise copies are in the recipe's bytes per element). Llama 3 70B:
+    (8,192 + 8,192 + 8,192 + 28,672) + (8,192 + 2,048 + 8,192 + 57,344 + 8,192) = 137,216.
+    """
+    q, kv, out = _attention_widths(arch)
+    d, f = arch.hidden, _mean_ffn_width(arch)
+    return (d + out + d + f) + (q + kv + d + 2 * f + d)
+
+
+def mtp_flops_per_token(arch: Architecture, sequence_length: int, depth: int) -> float:
+    """Training FLOPs per token of ``depth`` multi-token-prediction modules (DeepSeek-V3 §2.2).
+
+    Each is one transformer block (the mean block's matmul weights plus causal attention), a
+    2d x d projection and the shared output head (V·d), at 6 FLOPs per weight.
+    """
+    if depth <= 0:
+        return 0.0
+    counts = count_params(arch)
+    head = arch.vocab * arch.hidden
+    block = (counts.matmul_active - head) / arch.layers
+    attention = attention_flops_per_token(arch, sequence_length) / 2.0 / arch.layers
+    return depth * (6.0 * (block + 2 * arch.hidden * arch.hidden + head) + 3.0 * attention)
+
+
+def _routed_flops_share(arch: Architecture, total_flops_per_token: float) -> float:
+    """Share of the training FLOPs per token in the routed experts' GEMMs: k experts of
+    3·d·F_e weights in each MoE layer, 6 FLOPs per weight (DeepSeek-V3: 6 x 8 x 3 x 7,168 x
+    2,048 x 58 = 1.23e11 of ~2.5e11 at 4K)."""
+    if arch.moe is None or total_flops_per_token <= 0:
+        return 0.0
+    moe = arch.moe
+    routed = 6.0 * moe.experts_per_token * 3 * arch.hidden * moe.expert_ffn_hidden
+    return min(1.0, routed * _moe_layers(arch) / total_flops_per_token)
 
 
 def _attention_widths(arch: Architecture) -> tuple[float, float, float]:
@@ -271,7 +383,8 @@ def _mean_ffn_width(arch: Architecture) -> float:
     return (dense * arch.ffn_hidden + (arch.layers - dense) * routed) / arch.layers
 
 
-def activation_bytes_per_token_layer(arch: Architecture) -> float:
+def activation_bytes_per_token_layer(arch: Architecture,
+                                     linear_input_bytes: float = ACTIVATION_BYTES) -> float:
     """Bytes one layer keeps per token for its backward pass, attention core recomputed.
 
     Korthikanti et al. 2022 (arXiv 2205.05198) §4.1 count 34·d bytes per token for a GPT layer
@@ -281,11 +394,17 @@ def activation_bytes_per_token_layer(arch: Architecture) -> float:
     attention output 2·(q + kv + o), SwiGLU gate and up outputs 2·2F and down-projection input
     2F. A GPT block (kv = 2d, F = 8d/3 for equal weights) gives 32d = 34d less the masks;
     Llama 3.1 405B gives 520,192 B (31.75·d).
+
+    Low-precision recipes keep the linear layers' inputs (the normalised inputs 2d, the
+    attention output o and the down-projection input F) in their GEMM format for the wgrad
+    GEMM (Transformer Engine saves the cast tensors; DeepSeek-V3 §3.3.3 caches them in FP8):
+    ``linear_input_bytes`` each.
     """
     q, kv, out = _attention_widths(arch)
     d, f = arch.hidden, _mean_ffn_width(arch)
-    elements = 2 * d + 2 * d + q + kv + out + 3 * f
-    return ACTIVATION_BYTES * elements
+    linear_inputs = 2 * d + out + f
+    others = 2 * d + q + kv + 2 * f
+    return ACTIVATION_BYTES * others + linear_input_bytes * linear_inputs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,7 +434,7 @@ class TrainingJob:
     matmul_efficiency: float
     scale_up_efficiency: float
     scale_out_efficiency: float
-    dp_overlap: float
+    comm_overlap: float = 1.0
     compute_peak_flops: float = 0.0
     moe_layers: int = 0
     experts: int = 0
@@ -326,53 +445,94 @@ class TrainingJob:
     combine_bytes: float = COMBINE_BYTES
     ep_overlap: float = 1.0
     ep_comm_sms: float = 0.0
+    expert_imbalance: float = 1.0
+    routed_flops_share: float = 0.0
+    grad_reduce_bytes: float = GRAD_REDUCE_BYTES
+    param_gather_bytes: float = WEIGHT_BYTES
+    attention_flops_per_token: float = 0.0
+    kv_width: int = 0
+    quantize_bytes_per_token_layer: float = 0.0
+    hbm_bytes_per_s: float = 0.0
+    quantize_efficiency: float = 0.75
+    mtp_flops_per_token: float = 0.0
+    recipe: TrainingPrecision = TrainingPrecision.BF16
+    bf16_peak_flops: float = 0.0
+    head_flops_per_token: float = 0.0
 
     @property
     def sustained_peak_flops(self) -> float:
-        """Peak of the job's FLOP mix (:func:`mixed_peak_flops`); the declared peak if unset."""
+        """Peak of the job's FLOP mix (:func:`recipe_peak_flops`); the declared peak if unset."""
         return self.compute_peak_flops or self.peak_flops
 
     @classmethod
     def build(cls, model: ModelSpec, system: System, *, sequence_length: int,
-              global_batch_tokens: float, precision: Precision, recompute: Recompute,
-              zero_stage: int, assumptions: Mapping[str, Assumption]) -> TrainingJob:
-        """Derive the job's constants from a model, a system and the assumptions."""
+              global_batch_tokens: float | None = None, precision: Precision | TrainingPrecision,
+              recompute: Recompute, zero_stage: int, assumptions: Mapping[str, Assumption],
+              batch_sequences: int | None = None, mtp_depth: int = 0) -> TrainingJob:
+        """Derive the job's constants from a model, a system and the assumptions.
+
+        The batch is ``batch_sequences`` when given, else ``global_batch_tokens`` rounded up to
+        whole sequences (16M tokens when neither is).
+        """
         arch = model.architecture
         values = {name: a.value for name, a in {**DEFAULTS, **assumptions}.items()}
-        peak = _peak_flops(system, precision)
+        chosen = recipe(precision)
+        peak = _peak_flops(system, chosen.gemm_precision)
+        bf16 = system.accelerator.peak_flops.bf16
+        name = system.accelerator.name
+        ceiling = gemm_ceiling(name, Precision.BF16)
+        format_ratio = gemm_ceiling(name, chosen.gemm_precision) / ceiling
         total = (training_flops_per_token(arch, sequence_length)
                  + recompute_flops_per_token(arch, sequence_length, recompute))
         high = high_precision_flops_per_token(arch, sequence_length, recompute)
         moe = arch.moe
+        if batch_sequences is None:
+            tokens = 16e6 if global_batch_tokens is None else global_batch_tokens
+            batch_sequences = max(1, math.ceil(tokens / sequence_length))
+        _, kv, _ = _attention_widths(arch)
         return cls(
             layers=arch.layers, hidden=arch.hidden, heads=arch.heads,
             sequence_length=sequence_length,
-            batch_sequences=max(1, math.ceil(global_batch_tokens / sequence_length)),
+            batch_sequences=batch_sequences,
             params=float(count_params(arch).total),
             model_flops_per_token=training_flops_per_token(arch, sequence_length),
             recompute_flops_per_token=recompute_flops_per_token(arch, sequence_length,
                                                                 recompute),
-            activation_bytes_per_token_layer=activation_bytes_per_token_layer(arch),
+            activation_bytes_per_token_layer=activation_bytes_per_token_layer(
+                arch, BYTES_PER_ELEMENT[chosen.gemm_precision] if chosen.quantized
+                else ACTIVATION_BYTES),
             recompute=recompute, zero_stage=zero_stage,
             peak_flops=peak,
             hbm_bytes=system.accelerator.hbm_capacity,
             scale_up_bytes_per_s=comm.unidirectional(system.scale_up.bandwidth),
             scale_up_domain=system.scale_up.domain_size,
             scale_out_bytes_per_s=system.scale_out.bandwidth,
-            matmul_efficiency=values["training_matmul"],
+            matmul_efficiency=values["training_matmul"] * ceiling,
             scale_up_efficiency=values["scale_up"],
             scale_out_efficiency=values["scale_out"],
-            dp_overlap=values["dp_overlap"],
-            compute_peak_flops=mixed_peak_flops(total, high, precision, peak,
-                                                system.accelerator.peak_flops.bf16,
-                                                values["fp8_matmul"]),
+            comm_overlap=values["comm_overlap"],
+            compute_peak_flops=recipe_peak_flops(total, high, chosen, peak,
+                                                 bf16 if bf16 else peak, format_ratio),
             moe_layers=_moe_layers(arch), experts=moe.experts if moe else 0,
             experts_per_token=moe.experts_per_token if moe else 0,
             node_limit=moe.node_limit if moe else None,
             routed_params=routed_expert_params(arch),
-            dispatch_bytes=(FP8_DISPATCH_BYTES if BYTES_PER_ELEMENT[precision] < 2.0
-                            else ACTIVATION_BYTES),
-            ep_overlap=values["ep_overlap"], ep_comm_sms=values["ep_comm_sms"])
+            dispatch_bytes=FP8_DISPATCH_BYTES if chosen.quantized else ACTIVATION_BYTES,
+            ep_overlap=values["ep_overlap"], ep_comm_sms=values["ep_comm_sms"],
+            expert_imbalance=values["expert_imbalance"],
+            grad_reduce_bytes=values["grad_reduce_bytes"],
+            param_gather_bytes=chosen.param_gather_bytes,
+            routed_flops_share=_routed_flops_share(arch, total),
+            attention_flops_per_token=attention_flops_per_token(arch, sequence_length) / 2.0,
+            kv_width=int(kv),
+            quantize_bytes_per_token_layer=(chosen.quantize_bytes_per_element
+                                            * chosen.low_precision_fraction
+                                            * quantized_elements_per_token_layer(arch)),
+            hbm_bytes_per_s=system.accelerator.hbm_bandwidth,
+            quantize_efficiency=values["quantize_bandwidth"],
+            mtp_flops_per_token=mtp_flops_per_token(arch, sequence_length, mtp_depth),
+            recipe=chosen.name, bf16_peak_flops=bf16 or peak,
+            head_flops_per_token=6.0 * arch.vocab * arch.hidden)
 
     @property
     def tokens_per_step(self) -> float:
@@ -396,10 +556,11 @@ def _peak_flops(system: System, precision: Precision) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """A parallel layout: t·p·d accelerators in use, microbatches of b sequences.
+    """A parallel layout: t·c·p·d accelerators in use, microbatches of b sequences.
 
-    ``ep`` ranks of a stage's t·d share each MoE layer's routed experts (1: no expert
-    parallelism, the experts are split by TP like the dense layers).
+    ``cp`` ranks split each sequence (context parallelism); ``ep`` ranks of a stage's t·d share
+    each MoE layer's routed experts (1: no expert parallelism, the experts are split by TP like
+    the dense layers); ``schedule`` is the pipeline schedule (interleaved when v > 1).
     """
 
     tp: int
@@ -408,16 +569,19 @@ class Plan:
     microbatch: int
     virtual_stages: int = 1
     ep: int = 1
+    cp: int = 1
+    schedule: PipelineSchedule = PipelineSchedule.ONE_F_ONE_B
 
     @property
     def accelerators(self) -> int:
         """Accelerators the plan uses."""
-        return self.tp * self.pp * self.dp
+        return self.tp * self.cp * self.pp * self.dp
 
-    def to_dict(self) -> dict[str, int]:
-        """JSON-ready form (contract keys: tp, pp, dp, microbatch, ep)."""
-        return {"tp": self.tp, "pp": self.pp, "dp": self.dp, "microbatch": self.microbatch,
-                "virtual_stages": self.virtual_stages, "ep": self.ep}
+    def to_dict(self) -> dict[str, int | str]:
+        """JSON-ready form (contract keys: tp, pp, dp, microbatch, ep; also cp, schedule)."""
+        return {"tp": self.tp, "pp": self.pp, "dp": self.dp, "cp": self.cp,
+                "microbatch": self.microbatch, "virtual_stages": self.virtual_stages,
+                "ep": self.ep, "schedule": self.schedule.value}
 
 
 def microbatches(job: TrainingJob, plan: Plan) -> int:
@@ -432,6 +596,29 @@ def microbatches(job: TrainingJob, plan: Plan) -> int:
 def stage_layers(job: TrainingJob, pp: int) -> int:
     """Layers on the slowest pipeline stage: ceil(L / p)."""
     return math.ceil(job.layers / pp)
+
+
+def stage_flops_per_token(job: TrainingJob, pp: int) -> float:
+    """Training FLOPs per token of the slowest pipeline stage.
+
+    The pipeline splits whole layers; the output head with its loss (6·V·d FLOPs per token)
+    and any MTP modules sit on the last stage as e layer-equivalents, and the split may give
+    that stage fewer layers to make up for them (Llama 3, arXiv 2407.21783 §3.3.2: one layer
+    less on the first and last stages; Megatron-Core's account-for-embedding/loss split;
+    DualPipe pairs the first and last stages on one device). With k layers on the last stage
+    the slowest stage does max(ceil((L - k)/(p - 1)), k + e) layers' work, minimised over k;
+    one stage does all L + e. Llama 3 70B on PP 4 (e = 6.30e9 / 5.17e9 = 1.22): k = 19 gives
+    max(21, 20.22) = 21 layers' work where an even split would do 20.
+    """
+    per_token = job.model_flops_per_token + job.recompute_flops_per_token
+    extra = job.head_flops_per_token + job.mtp_flops_per_token
+    layer = (per_token - job.head_flops_per_token) / job.layers
+    e = extra / layer
+    if pp <= 1:
+        return layer * (job.layers + e)
+    most = math.ceil(job.layers / pp)
+    slowest = min(max(math.ceil((job.layers - k) / (pp - 1)), k + e) for k in range(most + 1))
+    return layer * slowest
 
 
 def first_stage_layers(job: TrainingJob, pp: int) -> int:
@@ -481,19 +668,24 @@ def _in_flight(pp: int, virtual: int, micro: int) -> float:
 def activation_bytes(job: TrainingJob, plan: Plan, micro: int) -> float:
     """Activation bytes on the first stage under the job's recomputation.
 
-    Per layer and microbatch of b·s tokens, divided by t (sequence parallelism shards every
-    stored tensor, Korthikanti et al. 2022 Table 2): selective keeps the full count
-    (:func:`activation_bytes_per_token_layer`); none adds the attention scores 5·a·s; full keeps
-    only each layer's 2·d-byte input, plus one layer's full set while it is recomputed.
+    Per layer and microbatch of b·s tokens, divided by t·c (sequence parallelism shards every
+    stored tensor, Korthikanti et al. 2022 Table 2; context parallelism splits the sequence):
+    selective keeps the full count (:func:`activation_bytes_per_token_layer`); none adds the
+    attention scores 5·a·s/c; full keeps only each layer's 2·d-byte input, plus one layer's
+    full set while it is recomputed.
     """
-    tokens = plan.microbatch * job.sequence_length / plan.tp
+    tokens = plan.microbatch * job.sequence_length / (plan.tp * plan.cp)
     per_layer = job.activation_bytes_per_token_layer * tokens
-    layers = first_stage_layers(job, plan.pp) * _in_flight(plan.pp, plan.virtual_stages, micro)
+    in_flight = _in_flight(plan.pp, plan.virtual_stages, micro)
+    if plan.schedule is PipelineSchedule.DUALPIPE:
+        in_flight = min(plan.pp + 1.0, float(micro))  # DeepSeek-V3 Table 2: PP + 1
+    layers = first_stage_layers(job, plan.pp) * in_flight
     match job.recompute:
         case Recompute.FULL:
             return layers * ACTIVATION_BYTES * job.hidden * tokens + per_layer
         case Recompute.NONE:
-            scores = SCORE_BYTES_PER_HEAD_TOKEN * job.heads * job.sequence_length * tokens
+            scores = (SCORE_BYTES_PER_HEAD_TOKEN * job.heads * job.sequence_length / plan.cp
+                      * tokens)
             return layers * (per_layer + scores)
         case Recompute.SELECTIVE:
             return layers * per_layer
@@ -502,18 +694,19 @@ def activation_bytes(job: TrainingJob, plan: Plan, micro: int) -> float:
 def _param_shards(job: TrainingJob, plan: Plan) -> tuple[tuple[float, int], ...]:
     """(parameters per accelerator, ZeRO sharding degree) of the dense and the expert parts.
 
-    Dense (all but routed experts): N_dense · ceil(L/p)/L / t, sharded over d. Routed experts
+    Dense (all but routed experts): N_dense · ceil(L/p)/L / t, sharded over d·c. Routed experts
     with ep > 1: N_routed / L_moe · min(ceil(L/p), L_moe) / ep, sharded over the t·d/ep
     expert-data-parallel ranks; with ep = 1 they split by TP like the dense part.
     """
     layers = stage_layers(job, plan.pp)
     dense = (job.params - job.routed_params) * layers / job.layers / plan.tp
+    replicas = plan.dp * plan.cp  # CP ranks hold the same weights (Megatron's DP x CP group)
     if job.routed_params <= 0:
-        return ((dense, plan.dp),)
+        return ((dense, replicas),)
     if plan.ep <= 1:
-        return ((dense, plan.dp), (job.routed_params * layers / job.layers / plan.tp, plan.dp))
+        return ((dense, replicas), (job.routed_params * layers / job.layers / plan.tp, replicas))
     routed = job.routed_params / job.moe_layers * min(layers, job.moe_layers) / plan.ep
-    return ((dense, plan.dp), (routed, max(1, plan.tp * plan.dp // plan.ep)))
+    return ((dense, replicas), (routed, max(1, plan.tp * plan.dp // plan.ep)))
 
 
 def memory_per_accelerator(job: TrainingJob, plan: Plan) -> Memory:
@@ -532,13 +725,18 @@ def memory_per_accelerator(job: TrainingJob, plan: Plan) -> Memory:
         optimizer += params * OPTIMIZER_BYTES / (d if zero >= 1 else 1)
     if zero >= 3:
         weights += 2.0 * WEIGHT_BYTES * job.params / job.layers / plan.tp
+    if plan.schedule is PipelineSchedule.DUALPIPE:  # DeepSeek-V3 Table 2: 2x parameters
+        weights *= 2.0
     return Memory(weights_bytes=weights, gradients_bytes=grads, optimizer_bytes=optimizer,
                   activations_bytes=activation_bytes(job, plan, microbatches(job, plan)))
 
 
 @dataclass(frozen=True, slots=True)
 class StepTime:
-    """One optimizer step split into its parts (seconds)."""
+    """One optimizer step split into its parts (seconds); ``*_hidden_s`` ran behind compute.
+
+    The step is the sum of the exposed parts; hidden communication is shown, not counted.
+    """
 
     compute_s: float
     tp_communication_s: float
@@ -547,56 +745,87 @@ class StepTime:
     microbatches: int
     tokens: float
     ep_communication_s: float = 0.0
+    cp_communication_s: float = 0.0
+    pp_communication_s: float = 0.0
+    quantization_s: float = 0.0
+    tp_hidden_s: float = 0.0
+    cp_hidden_s: float = 0.0
+    dp_hidden_s: float = 0.0
+    pp_hidden_s: float = 0.0
+    ep_hidden_s: float = 0.0
 
     @property
     def step_s(self) -> float:
         """Wall time of one step."""
-        return (self.compute_s + self.tp_communication_s + self.pipeline_bubble_s
-                + self.dp_communication_s + self.ep_communication_s)
+        return (self.compute_s + self.quantization_s + self.tp_communication_s
+                + self.cp_communication_s + self.pipeline_bubble_s + self.dp_communication_s
+                + self.ep_communication_s + self.pp_communication_s)
 
     @property
     def tokens_per_s(self) -> float:
         """Training tokens per second of the whole job: the batch the plan runs over its step."""
         return self.tokens / self.step_s
 
+    def parts(self) -> tuple[tuple[str, float, float], ...]:
+        """(term, exposed seconds, hidden seconds) of every term, in step order."""
+        return (("compute", self.compute_s, 0.0),
+                ("quantization", self.quantization_s, 0.0),
+                ("tp-communication", self.tp_communication_s, self.tp_hidden_s),
+                ("cp-communication", self.cp_communication_s, self.cp_hidden_s),
+                ("ep-communication", self.ep_communication_s, self.ep_hidden_s),
+                ("pipeline-bubble", self.pipeline_bubble_s, 0.0),
+                ("pp-communication", self.pp_communication_s, self.pp_hidden_s),
+                ("dp-communication", self.dp_communication_s, self.dp_hidden_s))
+
     @property
     def bound(self) -> str:
         """The largest part: compute, or the overhead that costs most."""
-        parts = {"compute": self.compute_s, "tp-communication": self.tp_communication_s,
-                 "pipeline-bubble": self.pipeline_bubble_s,
-                 "dp-communication": self.dp_communication_s,
-                 "ep-communication": self.ep_communication_s}
+        parts = {name: exposed for name, exposed, _ in self.parts()}
         return max(parts, key=lambda name: parts[name])
 
-    def to_dict(self) -> dict[str, float]:
-        """JSON-ready form."""
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: the exposed parts, and ``breakdown`` with hidden seconds too."""
         return {"step_s": self.step_s, "compute_s": self.compute_s,
+                "quantization_s": self.quantization_s,
                 "tp_communication_s": self.tp_communication_s,
+                "cp_communication_s": self.cp_communication_s,
                 "pipeline_bubble_s": self.pipeline_bubble_s,
+                "pp_communication_s": self.pp_communication_s,
                 "dp_communication_s": self.dp_communication_s,
                 "ep_communication_s": self.ep_communication_s,
-                "microbatches": self.microbatches, "tokens_per_step": self.tokens}
+                "microbatches": self.microbatches, "tokens_per_step": self.tokens,
+                "breakdown": [{"term": name, "exposed_s": exposed, "hidden_s": hidden,
+                               "share_of_step": exposed / self.step_s if self.step_s else 0.0}
+                              for name, exposed, hidden in self.parts()]}
+
+
+def _group_bandwidth(job: TrainingJob, span: int) -> tuple[float, float]:
+    """(bandwidth, efficiency) of a group spanning ``span`` consecutive ranks: scale-up inside
+    one domain, else scale-out (ranks are ordered TP, CP, DP, then PP: Megatron's default)."""
+    if span <= job.scale_up_domain:
+        return job.scale_up_bytes_per_s, job.scale_up_efficiency
+    return job.scale_out_bytes_per_s, job.scale_out_efficiency
 
 
 def _tp_bandwidth(job: TrainingJob, tp: int) -> tuple[float, float]:
-    """(bandwidth, efficiency) of a TP group: scale-up inside one domain, else scale-out."""
-    if tp <= job.scale_up_domain:
-        return job.scale_up_bytes_per_s, job.scale_up_efficiency
-    return job.scale_out_bytes_per_s, job.scale_out_efficiency
+    """(bandwidth, efficiency) of a TP group."""
+    return _group_bandwidth(job, tp)
 
 
 def _dp_bandwidth(job: TrainingJob, plan: Plan) -> tuple[float, float]:
-    """(bandwidth, efficiency) of a DP group: ranks are ordered TP, then DP, then PP (Megatron's
-    default), so the group stays in one scale-up domain when t·d fits in it."""
-    if plan.tp * plan.dp <= job.scale_up_domain:
-        return job.scale_up_bytes_per_s, job.scale_up_efficiency
-    return job.scale_out_bytes_per_s, job.scale_out_efficiency
+    """(bandwidth, efficiency) of a DP group: in one scale-up domain when t·c·d fits in it."""
+    return _group_bandwidth(job, plan.tp * plan.cp * plan.dp)
+
+
+def _pp_bandwidth(job: TrainingJob, plan: Plan) -> tuple[float, float]:
+    """(bandwidth, efficiency) between pipeline stages: neighbours t·c·d ranks apart."""
+    return _group_bandwidth(job, 2 * plan.tp * plan.cp * plan.dp)
 
 
 def ep_time_s(job: TrainingJob, plan: Plan) -> float:
     """All-to-all time of one microbatch on the slowest stage (before any overlap).
 
-    Each rank owns b·s/t tokens; min(ceil(L/p), L_moe) MoE layers each send
+    Each rank owns b·s/(t·c) tokens; min(ceil(L/p), L_moe) MoE layers each send
     :func:`comm.ep_bytes_per_token_layer` per token. Ranks are ordered TP then DP, so an EP
     group of ep ranks spans ceil(ep/D) scale-up domains of D: inside one domain the copies go to
     other GPUs over scale-up; across domains to other nodes over scale-out, where the receiving
@@ -612,61 +841,161 @@ def ep_time_s(job: TrainingJob, plan: Plan) -> float:
     per_token = comm.ep_bytes_per_token_layer(job.hidden, copies, job.dispatch_bytes,
                                               job.combine_bytes, passes)
     layers = min(stage_layers(job, plan.pp), job.moe_layers)
-    sent = layers * per_token * plan.microbatch * job.sequence_length / plan.tp
+    sent = layers * per_token * plan.microbatch * job.sequence_length / (plan.tp * plan.cp)
     if inside:
         return comm.collective_time_s(sent, job.scale_up_bytes_per_s, job.scale_up_efficiency)
     return comm.collective_time_s(sent, job.scale_out_bytes_per_s, job.scale_out_efficiency)
 
 
-def microbatch_time_s(job: TrainingJob, plan: Plan) -> tuple[float, float, float]:
-    """(compute, exposed TP communication, exposed EP all-to-all) of one microbatch on the
-    slowest stage.
+@dataclass(frozen=True, slots=True)
+class MicrobatchTime:
+    """One microbatch on the slowest stage: compute and each communication, exposed and total."""
 
-    Compute: (model + recompute FLOPs per token) · b·s tokens · ceil(L/p)/L / t, at
-    ``training_matmul`` of the FLOP mix's peak (:func:`mixed_peak_flops`); with an overlapped
-    all-to-all, over 1 - ``ep_comm_sms`` of the SMs. TP: ceil(L/p) layers of
-    :func:`comm.tp_bytes_per_layer`. EP: of the all-to-all time a, the unscheduled part
-    (1 - o)·a is exposed, and the scheduled part o·a only beyond the compute it hides behind:
-    max((1 - o)·a, a - compute).
+    compute_s: float
+    quantization_s: float
+    tp_s: float
+    tp_exposed_s: float
+    cp_s: float
+    cp_exposed_s: float
+    ep_s: float
+    ep_exposed_s: float
+
+    @property
+    def total_s(self) -> float:
+        """Wall time of the microbatch: compute, quantisation and exposed communication."""
+        return (self.compute_s + self.quantization_s + self.tp_exposed_s + self.cp_exposed_s
+                + self.ep_exposed_s)
+
+
+def microbatch_parts(job: TrainingJob, plan: Plan) -> MicrobatchTime:
+    """Compute and communication of one microbatch on the slowest stage.
+
+    Compute: the slowest stage's FLOPs per token (:func:`stage_flops_per_token`) · b·s
+    tokens / (t·c), at ``training_matmul`` of the GEMM ceiling of the FLOP mix's peak, the
+    routed experts' share slowed by ``expert_imbalance``; with an overlapped all-to-all
+    (DualPipe), over 1 - ``ep_comm_sms`` of the SMs. Quantisation: the recipe's bytes per token
+    and layer over HBM at ``quantize_bandwidth``. TP: ceil(L/p) layers of
+    :func:`comm.tp_bytes_per_layer` over b·s/c tokens, exposed max(c/(2t), c - GEMMs) with
+    overlap. CP: the ring's KV traffic
+    (:func:`comm.cp_bytes_per_layer`), exposed beyond the attention it runs behind. EP: of the
+    all-to-all time a, max((1 - o)·a, a - compute) is exposed under DualPipe (o =
+    ``ep_overlap``), all of it under the other schedules.
     """
     tokens = plan.microbatch * job.sequence_length
     layers = stage_layers(job, plan.pp)
-    flops = ((job.model_flops_per_token + job.recompute_flops_per_token) * tokens
-             * layers / job.layers / plan.tp)
-    compute = flops / (job.sustained_peak_flops * job.matmul_efficiency)
+    ranks = plan.tp * plan.cp
+    flops = stage_flops_per_token(job, plan.pp) * tokens / ranks
+    rate = job.sustained_peak_flops * job.matmul_efficiency
+    compute = flops / rate * (1.0 + (job.expert_imbalance - 1.0) * job.routed_flops_share)
+    passes = 3.0 if job.recompute is Recompute.NONE else 4.0  # recomputed forward core
+    attention = (passes * job.attention_flops_per_token * tokens * layers / job.layers / ranks
+                 / ((job.bf16_peak_flops or job.peak_flops) * job.matmul_efficiency))
     a2a = ep_time_s(job, plan)
-    if a2a > 0 and job.ep_overlap > 0:
+    # Only DualPipe pairs one microbatch's forward with another's backward so that each
+    # all-to-all has independent compute to hide behind (DeepSeek-V3 §3.2.1); 1F1B and its
+    # interleaved form run dispatch -> experts -> combine in sequence.
+    overlap = job.ep_overlap if plan.schedule is PipelineSchedule.DUALPIPE else 0.0
+    if a2a > 0 and overlap > 0:
         compute /= 1.0 - job.ep_comm_sms
-    exposed = max((1.0 - job.ep_overlap) * a2a, a2a - compute, 0.0)
-    sent = layers * comm.tp_bytes_per_layer(tokens, job.hidden, plan.tp, ACTIVATION_BYTES,
-                                            job.recompute is Recompute.FULL)
-    return compute, comm.collective_time_s(sent, *_tp_bandwidth(job, plan.tp)), exposed
+    ep_exposed = max((1.0 - overlap) * a2a, a2a - compute, 0.0)
+    quantization = (job.quantize_bytes_per_token_layer * tokens * layers / ranks
+                    / (job.hbm_bytes_per_s * job.quantize_efficiency)
+                    if job.hbm_bytes_per_s > 0 else 0.0)
+    sent = layers * comm.tp_bytes_per_layer(tokens / plan.cp, job.hidden, plan.tp,
+                                            ACTIVATION_BYTES, job.recompute is Recompute.FULL)
+    tp = comm.collective_time_s(sent, *_tp_bandwidth(job, plan.tp))
+    gemm = max(compute - attention, 0.0)
+    # all-gathers start on the local shard, so only the last step of each reduce-scatter (half
+    # the traffic, one ring step in t) waits: max(c / (2t), c - GEMMs)
+    tp_exposed = (max(tp / (2 * plan.tp), tp - gemm) if job.comm_overlap >= 0.5 and plan.tp > 1
+                  else tp)
+    kv = layers * comm.cp_bytes_per_layer(tokens, job.kv_width, plan.cp, ACTIVATION_BYTES,
+                                          job.recompute is Recompute.FULL) / plan.tp
+    cp = comm.collective_time_s(kv, *_group_bandwidth(job, plan.tp * plan.cp))
+    cp_exposed = max(cp - attention, 0.0) if job.comm_overlap >= 0.5 else cp
+    return MicrobatchTime(compute, quantization, tp, tp_exposed, cp, cp_exposed, a2a,
+                          ep_exposed)
+
+
+def microbatch_time_s(job: TrainingJob, plan: Plan) -> tuple[float, float, float]:
+    """(compute, exposed TP communication, exposed EP all-to-all) of one microbatch on the
+    slowest stage (:func:`microbatch_parts`)."""
+    parts = microbatch_parts(job, plan)
+    return parts.compute_s, parts.tp_exposed_s, parts.ep_exposed_s
 
 
 def dp_time_s(job: TrainingJob, plan: Plan, micro: int) -> float:
-    """Exposed data-parallel time per step: (1 - overlap) · bytes / (bandwidth · efficiency).
+    """Data-parallel communication time per step, before overlap.
 
-    The dense part reduces over d ranks, the expert part (ep > 1) over its t·d/ep ranks
-    (:func:`_param_shards`); both on the DP group's fabric, one after the other.
+    The dense part reduces over the d·c ranks that hold the same weights, the expert part
+    (ep > 1) over its t·d/ep ranks (:func:`_param_shards`); both on the DP group's fabric, one
+    after the other.
     """
-    sent = sum(comm.dp_bytes_per_step(params, ranks, job.zero_stage, micro, GRAD_REDUCE_BYTES,
-                                      WEIGHT_BYTES)
+    sent = sum(comm.dp_bytes_per_step(params, ranks, job.zero_stage, micro,
+                                      job.grad_reduce_bytes, job.param_gather_bytes)
                for params, ranks in _param_shards(job, plan))
-    return (1.0 - job.dp_overlap) * comm.collective_time_s(sent, *_dp_bandwidth(job, plan))
+    return comm.collective_time_s(sent, *_dp_bandwidth(job, plan))
+
+
+def bubble_s(schedule: PipelineSchedule, pp: int, virtual: int, microbatch_s: float) -> float:
+    """Pipeline bubble of one step (see the module docstring for each schedule's source)."""
+    if pp <= 1:
+        return 0.0
+    match schedule:
+        case PipelineSchedule.ONE_F_ONE_B:
+            return (pp - 1) * microbatch_s
+        case PipelineSchedule.INTERLEAVED:
+            return (pp - 1) / max(1, virtual) * microbatch_s
+        case PipelineSchedule.ZERO_BUBBLE:
+            return (pp - 1) / 3.0 * microbatch_s
+        case PipelineSchedule.DUALPIPE:
+            return max(pp / 2.0 - 1.0, 0.0) * 2.0 / 3.0 * microbatch_s
+        case _:
+            assert_never(schedule)
 
 
 def step_time(job: TrainingJob, plan: Plan) -> StepTime:
-    """Step time of a plan: m microbatches plus the bubble (p-1)/v, then exposed DP traffic.
-
-    Interleaved 1F1B (Narayanan et al. 2021 §2.2.2): the bubble is (p-1)/v microbatch times.
-    """
+    """Step time of a plan: m microbatches plus the schedule's bubble, then exposed DP and PP
+    communication (module docstring)."""
     micro = microbatches(job, plan)
-    compute, tp, ep = microbatch_time_s(job, plan)
-    bubble = (plan.pp - 1) / plan.virtual_stages * (compute + tp + ep)
+    mb = microbatch_parts(job, plan)
+    t_mb = mb.total_s
+    bubble = bubble_s(plan.schedule, plan.pp, plan.virtual_stages, t_mb)
+    dp = dp_time_s(job, plan, micro)
+    overlap = job.comm_overlap >= 0.5
+    if overlap and job.zero_stage < 3:
+        # reduce-scatter behind the last microbatch's backward (2/3 of a microbatch), all-gather
+        # behind the first forward (1/3); ZeRO-0's all-reduce, all of it behind the backward
+        window = 1.0
+        half = dp / 2.0
+        if job.zero_stage == 0:
+            dp_exposed = max(dp - 2.0 / 3.0 * t_mb * window, 0.0)
+        else:
+            dp_exposed = (max(half - 2.0 / 3.0 * t_mb * window, 0.0)
+                          + max(half - t_mb / 3.0 * window, 0.0))
+    elif overlap:
+        dp_exposed = max(dp - micro * t_mb, 0.0)  # ZeRO-3 gathers layer by layer
+    else:
+        dp_exposed = dp
+    pp_sent = 0.0
+    if plan.pp > 1:
+        boundary = plan.microbatch * job.sequence_length * job.hidden * ACTIVATION_BYTES / (
+            plan.tp * plan.cp)
+        pp_sent = 2.0 * micro * plan.virtual_stages * boundary  # forward and backward
+    pp = comm.collective_time_s(pp_sent, *_pp_bandwidth(job, plan))
+    pp_exposed = max(pp - micro * t_mb, 0.0) if overlap else pp
     tokens = float(plan.dp * plan.microbatch * micro * job.sequence_length)
-    return StepTime(compute_s=micro * compute, tp_communication_s=micro * tp,
-                    pipeline_bubble_s=bubble, dp_communication_s=dp_time_s(job, plan, micro),
-                    microbatches=micro, tokens=tokens, ep_communication_s=micro * ep)
+    return StepTime(compute_s=micro * mb.compute_s,
+                    tp_communication_s=micro * mb.tp_exposed_s,
+                    pipeline_bubble_s=bubble, dp_communication_s=dp_exposed,
+                    microbatches=micro, tokens=tokens,
+                    ep_communication_s=micro * mb.ep_exposed_s,
+                    cp_communication_s=micro * mb.cp_exposed_s, pp_communication_s=pp_exposed,
+                    quantization_s=micro * mb.quantization_s,
+                    tp_hidden_s=micro * (mb.tp_s - mb.tp_exposed_s),
+                    cp_hidden_s=micro * (mb.cp_s - mb.cp_exposed_s),
+                    dp_hidden_s=dp - dp_exposed, pp_hidden_s=pp - pp_exposed,
+                    ep_hidden_s=micro * (mb.ep_s - mb.ep_exposed_s))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -724,29 +1053,82 @@ def _ep_options(job: TrainingJob, pins: Parallelism, ranks: int) -> list[int]:
             if ranks % 2**k == 0 and job.experts % 2**k == 0]
 
 
-def _virtual_options(job: TrainingJob, pp: int) -> list[int]:
-    """1F1B (v = 1) and the deepest interleaving, floor(L/p) chunks per rank: among v >= 2 it
-    has both the smallest bubble and the least memory (Korthikanti et al. 2022 §4.2.3)."""
+def _schedule_options(job: TrainingJob, pins: Parallelism,
+                      pp: int) -> list[tuple[PipelineSchedule, int]]:
+    """(schedule, v) pairs: a pinned schedule, else 1F1B (v = 1) and the deepest interleaving,
+    floor(L/p) chunks per rank: among v >= 2 it has both the smallest bubble and the least
+    memory (Korthikanti et al. 2022 §4.2.3). Zero-bubble and DualPipe are pinned only."""
     deepest = job.layers // pp if pp > 1 else 1
-    return [1, deepest] if deepest >= 2 else [1]
+    if pins.virtual_stages is not None:
+        deepest = min(pins.virtual_stages, max(deepest, 1))
+    schedule = pins.schedule
+    if schedule is None and pins.virtual_stages is not None:
+        schedule = (PipelineSchedule.INTERLEAVED if pins.virtual_stages > 1
+                    else PipelineSchedule.ONE_F_ONE_B)
+    match schedule:
+        case None:
+            options = [(PipelineSchedule.ONE_F_ONE_B, 1)]
+            if deepest >= 2:
+                options.append((PipelineSchedule.INTERLEAVED, deepest))
+            return options
+        case PipelineSchedule.INTERLEAVED:
+            return [(schedule, deepest)] if deepest >= 2 else [(PipelineSchedule.ONE_F_ONE_B, 1)]
+        case PipelineSchedule.ONE_F_ONE_B | PipelineSchedule.ZERO_BUBBLE | \
+                PipelineSchedule.DUALPIPE:
+            return [(schedule, 1)]
+        case _:
+            assert_never(schedule)
+
+
+# Context parallelism is searched while every rank keeps at least this many tokens of a
+# sequence: shorter chunks leave attention too short to hide the KV ring behind (Megatron-
+# Bridge's published recipes use CP 2 from 8,192-token sequences up).
+MIN_CP_CHUNK_TOKENS = 4096
+
+
+def _cp_options(job: TrainingJob, pins: Parallelism) -> list[int]:
+    """CP degrees: a pinned one, else 1 and the powers of two that keep
+    ``MIN_CP_CHUNK_TOKENS`` per rank."""
+    if pins.cp is not None:
+        return [pins.cp]
+    return [1] + [2**k for k in range(1, 7)
+                  if job.sequence_length // 2**k >= MIN_CP_CHUNK_TOKENS]
 
 
 def candidate_plans(job: TrainingJob, accelerators: int, pins: Parallelism) -> Iterator[Plan]:
     """Every plan the search considers on at most ``accelerators`` accelerators.
 
-    d is the most data-parallel ranks that fit (floor(n / (t·p)), at most one sequence each),
-    unless pinned; a pinned layout that needs more than ``accelerators`` yields nothing.
+    d is the most data-parallel ranks that fit (floor(n / (t·c·p)), at most one sequence
+    each), unless pinned; a pinned layout that needs more than ``accelerators`` yields nothing.
     """
     for tp in _tp_options(job, pins, accelerators):
-        for pp in _pp_options(job, pins, accelerators // tp):
-            most = min(accelerators // (tp * pp), job.batch_sequences)
-            dp = pins.dp if pins.dp is not None else most
-            if dp < 1 or tp * pp * dp > accelerators:
-                continue
-            for micro in _microbatch_options(job, pins, dp):
-                for virtual in _virtual_options(job, pp):
-                    for ep in _ep_options(job, pins, tp * dp):
-                        yield Plan(tp, pp, dp, micro, virtual, ep)
+        for cp in _cp_options(job, pins):
+            for pp in _pp_options(job, pins, accelerators // (tp * cp)):
+                most = min(accelerators // (tp * cp * pp), job.batch_sequences)
+                dp = pins.dp if pins.dp is not None else most
+                if dp < 1 or tp * cp * pp * dp > accelerators:
+                    continue
+                for micro in _microbatch_options(job, pins, dp):
+                    for schedule, virtual in _schedule_options(job, pins, pp):
+                        for ep in _ep_options(job, pins, tp * dp):
+                            yield Plan(tp, pp, dp, micro, virtual, ep, cp, schedule)
+
+
+def _by_compute_bound(job: TrainingJob, plans: list[Plan]) -> list[tuple[float, Plan]]:
+    """Plans with a lower bound on their seconds per token, fastest bound first.
+
+    Compute alone on the slowest stage (:func:`stage_flops_per_token`) over the t·c·d ranks
+    of a stage at the sustained rate, times (m + bubble)/m of the schedule;
+    quantisation and communication only add to it. Searching in this order lets the search
+    stop at the first plan whose bound exceeds the best fitting plan.
+    """
+    rate = job.sustained_peak_flops * job.matmul_efficiency
+    stage = {pp: stage_flops_per_token(job, pp) for pp in {plan.pp for plan in plans}}
+    ranked = [(stage[plan.pp] / (plan.tp * plan.cp * plan.dp * rate)
+               * (1.0 + bubble_s(plan.schedule, plan.pp, plan.virtual_stages, 1.0)
+                  / microbatches(job, plan)), plan) for plan in plans]
+    ranked.sort(key=lambda pair: pair[0])
+    return ranked
 
 
 @memoise()
@@ -756,21 +1138,59 @@ def fastest_plan(job: TrainingJob, accelerators: int,
 
     Plans are compared per token, as each rounds the batch a little differently.
     ``memory_bound`` is set when a plan over 1% faster exists that does not fit in memory.
+    Context parallelism is searched when it can help: when no plan without it fits, when
+    memory bounds the best one, or when the batch leaves over a tenth of the accelerators idle.
+    """
+    pins = pins or Parallelism()
+    if pins.cp is not None or len(_cp_options(job, pins)) == 1:
+        return _search(job, accelerators, pins)
+    plain = _search(job, accelerators, pins.model_copy(update={"cp": 1}))
+    if (plain is not None and not plain.memory_bound
+            and plain.plan.accelerators >= 0.9 * accelerators):
+        return plain
+    best = plain
+    for cp in _cp_options(job, pins)[1:]:
+        found = _search(job, accelerators, pins.model_copy(update={"cp": cp}))
+        if found is not None and (best is None or _per_token(found) < _per_token(best)):
+            best = found
+    return best
+
+
+def _per_token(choice: PlanChoice) -> float:
+    return choice.step.step_s / choice.step.tokens
+
+
+def _search(job: TrainingJob, accelerators: int, pins: Parallelism) -> PlanChoice | None:
+    """The fastest fitting plan among the candidates of ``pins`` (see :func:`fastest_plan`).
+
+    Plans are visited by their compute bound; memory is checked before the step time, and the
+    plans that do not fit are timed afterwards, only until one is found over 1% faster than
+    the best that fits (which sets ``memory_bound``) or their bound rules it out.
     """
     best: tuple[float, Plan, StepTime, Memory] | None = None
-    fastest_any = math.inf
-    for plan in candidate_plans(job, accelerators, pins or Parallelism()):
+    too_big: list[tuple[float, Plan]] = []
+    for bound, plan in _by_compute_bound(job, list(candidate_plans(job, accelerators, pins))):
+        if best is not None and bound >= best[0]:
+            break  # every later plan is slower than the best that fits (and than 0.99 of it)
+        memory = memory_per_accelerator(job, plan)
+        if memory.total_bytes > job.hbm_bytes:
+            too_big.append((bound, plan))
+            continue
         step = step_time(job, plan)
         per_token = step.step_s / step.tokens
-        fastest_any = min(fastest_any, per_token)
-        if best is not None and per_token >= best[0]:
-            continue
-        memory = memory_per_accelerator(job, plan)
-        if memory.total_bytes <= job.hbm_bytes:
+        if best is None or per_token < best[0]:
             best = (per_token, plan, step, memory)
     if best is None:
         return None
-    return PlanChoice(best[1], best[2], best[3], fastest_any < best[0] * 0.99)
+    memory_bound = False
+    for bound, plan in too_big:
+        if bound >= best[0] * 0.99:
+            break
+        step = step_time(job, plan)
+        if step.step_s / step.tokens < best[0] * 0.99:
+            memory_bound = True
+            break
+    return PlanChoice(best[1], best[2], best[3], memory_bound)
 
 
 def fewest_accelerators(job: TrainingJob, tokens: float, deadline_s: float, unit_size: int,
@@ -845,7 +1265,7 @@ class TrainingThroughput:
 
 
 def training_throughput(model: ModelSpec, system: System, *, sequence_length: int,
-                        precision: Precision, accelerators: int,
+                        precision: Precision | TrainingPrecision, accelerators: int,
                         assumptions: Mapping[str, Assumption],
                         global_batch_tokens: float = 16e6,
                         recompute: Recompute = Recompute.SELECTIVE,
@@ -950,9 +1370,10 @@ def estimate_pretrain(spec: Pretrain, model: ModelSpec, system: System,
     """
     assumptions = pretrain_assumptions(spec, system, overrides)
     job = TrainingJob.build(model, system, sequence_length=spec.sequence_length,
-                            global_batch_tokens=spec.global_batch_tokens,
+                            batch_sequences=spec.batch_sequences,
                             precision=spec.precision, recompute=spec.recompute,
-                            zero_stage=spec.zero_stage, assumptions=assumptions)
+                            zero_stage=spec.zero_stage, assumptions=assumptions,
+                            mtp_depth=spec.mtp_depth)
     accelerators, choice = _size_job(job, spec, system, assumptions)
     good = job_goodput(job.params, accelerators, assumptions)
     units = math.ceil(accelerators / system.accelerators)
@@ -985,6 +1406,14 @@ def _size_job(job: TrainingJob, spec: Pretrain, system: System,
               assumptions: Mapping[str, Assumption]) -> tuple[int, PlanChoice]:
     """(accelerators, plan): the fixed count's fastest plan, or the deadline's fewest units."""
     if spec.accelerators is not None:
+        pins = spec.parallelism
+        needed = math.prod(v for v in (pins.tp, pins.cp, pins.pp, pins.dp) if v is not None)
+        if needed > spec.accelerators:
+            raise InfeasibleError(
+                f"the pinned layout needs {needed:,} accelerators, more than the "
+                f"{spec.accelerators:,} given",
+                ["unpin it to search the layout again: --set parallelism={}",
+                 "or pin fields whose product fits (tp x cp x pp x dp)"])
         choice = fastest_plan(job, spec.accelerators, spec.parallelism)
         if choice is None:
             raise _no_fit(spec, system, spec.accelerators)

@@ -33,10 +33,29 @@ def calibration_report(data: dict[str, Any]) -> Report:
                                       "tolerance", "", "source"), tuple(rows), "cases",
                   tuple(data["cases"]))
     listing = KeyValues("Sources", tuple((f"[{n}]", text) for text, n in sources.items()))
+    sets = _training_sets(data["cases"])
     summary = KeyValues("Summary", (
         ("cases", str(len(data["cases"]))),
         ("mean absolute error", f"{data['mean_abs_error'] * 100:.1f}%"),
         ("max absolute error", f"{data['max_abs_error'] * 100:.1f}%"),
         ("all within tolerance", "yes" if data["all_within_tolerance"] else "NO"),
     ))
-    return Report("Calibration against published measurements", (table, listing, summary), data)
+    sections = (table, listing, summary) + ((sets,) if sets.items else ())
+    return Report("Calibration against published measurements", sections, data)
+
+
+def _training_sets(cases: list[dict[str, Any]]) -> KeyValues:
+    """Mean and max error of the training fit set, the check set and each check group (case
+    names ``fit:<group>:...`` and ``check:<group>:...``, planner.perf.calibrate_training)."""
+    buckets: dict[str, list[float]] = {}
+    for case in cases:
+        parts = case["name"].split(":")
+        if len(parts) < 3 or parts[0] not in ("fit", "check"):
+            continue
+        buckets.setdefault(parts[0], []).append(abs(case["error"]))
+        if parts[0] == "check":
+            buckets.setdefault(f"check {parts[1]}", []).append(abs(case["error"]))
+    return KeyValues("Training fit and check sets", tuple(
+        (name, f"{len(errors)} cases, mean {sum(errors) / len(errors) * 100:.1f}%, "
+               f"max {max(errors) * 100:.1f}%")
+        for name, errors in buckets.items()))

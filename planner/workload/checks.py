@@ -110,11 +110,15 @@ def _pretrain(check: _Checker, spec: Pretrain, model: ModelSpec | None) -> None:
     pinned = [layout.tp, layout.pp, layout.dp]
     if spec.accelerators is not None and len(check.problems) == before and \
             all(degree is not None for degree in pinned):
-        need = math.prod(degree for degree in pinned if degree is not None)
+        names = ["tp", "cp", "pp", "dp"] if layout.cp is not None else ["tp", "pp", "dp"]
+        degrees = [getattr(layout, name) for name in names]
+        need = math.prod(degrees)
         if need != spec.accelerators:
             check.fail(("accelerators",), f"{spec.accelerators:,} accelerators, but the pinned "
-                       f"layout needs tp x pp x dp = {layout.tp} x {layout.pp} x {layout.dp} = "
-                       f"{need:,}", f"set accelerators: {need}, or change or unpin the layout")
+                       f"layout needs {' x '.join(names)} = "
+                       f"{' x '.join(str(d) for d in degrees)} = {need:,}",
+                       f"set accelerators: {need}, or unpin the layout to search it again: "
+                       "--set parallelism={}")
 
 
 def _divisor_near(number: int, wanted: int) -> int:

@@ -6,10 +6,13 @@ scenario file lists several workloads (paths or inline mappings) that share one 
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from planner.catalog.schema import ID_PATTERN, Efficiency, Precision, Source
 from planner.schema import (
@@ -20,6 +23,7 @@ from planner.schema import (
     Rate,
     StrictModel,
 )
+from planner.units import Dimension, UnitError, parse_quantity
 
 
 class AttentionKind(StrEnum):
@@ -116,14 +120,119 @@ class Recompute(StrEnum):
     FULL = "full"
 
 
+class TrainingPrecision(StrEnum):
+    """A training precision recipe: which GEMMs run in which format with which scaling.
+
+    ``fp8`` and ``fp4`` are aliases: ``fp8`` is per-tensor scaled FP8 (Transformer Engine's
+    default), ``fp4`` is NVFP4 (see ``planner.perf.precision``).
+    """
+
+    BF16 = "bf16"
+    FP16 = "fp16"
+    FP8 = "fp8"
+    FP4 = "fp4"
+    FP8_TENSORWISE = "fp8-tensorwise"
+    FP8_BLOCKWISE = "fp8-blockwise"
+    MXFP8 = "mxfp8"
+    NVFP4 = "nvfp4"
+
+    @property
+    def tensor_precision(self) -> Precision:
+        """The tensor-core format the recipe's low-precision GEMMs run in."""
+        match self:
+            case TrainingPrecision.BF16:
+                return Precision.BF16
+            case TrainingPrecision.FP16:
+                return Precision.FP16
+            case (TrainingPrecision.FP8 | TrainingPrecision.FP8_TENSORWISE
+                  | TrainingPrecision.FP8_BLOCKWISE | TrainingPrecision.MXFP8):
+                return Precision.FP8
+            case TrainingPrecision.FP4 | TrainingPrecision.NVFP4:
+                return Precision.FP4
+        raise AssertionError(self)  # pragma: no cover - the match is exhaustive
+
+
+class PipelineSchedule(StrEnum):
+    """Pipeline-parallel schedules (bubble formulas in ``planner.perf.training``)."""
+
+    ONE_F_ONE_B = "1f1b"  # PipeDream-Flush / Megatron 1F1B (Narayanan et al. 2021 §2.2.1)
+    INTERLEAVED = "interleaved"  # v model chunks per rank (§2.2.2)
+    ZERO_BUBBLE = "zero-bubble"  # ZB-H1, Qi et al. 2023 (arXiv 2401.10241)
+    DUALPIPE = "dualpipe"  # DeepSeek-V3 §3.2.1 (arXiv 2412.19437)
+
+
+class BatchUnit(StrEnum):
+    """What a global batch size counts."""
+
+    SEQUENCES = "sequences"
+    TOKENS = "tokens"
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalBatch:
+    """Sequences or tokens per optimiser step."""
+
+    value: float
+    unit: BatchUnit
+
+    def sequences(self, sequence_length: int) -> int:
+        """Whole sequences per step (tokens are rounded up to whole sequences)."""
+        if self.unit is BatchUnit.SEQUENCES:
+            return max(1, round(self.value))
+        return max(1, -(-int(self.value) // sequence_length))
+
+    def __str__(self) -> str:
+        return f"{self.value:g} {self.unit.value}"
+
+
+_BATCH = re.compile(r"^\s*(?P<number>.+?)\s*(?P<unit>tokens?|sequences?|seqs?)?\s*$")
+
+
+def _global_batch(value: object) -> GlobalBatch:
+    """A bare count is sequences (``1152``); with a unit, tokens or sequences (``9.4M tokens``)."""
+    if isinstance(value, GlobalBatch):
+        return value
+    hint = "write sequences as a bare count (1152) or tokens with a unit ('9.4M tokens')"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise PydanticCustomError("unit", "{message}",
+                                  {"message": f"expected a batch size, got {value!r}",
+                                   "hint": hint})
+    unit, number_text = BatchUnit.SEQUENCES, value
+    if isinstance(value, str):
+        match = _BATCH.match(value)
+        assert match is not None  # the pattern matches any string
+        number_text = match["number"]
+        if (match["unit"] or "s").startswith("t"):
+            unit = BatchUnit.TOKENS
+    try:
+        number = parse_quantity(number_text, Dimension.COUNT)
+    except UnitError as err:
+        raise PydanticCustomError("unit", "{message}",
+                                  {"message": err.message, "hint": hint}) from None
+    if number < 1 or (unit is BatchUnit.SEQUENCES and not float(number).is_integer()):
+        raise PydanticCustomError("unit", "{message}",
+                                  {"message": f"{value!r} is not a whole number of at least "
+                                   f"one {unit.value[:-1]}", "hint": hint})
+    return GlobalBatch(float(number), unit)
+
+
+BatchSize = Annotated[GlobalBatch, BeforeValidator(_global_batch)]
+
+
 class Parallelism(StrictModel):
     """A pinned training layout; unset fields are searched."""
 
     tp: PositiveInt | None = None
     pp: PositiveInt | None = None
     dp: PositiveInt | None = None
+    cp: PositiveInt | None = Field(
+        None, description="context-parallel degree: ranks that split each sequence")
     microbatch: PositiveInt | None = None
     ep: PositiveInt | None = Field(None, description="expert-parallel degree (MoE models)")
+    virtual_stages: PositiveInt | None = Field(
+        None, description="model chunks per pipeline rank (interleaved schedule)")
+    schedule: PipelineSchedule | None = Field(
+        None, description="pipeline schedule; unset: 1F1B or interleaved, whichever is faster")
 
 
 class _Workload(StrictModel):
@@ -146,23 +255,51 @@ class Pretrain(_Workload):
     kind: Literal[WorkloadKind.PRETRAIN]
     tokens: Count
     sequence_length: PositiveInt
-    precision: Precision = Precision.BF16
+    precision: TrainingPrecision = TrainingPrecision.BF16
     accelerators: PositiveInt | None = None
     deadline: Duration | None = None
-    global_batch_tokens: Count = 16e6
+    global_batch: BatchSize = Field(
+        GlobalBatch(16e6, BatchUnit.TOKENS),
+        description="sequences (a bare count) or tokens (with a unit) per optimiser step")
     parallelism: Parallelism = Parallelism()
     recompute: Recompute = Recompute.SELECTIVE
     zero_stage: Annotated[int, Field(ge=0, le=3)] = 1
+    mtp_depth: Annotated[int, Field(ge=0, le=8)] = Field(
+        0, description="multi-token-prediction modules trained with the model (DeepSeek-V3: 1)")
     allow_cross_site: bool = False
     cross_site_sync_every: PositiveInt = Field(
         1, description="optimizer steps between cross-site gradient exchanges (1: every step, "
         "hierarchical all-reduce; e.g. 500: DiLoCo outer steps)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_batch_tokens(cls, data: Any) -> Any:
+        """``global_batch_tokens: 16M`` (the former field) reads as ``global_batch: 16M tokens``."""
+        if isinstance(data, dict) and "global_batch_tokens" in data:
+            data = dict(data)
+            tokens = data.pop("global_batch_tokens")
+            if "global_batch" in data:
+                raise ValueError("give 'global_batch' only ('global_batch_tokens' is its "
+                                 "former name)")
+            data["global_batch"] = f"{tokens} tokens" if not isinstance(tokens, str) \
+                else (tokens if "token" in tokens else f"{tokens} tokens")
+        return data
 
     @model_validator(mode="after")
     def _size_or_deadline(self) -> Pretrain:
         if self.accelerators is None and self.deadline is None:
             raise ValueError("give either 'accelerators' (a fixed count) or 'deadline'")
         return self
+
+    @property
+    def batch_sequences(self) -> int:
+        """Sequences per optimiser step."""
+        return self.global_batch.sequences(self.sequence_length)
+
+    @property
+    def global_batch_tokens(self) -> float:
+        """Tokens per optimiser step (whole sequences)."""
+        return float(self.batch_sequences * self.sequence_length)
 
 
 class Serve(_Workload):

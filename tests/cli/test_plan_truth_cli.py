@@ -197,8 +197,9 @@ def test_synchronous_pretraining_across_sites_puts_its_gradients_on_the_links() 
     from planner.workload.load import load_scenario
     from planner.workload.params import count_params
 
-    model = load_scenario(PRETRAIN).workloads[0].model
-    per_site = count_params(model.architecture).total * 2.0 * 15.6e12 / 16e6 / 500
+    loaded = load_scenario(PRETRAIN).workloads[0]
+    batch = loaded.spec.global_batch_tokens  # 16M tokens, rounded to whole 8,192-token sequences
+    per_site = count_params(loaded.model.architecture).total * 2.0 * 15.6e12 / batch / 500
     every = {f["from"] for f in plan["flows"]} | {f["to"] for f in plan["flows"]}
     sent = {s: sum(f["bytes"] for f in plan["flows"] if f["kind"] == "gradients"
                    and f["from"] == s) - sum(f["bytes"] for f in plan["flows"]

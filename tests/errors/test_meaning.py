@@ -84,20 +84,20 @@ ROWS = [
     est("accelerators_1e30", PRE, "accelerators=1e30",
         f"error: {PRE} (--set accelerators=1e30): accelerators: 1e+30 is too large (at most "
         "1e+07): no planned cluster is that large; check the order of magnitude"),
-    est("global_batch_zero", PRE, "global_batch_tokens=0",
-        f"error: {PRE} (--set global_batch_tokens=0): global_batch_tokens: 0 is not allowed: "
-        "it must be at least 8192; a global batch holds at least one sequence "
-        "(sequence_length tokens)"),
+    est("global_batch_zero", PRE, "global_batch=0",
+        f"error: {PRE} (--set global_batch=0): global_batch: 0 is not a whole number of at "
+        "least one sequence; write sequences as a bare count (1152) or tokens with a unit "
+        "('9.4M tokens')"),
     # Was blamed on memory (exit 3).
     est("layout_needs_more", PRE, "accelerators=512",
         f"error: {PRE} (--set accelerators=512): accelerators: 512 accelerators, but the pinned "
-        "layout needs tp x pp x dp = 8 x 16 x 128 = 16,384; set accelerators: 16384, or change "
-        "or unpin the layout"),
+        "layout needs tp x pp x dp = 8 x 16 x 128 = 16,384; set accelerators: 16384, or unpin "
+        "the layout to search it again: --set parallelism={}"),
     # Was charged for 20,000 accelerators while 16,384 worked (exit 0).
     est("layout_needs_fewer", PRE, "accelerators=20000",
         f"error: {PRE} (--set accelerators=20000): accelerators: 20,000 accelerators, but the "
         "pinned layout needs tp x pp x dp = 8 x 16 x 128 = 16,384; set accelerators: 16384, or "
-        "change or unpin the layout"),
+        "unpin the layout to search it again: --set parallelism={}"),
     est("tp_not_dividing_heads", PRE, "parallelism.tp=7",
         f"error: {PRE} (--set parallelism.tp=7): parallelism.tp: tensor parallelism 7 does not "
         "divide the 128 attention heads of llama-3.1-405b; use a divisor of 128, e.g. 8"),

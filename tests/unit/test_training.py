@@ -18,6 +18,7 @@ from planner.perf.training import (
     Plan,
     TrainingJob,
     activation_bytes_per_token_layer,
+    bubble_s,
     candidate_plans,
     ep_time_s,
     estimate_pretrain,
@@ -27,14 +28,20 @@ from planner.perf.training import (
     job_goodput,
     memory_per_accelerator,
     microbatch_time_s,
-    mixed_peak_flops,
     recompute_flops_per_token,
+    stage_flops_per_token,
     step_time,
     training_flops_per_token,
     training_throughput,
 )
 from planner.workload.load import load_model
-from planner.workload.schema import ModelSpec, Parallelism, Pretrain, Recompute
+from planner.workload.schema import (
+    ModelSpec,
+    Parallelism,
+    PipelineSchedule,
+    Pretrain,
+    Recompute,
+)
 
 SOURCE = {"url": "https://example.org/spec", "tag": "vendor"}
 
@@ -85,7 +92,7 @@ HAND_JOB = TrainingJob(
     activation_bytes_per_token_layer=100_000.0, recompute=Recompute.SELECTIVE, zero_stage=1,
     peak_flops=1e15, hbm_bytes=80e9, scale_up_bytes_per_s=400e9, scale_up_domain=8,
     scale_out_bytes_per_s=50e9, matmul_efficiency=0.5, scale_up_efficiency=0.8,
-    scale_out_efficiency=0.8, dp_overlap=0.5)
+    scale_out_efficiency=0.8, comm_overlap=1.0)
 HAND_PLAN = Plan(tp=2, pp=4, dp=8, microbatch=1)
 
 
@@ -226,32 +233,62 @@ def test_step_time_hand_computed() -> None:
     # m = 256 / (8 x 1) = 32 microbatches; slowest stage 8 of 32 layers.
     # compute per microbatch: 4.8e10 x 4,096 x 8/32 / 2 / (1e15 x 0.5) = 0.049152 s.
     # TP per microbatch: 8 layers x 4 x 2 x 1/2 x 4,096 x 4,096 x 2 B = 1,073,741,824 B
-    #   over 400 GB/s x 0.8 = 0.0033554432 s.
-    # bubble: (p - 1) = 3 microbatch times = 3 x 0.0525074432 = 0.1575223296 s.
-    # DP: 1e9 params x 7/8 x (4 + 2) B = 5.25e9 B over 50 GB/s x 0.8, half exposed: 0.065625 s.
+    #   over 400 GB/s x 0.8 = 0.0033554432 s; overlapped in t = 2 ring steps with GEMMs that
+    #   last longer, so only the reduce-scatters' last ring step (half the traffic, one step in
+    #   two) stays exposed: 0.0033554432 / 4 = 0.0008388608 s.
+    # microbatch: 0.049152 + 0.0008388608 = 0.0499908608 s; bubble 3 of them = 0.1499725824 s.
+    # DP: 1e9 params x 7/8 x (4 + 2) B = 5.25e9 B over 50 GB/s x 0.8 = 0.13125 s: the
+    #   reduce-scatter half behind 2/3 of a microbatch, the all-gather half behind 1/3:
+    #   (0.065625 - 0.0333272405) + (0.065625 - 0.0166636203) = 0.0812591392 s exposed.
+    # PP sends: 2 x 32 x 4,096 x 4,096 x 2 B / 2 = 1.07e9 B over 40 GB/s = 0.0268 s, hidden.
     step = step_time(HAND_JOB, HAND_PLAN)
     assert step.microbatches == 32
     assert step.compute_s == pytest.approx(32 * 0.049152)
-    assert step.tp_communication_s == pytest.approx(32 * 0.0033554432)
-    assert step.pipeline_bubble_s == pytest.approx(0.1575223296)
-    assert step.dp_communication_s == pytest.approx(0.065625)
-    assert step.step_s == pytest.approx(1.903385512)
+    assert step.tp_communication_s == pytest.approx(32 * 0.0008388608)
+    assert step.tp_hidden_s == pytest.approx(32 * 3 * 0.0008388608)
+    assert step.pipeline_bubble_s == pytest.approx(0.1499725824)
+    assert step.dp_communication_s == pytest.approx(0.0812591392)
+    assert step.dp_hidden_s == pytest.approx(0.13125 - 0.0812591392)
+    assert step.pp_communication_s == 0.0
+    assert step.pp_hidden_s == pytest.approx(0.0268435456)
+    # 32 x 0.049152 + 32 x 0.0008388608 + 0.1499725824 + 0.0812591392
+    assert step.step_s == pytest.approx(1.8309392672)
     assert step.bound == "compute"
+
+
+def test_without_overlap_every_collective_is_exposed() -> None:
+    # comm_overlap 0 (Megatron-LM 2021): TP 0.0033554432 s per microbatch, DP 0.13125 s.
+    job = dataclasses.replace(HAND_JOB, comm_overlap=0.0)
+    step = step_time(job, HAND_PLAN)
+    assert step.tp_communication_s == pytest.approx(32 * 0.0033554432)
+    assert step.dp_communication_s == pytest.approx(0.13125)
+    assert step.tp_hidden_s == step.dp_hidden_s == 0.0
 
 
 @pytest.mark.parametrize("virtual", [1, 2, 4, 8])
 def test_bubble_fraction_is_p_minus_one_over_m_v(virtual: int) -> None:
     # Without TP traffic the bubble over the busy time is exactly (p-1)/(m·v) = 3/(32·v).
-    plan = Plan(tp=1, pp=4, dp=8, microbatch=1, virtual_stages=virtual)
+    schedule = PipelineSchedule.INTERLEAVED if virtual > 1 else PipelineSchedule.ONE_F_ONE_B
+    plan = Plan(tp=1, pp=4, dp=8, microbatch=1, virtual_stages=virtual, schedule=schedule)
     step = step_time(HAND_JOB, plan)
     assert step.pipeline_bubble_s / step.compute_s == pytest.approx(3 / (32 * virtual))
+
+
+@pytest.mark.parametrize(("schedule", "bubbles"), [
+    (PipelineSchedule.ONE_F_ONE_B, 7.0), (PipelineSchedule.ZERO_BUBBLE, 7.0 / 3.0),
+    (PipelineSchedule.DUALPIPE, (8 / 2 - 1) * 2.0 / 3.0)])
+def test_schedule_bubbles(schedule: PipelineSchedule, bubbles: float) -> None:
+    # p = 8: 1F1B 7 microbatch times, ZB-H1 a third of that, DualPipe (p/2 - 1)·2/3 = 2.
+    assert bubble_s(schedule, 8, 1, 1.0) == pytest.approx(bubbles)
 
 
 def test_dp_group_inside_the_scale_up_domain_uses_its_bandwidth() -> None:
     # TP 2 x DP 4 = 8 ranks fit one 8-GPU domain: 400 GB/s instead of 50 GB/s.
     inside = step_time(HAND_JOB, Plan(tp=2, pp=4, dp=4, microbatch=1))
-    # 1e9 x 3/4 x 6 B = 4.5e9 B over 400e9 x 0.8, half exposed = 0.00703125 s.
-    assert inside.dp_communication_s == pytest.approx(0.00703125)
+    # 1e9 x 3/4 x 6 B = 4.5e9 B over 400e9 x 0.8 = 0.0140625 s, shorter than the microbatch
+    # it hides behind: all hidden.
+    assert inside.dp_communication_s == 0.0
+    assert inside.dp_hidden_s == pytest.approx(0.0140625)
 
 
 # --- plan search ----------------------------------------------------------------------------
@@ -365,7 +402,8 @@ def test_system_efficiency_override_slows_compute() -> None:
     spec = make_pretrain(accelerators=64, parallelism={"tp": 1, "pp": 1, "dp": 64,
                                                        "microbatch": 1})
     fast = estimate_pretrain(spec, model, make_system())
-    slow = estimate_pretrain(spec, model, make_system(efficiency={"training_matmul": 0.265}))
+    half = DEFAULTS["training_matmul"].value / 2
+    slow = estimate_pretrain(spec, model, make_system(efficiency={"training_matmul": half}))
     # Half the matmul efficiency doubles compute; the step is mostly compute.
     assert slow.step.compute_s == pytest.approx(2 * fast.step.compute_s)
 
@@ -468,19 +506,22 @@ def test_all_to_all_time_of_deepseek_v3_on_h800() -> None:
     assert ep_time_s(job, dataclasses.replace(plan, ep=1)) == 0.0
     # The paper (§3.2.1) calls the cross-node EP compute:communication ratio about 1:1; here
     # the all-to-all is 0.70 of the compute it overlaps (the SM share given up included: 0.6).
-    compute, _, exposed = microbatch_time_s(job, plan)
+    dualpipe = dataclasses.replace(plan, schedule=PipelineSchedule.DUALPIPE)
+    compute, _, exposed = microbatch_time_s(job, dualpipe)
     assert 0.5 < ep_time_s(job, plan) / compute < 1.0
     assert exposed == 0.0  # DualPipe's claimed overlap hides it (ep_overlap = 1)
+    # 1F1B runs dispatch, experts and combine in sequence: all of it is exposed.
+    assert microbatch_time_s(job, plan)[2] == pytest.approx(ep_time_s(job, plan))
 
 
 def test_exposed_all_to_all_without_overlap() -> None:
     job = dataclasses.replace(_deepseek_job(), ep_overlap=0.0)
-    plan = Plan(tp=1, pp=16, dp=128, microbatch=1, ep=64)
+    plan = Plan(tp=1, pp=16, dp=128, microbatch=1, ep=64, schedule=PipelineSchedule.DUALPIPE)
     compute, _, exposed = microbatch_time_s(job, plan)
     assert exposed == pytest.approx(ep_time_s(job, plan))
     # and no SM share is lost when nothing overlaps: compute is the plain FP8-mix time
-    flops = (job.model_flops_per_token + job.recompute_flops_per_token) * 4096 * 4 / 61
-    assert compute == pytest.approx(flops / (job.sustained_peak_flops * 0.53))
+    flops = stage_flops_per_token(job, 16) * 4096
+    assert compute == pytest.approx(flops / (job.sustained_peak_flops * job.matmul_efficiency))
 
 
 def test_routed_experts_are_sharded_over_ep() -> None:
@@ -522,14 +563,6 @@ def test_fp8_keeps_attention_head_and_router_in_bf16() -> None:
     # Selective recompute replays the attention core (in BF16 too).
     assert high_precision_flops_per_token(arch, 4096, Recompute.SELECTIVE) == pytest.approx(
         4 * attention + 6 * weights)
-
-
-def test_mixed_peak_is_the_harmonic_blend() -> None:
-    # 85 FP8 FLOPs at 1,979 T x 0.85 and 15 BF16 FLOPs at 989 T:
-    # 100 / (85 / 1.68215e15 + 15 / 9.89e14) = 100 / (5.05306e-14 + 1.51668e-14) = 1.52213e15.
-    peak = mixed_peak_flops(100.0, 15.0, Precision.FP8, 1979e12, 989e12, 0.85)
-    assert peak == pytest.approx(1.52213e15, rel=1e-5)
-    assert mixed_peak_flops(100.0, 15.0, Precision.BF16, 989e12, 989e12, 0.85) == 989e12
 
 
 def test_fp8_training_is_faster_than_bf16_but_not_twice() -> None:
