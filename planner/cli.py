@@ -213,13 +213,16 @@ def estimate(file: Path, hardware: str, cost_basis: str, overrides: tuple[str, .
 @click.option("--charge-inventory-capex", is_flag=True,
               help="Also charge owned units their amortised purchase price (default: owned "
                    "hardware costs energy and colocation only; its capital is sunk).")
+@click.option("--explain", metavar="SITE[/SYSTEM]",
+              help="Only why the plan uses (or not) this site or site/system: its placements, "
+                   "binding limits and how much cheaper each unused system would need to be.")
 @_basis_option
 @_set_option
 @_format_options
 def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solver: str,
              time_limit: float | None, budget: str | None, dump_lp: Path | None,
-             charge_inventory_capex: bool, cost_basis: str, overrides: tuple[str, ...],
-             fmt: str, output: Path | None) -> None:
+             charge_inventory_capex: bool, explain: str | None, cost_basis: str,
+             overrides: tuple[str, ...], fmt: str, output: Path | None) -> None:
     """Place one or more workloads across the fleet's sites at least cost (the main job).
 
     Prints the placement, purchases, data flows, the cost breakdown and the bottlenecks
@@ -240,7 +243,32 @@ def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solv
                           dump_lp=dump_lp, overrides=overrides,
                           charge_inventory_capex=charge_inventory_capex,
                           cost_basis=cost_basis)
+    if explain:
+        from planner.report.plan import explain_data, explain_report
+        from planner.report.render import render_report, to_json
+
+        data = result.to_dict()
+        _check_explain(explain, data)
+        text = to_json(explain_data(data, explain)) if fmt == "json" else \
+            render_report(explain_report(data, explain), fmt)
+        _emit(text, output)
+        return
     _emit(render(result, fmt), output)
+
+
+def _check_explain(only: str, data: dict[str, Any]) -> None:
+    """An unknown site (or system) for --explain is an input error naming the choices."""
+    from planner.errors import InputError, Problem
+
+    site, _, system = only.partition("/")
+    sites = [s["site"] for s in data.get("sites", [])]
+    systems = sorted({s["system"] for s in data.get("systems", [])})
+    if site not in sites:
+        raise InputError(Problem("--explain", only, f"no site {site!r} in the fleet",
+                                 f"use one of: {', '.join(sites)}"))
+    if system and system not in systems:
+        raise InputError(Problem("--explain", only, f"no system {system!r} in the fleet",
+                                 f"use one of: {', '.join(systems)}"))
 
 
 @cli.command()

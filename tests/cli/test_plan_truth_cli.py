@@ -239,3 +239,58 @@ def test_posttrain_on_a_fixed_cluster_says_how_long_and_how_much() -> None:
     assert fixed["meets_deadline"] is False
     # own basis: units x unit price x time is the same work at any cluster size
     assert fixed["cost_usd"] == pytest.approx(sized["cost_usd"], rel=1e-9)
+
+
+# ------------------------------------------------------------------------ 4. true findings
+def test_cpu_cores_on_site_count_all_inventory_used_and_idle() -> None:
+    # Before: "CPU cores available" at Indiana was 4,267, the cores of the few units switched
+    # on, with 2,000 idle Trainium2 servers on site.
+    plan = run_json("optimize", MAIN)
+    systems = load_catalog().systems
+    indiana = next(s for s in plan["sites"] if s["site"] == "indiana-trn2")
+    on_site = (2000 * systems["trn2-rainier"].host.cores
+               + 64 * systems["trn2-ultraserver"].host.cores + 20 * 192)  # + 20 CPU servers
+    assert indiana["cpu_cores_on_site"] == pytest.approx(on_site)
+    assert indiana["cpu_cores_available"] < on_site
+    code, out, _ = run("optimize", MAIN)
+    assert code == 0 and "CPU cores on site (all inventory)" in out
+    assert f"{on_site:,.0f} cores on site counting idle inventory" in out
+
+
+def test_findings_rank_limits_by_economic_weight_above_a_stated_threshold() -> None:
+    # Before: site_cpu[indiana-trn2] at 7.8e-05 USD/core-hour was the first finding.
+    plan = run_json("optimize", MAIN)
+    weights = [b["value_of_10_percent"] for b in plan["bottlenecks"]]
+    assert weights == sorted(weights, reverse=True)
+    cpu = next(b for b in plan["bottlenecks"] if b["constraint"] == "site_cpu[indiana-trn2]")
+    assert cpu["value_of_10_percent"] < 1e-3 * plan["total_cost_usd"]
+    code, out, _ = run("optimize", MAIN)
+    findings = out.split("Findings")[1].split("Jobs (")[0]
+    assert code == 0 and "site_cpu[indiana-trn2]" not in findings
+    assert "less than 0.1% of the plan" in findings
+    for b in plan["bottlenecks"]:  # a row binding with nothing in use (0 <= 0) is no limit
+        if b["kind"] == "cpu":
+            site = next(s for s in plan["sites"] if s["site"] == b["where"])
+            assert site["cpu_cores_used"] > 0
+
+
+def test_every_unused_pool_has_a_reduced_cost_and_explain_shows_it() -> None:
+    plan = run_json("optimize", MAIN)
+    used = {(p["site"], p["system"]) for p in plan["placements"]}
+    costs = {(r["site"], r["system"], r["acquisition"]): r for r in plan["reduced_costs"]}
+    assert ("riyadh-expansion", "gb300-nvl72", "buy") in costs
+    assert all((s, h) not in used for s, h, _ in costs)
+    assert all(r["usd_per_unit"] >= 0 for r in costs.values())
+    gb300 = costs[("riyadh-expansion", "gb300-nvl72", "buy")]
+    assert gb300["usd_per_unit"] > 0 and gb300["unit"] == "USD/unit"
+    code, out, _ = run("optimize", MAIN, "--explain", "riyadh-expansion/gb300-nvl72")
+    assert code == 0 and "not used by this plan" in out and "buying it would need" in out
+    part = run_json("optimize", MAIN, "--explain", "riyadh-expansion")
+    assert {r["site"] for r in part["reduced_costs"]} == {"riyadh-expansion"}
+    code, _, err = run("optimize", MAIN, "--explain", "riyadh")
+    assert code == 2 and "no site 'riyadh'" in err and "riyadh-expansion" in err
+
+
+def test_placements_name_their_units() -> None:
+    code, out, _ = run("optimize", MAIN)
+    assert code == 0 and "share of the site's units" in out and "utilization" not in out

@@ -187,16 +187,20 @@ def test_binding_link_and_cpu_cores_are_priced() -> None:
     assert found["site_cpu[gpu]"].shadow_price_unit == "USD/core-hour"
 
 
-def test_bottlenecks_are_sorted_largest_first() -> None:
+def test_bottlenecks_are_sorted_by_economic_weight() -> None:
     # a (40 USD/MWh) and c (70 USD/MWh) hold 3 units each, b (100 USD/MWh) the rest:
-    # (100 - 40) x 24 = 1,440 and (100 - 70) x 24 = 720 USD per MW-day, then the work's price
+    # (100 - 40) x 24 = 1,440 and (100 - 70) x 24 = 720 USD per MW-day; 10 % more of their
+    # 30 kW over 36.5 days is worth 1,440 x 0.03 x 36.5 x 0.1 = 157.68 and 78.84 USD. The work
+    # itself weighs most: 10 % more needs one more unit at b, 5,000 + 876 = 5,876 USD.
     sites = (site("a", cap_w=30e3, usd_per_mwh=40.0), site("b", usd_per_mwh=100.0),
              site("c", cap_w=30e3, usd_per_mwh=70.0))
     found = optimize(plan(sites, (train_job(10),))).bottlenecks
-    assert [(b.where, b.kind) for b in found] == [("a", "power"), ("c", "power"),
-                                                  ("train/train", "demand")]
-    assert [b.shadow_price for b in found[:2]] == [pytest.approx(1_440.0),
+    assert [(b.where, b.kind) for b in found] == [("train/train", "demand"), ("a", "power"),
+                                                  ("c", "power")]
+    assert [b.shadow_price for b in found[1:]] == [pytest.approx(1_440.0),
                                                    pytest.approx(720.0)]
+    assert [b.value_of_10_percent for b in found] == [
+        pytest.approx(5_876.0), pytest.approx(157.68), pytest.approx(78.84)]
 
 
 # ---------------------------------------------------------------------------------- time
@@ -395,13 +399,14 @@ def test_to_dict_keys_and_sums(tmp_path: object) -> None:
     assert list(d) == ["schema_version", "status", "objective", "cost_basis", "total_cost_usd",
                        "marginal_cost_usd", "full_economic_cost_usd", "cost_breakdown_usd",
                        "jobs", "placements", "purchases", "rentals", "inventory",
-                       "flows", "sites", "bottlenecks", "roles", "assumptions", "solver"]
+                       "flows", "sites", "bottlenecks", "reduced_costs", "roles", "assumptions",
+                       "solver"]
     assert d["schema_version"] == 1
     assert sum(d["cost_breakdown_usd"].values()) == pytest.approx(d["total_cost_usd"])
     assert set(d["placements"][0]) == {"site", "system", "job", "role", "units", "busy_units",
                                        "site_units_share"}
     assert set(d["sites"][0]) == {"site", "power_used_w", "power_cap_w", "cpu_cores_used",
-                                  "cpu_cores_available"}
+                                  "cpu_cores_available", "cpu_cores_on_site"}
     assert set(d["solver"]) == {"name", "status", "seconds", "variables", "constraints"}
     keys = [(p["site"], p["system"], p["job"], p["role"]) for p in d["placements"]]
     assert keys == sorted(keys)
