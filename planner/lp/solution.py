@@ -21,6 +21,8 @@
   the site. CPU roles appear with system ``cpu``, ``units`` = ``busy_units`` = cores busy on
   average over the job's horizon (fractional in both modes: cores are shared by every role
   on a site's hosts and CPU servers) and ``site_units_share`` = share of the site's cores.
+  ``utilization`` repeats ``site_units_share`` (its schema-1 name: a share of units, not of
+  time).
 - ``purchases``: ``{site, system, units, cost_usd, capex_usd}``: bought units (CPU-only servers
   as system ``cpu-server``), their amortised cost in this plan and the purchase outlay.
 - ``rentals``: ``{site, system, units, cost_usd}``; ``inventory``: ``{site, system, units_used,
@@ -255,7 +257,8 @@ class Solution:
             "full_economic_cost_usd": self.full_economic_cost_usd,
             "cost_breakdown_usd": dict(self.cost_breakdown_usd),
             "jobs": [asdict(j) for j in self.jobs],
-            "placements": [asdict(p) for p in self.placements],
+            "placements": [{**asdict(p), "utilization": p.site_units_share}
+                           for p in self.placements],
             "purchases": [asdict(p) for p in self.purchases],
             "rentals": [{k: v for k, v in asdict(p).items() if k != "capex_usd"}
                         for p in self.rentals],

@@ -294,3 +294,21 @@ def test_every_unused_pool_has_a_reduced_cost_and_explain_shows_it() -> None:
 def test_placements_name_their_units() -> None:
     code, out, _ = run("optimize", MAIN)
     assert code == 0 and "share of the site's units" in out and "utilization" not in out
+
+
+def test_sweep_prices_every_scenario_on_the_requested_basis(tmp_path: Path) -> None:
+    (tmp_path / "serve.yaml").write_text(
+        "kind: serve\nmodel: llama-3.1-8b\ninput_tokens: 100\noutput_tokens: 1000\n"
+        "interactivity: 30 tokens/s\nrequests_per_second: 10 requests/s\n")
+    (tmp_path / "study.yaml").write_text(
+        "name: basis\nworkload: serve.yaml\ncommand: estimate\n"
+        "hardware: [dgx-h100, gb200-nvl72]\nparameters:\n  - path: votes\n    values: [1, 2]\n")
+    out = tmp_path / "out"
+    code, _, err = run("sweep", str(tmp_path / "study.yaml"), "-o", str(out),
+                       "--cost-basis", "rent", "--format", "csv")
+    assert code == 0, err
+    records = json.loads((out / "results.json").read_text())["scenarios"]
+    status = {r["option"]: r["status"] for r in records}
+    assert status == {"dgx-h100": "ok", "gb200-nvl72": "n/a"}
+    assert all(r["error"] == "no rental price for gb200-nvl72" for r in records
+               if r["option"] == "gb200-nvl72")

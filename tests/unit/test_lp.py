@@ -404,7 +404,7 @@ def test_to_dict_keys_and_sums(tmp_path: object) -> None:
     assert d["schema_version"] == 1
     assert sum(d["cost_breakdown_usd"].values()) == pytest.approx(d["total_cost_usd"])
     assert set(d["placements"][0]) == {"site", "system", "job", "role", "units", "busy_units",
-                                       "site_units_share"}
+                                       "site_units_share", "utilization"}
     assert set(d["sites"][0]) == {"site", "power_used_w", "power_cap_w", "cpu_cores_used",
                                   "cpu_cores_available", "cpu_cores_on_site"}
     assert set(d["solver"]) == {"name", "status", "seconds", "variables", "constraints"}
