@@ -510,3 +510,50 @@ def test_buy_basis_charges_the_whole_price_and_full_economic_cost_adds_owned_cap
     owned = optimize(plan((site(inventory={"node": 10}, buy={}),), (train_job(10),))).to_dict()
     assert owned["marginal_cost_usd"] == pytest.approx(4_380.0)
     assert owned["full_economic_cost_usd"] == pytest.approx(54_380.0)
+
+
+# ------------------------------------------------------------------ buildable placements
+def test_a_homogeneous_role_runs_on_one_system_type() -> None:
+    # p costs 100k (2,000 USD over T) but only 5 may be bought; q costs 250k (5,000 USD).
+    # Mixed: 5 p + 5 q = 10,000 + 25,000 + 10 x 438 energy = 39,380 USD. One type: 10 q =
+    # 50,000 + 4,380 = 54,380 USD.
+    systems = (system("p", price=100_000.0), system("q"))
+    sites = (site(buy={"p": 5, "q": 100}),)
+    job = train_job(10, systems=("p", "q"))
+    mixed = optimize(plan(sites, (job,), systems=systems))
+    assert mixed.total_cost_usd == pytest.approx(39_380.0)
+    for integer in (False, True):
+        one = optimize(plan(sites, (dataclasses.replace(job, homogeneous=("train",)),),
+                            systems=systems), integer=integer)
+        assert {p.system for p in one.placements} == {"q"}
+        assert one.total_cost_usd == pytest.approx(54_380.0)
+    only_p = dataclasses.replace(job, systems=("p",))
+    with pytest.raises(InfeasibleError):  # 5 units of p cannot do the work of 10
+        optimize(plan(sites, (only_p,), systems=systems))
+
+
+def test_max_sites_limits_the_sites_a_job_holds_units_at() -> None:
+    sites = (site("a", buy={"node": 6}), site("b", region="r2", buy={"node": 6}))
+    job = train_job(10)
+    assert optimize(plan(sites, (dataclasses.replace(job, max_sites=2),))).total_cost_usd == \
+        pytest.approx(54_380.0)
+    with pytest.raises(InfeasibleError):
+        optimize(plan(sites, (dataclasses.replace(job, max_sites=1),)))
+
+
+def test_a_synchronous_job_spanning_sites_puts_its_gradients_on_the_link() -> None:
+    # 10 units needed, 6 per site: the job spans a and b. 1 TB of gradients goes from the
+    # site off the hub to the hub and 1 TB of weights back: 2 TB x 0.01 USD/GB = 20 USD.
+    sites = (site("a", buy={"node": 6}), site("b", region="r2", buy={"node": 6}))
+    job = dataclasses.replace(train_job(10), sync_bytes=1e12)
+    fast = (LinkInput("a", "b", 1e9, 0.01, 1e-11),)
+    for integer in (False, True):
+        sol = optimize(plan(sites, (job,), links=fast), integer=integer)
+        kinds = {f.kind: f.bytes for f in sol.flows}
+        assert kinds == {"gradients": pytest.approx(1e12), "weights": pytest.approx(1e12)}
+        assert sol.cost_breakdown_usd["egress"] == pytest.approx(20.0)
+        assert sol.total_cost_usd == pytest.approx(54_400.0)
+    # 1 TB over T = 3.15e6 s needs 317 kB/s each way; a 100 kB/s link cannot carry it
+    slow = (LinkInput("a", "b", 1e5, 0.01, 1e-11),)
+    with pytest.raises(InfeasibleError):
+        optimize(plan(sites, (job,), links=slow))
