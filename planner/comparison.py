@@ -300,19 +300,24 @@ def evaluate_option(path: PathLike, option: Option, overrides: Sequence[str] = (
     """
     from planner import api
     from planner.catalog.load import load_catalog
+    from planner.perf.cost import cost_basis as parse_basis
 
+    basis = parse_basis(cost_basis).value
     scenario = api.load(path, overrides)
     kind = _scenario_kind(scenario)
     facts = _spec_facts(scenario.workloads[0].spec) if kind != "scenario" else {}
     catalog = load_catalog()
     if option.kind == "hardware":
         data = api.estimate(path, option.target, overrides=overrides,
-                            cost_basis=cost_basis).to_dict()
-        return summarize_estimate(option, kind, data, catalog.get(option.target), facts)
-    plan = api.optimize(path, fleet=option.target or None, objective=objective, integer=integer,
-                        solver=solver, time_limit_s=time_limit_s, overrides=overrides,
-                        cost_basis=cost_basis)
-    return summarize_plan(option, kind, plan.to_dict(), catalog, facts)
+                            cost_basis=basis).to_dict()
+        row = summarize_estimate(option, kind, data, catalog.get(option.target), facts)
+    else:
+        plan = api.optimize(path, fleet=option.target or None, objective=objective,
+                            integer=integer, solver=solver, time_limit_s=time_limit_s,
+                            overrides=overrides, cost_basis=basis)
+        row = summarize_plan(option, kind, plan.to_dict(), catalog, facts)
+    row["cost_basis"] = basis
+    return row
 
 
 def _scenario_kind(scenario: Any) -> str:

@@ -312,3 +312,6 @@ def test_sweep_prices_every_scenario_on_the_requested_basis(tmp_path: Path) -> N
     assert status == {"dgx-h100": "ok", "gb200-nvl72": "n/a"}
     assert all(r["error"] == "no rental price for gb200-nvl72" for r in records
                if r["option"] == "gb200-nvl72")
+    code, table, _ = run("sweep", str(tmp_path / "study.yaml"), "-o", str(out),
+                         "--cost-basis", "rent")  # resumes: every scenario is recorded
+    assert code == 0 and "cost basis rent" in table.splitlines()[0]
