@@ -94,9 +94,10 @@ def _progress(m: BuiltLp) -> dict[str, float]:
     return out
 
 
-def _pool_cost(m: BuiltLp) -> dict[tuple[str, ...], float]:
-    """Cost over the scenario horizon of each (site, system) pool and each site's CPU
-    servers (key ``(site,)``): every cost part of its variables."""
+def _pool_cost(m: BuiltLp, *, held: bool) -> dict[tuple[str, ...], float]:
+    """Cost of each (site, system) pool and each site's CPU servers (key ``(site,)``):
+    ``held``, the parts that grow with the time the units are held (over the scenario
+    horizon), else the purchases charged whole on the buy basis, which do not."""
     owner: dict[Any, tuple[str, ...]] = {}
     for family in ("units", "own", "buy", "rent"):
         for key, var in m.vars[family].items():
@@ -104,9 +105,10 @@ def _pool_cost(m: BuiltLp) -> dict[tuple[str, ...], float]:
     for family in ("cpu_on", "cpu_buy"):
         for key, var in m.vars[family].items():
             owner[var] = key
+    whole = {"purchase", "cpu_servers"} if m.index.inputs.cost_basis == "buy" else set()
     cost: dict[tuple[str, ...], float] = defaultdict(float)
     for part, pairs in m.cost_parts.items():
-        if part == "egress":
+        if part == "egress" or (part in whole) == held:
             continue
         for var, c in pairs:
             if var in owner:
@@ -119,22 +121,25 @@ def _jobs(m: BuiltLp) -> tuple[JobOutcome, ...]:
 
     A job's share of a pool's cost is its share of the units placed there (CPU servers: its
     share of the cores CPU roles keep busy at the site); held for the scenario horizon *T*,
-    it is scaled to the job's finish time. Egress moves the bytes of the work done within the
-    horizon, so it is divided by the job's progress.
+    it is scaled to the job's finish time (on the buy basis the purchase price is charged
+    whole, whatever the time). Egress moves the bytes of the work done within the horizon, so
+    it is divided by the job's progress.
     """
     ix = m.index
-    pool = _pool_cost(m)
+    pool, bought = _pool_cost(m, held=True), _pool_cost(m, held=False)
     placed: dict[tuple[str, ...], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for (j, _, s, h), var in m.vars["place"].items():
         placed[(s, h)][j] += value(var)
     for (j, _, s), busy in _cpu_role_cores(m).items():
         placed[(s,)][j] += busy
     held: dict[str, float] = defaultdict(float)
+    fixed: dict[str, float] = defaultdict(float)
     for key, shares in placed.items():
         total = sum(shares.values())
         for j, x in shares.items():
             if total > 0:
                 held[j] += pool.get(key, 0.0) * x / total
+                fixed[j] += bought.get(key, 0.0) * x / total
     egress: dict[str, float] = defaultdict(float)
     for (j, _k, a, b), var in m.vars["ship"].items():
         egress[j] += value(var) * ix.graph.edges[(a, b)].usd_per_byte * GB
@@ -144,7 +149,7 @@ def _jobs(m: BuiltLp) -> tuple[JobOutcome, ...]:
         p = 1.0 if job.serve is not None else progress.get(job.id, 0.0)
         finish = job.horizon_s / p if p > _EPS else None
         cost = None if finish is None else (held[job.id] * finish / ix.horizon_s
-                                            + egress[job.id] / p)
+                                            + fixed[job.id] + egress[job.id] / p)
         out.append(JobOutcome(job.id, job.kind, job.horizon_s, p, finish, cost))
     return tuple(out)
 

@@ -557,3 +557,20 @@ def test_a_synchronous_job_spanning_sites_puts_its_gradients_on_the_link() -> No
     slow = (LinkInput("a", "b", 1e5, 0.01, 1e-11),)
     with pytest.raises(InfeasibleError):
         optimize(plan(sites, (job,), links=slow))
+
+
+def test_cost_to_completion_holds_units_for_the_finish_time() -> None:
+    # 100 units may be bought; the job needs 10 for the horizon, so it runs 10x faster and
+    # finishes at T / 10. Own basis: 100 x (5,000 + 438) USD over T, held T / 10: 54,380 USD.
+    # Buy basis: the 100 purchases are paid whole (25M USD) plus energy for T / 10 (4,380 USD).
+    inputs = plan((site(buy={"node": 100}),), (train_job(10),))
+    owned = optimize(inputs, objective="time")
+    (job,) = owned.jobs
+    assert job.progress == pytest.approx(10.0) and job.finish_s == pytest.approx(T / 10)
+    assert job.cost_to_completion_usd == pytest.approx(54_380.0)
+    bought = optimize(dataclasses.replace(inputs, cost_basis="buy"), objective="time")
+    assert bought.jobs[0].cost_to_completion_usd == pytest.approx(25_004_380.0)
+    # the cost objective finishes on the deadline at the plan's cost
+    cheapest = optimize(inputs)
+    assert cheapest.jobs[0].finish_s == pytest.approx(T)
+    assert cheapest.jobs[0].cost_to_completion_usd == pytest.approx(cheapest.total_cost_usd)
