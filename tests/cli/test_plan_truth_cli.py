@@ -315,3 +315,15 @@ def test_sweep_prices_every_scenario_on_the_requested_basis(tmp_path: Path) -> N
     code, table, _ = run("sweep", str(tmp_path / "study.yaml"), "-o", str(out),
                          "--cost-basis", "rent")  # resumes: every scenario is recorded
     assert code == 0 and "cost basis rent" in table.splitlines()[0]
+
+
+def test_a_site_that_only_forwards_samples_is_not_said_to_ship_them() -> None:
+    # Before, at 90 s of verification per sample: "finland-eu: ... ships samples for
+    # verification: 546 TB to riyadh-expansion", though Finland generates none.
+    code, out, _ = run("optimize", MAIN, "--set", "verifier_cpu_seconds=90s")
+    assert code == 0
+    findings = " ".join(out.split("Findings")[1].split("Jobs (")[0].split())
+    for relay in ("finland-eu", "virginia-h100"):
+        line = findings.split(f"{relay}: ")[1].split(". ")[0]
+        assert "generates nothing, forwards samples" in line
+        assert "ships" not in line
