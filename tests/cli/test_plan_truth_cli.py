@@ -89,6 +89,14 @@ def test_rent_without_a_rental_price_is_an_error_or_na_never_a_switch() -> None:
     # the rental price, 39.33 USD/h for 8 x H100 (AWS Capacity Blocks), power included
     assert h100["details"]["unit_usd_per_s"] == pytest.approx(
         load_catalog().systems["dgx-h100"].rental.price)  # type: ignore[union-attr]
+    # optimize on the rent basis acquires by renting only, systems with a rental price only
+    plan = run_json("optimize", MAIN, "--objective", "time", "--cost-basis", "rent")
+    assert plan["cost_basis"] == "rent" and plan["purchases"] == [] and plan["rentals"]
+    systems = load_catalog().systems
+    for r in plan["rentals"]:
+        rental = systems[r["system"]].rental
+        assert rental is not None
+        assert r["cost_usd"] == pytest.approx(r["units"] * rental.price * 60 * 86400)
 
 
 def test_optimize_headline_shows_marginal_and_full_economic_cost() -> None:
