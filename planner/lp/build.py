@@ -182,7 +182,9 @@ DiLoCo outer steps). ``one_hub[j]``: :math:`\sum_s \mathrm{hub}_{js} = 1`;
 \ge \gamma_j\,\mathrm{site\_on}_{js}` (weights kind); ``sync_gradients[j,s]``:
 :math:`\mathrm{out} - \mathrm{in} + \gamma_j|S|\,\mathrm{hub}_{js} \ge
 \gamma_j\,\mathrm{site\_on}_{js}` (gradients kind). The bytes move at an even rate over
-:math:`T_j` on ``link_bw``, which then limits how far the job may spread. As with the RL
+:math:`T_j` on ``link_bw``, which then limits how far the job may spread. The hub may be a
+relay site holding none of the job's units (averaging needs no accelerators); it then counts
+as one of its ``max_sites``. As with the RL
 weights, they are those of the whole work whatever :math:`\lambda` (time objective).
 
 ``budget``: total cost :math:`\le` budget. ``lambda_cap``: :math:`\lambda \le 10^4`
