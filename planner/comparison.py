@@ -202,8 +202,8 @@ def summarize_plan(option: Option, kind: str, data: Mapping[str, Any], catalog: 
                                           if p.get("system") in by_system
                                           and float(p.get("units") or 0.0) > 0}))
     row["roles"] = _plan_roles(data, set(catalog.systems))
-    bottlenecks = data.get("bottlenecks") or []
-    row["bound"] = bottlenecks[0].get("constraint") if bottlenecks else "none binding"
+    limits = [b for b in data.get("bottlenecks") or [] if b.get("kind") != "demand"]
+    row["bound"] = limits[0].get("constraint") if limits else "none binding"
     row["assumptions"] = list(data.get("assumptions", []))
     row["details"] = {k: v for k, v in data.items() if k in ("status", "fleet", "scenario")}
     return row
