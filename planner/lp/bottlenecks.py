@@ -37,6 +37,7 @@ __all__ = ["KIND_OF_FAMILY", "find_bottlenecks", "row_dual"]
 
 KIND_OF_FAMILY = {
     "site_power": "power",
+    "site_use": "power",  # a spread job's share of a site's cap (same limit once chosen)
     "site_cpu": "cpu",
     "link_bw": "link",
     "inventory": "inventory",
@@ -108,6 +109,7 @@ def _human(m: BuiltLp, family: str, key: tuple[str, ...], per_natural: float) ->
     gbps = bits_to_bytes(1e9)  # bytes/s in one Gbit/s
     convert: dict[str, Callable[[float], tuple[float, str]]] = {
         "site_power": lambda v: (v * 1e6 / days, f"{money}/MW-day"),
+        "site_use": lambda v: (v * 1e6 / days, f"{money}/MW-day"),
         "site_cpu": lambda v: (v / hours, f"{money}/core-hour"),
         "link_bw": lambda v: (v * gbps / days, f"{money}/Gbps-day"),
         "budget": lambda v: (v * MUSD, f"{money}/MUSD"),
