@@ -312,14 +312,17 @@ def estimate(file: Path, hardware: str, cost_basis: str, overrides: tuple[str, .
 @click.option("--charge-inventory-capex", is_flag=True,
               help="Also charge owned units their amortised purchase price (default: owned "
                    "hardware costs energy and colocation only; its capital is sunk).")
+@click.option("--explain", metavar="SITE[/SYSTEM]",
+              help="Only why the plan uses (or not) this site or site/system: its placements, "
+                   "binding limits and how much cheaper each unused system would need to be.")
 @_basis_option
 @_set_option
 @_format_options
 @_assumptions_option
 def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solver: str,
              time_limit: float | None, mip_gap: float, budget: str | None,
-             dump_lp: Path | None, charge_inventory_capex: bool, cost_basis: str,
-             overrides: tuple[str, ...], fmt: str, output: Path | None,
+             dump_lp: Path | None, charge_inventory_capex: bool, explain: str | None,
+             cost_basis: str, overrides: tuple[str, ...], fmt: str, output: Path | None,
              show_assumptions: bool) -> None:
     """Place one or more workloads across the fleet's sites at least cost (the main job).
 
@@ -336,7 +339,7 @@ def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solv
     from planner.api import optimize as run_optimize
     from planner.report.render import render
 
-    _check_writable("-o", output, make_parents=True, folder=fmt == "csv")
+    _check_writable("-o", output, make_parents=True, folder=fmt == "csv" and not explain)
     _check_writable("--dump-lp", dump_lp, make_parents=False)
     try:
         result = run_optimize(file, fleet=fleet, objective=objective, integer=integer,
@@ -348,10 +351,36 @@ def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solv
         if dump_lp is None or err.filename is None or Path(err.filename) != dump_lp:
             raise
         raise _unwritable("--dump-lp", dump_lp, err.strerror or str(err)) from None
+    if explain:
+        from planner.report.plan import explain_data, explain_report
+        from planner.report.render import to_json
+
+        data = result.to_dict()
+        _check_explain(explain, data)
+        if fmt == "json":
+            _emit(to_json(explain_data(data, explain)), output)
+        else:
+            _emit_report(explain_report(data, explain), fmt, output, show_assumptions)
+        return
     if fmt == "json":
         _emit(render(result, fmt), output)
     else:
         _emit_report(result.to_report(figures=fmt == "html"), fmt, output, show_assumptions)
+
+
+def _check_explain(only: str, data: dict[str, Any]) -> None:
+    """An unknown site (or system) for --explain is an input error naming the choices."""
+    from planner.errors import InputError, Problem
+
+    site, _, system = only.partition("/")
+    sites = [s["site"] for s in data.get("sites", [])]
+    systems = sorted({s["system"] for s in data.get("systems", [])})
+    if site not in sites:
+        raise InputError(Problem("--explain", only, f"no site {site!r} in the fleet",
+                                 f"use one of: {', '.join(sites)}"))
+    if system and system not in systems:
+        raise InputError(Problem("--explain", only, f"no system {system!r} in the fleet",
+                                 f"use one of: {', '.join(systems)}"))
 
 
 @cli.command()

@@ -202,8 +202,8 @@ def summarize_plan(option: Option, kind: str, data: Mapping[str, Any], catalog: 
                                           if p.get("system") in by_system
                                           and float(p.get("units") or 0.0) > 0}))
     row["roles"] = _plan_roles(data, set(catalog.systems))
-    bottlenecks = data.get("bottlenecks") or []
-    row["bound"] = bottlenecks[0].get("constraint") if bottlenecks else "none binding"
+    limits = [b for b in data.get("bottlenecks") or [] if b.get("kind") != "demand"]
+    row["bound"] = limits[0].get("constraint") if limits else "none binding"
     row["assumptions"] = list(data.get("assumptions", []))
     row["details"] = {k: v for k, v in data.items() if k in ("status", "fleet", "scenario")}
     return row
@@ -300,19 +300,24 @@ def evaluate_option(path: PathLike, option: Option, overrides: Sequence[str] = (
     """
     from planner import api
     from planner.catalog.load import load_catalog
+    from planner.perf.cost import cost_basis as parse_basis
 
+    basis = parse_basis(cost_basis).value
     scenario = api.load(path, overrides)
     kind = _scenario_kind(scenario)
     facts = _spec_facts(scenario.workloads[0].spec) if kind != "scenario" else {}
     catalog = load_catalog()
     if option.kind == "hardware":
         data = api.estimate(path, option.target, overrides=overrides,
-                            cost_basis=cost_basis).to_dict()
-        return summarize_estimate(option, kind, data, catalog.get(option.target), facts)
-    plan = api.optimize(path, fleet=option.target or None, objective=objective, integer=integer,
-                        solver=solver, time_limit_s=time_limit_s, overrides=overrides,
-                        cost_basis=cost_basis)
-    return summarize_plan(option, kind, plan.to_dict(), catalog, facts)
+                            cost_basis=basis).to_dict()
+        row = summarize_estimate(option, kind, data, catalog.get(option.target), facts)
+    else:
+        plan = api.optimize(path, fleet=option.target or None, objective=objective,
+                            integer=integer, solver=solver, time_limit_s=time_limit_s,
+                            overrides=overrides, cost_basis=basis)
+        row = summarize_plan(option, kind, plan.to_dict(), catalog, facts)
+    row["cost_basis"] = basis
+    return row
 
 
 def _scenario_kind(scenario: Any) -> str:

@@ -195,12 +195,12 @@ def _placement_options(spec: Any, systems: list[System], file: str,
     """A job's ``systems``, ``homogeneous`` (its synchronous roles) and ``max_sites``; an
     unknown or unusable system id is an input error naming it."""
     known = {s.id for s in systems}
-    unknown = [name for name in spec.systems if name not in known]
+    unknown = [(i, name) for i, name in enumerate(spec.systems) if name not in known]
     if unknown:
-        raise InputError([Problem(str(file), f"systems.{name}",
+        raise InputError([Problem(str(file), f"systems[{i}]",
                                   f"system {name!r} is not in the fleet",
                                   f"use one of: {', '.join(sorted(known))}")
-                          for name in unknown])
+                          for i, name in unknown])
     return {"systems": tuple(spec.systems),
             "homogeneous": synchronous if spec.homogeneous else (),
             "max_sites": spec.max_sites}

@@ -14,6 +14,14 @@ of USD.
 
 With ``integer=True`` the duals come from the LP re-solved with every integer fixed, so they
 price the margin of the chosen integer plan (units and site choices held fixed).
+
+Each bottleneck also carries its economic weight, ``value_of_10_percent``: the shadow price
+times a tenth of the resource in use at the optimum (the left-hand side's positive terms: MW
+drawn, cores needed, GB shipped, units owned or bought, work done), i.e. the first-order
+saving (USD, or ``x`` with the time objective) of 10 % more of it. They are sorted by it, so a
+limit that binds on a sliver of a resource never outranks one that sets the plan's cost. A row
+that binds with nothing in use (0 <= 0, e.g. cores at a site that has none and needs none) is
+not a bottleneck and is left out.
 """
 
 from __future__ import annotations
@@ -25,10 +33,11 @@ from planner.lp.solution import Bottleneck
 from planner.lp.solve import SolveOutcome
 from planner.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, bits_to_bytes
 
-__all__ = ["KIND_OF_FAMILY", "find_bottlenecks"]
+__all__ = ["KIND_OF_FAMILY", "find_bottlenecks", "row_dual"]
 
 KIND_OF_FAMILY = {
     "site_power": "power",
+    "site_use": "power",  # a spread job's share of a site's cap (same limit once chosen)
     "site_cpu": "cpu",
     "link_bw": "link",
     "inventory": "inventory",
@@ -51,19 +60,28 @@ def find_bottlenecks(m: BuiltLp, outcome: SolveOutcome) -> tuple[Bottleneck, ...
     found = []
     for (family, key), row in m.rows.items():
         kind = KIND_OF_FAMILY.get(family)
-        pi, slack = _dual(row, outcome)
+        pi, slack = row_dual(row, outcome)
         if kind is None or not _binding(row, slack):
             continue
         pi = abs(pi)
         if pi <= _TOL:  # rows are scaled to O(1) units, so this is solver noise
             continue
+        in_use = _in_use(row)
+        if in_use <= _TOL:
+            continue
         value, unit = _human(m, family, key, pi * scale / row.unit_size)
         found.append(Bottleneck(f"{family}[{','.join(key)}]", kind, _where(family, key),
-                                    value, unit))
-    return tuple(sorted(found, key=lambda b: (-b.shadow_price, b.constraint)))
+                                value, unit, 0.1 * pi * scale * in_use))
+    return tuple(sorted(found, key=lambda b: (-b.value_of_10_percent, b.constraint)))
 
 
-def _dual(row: Row, outcome: SolveOutcome) -> tuple[float, float]:
+def _in_use(row: Row) -> float:
+    """The resource in use at the optimum, in row units: the positive terms of the row."""
+    return float(sum(c * float(var.varValue or 0.0) for var, c in row.constraint.items()
+                     if c > 0))
+
+
+def row_dual(row: Row, outcome: SolveOutcome) -> tuple[float, float]:
     """(dual, slack) of a row: kept from the speed pass (time objective) or the last solve."""
     if outcome.duals is not None:
         return outcome.duals.get((row.family, row.key), (0.0, 1.0))
@@ -91,6 +109,7 @@ def _human(m: BuiltLp, family: str, key: tuple[str, ...], per_natural: float) ->
     gbps = bits_to_bytes(1e9)  # bytes/s in one Gbit/s
     convert: dict[str, Callable[[float], tuple[float, str]]] = {
         "site_power": lambda v: (v * 1e6 / days, f"{money}/MW-day"),
+        "site_use": lambda v: (v * 1e6 / days, f"{money}/MW-day"),
         "site_cpu": lambda v: (v / hours, f"{money}/core-hour"),
         "link_bw": lambda v: (v * gbps / days, f"{money}/Gbps-day"),
         "budget": lambda v: (v * MUSD, f"{money}/MUSD"),

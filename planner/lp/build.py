@@ -11,8 +11,13 @@ Sets
 - :math:`P = \{(j,r,s,h)\}` placements: :math:`\theta_{jrh} > 0` and :math:`(s,h) \in Q`
   (serving roles only at sites inside one of the job's catchments).
 - :math:`E` directed arcs: each link gives (a,b) and (b,a), each with the full bandwidth.
-- :math:`K = \{\text{samples}, \text{kept}, \text{weights}\}` data kinds of an RL job;
-  :math:`J^F` RL jobs spread over sites (not single-site, and the fleet has links).
+- :math:`K_j` data kinds of a job on links: :math:`\{\text{samples}, \text{kept},
+  \text{weights}\}` for an RL job spread over sites (:math:`J^F`: not single-site, and the
+  fleet has links), :math:`\{\text{weights}, \text{gradients}\}` for a synchronous job
+  allowed to span sites (:math:`J^Y \subseteq J^F`, ``sync_bytes`` > 0).
+- :math:`H_{jr}` system types a homogeneous role *r* of job *j* may run on (two or more; a
+  job's ``systems`` option removes the others from *P*); :math:`J^M` jobs spread over chosen
+  sites (``max_sites`` below the number of sites, or :math:`J^Y`).
 - :math:`G_j` regions of serving job *j*; catchment :math:`C_{jg} = \{s : \ell(s,g) \le L_j\}`
   with :math:`\ell` the shortest-path latency from *s* to the nearest site of region *g*
   (every site for the region ``*``, demand without a home region).
@@ -48,6 +53,10 @@ Variables (all :math:`\ge 0`)
 - ``pick[j,s]`` in [0, 1]: the site chosen for job *j*'s group (binary with ``integer=True``).
 - ``gen_on[j,s]`` in [0, 1]: site *s* generates samples for spread RL job *j* (binary
   likewise).
+- ``sys_pick[j,r,h]`` in [0, 1]: homogeneous role *r* runs on system type *h*;
+  ``site_on[j,s]`` in [0, 1]: job :math:`j \in J^M` holds units at *s*; ``hub[j,s]`` in
+  [0, 1]: site *s* averages the gradients of :math:`j \in J^Y` (all binary with
+  ``integer=True``, rounded or solved as binaries alone in LP mode, ``planner.lp.solve``).
 - ``lambda`` throughput multiplier (time objective only).
 
 Derived: work done :math:`D_{jrs} = \sum_h \theta_{jrh} T_j\,\mathrm{place}_{jrsh}`;
@@ -152,6 +161,31 @@ RL coupling, for each RL job *j* and site *s* (all in GB of samples unless noted
   site receives the updated weights (:math:`\omega` bytes) from the update site, which may send
   any amount. Exact with binaries; in LP mode ``gen_on`` is the tightest linear relaxation
   (the share of the site's generating capacity used), made exact by the rounding re-solve.
+
+``one_system[j,r]``: :math:`\sum_{h \in H_{jr}} \mathrm{sys\_pick}_{jrh} = 1` and
+``system_choice[j,r,h]`` (MW): :math:`\sum_s \mathrm{pue}_s P_h \mathrm{place}_{jrsh} \le
+\bar P\,\mathrm{sys\_pick}_{jrh}` (:math:`\bar P` the fleet's power): a synchronous
+data-parallel role (pretraining, the RL update; ``homogeneous``) steps together on one system
+type.
+
+``site_use[j,s]`` (MW, :math:`j \in J^M`): :math:`\mathrm{pue}_s\sum_{r,h} P_h
+\mathrm{place}_{jrsh} \le \bar P_s\,\mathrm{site\_on}_{js}`; ``max_sites[j]``:
+:math:`\sum_s \mathrm{site\_on}_{js} \le` ``max_sites``.
+
+Synchronous job spanning sites (:math:`j \in J^Y`), with :math:`\gamma_j` = ``sync_bytes``
+(GB): each site holding part of it sends its reduced gradients to one hub and receives the
+averaged weights back, :math:`\gamma_j` each way over the job (``planner.scenario``: 2 bytes
+per parameter every ``cross_site_sync_every`` steps; hierarchical all-reduce through a hub, or
+DiLoCo outer steps). ``one_hub[j]``: :math:`\sum_s \mathrm{hub}_{js} = 1`;
+``hub_on_site[j,s]``: :math:`\mathrm{hub}_{js} \le \mathrm{site\_on}_{js}`;
+``sync_weights[j,s]``: :math:`\mathrm{in} - \mathrm{out} + \gamma_j|S|\,\mathrm{hub}_{js}
+\ge \gamma_j\,\mathrm{site\_on}_{js}` (weights kind); ``sync_gradients[j,s]``:
+:math:`\mathrm{out} - \mathrm{in} + \gamma_j|S|\,\mathrm{hub}_{js} \ge
+\gamma_j\,\mathrm{site\_on}_{js}` (gradients kind). The bytes move at an even rate over
+:math:`T_j` on ``link_bw``, which then limits how far the job may spread. The hub may be a
+relay site holding none of the job's units (averaging needs no accelerators); it then counts
+as one of its ``max_sites``. As with the RL
+weights, they are those of the whole work whatever :math:`\lambda` (time objective).
 
 ``budget``: total cost :math:`\le` budget. ``lambda_cap``: :math:`\lambda \le 10^4`
 (time objective; keeps instances without time-bound work bounded).

@@ -14,6 +14,7 @@ from planner.lp.build import GB, LAMBDA_MAX, BuiltLp
 from planner.lp.costs import (
     amortised_usd,
     capital_recovery_factor,
+    capital_usd,
     cpu_server_costs,
     purchase_price,
     rental_price,
@@ -26,6 +27,7 @@ from planner.lp.solution import (
     Note,
     Placement,
     Purchase,
+    ReducedCost,
     RoleBound,
     SiteUse,
     Solution,
@@ -76,6 +78,7 @@ def extract_solution(m: BuiltLp, outcome: SolveOutcome) -> Solution:
                           outcome.constraints, outcome.mip_gap, outcome.method),
         finish_s=finish, cost_basis=m.index.inputs.cost_basis, marginal_cost_usd=marginal,
         full_economic_cost_usd=marginal + _owned_capital(m), jobs=_jobs(m),
+        reduced_costs=_reduced_costs(m, outcome),
     )
 
 
@@ -91,9 +94,10 @@ def _progress(m: BuiltLp) -> dict[str, float]:
     return out
 
 
-def _pool_cost(m: BuiltLp) -> dict[tuple[str, ...], float]:
-    """Cost over the scenario horizon of each (site, system) pool and each site's CPU
-    servers (key ``(site,)``): every cost part of its variables."""
+def _pool_cost(m: BuiltLp, *, held: bool) -> dict[tuple[str, ...], float]:
+    """Cost of each (site, system) pool and each site's CPU servers (key ``(site,)``):
+    ``held``, the parts that grow with the time the units are held (over the scenario
+    horizon), else the purchases charged whole on the buy basis, which do not."""
     owner: dict[Any, tuple[str, ...]] = {}
     for family in ("units", "own", "buy", "rent"):
         for key, var in m.vars[family].items():
@@ -101,9 +105,10 @@ def _pool_cost(m: BuiltLp) -> dict[tuple[str, ...], float]:
     for family in ("cpu_on", "cpu_buy"):
         for key, var in m.vars[family].items():
             owner[var] = key
+    whole = {"purchase", "cpu_servers"} if m.index.inputs.cost_basis == "buy" else set()
     cost: dict[tuple[str, ...], float] = defaultdict(float)
     for part, pairs in m.cost_parts.items():
-        if part == "egress":
+        if part == "egress" or (part in whole) == held:
             continue
         for var, c in pairs:
             if var in owner:
@@ -116,22 +121,25 @@ def _jobs(m: BuiltLp) -> tuple[JobOutcome, ...]:
 
     A job's share of a pool's cost is its share of the units placed there (CPU servers: its
     share of the cores CPU roles keep busy at the site); held for the scenario horizon *T*,
-    it is scaled to the job's finish time. Egress moves the bytes of the work done within the
-    horizon, so it is divided by the job's progress.
+    it is scaled to the job's finish time (on the buy basis the purchase price is charged
+    whole, whatever the time). Egress moves the bytes of the work done within the horizon, so
+    it is divided by the job's progress.
     """
     ix = m.index
-    pool = _pool_cost(m)
+    pool, bought = _pool_cost(m, held=True), _pool_cost(m, held=False)
     placed: dict[tuple[str, ...], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for (j, _, s, h), var in m.vars["place"].items():
         placed[(s, h)][j] += value(var)
     for (j, _, s), busy in _cpu_role_cores(m).items():
         placed[(s,)][j] += busy
     held: dict[str, float] = defaultdict(float)
+    fixed: dict[str, float] = defaultdict(float)
     for key, shares in placed.items():
         total = sum(shares.values())
         for j, x in shares.items():
             if total > 0:
                 held[j] += pool.get(key, 0.0) * x / total
+                fixed[j] += bought.get(key, 0.0) * x / total
     egress: dict[str, float] = defaultdict(float)
     for (j, _k, a, b), var in m.vars["ship"].items():
         egress[j] += value(var) * ix.graph.edges[(a, b)].usd_per_byte * GB
@@ -141,7 +149,7 @@ def _jobs(m: BuiltLp) -> tuple[JobOutcome, ...]:
         p = 1.0 if job.serve is not None else progress.get(job.id, 0.0)
         finish = job.horizon_s / p if p > _EPS else None
         cost = None if finish is None else (held[job.id] * finish / ix.horizon_s
-                                            + egress[job.id] / p)
+                                            + fixed[job.id] + egress[job.id] / p)
         out.append(JobOutcome(job.id, job.kind, job.horizon_s, p, finish, cost))
     return tuple(out)
 
@@ -267,8 +275,80 @@ def _sites(m: BuiltLp) -> tuple[SiteUse, ...]:
     out = []
     for s, site in ix.sites.items():
         it_w[s] += cpu_w * (_count(v["cpu_on"][(s,)]) + _count(v["cpu_buy"][(s,)]))
-        out.append(SiteUse(s, it_w[s] * site.pue, site.power_cap_w, used[s], cores[s]))
+        out.append(SiteUse(s, it_w[s] * site.pue, site.power_cap_w, used[s], cores[s],
+                           _cores_on_site(m, s)))
     return tuple(out)
+
+
+def _cores_on_site(m: BuiltLp, s: str) -> float:
+    """Host cores of every unit at the site (owned, used or idle, plus bought and rented)
+    and of every CPU server on hand or bought."""
+    ix, v = m.index, m.vars
+    site = ix.sites[s]
+    cores: float = sum(ix.systems[h].cpu_cores * n for h, n in site.inventory.items()
+                if h in ix.systems)
+    for family in ("buy", "rent"):
+        cores += sum(ix.systems[h].cpu_cores * _count(var)
+                     for (ss, h), var in v[family].items() if ss == s)
+    servers = site.cpu_servers + _count(v["cpu_buy"][(s,)])
+    return float(cores + ix.inputs.cpu_server.cores * servers)
+
+
+def _unit_worth(m: BuiltLp, outcome: SolveOutcome) -> dict[tuple[str, str], float]:
+    """Most one unit of a pool is worth to the plan, in USD over the horizon: the best value
+    of the work it could do for one role, at the work rows' shadow prices (an upper bound:
+    the power and cores it would draw are worth something too)."""
+    from planner.lp.bottlenecks import row_dual
+
+    ix = m.index
+    out: dict[tuple[str, str], float] = {}
+    for (j, r, s, h) in m.vars["place"]:
+        row = m.rows.get(("work", (j, r)))
+        if row is None:
+            continue
+        pi = abs(row_dual(row, outcome)[0]) * m.usd_scale
+        job = ix.jobs[j]
+        per_unit = job.role(r).throughput[h] * job.horizon_s / ix.work_scale[(j, r)] * pi
+        out[(s, h)] = max(out.get((s, h), 0.0), per_unit)
+    return out
+
+
+def _reduced_costs(m: BuiltLp, outcome: SolveOutcome) -> tuple[ReducedCost, ...]:
+    """For every unused pool: how much cheaper a unit would have to be to enter the plan.
+
+    The larger of the unused ``buy``/``rent``/``own`` variable's reduced cost and the unit's
+    cost less the most its work is worth at the work rows' shadow prices
+    (:func:`_unit_worth`; the reduced cost alone is 0 for a variable the solver keeps basic
+    at zero in a degenerate optimum), both USD over the horizon per unit and both lower bounds
+    on the cut needed; turned into the purchase price (divided by the share of the price the
+    plan charges: CRF x horizon / year, or all of it on the buy basis), the rental price per
+    hour, or the running cost of an idle owned unit. Cost objective only (with the time
+    objective the LP prices throughput, not money).
+    """
+    if m.objective != "cost" or not outcome.has_duals:
+        return ()
+    ix, v = m.index, m.vars
+    econ, horizon = ix.inputs.economics, ix.horizon_s
+    worth = _unit_worth(m, outcome)
+    out = []
+    for family in ("buy", "rent", "own"):
+        for (s, h), var in v[family].items():
+            if value(v["units"][(s, h)]) > 1e-9 or var.dj is None:
+                continue
+            c = system_costs(ix.systems[h], ix.sites[s], econ, horizon, ix.inputs.cost_basis)
+            cost = {"buy": c.capex + c.energy + c.colocation, "rent": c.rental or 0.0,
+                    "own": c.energy + c.colocation + (c.capex if ix.inputs.charge_inventory_capex
+                                                      else 0.0)}[family]
+            gap = max(0.0, float(var.dj) * m.usd_scale, cost - worth.get((s, h), cost))
+            if family == "buy":
+                share = capital_usd(1.0, econ, horizon, ix.inputs.cost_basis)
+                out.append(ReducedCost(s, h, family, gap / share, "USD/unit"))
+            elif family == "rent":
+                out.append(ReducedCost(s, h, family, gap / (horizon / 3600.0),
+                                       "USD/unit-hour"))
+            else:
+                out.append(ReducedCost(s, h, family, gap, "USD/unit over the horizon"))
+    return tuple(sorted(out, key=lambda r: (r.site, r.system, r.acquisition)))
 
 
 def _roles(m: BuiltLp) -> tuple[RoleBound, ...]:

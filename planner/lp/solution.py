@@ -21,15 +21,23 @@
   the site. CPU roles appear with system ``cpu``, ``units`` = ``busy_units`` = cores busy on
   average over the job's horizon (fractional in both modes: cores are shared by every role
   on a site's hosts and CPU servers) and ``site_units_share`` = share of the site's cores.
+  ``utilization`` repeats ``site_units_share`` (its schema-1 name: a share of units, not of
+  time).
 - ``purchases``: ``{site, system, units, cost_usd, capex_usd}``: bought units (CPU-only servers
   as system ``cpu-server``), their amortised cost in this plan and the purchase outlay.
 - ``rentals``: ``{site, system, units, cost_usd}``; ``inventory``: ``{site, system, units_used,
   units_owned}`` (CPU-only servers as ``cpu-server``).
 - ``flows``: ``{job, from, to, kind, bytes}`` per directed link, kind samples|kept|weights.
-- ``sites``: ``{site, power_used_w, power_cap_w, cpu_cores_used, cpu_cores_available}``;
-  power is facility power (IT x PUE).
-- ``bottlenecks``: ``{constraint, kind, where, shadow_price, shadow_price_unit}`` sorted by
-  shadow price, largest first; ``roles``: ``{job, role, bound}``.
+- ``sites``: ``{site, power_used_w, power_cap_w, cpu_cores_used, cpu_cores_available,
+  cpu_cores_on_site}``; power is facility power (IT x PUE); cores available are those of the
+  units in use, cores on site those of all inventory (used and idle) and CPU servers.
+- ``bottlenecks``: ``{constraint, kind, where, shadow_price, shadow_price_unit,
+  value_of_10_percent}`` sorted by ``value_of_10_percent`` (shadow price x a tenth of the
+  resource in use: what 10 % more would save), largest first; ``roles``: ``{job, role, bound}``.
+- ``reduced_costs``: ``{site, system, acquisition, usd_per_unit, unit}`` for every pool the
+  plan leaves unused (cost objective): how much cheaper a unit bought (USD per unit of
+  purchase price), rented (USD per unit-hour) or switched on (owned: USD per unit over the
+  horizon) there would have to be to enter the plan.
 - ``assumptions``: ``{name, value, source, note}``; ``solver``: ``{name, status, seconds,
   variables, constraints, mip_gap, method}``: ``mip_gap`` is the relative gap HiGHS proved
   for a MILP's plan (null for an LP, or from CBC), ``method`` the LP method used.
@@ -49,6 +57,7 @@ __all__ = [
     "Note",
     "Placement",
     "Purchase",
+    "ReducedCost",
     "RoleBound",
     "SiteUse",
     "Solution",
@@ -133,13 +142,19 @@ class JobOutcome:
 
 @dataclass(frozen=True, slots=True)
 class SiteUse:
-    """Power and CPU cores used at a site against what it has."""
+    """Power and CPU cores used at a site against what it has.
+
+    ``cpu_cores_available``: host cores of the units the plan switches on (or buys) plus CPU
+    servers in use; ``cpu_cores_on_site``: host cores of every unit owned there, used or idle,
+    plus every CPU server on hand and bought.
+    """
 
     site: str
     power_used_w: float
     power_cap_w: float
     cpu_cores_used: float
     cpu_cores_available: float
+    cpu_cores_on_site: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +166,22 @@ class Bottleneck:
     where: str
     shadow_price: float
     shadow_price_unit: str
+    value_of_10_percent: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ReducedCost:
+    """How much cheaper one unit of a system at a site would have to be to enter the plan.
+
+    ``acquisition``: ``buy`` (purchase price, USD per unit), ``rent`` (USD per unit-hour) or
+    ``own`` (running an idle owned unit: energy and colocation over the horizon, USD per unit).
+    """
+
+    site: str
+    system: str
+    acquisition: str
+    usd_per_unit: float
+    unit: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +241,7 @@ class Solution:
     marginal_cost_usd: float = 0.0
     full_economic_cost_usd: float = 0.0
     jobs: tuple[JobOutcome, ...] = ()
+    reduced_costs: tuple[ReducedCost, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """The JSON-ready contract (schema_version 1)."""
@@ -228,7 +260,8 @@ class Solution:
             "full_economic_cost_usd": self.full_economic_cost_usd,
             "cost_breakdown_usd": dict(self.cost_breakdown_usd),
             "jobs": [asdict(j) for j in self.jobs],
-            "placements": [asdict(p) for p in self.placements],
+            "placements": [{**asdict(p), "utilization": p.site_units_share}
+                           for p in self.placements],
             "purchases": [asdict(p) for p in self.purchases],
             "rentals": [{k: v for k, v in asdict(p).items() if k != "capex_usd"}
                         for p in self.rentals],
@@ -236,6 +269,7 @@ class Solution:
             "flows": [f.to_dict() for f in self.flows],
             "sites": [asdict(s) for s in self.sites],
             "bottlenecks": [asdict(b) for b in self.bottlenecks],
+            "reduced_costs": [asdict(r) for r in self.reduced_costs],
             "roles": [asdict(r) for r in self.roles],
             "assumptions": [asdict(n) for n in self.assumptions],
             "solver": asdict(self.solver),

@@ -9,7 +9,7 @@ from planner.report.fmt import format_value
 from planner.report.model import KeyValues, Report, Table
 from planner.units import Dimension, format_quantity
 
-__all__ = ["plan_report"]
+__all__ = ["explain_data", "explain_report", "plan_report"]
 
 
 def _money(value: float) -> str:
@@ -108,12 +108,39 @@ def _costs(data: dict[str, Any]) -> Table:
 
 
 def _bottlenecks(data: dict[str, Any]) -> Table:
+    money = "USD" if (data.get("objective") or {}).get("name", "cost") == "cost" else "x"
     rows = tuple((b["constraint"], b["kind"], b["where"],
-                  f"{b['shadow_price']:,.4g} {b['shadow_price_unit']}")
+                  f"{b['shadow_price']:,.4g} {b['shadow_price_unit']}",
+                  _money(b.get("value_of_10_percent", 0.0)) if money == "USD"
+                  else f"{b.get('value_of_10_percent', 0.0):,.4g} x")
                  for b in data.get("bottlenecks", []))
-    return Table("Bottlenecks (binding constraints and their shadow prices)",
-                 ("constraint", "kind", "where", "shadow price"), rows, "bottlenecks",
-                 tuple(data.get("bottlenecks", [])))
+    return Table("Bottlenecks (binding constraints by what 10% more would be worth)",
+                 ("constraint", "kind", "where", "shadow price", "10% more is worth"), rows,
+                 "bottlenecks", tuple(data.get("bottlenecks", [])))
+
+
+def _reduced_costs(data: dict[str, Any], only: str | None = None) -> Table:
+    """Why each unused site x system is unused: how much cheaper it would have to be."""
+    records = [r for r in data.get("reduced_costs", []) if _matches(r, only)]
+    verb = {"buy": "buying it would need to be", "rent": "renting it would need to be",
+            "own": "running an idle owned unit would need to be"}
+    rows = tuple((r["site"], r["system"], r["acquisition"],
+                  f"{verb.get(r['acquisition'], '')} at least {_money(r['usd_per_unit'])} "
+                  f"{r['unit'].removeprefix('USD/').replace('unit', 'per unit', 1)} cheaper"
+                  if r["usd_per_unit"] > 1e-9 else
+                  "0: at the plan's shadow prices it is as cheap as what the plan uses")
+                 for r in records)
+    return Table("Unused site x system (reduced costs: how much cheaper to enter the plan)",
+                 ("site", "system", "acquisition", "to enter the plan"), rows,
+                 "reduced_costs", tuple(records))
+
+
+def _matches(record: dict[str, Any], only: str | None) -> bool:
+    """True when ``record`` is at the site (and system) of ``SITE[/SYSTEM]``."""
+    if not only:
+        return True
+    site, _, system = only.partition("/")
+    return record.get("site") == site and (not system or record.get("system") == system)
 
 
 def _role_table(data: dict[str, Any]) -> Table:
@@ -152,9 +179,11 @@ def plan_report(data: dict[str, Any], figures: bool = False) -> Report:
                (("from", "from"), ("to", "to"), ("kind", "kind"), ("bytes", "bytes"))),
         _table("Sites", "sites", data.get("sites", []),
                (("site", "site"), ("power_used_w", "power used"), ("power_cap_w", "power cap"),
-                ("cpu_cores_used", "CPU cores used"),
-                ("cpu_cores_available", "CPU cores available"))),
+                ("cpu_cores_used", "CPU cores busy"),
+                ("cpu_cores_available", "CPU cores of units in use"),
+                ("cpu_cores_on_site", "CPU cores on site (all inventory)"))),
         _bottlenecks(data),
+        _reduced_costs(data),
         _role_table(data),
         assumptions_table(list(data.get("assumptions", []))),
     ]
@@ -166,3 +195,46 @@ def plan_report(data: dict[str, Any], figures: bool = False) -> Report:
 
         plots = tuple(plan_figures(data))
     return Report(title, tuple(sections), data, plots)
+
+
+def explain_data(data: dict[str, Any], only: str) -> dict[str, Any]:
+    """The part of a plan about one site (``SITE``) or one site x system (``SITE/SYSTEM``):
+    its placements, purchases, rentals, site row, binding limits there and reduced costs."""
+    site, _, system = only.partition("/")
+    at_site = [b for b in data.get("bottlenecks", [])
+               if b["where"] == site or b["where"].startswith(f"{site}/")
+               or b["where"].startswith(f"{site}->") or b["where"].endswith(f"->{site}")]
+    if system:
+        at_site = [b for b in at_site if "/" not in b["where"] or b["where"] == only]
+    return {"explain": only, "cost_basis": data.get("cost_basis"),
+            "scenario": data.get("scenario"), "fleet": data.get("fleet"),
+            "placements": [p for p in data.get("placements", []) if _matches(p, only)],
+            "purchases": [p for p in data.get("purchases", []) if _matches(p, only)],
+            "rentals": [p for p in data.get("rentals", []) if _matches(p, only)],
+            "sites": [s for s in data.get("sites", []) if s["site"] == site],
+            "bottlenecks": at_site,
+            "reduced_costs": [r for r in data.get("reduced_costs", []) if _matches(r, only)],
+            "objective": data.get("objective")}
+
+
+def explain_report(data: dict[str, Any], only: str) -> Report:
+    """``planner optimize --explain SITE[/SYSTEM]``: why the plan uses (or not) one site."""
+    part = explain_data(data, only)
+    used = [p for p in part["placements"] if p["units"] > 1e-6]
+    verdict = ("used: " + ", ".join(f"{p['units']:,.4g} {p['system']} for "
+                                    f"{p['job']}/{p['role']}" for p in used)
+               if used else "not used by this plan (see the reduced costs)")
+    sections: list[Table | KeyValues] = [
+        KeyValues(f"Explain {only}", (("plan", f"{data.get('scenario', '')} on fleet "
+                                               f"{data.get('fleet', '')}"),
+                                      ("cost basis", str(data.get("cost_basis", "own"))),
+                                      ("verdict", verdict))),
+        _table("Sites", "sites", part["sites"],
+               (("site", "site"), ("power_used_w", "power used"), ("power_cap_w", "power cap"),
+                ("cpu_cores_used", "CPU cores busy"),
+                ("cpu_cores_on_site", "CPU cores on site (all inventory)"))),
+        _bottlenecks(part),
+        _reduced_costs(data, only),
+    ]
+    return Report(f"Explain {only}: {data.get('scenario', '')} on fleet {data.get('fleet', '')}",
+                  tuple(sections), part, ())

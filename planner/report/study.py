@@ -101,6 +101,10 @@ def sweep_report(data: Mapping[str, Any], figures: bool = True) -> Report:
         if table is not None:
             sections.append(table)
     title = f"Sweep: {data['study']} ({data['summary']['scenarios']:,} scenarios)"
+    bases = sorted({str(r["metrics"]["cost_basis"]) for r in data.get("scenarios", [])
+                    if (r.get("metrics") or {}).get("cost_basis")})
+    if bases:
+        title += f", cost basis {', '.join(bases)}"
     drawn = tuple(sweep_figures(data)) if figures else ()
     return Report(title, tuple(sections), dict(data), drawn)
 

@@ -129,7 +129,7 @@ def test_optimize_table_shows_findings_and_bottlenecks() -> None:
     assert code == 0
     out = " ".join(out.split())  # the terminal layout wraps long lines
     for text in ("Findings", "Cost breakdown", "Placements", "Bottlenecks", "Assumptions",
-                 "site_cpu[indiana-trn2]", "ships samples for verification"):
+                 "site_cpu[indiana-trn2]", "ships its samples for verification"):
         assert text in out
 
 

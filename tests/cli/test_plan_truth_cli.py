@@ -89,6 +89,14 @@ def test_rent_without_a_rental_price_is_an_error_or_na_never_a_switch() -> None:
     # the rental price, 39.33 USD/h for 8 x H100 (AWS Capacity Blocks), power included
     assert h100["details"]["unit_usd_per_s"] == pytest.approx(
         load_catalog().systems["dgx-h100"].rental.price)  # type: ignore[union-attr]
+    # optimize on the rent basis acquires by renting only, systems with a rental price only
+    plan = run_json("optimize", MAIN, "--objective", "time", "--cost-basis", "rent")
+    assert plan["cost_basis"] == "rent" and plan["purchases"] == [] and plan["rentals"]
+    systems = load_catalog().systems
+    for r in plan["rentals"]:
+        rental = systems[r["system"]].rental
+        assert rental is not None
+        assert r["cost_usd"] == pytest.approx(r["units"] * rental.price * 60 * 86400)
 
 
 def test_optimize_headline_shows_marginal_and_full_economic_cost() -> None:
@@ -212,8 +220,8 @@ def test_synchronous_pretraining_across_sites_puts_its_gradients_on_the_links() 
 
 
 def test_rl_update_runs_on_one_system_type_with_the_time_objective() -> None:
-    # Before: one policy update ran on MI355X nodes and GB200 racks together.
-    plan = run_json("optimize", MAIN, "--objective", "time")
+    # Before: one policy update ran on 500 MI355X nodes and 39 GB200 racks together.
+    plan = run_json("optimize", MAIN, "--objective", "time", "--budget", "50M USD")
     update = [p for p in plan["placements"] if p["role"] == "update"]
     assert len({p["system"] for p in update}) == 1 and len({p["site"] for p in update}) == 1
 
@@ -226,7 +234,8 @@ def test_per_job_systems_and_max_sites_are_honoured() -> None:
     assert {p["system"] for p in accelerated} <= allowed
     assert len({p["site"] for p in accelerated}) <= 2
     code, _, err = run("optimize", MAIN, "--set", "systems=[dgx-h10]")
-    assert code == 2 and "systems.dgx-h10" in err and "dgx-h100" in err
+    assert code == 2 and "systems[0]: system 'dgx-h10' is not in the fleet" in err
+    assert "dgx-h100" in err
 
 
 # ----------------------------------------------------------------- fixed-cluster post-training
@@ -240,3 +249,91 @@ def test_posttrain_on_a_fixed_cluster_says_how_long_and_how_much() -> None:
     assert fixed["meets_deadline"] is False
     # own basis: units x unit price x time is the same work at any cluster size
     assert fixed["cost_usd"] == pytest.approx(sized["cost_usd"], rel=1e-9)
+
+
+# ------------------------------------------------------------------------ 4. true findings
+def test_cpu_cores_on_site_count_all_inventory_used_and_idle() -> None:
+    # Before: "CPU cores available" at Indiana was 4,267, the cores of the few units switched
+    # on, with 2,000 idle Trainium2 servers on site.
+    plan = run_json("optimize", MAIN)
+    systems = load_catalog().systems
+    indiana = next(s for s in plan["sites"] if s["site"] == "indiana-trn2")
+    on_site = (2000 * systems["trn2-rainier"].host.cores
+               + 64 * systems["trn2-ultraserver"].host.cores + 20 * 192)  # + 20 CPU servers
+    assert indiana["cpu_cores_on_site"] == pytest.approx(on_site)
+    assert indiana["cpu_cores_available"] < on_site
+    code, out, _ = run("optimize", MAIN)
+    assert code == 0 and "CPU cores on site (all inventory)" in out
+    assert f"{on_site:,.0f} cores on site counting idle inventory" in out
+
+
+def test_findings_rank_limits_by_economic_weight_above_a_stated_threshold() -> None:
+    # Before: site_cpu[indiana-trn2] at 7.8e-05 USD/core-hour was the first finding.
+    plan = run_json("optimize", MAIN)
+    weights = [b["value_of_10_percent"] for b in plan["bottlenecks"]]
+    assert weights == sorted(weights, reverse=True)
+    cpu = next(b for b in plan["bottlenecks"] if b["constraint"] == "site_cpu[indiana-trn2]")
+    assert cpu["value_of_10_percent"] < 1e-3 * plan["total_cost_usd"]
+    code, out, _ = run("optimize", MAIN)
+    findings = out.split("Findings")[1].split("Jobs (")[0]
+    assert code == 0 and "site_cpu[indiana-trn2]" not in findings
+    assert "less than 0.1% of the plan" in findings
+    for b in plan["bottlenecks"]:  # a row binding with nothing in use (0 <= 0) is no limit
+        if b["kind"] == "cpu":
+            site = next(s for s in plan["sites"] if s["site"] == b["where"])
+            assert site["cpu_cores_used"] > 0
+
+
+def test_every_unused_pool_has_a_reduced_cost_and_explain_shows_it() -> None:
+    plan = run_json("optimize", MAIN)
+    used = {(p["site"], p["system"]) for p in plan["placements"]}
+    costs = {(r["site"], r["system"], r["acquisition"]): r for r in plan["reduced_costs"]}
+    assert ("riyadh-expansion", "gb300-nvl72", "buy") in costs
+    assert all((s, h) not in used for s, h, _ in costs)
+    assert all(r["usd_per_unit"] >= 0 for r in costs.values())
+    gb300 = costs[("riyadh-expansion", "gb300-nvl72", "buy")]
+    assert gb300["usd_per_unit"] > 0 and gb300["unit"] == "USD/unit"
+    code, out, _ = run("optimize", MAIN, "--explain", "riyadh-expansion/gb300-nvl72")
+    assert code == 0 and "not used by this plan" in out and "buying it would need" in out
+    part = run_json("optimize", MAIN, "--explain", "riyadh-expansion")
+    assert {r["site"] for r in part["reduced_costs"]} == {"riyadh-expansion"}
+    code, _, err = run("optimize", MAIN, "--explain", "riyadh")
+    assert code == 2 and "no site 'riyadh'" in err and "riyadh-expansion" in err
+
+
+def test_placements_name_their_units() -> None:
+    code, out, _ = run("optimize", MAIN)
+    assert code == 0 and "share of the site's units" in out and "utilization" not in out
+
+
+def test_sweep_prices_every_scenario_on_the_requested_basis(tmp_path: Path) -> None:
+    (tmp_path / "serve.yaml").write_text(
+        "kind: serve\nmodel: llama-3.1-8b\ninput_tokens: 100\noutput_tokens: 1000\n"
+        "interactivity: 30 tokens/s\nrequests_per_second: 10 requests/s\n")
+    (tmp_path / "study.yaml").write_text(
+        "name: basis\nworkload: serve.yaml\ncommand: estimate\n"
+        "hardware: [dgx-h100, gb200-nvl72]\nparameters:\n  - path: votes\n    values: [1, 2]\n")
+    out = tmp_path / "out"
+    code, _, err = run("sweep", str(tmp_path / "study.yaml"), "-o", str(out),
+                       "--cost-basis", "rent", "--format", "csv")
+    assert code == 0, err
+    records = json.loads((out / "results.json").read_text())["scenarios"]
+    status = {r["option"]: r["status"] for r in records}
+    assert status == {"dgx-h100": "ok", "gb200-nvl72": "n/a"}
+    assert all(r["error"] == "no rental price for gb200-nvl72" for r in records
+               if r["option"] == "gb200-nvl72")
+    code, table, _ = run("sweep", str(tmp_path / "study.yaml"), "-o", str(out),
+                         "--cost-basis", "rent")  # resumes: every scenario is recorded
+    assert code == 0 and "cost basis rent" in table.splitlines()[0]
+
+
+def test_a_site_that_only_forwards_samples_is_not_said_to_ship_them() -> None:
+    # Before, at 90 s of verification per sample: "finland-eu: ... ships samples for
+    # verification: 546 TB to riyadh-expansion", though Finland generates none.
+    code, out, _ = run("optimize", MAIN, "--set", "verifier_cpu_seconds=90s")
+    assert code == 0
+    findings = " ".join(out.split("Findings")[1].split("Jobs (")[0].split())
+    for relay in ("finland-eu", "virginia-h100"):
+        line = findings.split(f"{relay}: ")[1].split(". ")[0]
+        assert "generates nothing, forwards samples" in line
+        assert "ships" not in line

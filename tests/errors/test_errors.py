@@ -74,6 +74,10 @@ CASES = [
         "error: cases/unknown_system_in_fleet.yaml:18:17: sites[0].inventory.dgx-h10: unknown "
         "system 'dgx-h10'; did you mean 'dgx-h100'?"),
     validate(
+        "unknown_system_in_prices",
+        "error: cases/unknown_system_in_prices.yaml:19:14: sites[0].prices.dgx-h10: unknown "
+        "system 'dgx-h10'; did you mean 'dgx-h100'?"),
+    validate(
         "unknown_model",
         "error: cases/unknown_model.yaml:3:8: model: unknown model 'llama-3.1-450b'; "
         "did you mean 'llama-3.1-405b'?"),

@@ -187,16 +187,20 @@ def test_binding_link_and_cpu_cores_are_priced() -> None:
     assert found["site_cpu[gpu]"].shadow_price_unit == "USD/core-hour"
 
 
-def test_bottlenecks_are_sorted_largest_first() -> None:
+def test_bottlenecks_are_sorted_by_economic_weight() -> None:
     # a (40 USD/MWh) and c (70 USD/MWh) hold 3 units each, b (100 USD/MWh) the rest:
-    # (100 - 40) x 24 = 1,440 and (100 - 70) x 24 = 720 USD per MW-day, then the work's price
+    # (100 - 40) x 24 = 1,440 and (100 - 70) x 24 = 720 USD per MW-day; 10 % more of their
+    # 30 kW over 36.5 days is worth 1,440 x 0.03 x 36.5 x 0.1 = 157.68 and 78.84 USD. The work
+    # itself weighs most: 10 % more needs one more unit at b, 5,000 + 876 = 5,876 USD.
     sites = (site("a", cap_w=30e3, usd_per_mwh=40.0), site("b", usd_per_mwh=100.0),
              site("c", cap_w=30e3, usd_per_mwh=70.0))
     found = optimize(plan(sites, (train_job(10),))).bottlenecks
-    assert [(b.where, b.kind) for b in found] == [("a", "power"), ("c", "power"),
-                                                  ("train/train", "demand")]
-    assert [b.shadow_price for b in found[:2]] == [pytest.approx(1_440.0),
+    assert [(b.where, b.kind) for b in found] == [("train/train", "demand"), ("a", "power"),
+                                                  ("c", "power")]
+    assert [b.shadow_price for b in found[1:]] == [pytest.approx(1_440.0),
                                                    pytest.approx(720.0)]
+    assert [b.value_of_10_percent for b in found] == [
+        pytest.approx(5_876.0), pytest.approx(157.68), pytest.approx(78.84)]
 
 
 # ---------------------------------------------------------------------------------- time
@@ -395,13 +399,14 @@ def test_to_dict_keys_and_sums(tmp_path: object) -> None:
     assert list(d) == ["schema_version", "status", "objective", "cost_basis", "total_cost_usd",
                        "marginal_cost_usd", "full_economic_cost_usd", "cost_breakdown_usd",
                        "jobs", "placements", "purchases", "rentals", "inventory",
-                       "flows", "sites", "bottlenecks", "roles", "assumptions", "solver"]
+                       "flows", "sites", "bottlenecks", "reduced_costs", "roles", "assumptions",
+                       "solver"]
     assert d["schema_version"] == 1
     assert sum(d["cost_breakdown_usd"].values()) == pytest.approx(d["total_cost_usd"])
     assert set(d["placements"][0]) == {"site", "system", "job", "role", "units", "busy_units",
-                                       "site_units_share"}
+                                       "site_units_share", "utilization"}
     assert set(d["sites"][0]) == {"site", "power_used_w", "power_cap_w", "cpu_cores_used",
-                                  "cpu_cores_available"}
+                                  "cpu_cores_available", "cpu_cores_on_site"}
     assert set(d["solver"]) == {"name", "status", "seconds", "variables", "constraints",
                                 "mip_gap", "method"}
     assert d["solver"]["mip_gap"] is None and d["solver"]["method"] == "simplex"  # an LP
@@ -507,3 +512,67 @@ def test_buy_basis_charges_the_whole_price_and_full_economic_cost_adds_owned_cap
     owned = optimize(plan((site(inventory={"node": 10}, buy={}),), (train_job(10),))).to_dict()
     assert owned["marginal_cost_usd"] == pytest.approx(4_380.0)
     assert owned["full_economic_cost_usd"] == pytest.approx(54_380.0)
+
+
+# ------------------------------------------------------------------ buildable placements
+def test_a_homogeneous_role_runs_on_one_system_type() -> None:
+    # p costs 100k (2,000 USD over T) but only 5 may be bought; q costs 250k (5,000 USD).
+    # Mixed: 5 p + 5 q = 10,000 + 25,000 + 10 x 438 energy = 39,380 USD. One type: 10 q =
+    # 50,000 + 4,380 = 54,380 USD.
+    systems = (system("p", price=100_000.0), system("q"))
+    sites = (site(buy={"p": 5, "q": 100}),)
+    job = train_job(10, systems=("p", "q"))
+    mixed = optimize(plan(sites, (job,), systems=systems))
+    assert mixed.total_cost_usd == pytest.approx(39_380.0)
+    for integer in (False, True):
+        one = optimize(plan(sites, (dataclasses.replace(job, homogeneous=("train",)),),
+                            systems=systems), integer=integer)
+        assert {p.system for p in one.placements} == {"q"}
+        assert one.total_cost_usd == pytest.approx(54_380.0)
+    only_p = dataclasses.replace(job, systems=("p",))
+    with pytest.raises(InfeasibleError):  # 5 units of p cannot do the work of 10
+        optimize(plan(sites, (only_p,), systems=systems))
+
+
+def test_max_sites_limits_the_sites_a_job_holds_units_at() -> None:
+    sites = (site("a", buy={"node": 6}), site("b", region="r2", buy={"node": 6}))
+    job = train_job(10)
+    assert optimize(plan(sites, (dataclasses.replace(job, max_sites=2),))).total_cost_usd == \
+        pytest.approx(54_380.0)
+    with pytest.raises(InfeasibleError):
+        optimize(plan(sites, (dataclasses.replace(job, max_sites=1),)))
+
+
+def test_a_synchronous_job_spanning_sites_puts_its_gradients_on_the_link() -> None:
+    # 10 units needed, 6 per site: the job spans a and b. 1 TB of gradients goes from the
+    # site off the hub to the hub and 1 TB of weights back: 2 TB x 0.01 USD/GB = 20 USD.
+    sites = (site("a", buy={"node": 6}), site("b", region="r2", buy={"node": 6}))
+    job = dataclasses.replace(train_job(10), sync_bytes=1e12)
+    fast = (LinkInput("a", "b", 1e9, 0.01, 1e-11),)
+    for integer in (False, True):
+        sol = optimize(plan(sites, (job,), links=fast), integer=integer)
+        kinds = {f.kind: f.bytes for f in sol.flows}
+        assert kinds == {"gradients": pytest.approx(1e12), "weights": pytest.approx(1e12)}
+        assert sol.cost_breakdown_usd["egress"] == pytest.approx(20.0)
+        assert sol.total_cost_usd == pytest.approx(54_400.0)
+    # 1 TB over T = 3.15e6 s needs 317 kB/s each way; a 100 kB/s link cannot carry it
+    slow = (LinkInput("a", "b", 1e5, 0.01, 1e-11),)
+    with pytest.raises(InfeasibleError):
+        optimize(plan(sites, (job,), links=slow))
+
+
+def test_cost_to_completion_holds_units_for_the_finish_time() -> None:
+    # 100 units may be bought; the job needs 10 for the horizon, so it runs 10x faster and
+    # finishes at T / 10. Own basis: 100 x (5,000 + 438) USD over T, held T / 10: 54,380 USD.
+    # Buy basis: the 100 purchases are paid whole (25M USD) plus energy for T / 10 (4,380 USD).
+    inputs = plan((site(buy={"node": 100}),), (train_job(10),))
+    owned = optimize(inputs, objective="time")
+    (job,) = owned.jobs
+    assert job.progress == pytest.approx(10.0) and job.finish_s == pytest.approx(T / 10)
+    assert job.cost_to_completion_usd == pytest.approx(54_380.0)
+    bought = optimize(dataclasses.replace(inputs, cost_basis="buy"), objective="time")
+    assert bought.jobs[0].cost_to_completion_usd == pytest.approx(25_004_380.0)
+    # the cost objective finishes on the deadline at the plan's cost
+    cheapest = optimize(inputs)
+    assert cheapest.jobs[0].finish_s == pytest.approx(T)
+    assert cheapest.jobs[0].cost_to_completion_usd == pytest.approx(cheapest.total_cost_usd)

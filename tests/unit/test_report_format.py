@@ -26,6 +26,7 @@ from planner.report.fmt import format_value
         ("usd_per_million_tokens", 4.49, "4.49 USD/Mtok"),
         ("generation_time_share", 0.71, "71.0%"),
         ("utilization", 1.0, "100.0%"),
+        ("site_units_share", 0.25, "25.0%"),
         ("bytes", 20.4e12, "20.4 TB"),
         ("samples", 40.96e9, "40.96B"),
         ("max_batch", 72, "72"),
@@ -57,10 +58,12 @@ PLAN = {
 
 def test_findings_name_the_cpu_short_site_its_shipping_and_purchases() -> None:
     lines = plan_findings(PLAN)
-    assert lines[0] == ("indiana: verifier CPU cores are all in use (9,600 of 9,600); generating "
-                        "on 100.0 trn2-rainier (6 CPU cores per accelerator); ships samples for "
-                        "verification: 20 TB to texas.")
-    assert any(line.startswith("buy 12.0 cpu-server at riyadh (420k USD capital") for line in lines)
+    assert lines[0] == ("indiana: verifier CPU cores are all in use (9,600 cores busy of 9,600 "
+                        "on the units switched on); generating on 100.0 units of trn2-rainier "
+                        "(6 CPU cores per accelerator); ships its samples for verification: "
+                        "20 TB to texas.")
+    assert any(line.startswith("buy 12.0 units of cpu-server at riyadh (420k USD capital")
+               for line in lines)
     assert any(line.startswith("cpu binds at indiana") for line in lines)
     assert not any("work[rl,generate]" in line for line in lines)  # demand rows are not advice
 
