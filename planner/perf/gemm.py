@@ -1,77 +1,92 @@
 """Measured GEMM ceilings: the fraction of a tensor format's dense peak large matmuls reach.
 
 Vendor peaks are not reachable; the best a perfectly shaped large GEMM reaches is the "maximum
-achievable matmul FLOPS" (MAMF) of S. Bekman's ml-engineering benchmarks
-(https://github.com/stas00/ml-engineering, ``compute/accelerator/README.md``, MAMF comparison
-table, and its H200 -> B200 upgrade guide), measured with ``mamf-finder.py``:
-
-=============  ======  =====================================  ======
-accelerator    format  MAMF / theoretical TFLOPS              ratio
-=============  ======  =====================================  ======
-A100 SXM       BF16    267.9 / 312                            0.859
-H100/H200 SXM  BF16    794.5 / 989                            0.803
-H100/H200     FP8     1,608.6 / 1,979 (cuBLASLt, see below)  0.813
-B200 SXM       BF16    1,745.0 / 2,250                        0.776
-B200 SXM       FP8     3,432.5 / 4,500                        0.763
-B200 SXM       NVFP4   6,624 / 9,000 (torch 2.14, 2026-10)    0.736
-MI300X         BF16    781.9 / 1,300                          0.601
-=============  ======  =====================================  ======
-
-Hopper's FP8 figure is a direct cuBLASLt FP8 E4M3 8,192³ GEMM (BF16 output, FP32 accumulate):
-1,599-1,630 TFLOPS, mean 1,608.6, over 16 GPUs (cuBLASLt FP8 cross-check report, 2026-05-24,
-https://gitea.d-robotics.cc/han.zhao/test_gpu_scripts, ``reports_cublaslt_fp8_crosscheck_
-20260524.md``). The same report measures PyTorch's ``_scaled_mm`` path at 1,170-1,180 TFLOPS on
-the same GPUs, which is why the MAMF table's FP8 figure for H200 (1,453.4 with torch) is not
-used: Transformer Engine calls cuBLASLt directly.
-
-A generation's figures stand for its variants (H800 and GH200 with H100; GB200's and GB300's
-Blackwell GPUs with B200) and, where a format was not measured, the nearest measured one of the
-same generation does (B200's FP8 for MXFP8). Accelerators with no measurement take the H100
-figures, so they behave as the calibrated reference. The training model multiplies these
-ceilings by one calibrated ``training_matmul``: the fraction of the ceiling a whole layer's
-kernels reach.
+achievable matmul FLOPS" (MAMF). The measurements, each with its source, are data in
+``planner/perf/data/gemm_ceilings.yaml`` (A100 0.859, H100/H200 0.803 in BF16 and 0.813 in FP8, B200
+0.776 in BF16, 0.763 in FP8 and 0.736 in NVFP4, MI300X 0.601). A generation's figures stand for
+every accelerator whose catalog name contains one of its names as a word; an unmeasured format
+of a measured generation takes its BF16 figure (no penalty assumed); accelerators of no listed
+generation take the reference generation's, so they behave as the calibrated reference. The
+training model multiplies these ceilings by one calibrated ``training_matmul``: the fraction of
+the ceiling a whole layer's kernels reach.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from pathlib import Path
+
+from pydantic import Field, model_validator
 
 from planner.catalog.schema import Precision
+from planner.schema import ComputeRate, StrictModel, validate_document
+from planner.yamlio import load_document
 
-__all__ = ["REFERENCE", "gemm_ceiling", "generation"]
+__all__ = ["CEILINGS_FILE", "DATA_DIR", "Ceilings", "gemm_ceiling", "generation", "load_ceilings"]
 
-_CEILINGS: dict[str, dict[Precision, float]] = {
-    "ampere": {Precision.BF16: 267.9 / 312},
-    "hopper": {Precision.BF16: 794.5 / 989, Precision.FP8: 1608.6 / 1979},
-    "blackwell": {Precision.BF16: 1745.0 / 2250, Precision.FP8: 3432.5 / 4500,
-                  Precision.FP4: 6624 / 9000},
-    "cdna3": {Precision.BF16: 781.9 / 1300},
-}
-REFERENCE = "hopper"
-
-_GENERATIONS = (
-    (re.compile(r"\bA100\b"), "ampere"),
-    (re.compile(r"\b(GH200|H100|H200|H800|H20)\b"), "hopper"),
-    (re.compile(r"\b(GB200|GB300|B200|B300)\b"), "blackwell"),
-    (re.compile(r"\bMI300X\b"), "cdna3"),
-)
+CEILINGS_FILE = "gemm_ceilings.yaml"
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
-def generation(accelerator_name: str) -> str:
+class Measurement(StrictModel):
+    """One measured GEMM rate against the dense peak it is a fraction of."""
+
+    measured: ComputeRate
+    peak: ComputeRate
+    source: str = Field(min_length=1)
+
+    @property
+    def ratio(self) -> float:
+        """Measured over peak."""
+        return self.measured / self.peak
+
+
+class Generation(StrictModel):
+    """An accelerator generation and its measured ceilings by format."""
+
+    name: str
+    names: list[str] = Field(min_length=1)
+    bf16: Measurement
+    fp8: Measurement | None = None
+    fp4: Measurement | None = None
+
+
+class Ceilings(StrictModel):
+    """The file ``planner/perf/data/gemm_ceilings.yaml``."""
+
+    reference: str
+    generations: list[Generation] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _reference_is_listed(self) -> Ceilings:
+        if self.reference not in {g.name for g in self.generations}:
+            raise ValueError(f"reference {self.reference!r} is not one of the generations")
+        return self
+
+
+def load_ceilings(folder: Path | None = None) -> Ceilings:
+    """Read and validate the ceilings file of a folder (the bundled one if None)."""
+    return _read(str((folder or DATA_DIR).resolve() / CEILINGS_FILE))
+
+
+@functools.lru_cache(maxsize=8)
+def _read(path: str) -> Ceilings:
+    return validate_document(Ceilings, load_document(path))
+
+
+def generation(accelerator_name: str, ceilings: Ceilings | None = None) -> Generation:
     """The measured generation an accelerator belongs to (the reference when unknown)."""
-    for pattern, name in _GENERATIONS:
-        if pattern.search(accelerator_name):
-            return name
-    return REFERENCE
+    table = ceilings or load_ceilings()
+    for entry in table.generations:
+        if any(re.search(rf"\b{re.escape(name)}\b", accelerator_name) for name in entry.names):
+            return entry
+    return next(g for g in table.generations if g.name == table.reference)
 
 
-def gemm_ceiling(accelerator_name: str, precision: Precision) -> float:
-    """Measured fraction of the dense peak at ``precision`` that large GEMMs reach.
-
-    16-bit formats share the BF16 figure; an unmeasured low-precision format of a measured
-    generation takes its BF16 figure (no penalty assumed); unknown accelerators the reference's.
-    """
-    table = _CEILINGS[generation(accelerator_name)]
-    if precision in table:
-        return table[precision]
-    return table[Precision.BF16]
+def gemm_ceiling(accelerator_name: str, precision: Precision,
+                 ceilings: Ceilings | None = None) -> float:
+    """Measured fraction of the dense peak at ``precision`` that large GEMMs reach."""
+    entry = generation(accelerator_name, ceilings)
+    measured = {Precision.FP8: entry.fp8, Precision.FP4: entry.fp4}.get(precision)
+    return (measured or entry.bf16).ratio

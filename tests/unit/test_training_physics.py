@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from planner.catalog.load import load_catalog
 from planner.catalog.schema import Precision
+from planner.errors import InputError
 from planner.perf import comm
-from planner.perf.gemm import gemm_ceiling
+from planner.perf.gemm import gemm_ceiling, load_ceilings
 from planner.perf.precision import recipe, resolve_alias
 from planner.perf.training import (
     Plan,
@@ -279,3 +281,24 @@ def test_low_precision_recipes_gather_cast_weights() -> None:
     plan = Plan(tp=4, pp=8, dp=2, microbatch=1)
     ratio = dp_time_s(fp8, plan, 1) / dp_time_s(bf16, plan, 1)
     assert ratio == pytest.approx((4 + 1) / (4 + 2))
+
+
+def test_ceilings_file_is_sourced_and_another_folder_can_replace_it(tmp_path: Path) -> None:
+    table = load_ceilings()
+    assert table.reference == "hopper"
+    assert all(m.source for g in table.generations
+               for m in (g.bf16, g.fp8, g.fp4) if m is not None)
+    # a folder with its own file is read instead
+    (tmp_path / "gemm_ceilings.yaml").write_text(
+        "reference: x\ngenerations:\n  - name: x\n    names: [X1]\n"
+        "    bf16: {measured: 50 TFLOPS, peak: 100 TFLOPS, source: test}\n", encoding="utf-8")
+    assert gemm_ceiling("X1 card", Precision.FP8, load_ceilings(tmp_path)) == 0.5
+    assert gemm_ceiling("Y2 card", Precision.BF16, load_ceilings(tmp_path)) == 0.5
+
+
+def test_a_ceilings_file_without_its_reference_is_an_input_error(tmp_path: Path) -> None:
+    (tmp_path / "gemm_ceilings.yaml").write_text(
+        "reference: nope\ngenerations:\n  - name: x\n    names: [X1]\n"
+        "    bf16: {measured: 50 TFLOPS, peak: 100 TFLOPS, source: test}\n", encoding="utf-8")
+    with pytest.raises(InputError, match="reference 'nope'"):
+        load_ceilings(tmp_path)
