@@ -90,13 +90,14 @@ def test_rent_without_a_rental_price_is_an_error_or_na_never_a_switch() -> None:
     assert h100["details"]["unit_usd_per_s"] == pytest.approx(
         load_catalog().systems["dgx-h100"].rental.price)  # type: ignore[union-attr]
     # optimize on the rent basis acquires by renting only, systems with a rental price only
-    plan = run_json("optimize", MAIN, "--objective", "time", "--cost-basis", "rent")
+    # (a 20-day deadline needs more than the owned units, so something must be rented)
+    plan = run_json("optimize", MAIN, "--cost-basis", "rent", "--set", "deadline=20 days")
     assert plan["cost_basis"] == "rent" and plan["purchases"] == [] and plan["rentals"]
     systems = load_catalog().systems
     for r in plan["rentals"]:
         rental = systems[r["system"]].rental
         assert rental is not None
-        assert r["cost_usd"] == pytest.approx(r["units"] * rental.price * 60 * 86400)
+        assert r["cost_usd"] == pytest.approx(r["units"] * rental.price * 20 * 86400)
 
 
 def test_optimize_headline_shows_marginal_and_full_economic_cost() -> None:
