@@ -331,20 +331,32 @@ def test_nothing_served_has_no_cost_per_token() -> None:
     assert result.to_dict()["usd_per_million_tokens"] is None
 
 
-def test_prefill_shares_the_unit_time() -> None:
-    # unit-seconds per request = 2,000 / decode rate + 1,000 / prefill rate
-    result = estimate_serving(serve(), model(), system())
-    seconds = (2000 / result.decode.tokens_per_s_per_unit
-               + 1000 / result.prefill_tokens_per_s_per_unit)
-    assert result.tokens_per_s_per_unit == pytest.approx(2000 / seconds)
-    assert result.requests_per_s_per_unit == pytest.approx(1 / seconds)
+def test_colocated_prefill_rides_in_the_decode_step() -> None:
+    # chunked prefill: 1,000 prompt tokens over 2,000 output tokens = 0.5 per sequence per step;
+    # the step's matmul term grows by that share, the weight reads do not
+    spec = serve(disaggregated=False, interactivity="0 tokens/s")
+    result = estimate_serving(spec, model(), system())
+    alone = decode_capacity(model(), system(), weights_precision=Precision.FP8,
+                            kv_precision=Precision.BF16, compute_precision=Precision.FP8,
+                            context_tokens=2000, interactivity=None, assumptions=DEFAULTS,
+                            layouts=(result.decode.layout,))
+    assert result.deployment.disaggregated is False
+    assert result.requests_per_s_per_unit == pytest.approx(result.tokens_per_s_per_unit / 2000)
+    assert result.decode.max_batch == alone.max_batch  # same KV per sequence
+    assert result.decode.step_time_s > alone.step_time_s
+    back_to_back = 2000 / (2000 / alone.tokens_per_s_per_unit
+                           + 1000 / result.prefill_tokens_per_s_per_unit)
+    assert result.tokens_per_s_per_unit > back_to_back
 
 
-def test_average_context_allows_a_larger_batch() -> None:
-    final = estimate_serving(serve(), model(), system())
-    average = estimate_serving(serve(), model(), system(), context_mode="average")
+def test_average_context_is_the_default_and_allows_a_larger_batch() -> None:
+    final = estimate_serving(serve(), model(), system(), context_mode="final")
+    average = estimate_serving(serve(), model(), system())
     assert average.context_tokens == 2000 and final.context_tokens == 3000
+    assert average.context_mode == "average"
     assert average.decode.max_batch > final.decode.max_batch
+    pinned = estimate_serving(serve(decode_context="final"), model(), system())
+    assert pinned.context_tokens == 3000
 
 
 def test_overrides_apply_and_unknown_names_are_rejected() -> None:
