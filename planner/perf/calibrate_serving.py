@@ -2,9 +2,11 @@
 
 Each case is an offline (maximum-throughput) run: every request is queued at once, so the server
 decodes at the largest batch that fits in HBM, with no interactivity target. The model predicts
-output tokens/s per accelerator with :func:`offline_tokens_per_s_per_accelerator`: decode at
-the average context (input + output/2, what a continuously batched server holds on average),
-prefill time-shared on the same replica, and the calibrated :data:`serving.DEFAULTS`.
+output tokens/s per accelerator with :func:`offline_tokens_per_s_per_accelerator`, which calls
+:func:`planner.perf.serving.estimate_serving` on workloads/calibration/offline.yaml with the
+case's ``--set`` overrides, exactly as ``planner estimate`` does (the command is in each case's
+note): decode at the mean context (input + output/2), prompts chunked into the decode steps,
+and the calibrated :data:`serving.DEFAULTS`.
 
 Sources (reference/measurements.md):
 
@@ -27,14 +29,15 @@ factors shared by all systems and lengths; it ignores kernel-level effects (atte
 efficiency at long context, scheduling gaps, CUDA-graph padding, power capping), so errors of
 10-25% are expected and 30% flags a structural miss rather than noise.
 
-Result with the defaults: mean absolute error 7.5%, worst case 19% (11.9% and 24% with one
-compute factor for every precision). The compute efficiency is ``compute`` times a relative
-factor per precision, FIXED from kernel measurements and not fitted here: FP8 0.914 (H200 GEMM,
-measured in this project), FP4 0.718 (published B200 NVFP4 GEMM); only ``compute`` was re-fitted
-(0.475 -> 0.61, the minimum of the mean error; refitting memory_bandwidth and scale_up as well
-gains under one point). What remains: decode-heavy rows (128/2048) over-predicted by 5-19% on
-every system, long-context Hopper rows (5000/500, 20000/2000) under-predicted by 11-18%.
-"""
+Result with the defaults: mean absolute error 6.7%, worst case 19% through the estimate path
+(chunked prefill, decode at the mean context); 7.5% when the factors were fitted with prefill
+run back to back (11.9% and 24% with one compute factor for every precision). The compute
+efficiency is ``compute`` times a relative factor per precision, FIXED from kernel measurements
+and not fitted here: FP8 0.914 (H200 GEMM, measured in this project), FP4 0.718 (published B200
+NVFP4 GEMM); only ``compute`` was re-fitted (0.475 -> 0.61, the minimum of the mean error;
+refitting memory_bandwidth and scale_up as well gains under one point). What remains: decode-
+heavy rows (128/2048) over-predicted by 5-19% on every system, long-context Hopper rows
+(5000/500, 20000/2000) under-predicted by 11-18%."""
 
 from __future__ import annotations
 
@@ -182,7 +185,8 @@ def _case(run: OfflineRun, model: ModelSpec, system: System,
             f"weights and math, {run.kv_precision} KV, {layout}, offline; "
             f"{estimate_command(run)}")
     return CalibrationCase(run.name, "output tokens/s per accelerator", "tokens/s",
-                           run.published_per_accelerator, predicted, TOLERANCE, run.source, note)
+                           run.published_per_accelerator, predicted, TOLERANCE, run.source, note,
+                           "offline")
 
 
 def _load_models(ids: set[str]) -> dict[str, ModelSpec]:

@@ -94,8 +94,8 @@ _CAL = ("calibrated jointly with compute and scale_up on the 28 offline cases of
         "planner.perf.calibrate_serving: MLPerf Inference Llama 2 70B Offline (v4.1 H100/H200, "
         "v5.1 B200/GB200) and TensorRT-LLM Llama 3.1 405B throughput tables "
         "(reference/measurements.md V7, V8), with the per-precision relative factors fixed at "
-        "their kernel measurements; mean absolute error 7.5%, worst case "
-        "19%")
+        "their kernel measurements; mean absolute error 7.5% with prefill run back to back, "
+        "6.7% (worst 19%) through the estimate path with chunked prefill")
 
 DEFAULTS: dict[str, Assumption] = {
     "memory_bandwidth": Assumption(
@@ -458,6 +458,8 @@ class _Inputs:
     peak_flops: float
     assumptions: Mapping[str, Assumption]
     compute_efficiency: float
+    kv_precision: Precision = Precision.BF16
+    compute_precision: Precision = Precision.BF16
 
     def eff(self, name: str) -> float:
         """A named assumption's value."""
@@ -701,7 +703,8 @@ def _inputs(model: ModelSpec, system: System, weights_precision: Precision,
     return _Inputs(arch, system, weights_bytes(arch, BYTES_PER_ELEMENT[weights_precision]),
                    kv_bytes_per_token(arch, BYTES_PER_ELEMENT[kv_precision]),
                    _peak(system, compute_precision), assumptions,
-                   compute_efficiency(assumptions, compute_precision))
+                   compute_efficiency(assumptions, compute_precision), kv_precision,
+                   compute_precision)
 
 
 def decode_step_s(model: ModelSpec, system: System, *, batch: float, context_tokens: float,

@@ -17,6 +17,8 @@ from planner.perf.serving import (
     Layout,
     _Inputs,
     _Limits,
+    compute_efficiency,
+    compute_precision_for,
     kv_replication,
 )
 from planner.perf.serving_moe import (
@@ -35,6 +37,7 @@ from planner.workload.params import (
     decode_attention_flops_per_token,
     routed_expert_split,
 )
+from planner.workload.schema import AttentionKind
 
 __all__ = ["ep_parts", "ep_prefill_tokens_per_s_per_unit", "ep_ttft_s", "evaluate_ep"]
 
@@ -51,7 +54,7 @@ def ep_parts(inp: _Inputs, layout: Layout) -> tuple[EpModel, EpHardware, EpFacto
     params = count_params(arch)
     bytes_per_param = inp.weights_bytes / params.total
     routed_bytes = split.routed_total * bytes_per_param
-    precision = _math_precision(inp)
+    precision = inp.compute_precision
     model = EpModel(
         dense_weight_bytes=inp.weights_bytes - routed_bytes, routed_weight_bytes=routed_bytes,
         dense_flops=2.0 * (params.matmul_active - split.routed_active),
@@ -64,7 +67,7 @@ def ep_parts(inp: _Inputs, layout: Layout) -> tuple[EpModel, EpHardware, EpFacto
         node_limit=arch.moe.node_limit if arch.moe else None)
     achieved = inp.peak_flops * inp.compute_efficiency
     hardware = EpHardware(
-        gemm_flops=achieved, attention_flops=achieved,
+        gemm_flops=achieved, attention_flops=_attention_flops(inp),
         hbm_bandwidth=system.accelerator.hbm_bandwidth * inp.eff("memory_bandwidth"),
         hbm_capacity=system.accelerator.hbm_capacity,
         scale_up_bandwidth=system.scale_up.bandwidth / 2.0 * inp.eff("scale_up"),
@@ -76,13 +79,18 @@ def ep_parts(inp: _Inputs, layout: Layout) -> tuple[EpModel, EpHardware, EpFacto
     return model, hardware, factors
 
 
-def _math_precision(inp: _Inputs) -> Precision:
-    """The tensor mode whose peak ``inp`` carries (FP8, FP4 or BF16)."""
-    peaks = inp.system.accelerator.peak_flops
-    for precision in (Precision.FP4, Precision.FP8):
-        if peaks.at(precision) == inp.peak_flops:
-            return precision
-    return Precision.BF16
+def _attention_flops(inp: _Inputs) -> float:
+    """Achieved attention FLOP/s: MLA kernels multiply the cached latent as stored, so they run
+    at the KV cache's tensor mode (FlashMLA: BF16; FP8 with an FP8 cache, SGLang's "FP8
+    attention", https://lmsys.org/blog/2025-09-25-gb200-part-2), never below BF16; other
+    attention at the matmul precision, as in :mod:`planner.perf.serving`."""
+    if inp.arch.attention is not AttentionKind.MLA:
+        return inp.peak_flops * inp.compute_efficiency
+    wanted = inp.kv_precision if inp.kv_precision in (Precision.FP8, Precision.FP4) \
+        else Precision.BF16
+    precision = compute_precision_for(inp.system, wanted)
+    peak = inp.system.accelerator.peak_flops.at(precision) or inp.peak_flops
+    return peak * compute_efficiency(inp.assumptions, precision)
 
 
 def evaluate_ep(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
@@ -107,7 +115,8 @@ def evaluate_ep(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
                                    kv_store_scale=lim.kv_store_scale)
     slo_batch = (largest_batch_within(step, lim.target_step_s, math.inf)
                  if lim.target_step_s > 0 else math.inf)
-    chosen = min(memory_batch, slo_batch) if lim.enforce_memory else slo_batch
+    cap = inp.eff("ep_max_batch_per_rank") * layout.tp
+    chosen = min(memory_batch, slo_batch, cap) if lim.enforce_memory else min(slo_batch, cap)
     if not math.isfinite(chosen):
         chosen = memory_batch
     batch = math.floor(chosen + _EPS) if memory_batch >= 1 or not lim.enforce_memory else 0
@@ -115,12 +124,12 @@ def evaluate_ep(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
                            context=lim.context_tokens, decode_attention_flops=decode_attention,
                            prefill_per_seq=prefill_per_seq,
                            prefill_attention_flops=prefill_attention)
-    if memory_batch < 1 or (lim.target_step_s > 0 and memory_batch < slo_batch):
+    bound = Bound(point.bound)
+    if memory_batch < 1:
         bound = Bound.HBM_CAPACITY
-    else:
-        bound = Bound(point.bound)
-        if lim.target_step_s <= 0 and bound is Bound.MEMORY_BANDWIDTH:
-            bound = Bound.HBM_CAPACITY
+    elif memory_batch <= min(cap, slo_batch) and (
+            lim.target_step_s > 0 or bound is Bound.MEMORY_BANDWIDTH):
+        bound = Bound.HBM_CAPACITY  # HBM sets the batch (cap and SLO: the regime is reported)
     per_accelerator = batch / layout.tp / point.step_s
     per_unit = per_accelerator * inp.system.accelerators
     weights = (model.dense_weight_bytes / layout.tp

@@ -58,7 +58,7 @@ __all__ = [
 
 MOE_DEFAULTS: dict[str, Assumption] = {
     "ep_overlap": Assumption(
-        "ep_overlap", 0.5,
+        "ep_overlap", 0.35,
         "calibrated on the fit set of planner.perf.calibrate_moe (SGLang's 96-H100 prefill and "
         "decode, https://lmsys.org/blog/2025-05-05-large-scale-ep); the mechanism is two-batch "
         "overlap: DeepSeek's inference-system overview (https://github.com/deepseek-ai/"
@@ -79,6 +79,14 @@ MOE_DEFAULTS: dict[str, Assumption] = {
         "published: DeepSeek's inference-system overview deploys 32 redundant experts per "
         "layer besides the 256 routed ones (prefill: 9 routed experts per GPU on EP32 = 288)",
         "extra routed-expert replicas per MoE layer, as a fraction of E (memory and reads)"),
+    "ep_max_batch_per_rank": Assumption(
+        "ep_max_batch_per_rank", 128.0,
+        "published: DeepSeek's profiled decode runs 128 requests per GPU on EP128 "
+        "(https://github.com/deepseek-ai/profile-data), and DeepEP's low-latency kernels are "
+        "sized by num_max_dispatch_tokens_per_rank (128 in its examples and in SGLang's "
+        "SGLANG_DEEPEP_NUM_MAX_DISPATCH_TOKENS_PER_RANK default); decode CUDA graphs are "
+        "captured up to it",
+        "most sequences one expert-parallel decode rank steps at once (the dispatch buffer)"),
     "ep_network": Assumption(
         "ep_network", 0.85,
         "published: DeepEP (https://github.com/deepseek-ai/DeepEP) measures 43-58 GB/s of RDMA "

@@ -197,16 +197,59 @@ def _ttft(work: _Work, load: float, service_s: float, fixed_s: float) -> float |
     return total if math.isfinite(total) else None
 
 
+# Step-time limits tried for the batch (halvings of the TPOT/interactivity limit, or of the
+# offline step): a smaller batch shortens the step a queued prompt waits for.
+_BATCH_STEPS = 10
+
+
+def _batch_formation(spec: Serve, model: ModelSpec, system: System, precision: Precision,
+                     assumptions: Mapping[str, Assumption], work: _Work,
+                     chunk: PrefillChunk | None, layouts: tuple[Layout, ...] | None
+                     ) -> tuple[DecodeCapacity, float, float]:
+    """(decode point, prefill service time, load) of a colocated pool.
+
+    A continuously batched server admits a queued prompt at the next step boundary and runs it
+    in that step, so a prompt's service is the longer of its own prefill and one step: a
+    larger batch serves more tokens per step but makes prompts wait longer. With a TTFT limit
+    the batch is chosen among step-time limits halving from the largest (the TPOT limit, or
+    the offline step) for the most tokens/s at the load the TTFT limit allows.
+    """
+    best = _decode(spec, model, system, precision, assumptions, work, chunk, layouts)
+    if best.tokens_per_s_per_unit <= 0:
+        return best, 0.0, 0.0
+    single = _single_prompt_s(model, system, best.layout, spec, precision, assumptions, work)
+    if work.ttft is None:
+        return best, max(single, best.step_time_s), 1.0
+    options = []
+    limit = best.step_time_s
+    for _ in range(_BATCH_STEPS):
+        point = best if limit == best.step_time_s else _decode(
+            spec, model, system, precision, assumptions,
+            _replace_step(work, limit), chunk, (best.layout,))
+        if point.max_batch < 1:
+            break
+        service = max(single, point.step_time_s)
+        load = _load(work, service, point.step_time_s)
+        options.append((point.tokens_per_s_per_unit * load, point, service, load))
+        limit /= 2.0
+    _, point, service, load = max(options, key=lambda o: o[0])
+    return point, service, load
+
+
+def _replace_step(work: _Work, step_s: float) -> _Work:
+    return _Work(work.prompt, work.computed, work.attention_prompt, work.generated,
+                 work.context, step_s, work.ttft, work.tpot)
+
+
 def colocated(spec: Serve, model: ModelSpec, system: System, precision: Precision,
               assumptions: Mapping[str, Assumption], work: _Work) -> Deployment:
     """One pool: decode steps that carry chunked prefill, queued at the TTFT limit."""
     layouts = _pins(spec.layout.decode, model, system)
     chunk = (PrefillChunk(work.computed / work.generated, work.attention_prompt / 2.0)
              if work.computed > 0 and work.generated > 0 else None)
-    decode = _decode(spec, model, system, precision, assumptions, work, chunk, layouts)
+    decode, service, load = _batch_formation(spec, model, system, precision, assumptions, work,
+                                             chunk, layouts)
     alone = _decode(spec, model, system, precision, assumptions, work, None, (decode.layout,))
-    service = _single_prompt_s(model, system, decode.layout, spec, precision, assumptions, work)
-    load = _load(work, service, decode.step_time_s) if decode.tokens_per_s_per_unit > 0 else 0.0
     rate = decode.tokens_per_s_per_unit * load
     unit_s = work.generated / rate if rate > 0 else math.inf
     _, prefill_only = best_prefill_layout(
