@@ -225,9 +225,9 @@ class Serve(_Workload):
     duration: Duration = 30 * 86400.0
     memory_reserve: Fraction = 0.05
     enforce_memory: bool = True
-    ttft: Duration | LatencyTarget | None = Field(
+    ttft: LatencyTarget | None = Field(
         None, description="time-to-first-token limit; a plain duration is a p99 limit")
-    tpot: Duration | LatencyTarget | None = Field(
+    tpot: LatencyTarget | None = Field(
         None, description="time-per-output-token limit; a plain duration is a p99 limit")
     prefix_cache_hit_fraction: Fraction = Field(
         0.0, description="share of input tokens served from a prefix cache (no prefill compute)")
@@ -239,19 +239,24 @@ class Serve(_Workload):
         "server holds (input + output/2), or the final length (input + output), the source "
         "article's")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_limits_are_p99(cls, data: object) -> object:
+        """``ttft: 2 s`` means ``ttft: {p99: 2 s}`` (likewise ``tpot``)."""
+        if isinstance(data, dict):
+            for name in ("ttft", "tpot"):
+                value = data.get(name)
+                if value is not None and not isinstance(value, dict | LatencyTarget):
+                    data = {**data, name: {"p99": value}}
+        return data
+
     def ttft_target(self) -> LatencyTarget | None:
-        """The time-to-first-token limit with its percentile (plain durations are p99)."""
-        return _target(self.ttft)
+        """The time-to-first-token limit with its percentile."""
+        return self.ttft
 
     def tpot_target(self) -> LatencyTarget | None:
-        """The time-per-output-token limit with its percentile (plain durations are p99)."""
-        return _target(self.tpot)
-
-
-def _target(value: float | LatencyTarget | None) -> LatencyTarget | None:
-    if value is None or isinstance(value, LatencyTarget):
-        return value
-    return LatencyTarget.model_construct(p99=float(value))
+        """The time-per-output-token limit with its percentile."""
+        return self.tpot
 
 
 class RewardModel(StrictModel):
