@@ -791,13 +791,30 @@ def best_prefill_layout(model: ModelSpec, system: System, *, precision: Precisio
                         memory_reserve: float = 0.05) -> tuple[Layout, float]:
     """The layout with the most prompt tokens/s per unit, and that rate (tensor-parallel and,
     for MoE models, expert-parallel candidates, or the pinned ``layouts``)."""
-    inp = _inputs(model, system, weights_precision, kv_precision, precision, assumptions)
-    options = list(layouts) if layouts is not None else (
-        candidate_layouts(inp.arch, system) + ep_layouts(inp.arch, system))
-    rated = [(lay, _prefill_rate(inp, lay, prompt_tokens, memory_reserve)) for lay in options]
-    fitting = [item for item in rated if item[1] > 0 and item[0].pp == 1] or \
-        [item for item in rated if item[1] > 0] or rated[-1:]
+    fitting = prefill_options(model, system, precision=precision,
+                              weights_precision=weights_precision, kv_precision=kv_precision,
+                              prompt_tokens=prompt_tokens, assumptions=assumptions,
+                              layouts=layouts, memory_reserve=memory_reserve)
     return max(fitting, key=lambda item: (item[1], -item[0].group_size))
+
+
+def prefill_options(model: ModelSpec, system: System, *, precision: Precision,
+                    weights_precision: Precision, kv_precision: Precision,
+                    prompt_tokens: float, assumptions: Mapping[str, Assumption],
+                    layouts: tuple[Layout, ...] | None = None,
+                    memory_reserve: float = 0.05) -> list[tuple[Layout, float]]:
+    """Every candidate prefill layout that fits with its prompt tokens/s per unit (pipeline
+    layouts only when nothing else fits; the last candidate, at rate 0, when none does)."""
+    inp = _inputs(model, system, weights_precision, kv_precision, precision, assumptions)
+    options = list(layouts) if layouts is not None else all_layouts(inp.arch, system)
+    rated = [(lay, _prefill_rate(inp, lay, prompt_tokens, memory_reserve)) for lay in options]
+    return [item for item in rated if item[1] > 0 and item[0].pp == 1] or \
+        [item for item in rated if item[1] > 0] or rated[-1:]
+
+
+def all_layouts(arch: Architecture, system: System) -> list[Layout]:
+    """Tensor/pipeline candidates and, for an MoE model, the expert-parallel ones."""
+    return candidate_layouts(arch, system) + ep_layouts(arch, system)
 
 
 def prefill_tokens_per_s_per_unit(model: ModelSpec, system: System, *, precision: Precision,

@@ -42,9 +42,11 @@ from planner.perf.serving import (
     DecodeCapacity,
     Layout,
     PrefillChunk,
+    all_layouts,
     best_prefill_layout,
     decode_capacity,
     pinned_layouts,
+    prefill_options,
     time_to_first_token_s,
 )
 from planner.workload.schema import LatencyTarget, ModelSpec, PoolLayout, Serve
@@ -247,8 +249,15 @@ def colocated(spec: Serve, model: ModelSpec, system: System, precision: Precisio
     layouts = _pins(spec.layout.decode, model, system)
     chunk = (PrefillChunk(work.computed / work.generated, work.attention_prompt / 2.0)
              if work.computed > 0 and work.generated > 0 else None)
-    decode, service, load = _batch_formation(spec, model, system, precision, assumptions, work,
-                                             chunk, layouts)
+    if work.ttft is None:
+        decode, service, load = _batch_formation(spec, model, system, precision, assumptions,
+                                                 work, chunk, layouts)
+    else:  # the layout that serves most at the TTFT limit, not the fastest offline
+        candidates = layouts or tuple(all_layouts(model.architecture, system))
+        formed = [_batch_formation(spec, model, system, precision, assumptions, work, chunk,
+                                   (layout,)) for layout in candidates]
+        fitting = [f for f in formed if f[0].max_batch_memory >= 1] or formed
+        decode, service, load = max(fitting, key=lambda f: f[0].tokens_per_s_per_unit * f[2])
     alone = _decode(spec, model, system, precision, assumptions, work, None, (decode.layout,))
     rate = decode.tokens_per_s_per_unit * load
     unit_s = work.generated / rate if rate > 0 else math.inf
@@ -279,16 +288,19 @@ def disaggregated(spec: Serve, model: ModelSpec, system: System, precision: Prec
     """Separate prefill and decode pools, the prompt's KV moved between them."""
     decode = _decode(spec, model, system, precision, assumptions, work, None,
                      _pins(spec.layout.decode, model, system))
-    layout, capacity = best_prefill_layout(
-        model, system, precision=precision, weights_precision=spec.weights_precision,
-        kv_precision=spec.kv_precision, prompt_tokens=work.attention_prompt,
-        assumptions=assumptions, layouts=_pins(spec.layout.prefill, model, system),
-        memory_reserve=spec.memory_reserve)
-    service = _single_prompt_s(model, system, layout, spec, precision, assumptions, work)
     transfer = kv_transfer_s(kv_bytes_per_token, work.prompt, system,
                              assumptions["ep_network"].value)
     fixed = transfer + decode.step_time_s
-    load = _load(work, service, fixed) if capacity > 0 else 0.0
+    options = []
+    for layout, capacity in prefill_options(
+            model, system, precision=precision, weights_precision=spec.weights_precision,
+            kv_precision=spec.kv_precision, prompt_tokens=work.attention_prompt,
+            assumptions=assumptions, layouts=_pins(spec.layout.prefill, model, system),
+            memory_reserve=spec.memory_reserve):
+        service = _single_prompt_s(model, system, layout, spec, precision, assumptions, work)
+        load = _load(work, service, fixed) if capacity > 0 else 0.0
+        options.append((capacity * load, -layout.group_size, layout, capacity, service, load))
+    _, _, layout, capacity, service, load = max(options, key=lambda o: (o[0], o[1]))
     served = capacity * load
     prefill_unit_s = work.computed / served if served > 0 else (0.0 if work.computed <= 0
                                                                  else math.inf)
