@@ -45,6 +45,9 @@ def calibration_report(data: dict[str, Any]) -> Report:
                                       "tolerance", "", "source"), tuple(rows), "cases",
                   tuple(data["cases"]))
     listing = KeyValues("Sources", tuple((f"[{n}]", text) for text, n in sources.items()))
+    commands = tuple((case["name"], str(case["note"])[str(case["note"]).index("planner "):])
+                     for case in data["cases"] if "planner estimate" in str(case.get("note")))
+    rerun = KeyValues("Re-run a case (the estimate call behind its prediction)", commands)
     summary = KeyValues("Summary", (
         ("cases", str(len(data["cases"]))),
         ("mean absolute error", f"{data['mean_abs_error'] * 100:.1f}%"),
@@ -52,4 +55,5 @@ def calibration_report(data: dict[str, Any]) -> Report:
         ("all within tolerance", "yes" if data["all_within_tolerance"] else "NO"),
         *_group_rows(data["cases"]),
     ))
-    return Report("Calibration against published measurements", (table, listing, summary), data)
+    sections = (table, listing, rerun, summary) if commands else (table, listing, summary)
+    return Report("Calibration against published measurements", sections, data)

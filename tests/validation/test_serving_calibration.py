@@ -191,3 +191,29 @@ def test_interactive_scenario_is_a_known_miss() -> None:
     for run in INTERACTIVE_RUNS:
         per_accelerator = run.published_tokens_per_s / run.accelerators
         assert predicted(run) / per_accelerator - 1 > 0.30
+
+
+def test_listed_commands_reproduce_the_predictions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `planner estimate` call each case lists gives its prediction (one code path)."""
+    import json
+    import shlex
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from planner.cli import cli
+    from planner.perf import calibrate_latency, calibrate_moe, calibrate_serving
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    chosen = [calibrate_serving.cases()[10], calibrate_moe.cases()[2],
+              calibrate_latency.cases()[0]]
+    for case in chosen:
+        command = case.note[case.note.index("planner estimate"):].split("  #")[0]
+        pool = case.note.split("  # ")[-1].split(".tokens_per_s_per_unit")[0]
+        result = CliRunner().invoke(cli, shlex.split(command)[1:])
+        assert result.exit_code == 0, result.stderr
+        data = json.loads(result.stdout)
+        per_unit = data[pool]["tokens_per_s_per_unit"] if pool in ("prefill", "decode") \
+            else data["tokens_per_s_per_unit"]
+        accelerators = data["accelerators_needed"] / data["units_needed"]
+        assert per_unit / accelerators == pytest.approx(case.predicted, rel=1e-9), case.name
