@@ -73,9 +73,11 @@ def ep_parts(inp: _Inputs, layout: Layout) -> tuple[EpModel, EpHardware, EpFacto
         scale_up_bandwidth=system.scale_up.bandwidth / 2.0 * inp.eff("scale_up"),
         scale_out_bandwidth=system.scale_out.bandwidth * inp.eff("ep_network"),
         domain=system.scale_up.domain_size, message_s=inp.eff("collective_latency_s"))
-    factors = EpFactors(overlap=inp.eff("ep_overlap"), imbalance=inp.eff("expert_imbalance"),
+    factors = EpFactors(overlap=inp.eff("ep_overlap_decode"),
+                        imbalance=inp.eff("expert_imbalance"),
                         redundancy=inp.eff("redundant_experts"),
-                        kernel_overlap=inp.eff("kernel_overlap") >= 0.5)
+                        kernel_overlap=inp.eff("kernel_overlap") >= 0.5,
+                        prefill_overlap=inp.eff("ep_overlap"))
     return model, hardware, factors
 
 

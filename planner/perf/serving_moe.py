@@ -15,7 +15,7 @@ and B = b·(1 + c)·dp_attention tokens in the whole EP group per step::
     kv_s        = b·s·kv·replication(tp) / tp / (BW·eff_m)
     comm_s      = t·copies·d·(a_dispatch + a_combine)·L_moe over the links the copies cross
     cm          = max(gemm_s, weights_s) + max(attn_s, kv_s)         (serving.py's kernel rule)
-    step_s      = max(cm, comm_s) + (1 − ep_overlap)·min(cm, comm_s)
+    step_s      = max(cm, comm_s) + (1 − ep_overlap_decode)·min(cm, comm_s)
 
 hit(B) = 1 − (1 − k/E)^B is the chance that an expert is used by at least one of B tokens that
 each pick k of E experts (independent, uniform draws: the router's load-balancing target), so the
@@ -28,10 +28,11 @@ kernels) sends a token once per remote unit its experts lie on and forwards insi
 its scale-out copies are the expected remote units hit, capped by node-limited routing; decode's
 low-latency kernels send one copy per expert over RDMA.
 
-Named factors (:data:`MOE_DEFAULTS`): ``ep_overlap`` (two-batch overlap of communication with
-computation), ``expert_imbalance`` (tokens on the busiest expert rank over the mean, after
-expert-parallel load balancing), ``redundant_experts`` (extra expert replicas per layer, as a
-fraction of E) and ``ep_network`` (achieved fraction of the scale-out bandwidth in all-to-all).
+Named factors (:data:`MOE_DEFAULTS`): ``ep_overlap`` and ``ep_overlap_decode`` (overlap of
+communication with computation in prefill and in decode), ``expert_imbalance`` (tokens on the
+busiest expert rank over the mean, after expert-parallel load balancing), ``redundant_experts``
+(extra expert replicas per layer, as a fraction of E), ``ep_max_batch_per_rank`` (the dispatch
+buffer) and ``ep_network`` (achieved fraction of the scale-out bandwidth in all-to-all).
 """
 
 from __future__ import annotations
@@ -59,14 +60,22 @@ __all__ = [
 MOE_DEFAULTS: dict[str, Assumption] = {
     "ep_overlap": Assumption(
         "ep_overlap", 0.35,
-        "calibrated on the fit set of planner.perf.calibrate_moe (SGLang's 96-H100 prefill and "
-        "decode, https://lmsys.org/blog/2025-05-05-large-scale-ep); the mechanism is two-batch "
-        "overlap: DeepSeek's inference-system overview (https://github.com/deepseek-ai/"
-        "open-infra-index, 'Day 6') overlaps one micro-batch's all-to-all with the other's "
-        "compute, and SGLang measures 27-35% more prefill throughput with it than without, "
-        "i.e. about half of the shorter of the two is hidden",
-        "fraction of the shorter of compute/memory time and all-to-all time hidden behind the "
-        "longer (0: run back to back, 1: perfect two-batch overlap)"),
+        "calibrated on the prefill fit cases of planner.perf.calibrate_moe (SGLang's 96-H100 "
+        "prefill at 2K and 4K prompts, https://lmsys.org/blog/2025-05-05-large-scale-ep); the "
+        "mechanism is two-batch overlap: DeepSeek's inference-system overview "
+        "(https://github.com/deepseek-ai/open-infra-index, 'Day 6') alternates two prefill "
+        "micro-batches so one's all-to-all runs under the other's compute, and SGLang measures "
+        "27-35% more prefill throughput with it than without",
+        "prefill: fraction of the shorter of compute time and all-to-all time hidden behind the "
+        "longer (0: back to back, 1: perfect two-batch overlap)"),
+    "ep_overlap_decode": Assumption(
+        "ep_overlap_decode", 0.1,
+        "calibrated on the decode fit case of planner.perf.calibrate_moe (SGLang's 96-H100 "
+        "decode EP72 at 2K inputs); decode overlaps differently (DeepSeek splits attention in "
+        "two and runs a 5-stage pipeline; SGLang's decode two-batch overlap halves the batch "
+        "each kernel sees); the fit finds little net overlap in decode",
+        "decode: fraction of the shorter of compute/memory time and all-to-all time hidden "
+        "behind the longer"),
     "expert_imbalance": Assumption(
         "expert_imbalance", 1.2,
         "assumption: expert-parallel load balancing (DeepSeek EPLB, https://github.com/"
@@ -154,12 +163,14 @@ class EpModel:
 
 @dataclass(frozen=True, slots=True)
 class EpFactors:
-    """The named factors of :data:`MOE_DEFAULTS` plus serving.py's kernel rule."""
+    """The named factors of :data:`MOE_DEFAULTS` plus serving.py's kernel rule: ``overlap``
+    applies to decode steps, ``prefill_overlap`` to prefill (different mechanisms)."""
 
     overlap: float
     imbalance: float
     redundancy: float
     kernel_overlap: bool
+    prefill_overlap: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +306,8 @@ def ep_prefill_s_per_token(model: EpModel, hw: EpHardware, f: EpFactors, *, ep: 
     comm = out_copies * per_copy / hw.scale_out_bandwidth + in_copies * per_copy \
         / hw.scale_up_bandwidth
     comm += _tp_comm_s(model, hw, tp, 1.0) - (2 * model.layers * hw.message_s if tp > 1 else 0.0)
-    return _combine(gemm + attn, comm, f.overlap)
+    overlap = f.overlap if f.prefill_overlap is None else f.prefill_overlap
+    return _combine(gemm + attn, comm, overlap)
 
 
 def ep_single_prompt_s(model: EpModel, hw: EpHardware, f: EpFactors, *, ep: int, tp: int,
