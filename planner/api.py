@@ -239,8 +239,14 @@ class CalibrationReport:
 
 def calibration() -> CalibrationReport:
     """Run every calibration case (serving and training) against the bundled catalog."""
-    from planner.perf import calibrate_measured, calibrate_serving, calibrate_training
+    from planner.perf import (
+        calibrate_latency,
+        calibrate_measured,
+        calibrate_moe,
+        calibrate_serving,
+        calibrate_training,
+    )
 
-    cases = [*calibrate_serving.cases(), *calibrate_training.cases(),
-             *calibrate_measured.cases()]
+    cases = [*calibrate_serving.cases(), *calibrate_moe.cases(), *calibrate_latency.cases(),
+             *calibrate_training.cases(), *calibrate_measured.cases()]
     return CalibrationReport(tuple(cases))

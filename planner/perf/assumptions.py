@@ -64,6 +64,7 @@ class CalibrationCase:
     tolerance: float
     source: str
     note: str = ""
+    group: str = ""
 
     @property
     def error(self) -> float:
@@ -81,4 +82,4 @@ class CalibrationCase:
                 "published": self.published, "predicted": self.predicted,
                 "error": self.error, "tolerance": self.tolerance,
                 "within_tolerance": self.within_tolerance, "source": self.source,
-                "note": self.note}
+                "note": self.note, "group": self.group}

@@ -2,9 +2,11 @@
 
 Each case is an offline (maximum-throughput) run: every request is queued at once, so the server
 decodes at the largest batch that fits in HBM, with no interactivity target. The model predicts
-output tokens/s per accelerator with :func:`offline_tokens_per_s_per_accelerator`: decode at
-the average context (input + output/2, what a continuously batched server holds on average),
-prefill time-shared on the same replica, and the calibrated :data:`serving.DEFAULTS`.
+output tokens/s per accelerator with :func:`offline_tokens_per_s_per_accelerator`, which calls
+:func:`planner.perf.serving.estimate_serving` on workloads/calibration/offline.yaml with the
+case's ``--set`` overrides, exactly as ``planner estimate`` does (the command is in each case's
+note): decode at the mean context (input + output/2), prompts chunked into the decode steps,
+and the calibrated :data:`serving.DEFAULTS`.
 
 Sources (reference/measurements.md):
 
@@ -27,36 +29,35 @@ factors shared by all systems and lengths; it ignores kernel-level effects (atte
 efficiency at long context, scheduling gaps, CUDA-graph padding, power capping), so errors of
 10-25% are expected and 30% flags a structural miss rather than noise.
 
-Result with the defaults: mean absolute error 7.5%, worst case 19% (11.9% and 24% with one
-compute factor for every precision). The compute efficiency is ``compute`` times a relative
-factor per precision, FIXED from kernel measurements and not fitted here: FP8 0.914 (H200 GEMM,
-measured in this project), FP4 0.718 (published B200 NVFP4 GEMM); only ``compute`` was re-fitted
-(0.475 -> 0.61, the minimum of the mean error; refitting memory_bandwidth and scale_up as well
-gains under one point). What remains: decode-heavy rows (128/2048) over-predicted by 5-19% on
-every system, long-context Hopper rows (5000/500, 20000/2000) under-predicted by 11-18%.
-"""
+Result with the defaults: mean absolute error 6.7%, worst case 19% through the estimate path
+(chunked prefill, decode at the mean context); 7.5% when the factors were fitted with prefill
+run back to back (11.9% and 24% with one compute factor for every precision). The compute
+efficiency is ``compute`` times a relative factor per precision, FIXED from kernel measurements
+and not fitted here: FP8 0.914 (H200 GEMM, measured in this project), FP4 0.718 (published B200
+NVFP4 GEMM); only ``compute`` was re-fitted (0.475 -> 0.61, the minimum of the mean error;
+refitting memory_bandwidth and scale_up as well gains under one point). What remains: decode-
+heavy rows (128/2048) over-predicted by 5-19% on every system, long-context Hopper rows
+(5000/500, 20000/2000) under-predicted by 11-18%."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from planner.catalog.load import Catalog, load_catalog
 from planner.catalog.schema import Precision, System
 from planner.perf.assumptions import Assumption, CalibrationCase
-from planner.perf.serving import (
-    DEFAULTS,
-    ContextMode,
-    decode_capacity,
-    decode_context_tokens,
-    prefill_tokens_per_s_per_unit,
-)
-from planner.workload.schema import ModelSpec
+from planner.perf.serving import DEFAULTS, estimate_serving
+from planner.workload.schema import ModelSpec, Serve
 
-__all__ = ["RUNS", "TOLERANCE", "OfflineRun", "cases", "mean_absolute_error",
-           "offline_tokens_per_s_per_accelerator"]
+__all__ = ["OFFLINE_WORKLOAD", "RUNS", "TOLERANCE", "OfflineRun", "cases", "estimate_command",
+           "mean_absolute_error", "offline_tokens_per_s_per_accelerator", "serve_spec"]
 
 TOLERANCE = 0.30
+# The workload file every offline case's listed command starts from (its fields are set per case).
+OFFLINE_WORKLOAD = "workloads/calibration/offline.yaml"
+_REPO = Path(__file__).resolve().parents[2]
 MLPERF_INPUT_TOKENS = 300.0  # assumed, see the module docstring
 MLPERF_OUTPUT_TOKENS = 294.0  # MLCommons reference tokens per sample (294.45)
 _MLPERF_V41 = "https://github.com/mlcommons/inference_results_v4.1 (closed, NVIDIA, Offline)"
@@ -131,42 +132,61 @@ RUNS: tuple[OfflineRun, ...] = (
 )
 
 
-def offline_tokens_per_s_per_accelerator(
-        model: ModelSpec, system: System, *, precision: Precision, kv_precision: Precision,
-        input_tokens: float, output_tokens: float, assumptions: Mapping[str, Assumption],
-        group_size: int | None = None, memory_reserve: float = 0.05) -> float:
-    """Offline output tokens/s per accelerator: largest-batch decode plus time-shared prefill.
+def _sets(run: OfflineRun) -> list[str]:
+    """The ``--set`` overrides that turn the offline workload file into one case."""
+    sets = [f"name={_slug(run.name)}", f"model={run.model}",
+            f"input_tokens={run.input_tokens:g}", f"output_tokens={run.output_tokens:g}",
+            f"weights_precision={run.precision}", f"compute_precision={run.precision}",
+            f"kv_precision={run.kv_precision}"]
+    if run.group_size:
+        sets += [f"layout.decode.tp={run.group_size}", f"layout.prefill.tp={run.group_size}"]
+    return sets
 
-    Decode at the average context (input + output/2); unit-seconds per request =
-    output / decode rate + input / prefill rate (see ``serving._served_rate``).
-    """
-    context = decode_context_tokens(input_tokens, output_tokens, ContextMode.AVERAGE)
-    decode = decode_capacity(model, system, weights_precision=precision,
-                             kv_precision=kv_precision, compute_precision=precision,
-                             context_tokens=context, interactivity=None,
-                             assumptions=assumptions, memory_reserve=memory_reserve,
-                             group_size=group_size)
-    prefill = prefill_tokens_per_s_per_unit(
-        model, system, precision=precision, prompt_tokens=input_tokens,
-        assumptions=assumptions, kv_precision=kv_precision, group_size=decode.group_size,
-        memory_reserve=memory_reserve)
-    if decode.tokens_per_s_per_unit <= 0 or prefill <= 0:
-        return 0.0
-    seconds = output_tokens / decode.tokens_per_s_per_unit + input_tokens / prefill
-    return output_tokens / seconds / system.accelerators
+
+def _slug(name: str) -> str:
+    return "-".join(name.lower().replace("/", "-").replace(".", "").replace("(", "")
+                    .replace(")", "").split())
+
+
+def serve_spec(run: OfflineRun) -> Serve:
+    """The serve workload of an offline run, loaded as ``planner estimate`` loads it: the
+    offline workload file with the case's ``--set`` overrides."""
+    from planner.workload.load import load_scenario
+
+    scenario = load_scenario(_REPO / OFFLINE_WORKLOAD, _sets(run))
+    spec = scenario.workloads[0].spec
+    assert isinstance(spec, Serve)
+    return spec
+
+
+def estimate_command(run: OfflineRun) -> str:
+    """The ``planner estimate`` call that reproduces one case (workloads/calibration/)."""
+    flags = " ".join(f"--set {item}" for item in _sets(run)[1:])
+    return (f"planner estimate {OFFLINE_WORKLOAD} --hardware {run.system} {flags} "
+            "--format json  # tokens_per_s_per_unit / accelerators")
+
+
+def offline_tokens_per_s_per_accelerator(
+        run: OfflineRun, model: ModelSpec, system: System,
+        assumptions: Mapping[str, Assumption] | None = None) -> float:
+    """Offline output tokens/s per accelerator through :func:`serving.estimate_serving`, the
+    function ``planner estimate`` calls, with its defaults (decode at the mean context)."""
+    overrides = {name: a.value for name, a in (assumptions or {}).items()
+                 if a.value != DEFAULTS.get(name, a).value}
+    result = estimate_serving(serve_spec(run), model, system, overrides or None)
+    return result.tokens_per_s_per_unit / system.accelerators
 
 
 def _case(run: OfflineRun, model: ModelSpec, system: System,
           assumptions: Mapping[str, Assumption]) -> CalibrationCase:
-    predicted = offline_tokens_per_s_per_accelerator(
-        model, system, precision=run.precision, kv_precision=run.kv_precision,
-        input_tokens=run.input_tokens, output_tokens=run.output_tokens,
-        assumptions=assumptions, group_size=run.group_size)
+    predicted = offline_tokens_per_s_per_accelerator(run, model, system, assumptions)
     layout = f"TP{run.group_size}" if run.group_size else "best layout"
     note = (f"ISL {run.input_tokens:.0f} / OSL {run.output_tokens:.0f}, {run.precision} "
-            f"weights and math, {run.kv_precision} KV, {layout}, offline")
+            f"weights and math, {run.kv_precision} KV, {layout}, offline; "
+            f"{estimate_command(run)}")
     return CalibrationCase(run.name, "output tokens/s per accelerator", "tokens/s",
-                           run.published_per_accelerator, predicted, TOLERANCE, run.source, note)
+                           run.published_per_accelerator, predicted, TOLERANCE, run.source, note,
+                           "offline")
 
 
 def _load_models(ids: set[str]) -> dict[str, ModelSpec]:

@@ -42,21 +42,26 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.catalog.schema import BYTES_PER_ELEMENT, Precision, System
 from planner.errors import InputError, Problem
 from planner.perf.assumptions import Assumption, resolve
 from planner.perf.cost import COST_DEFAULTS, unit_cost
 from planner.perf.memo import memoise
+from planner.perf.serving_moe import MOE_DEFAULTS
 from planner.schema import did_you_mean
 from planner.workload.params import (
     attention_flops_per_token,
+    decode_attention_flops_per_token,
     forward_flops_per_token,
     kv_bytes_per_token,
     weights_bytes,
 )
 from planner.workload.schema import Architecture, AttentionKind, ModelSpec, Serve
+
+if TYPE_CHECKING:
+    from planner.perf.serving_pools import Deployment
 
 __all__ = [
     "ARTICLE_OVERRIDES",
@@ -90,8 +95,8 @@ _CAL = ("calibrated jointly with compute and scale_up on the 28 offline cases of
         "planner.perf.calibrate_serving: MLPerf Inference Llama 2 70B Offline (v4.1 H100/H200, "
         "v5.1 B200/GB200) and TensorRT-LLM Llama 3.1 405B throughput tables "
         "(reference/measurements.md V7, V8), with the per-precision relative factors fixed at "
-        "their kernel measurements; mean absolute error 7.5%, worst case "
-        "19%")
+        "their kernel measurements; mean absolute error 7.5% with prefill run back to back, "
+        "6.7% (worst 19%) through the estimate path with chunked prefill")
 
 DEFAULTS: dict[str, Assumption] = {
     "memory_bandwidth": Assumption(
@@ -150,6 +155,8 @@ DEFAULTS: dict[str, Assumption] = {
         "the source article does (reference/seed_numbers.md, claim 1)",
         "multiplier on the communication term of every step"),
 }
+
+DEFAULTS.update(MOE_DEFAULTS)
 
 # The source article's roofline (reference/seed_numbers.md, candidate A): the whole step
 # overlapped and no communication; combine with memory_bandwidth 0.773 and compute 0.5676. The
@@ -214,16 +221,29 @@ def vote_cost_multiplier(votes: int, shared_fraction: float, prefix_read_once: b
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    """How one replica is laid out: tensor and pipeline degrees, and its share of a unit."""
+    """How one replica is laid out: tensor and pipeline degrees, and its share of a unit.
+
+    An expert-parallel layout (MoE models, :mod:`planner.perf.serving_moe`) has ``ep`` > 1: its
+    replica is the EP group of ep = tp·dp_attention accelerators, each attention replica holding
+    its own sequences; tensor/pipeline layouts have ep = dp_attention = 1 (a TP layout shards
+    every expert over its tp ranks).
+    """
 
     tp: int
     pp: int
     units_per_replica: float
+    ep: int = 1
+    dp_attention: int = 1
 
     @property
     def group_size(self) -> int:
-        """Accelerators per replica, g = tp·pp."""
-        return self.tp * self.pp
+        """Accelerators per replica, g = tp·pp·dp_attention."""
+        return self.tp * self.pp * self.dp_attention
+
+    @property
+    def expert_parallel(self) -> bool:
+        """True for a wide-EP layout with data-parallel attention."""
+        return self.ep > 1
 
     @property
     def replicas_per_unit(self) -> float:
@@ -232,8 +252,8 @@ class Layout:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"tp": self.tp, "pp": self.pp, "group_size": self.group_size,
-                "replicas_per_unit": self.replicas_per_unit,
+        return {"tp": self.tp, "pp": self.pp, "ep": self.ep, "dp_attention": self.dp_attention,
+                "group_size": self.group_size, "replicas_per_unit": self.replicas_per_unit,
                 "units_per_replica": self.units_per_replica}
 
 
@@ -260,11 +280,60 @@ def candidate_layouts(arch: Architecture, system: System) -> list[Layout]:
     return layouts + [_layout(tps[-1], pp, per_unit) for pp in pps]
 
 
+# Units an expert-parallel group may span (EP degree = units x accelerators per unit, or a
+# share of one unit): DeepSeek runs EP32 prefill and EP144 decode on 8-GPU nodes, SGLang EP32
+# and EP72, SGLang on GB200 NVL72 EP48.
+EP_UNIT_COUNTS = (1, 2, 3, 4, 6, 8, 9, 12, 16, 18, 24, 32)
+
+
+def ep_layout(system: System, ep: int, tp: int = 1) -> Layout:
+    """An expert-parallel group of ``ep`` accelerators with data-parallel attention of ``tp``
+    ranks each (ep / tp attention replicas)."""
+    per_unit = system.accelerators
+    units = ep / per_unit if ep >= per_unit else 1.0 / (per_unit // ep)
+    return Layout(tp, 1, units, ep=ep, dp_attention=max(1, ep // tp))
+
+
+def ep_layouts(arch: Architecture, system: System) -> list[Layout]:
+    """Expert-parallel candidates of an MoE model (none for a dense one): DP attention (tp 1)
+    over EP groups of whole units, up to the routed-expert count."""
+    if arch.moe is None:
+        return []
+    per_unit = system.accelerators
+    degrees = sorted({n * per_unit for n in EP_UNIT_COUNTS} | {per_unit // 2, per_unit // 4})
+    return [ep_layout(system, ep) for ep in degrees if 2 <= ep <= 2 * arch.moe.experts]
+
+
+def pinned_layouts(arch: Architecture, system: System, *, tp: int | None = None,
+                   pp: int | None = None, ep: int | None = None,
+                   dp_attention: int | None = None) -> list[Layout]:
+    """Candidates matching the pinned degrees (``layout: {decode: {ep: 144}}``); an EP pin
+    makes the EP layout itself even if it is not among the searched degrees."""
+    if ep is not None and ep > 1:
+        if arch.moe is None:
+            raise InputError(Problem("layout", "ep", f"ep {ep} needs a mixture-of-experts model",
+                                     "remove the ep pin for a dense model"))
+        ranks = tp or (ep // dp_attention if dp_attention else 1)
+        if ep % ranks or (dp_attention and dp_attention * ranks != ep):
+            raise InputError(Problem("layout", "ep", f"ep {ep} is not tp x dp_attention",
+                                     "pin ep = tp x dp_attention"))
+        return [ep_layout(system, ep, ranks)]
+    wanted = [lay for lay in candidate_layouts(arch, system) + ep_layouts(arch, system)
+              if (tp is None or lay.tp == tp) and (pp is None or lay.pp == pp)
+              and (dp_attention is None or lay.dp_attention == dp_attention)
+              and (ep is None or lay.ep == ep)]
+    if not wanted:
+        raise InputError(Problem("layout", "tp", f"no layout with tp={tp} pp={pp} for this "
+                                 "model and system", "use a power of two dividing the heads, "
+                                 "within the scale-up domain"))
+    return wanted
+
+
 def layout_for(arch: Architecture, system: System, group_size: int) -> Layout:
     """The layout of a pinned group size: tp up to the largest allowed degree, pp beyond."""
     top = candidate_layouts(arch, system)[0]
-    for layout in candidate_layouts(arch, system):
-        if layout.pp == 1:
+    for layout in candidate_layouts(arch, system) + ep_layouts(arch, system):
+        if layout.pp == 1 and not layout.expert_parallel:
             top = layout
         if layout.group_size == group_size:
             return layout
@@ -390,6 +459,8 @@ class _Inputs:
     peak_flops: float
     assumptions: Mapping[str, Assumption]
     compute_efficiency: float
+    kv_precision: Precision = Precision.BF16
+    compute_precision: Precision = Precision.BF16
 
     def eff(self, name: str) -> float:
         """A named assumption's value."""
@@ -421,24 +492,35 @@ def _comm_fixed_s(inp: _Inputs, layout: Layout) -> float:
 
 
 def _step_model(inp: _Inputs, layout: Layout, context_tokens: float,
-                kv_read_scale: float = 1.0) -> StepModel:
+                kv_read_scale: float = 1.0, chunk: PrefillChunk | None = None) -> StepModel:
     """The decode step of a replica at a context length, as a :class:`StepModel`.
 
     ``kv_read_scale`` multiplies the KV bytes read per sequence (self-consistency groups whose
-    shared prefix is read once read f/n + 1 − f of a stream's KV per stream).
+    shared prefix is read once read f/n + 1 − f of a stream's KV per stream). ``chunk`` adds
+    colocated chunked prefill: each sequence brings ``tokens_per_step`` prompt tokens into
+    every step (its computed prompt spread over its output tokens), which cost matmul and
+    attention FLOPs and all-reduce traffic but no extra weight reads: prompts ride in the
+    spare compute of a bandwidth-bound step (Agrawal et al. 2024, Sarathi-Serve,
+    arXiv 2403.02310).
     """
     g = layout.group_size
     bandwidth = g * inp.system.accelerator.hbm_bandwidth * inp.eff("memory_bandwidth")
     kv_read = (context_tokens * inp.kv_bytes_per_token * kv_replication(inp.arch, layout.tp)
                * kv_read_scale)
     flops = g * inp.peak_flops * inp.compute_efficiency
+    gemm = forward_flops_per_token(inp.arch, 0.0) / flops
+    comm = _comm_per_token_s(inp, layout)
+    extra = chunk.tokens_per_step if chunk else 0.0
+    prefill_attention = (attention_flops_per_token(inp.arch, chunk.context_tokens) / flops
+                         if chunk else 0.0)
     return StepModel(
-        gemm_s_per_seq=forward_flops_per_token(inp.arch, 0.0) / flops,
-        attention_s_per_seq=attention_flops_per_token(inp.arch, context_tokens) / flops,
+        gemm_s_per_seq=gemm * (1.0 + extra),
+        attention_s_per_seq=(decode_attention_flops_per_token(inp.arch, context_tokens) / flops
+                             + extra * prefill_attention),
         weights_s=layout.pp * inp.weights_bytes / bandwidth,
         kv_s_per_seq=kv_read / bandwidth,
         comm_s_fixed=_comm_fixed_s(inp, layout),
-        comm_s_per_seq=_comm_per_token_s(inp, layout),
+        comm_s_per_seq=comm * (1.0 + extra),
         overlap=inp.eff("kernel_overlap") >= 0.5,
     )
 
@@ -473,6 +555,15 @@ class DecodeCapacity:
 
 
 @dataclass(frozen=True, slots=True)
+class PrefillChunk:
+    """Prompt work chunked into decode steps (colocated serving): prompt tokens per sequence
+    per step, and the mean context they attend to."""
+
+    tokens_per_step: float
+    context_tokens: float
+
+
+@dataclass(frozen=True, slots=True)
 class _Limits:
     """Per-replica capacity inputs for a decode evaluation."""
 
@@ -482,6 +573,7 @@ class _Limits:
     enforce_memory: bool
     kv_store_scale: float
     kv_read_scale: float
+    chunk: PrefillChunk | None = None
 
 
 def _memory_batch(inp: _Inputs, layout: Layout, lim: _Limits) -> tuple[float, float, float]:
@@ -521,7 +613,11 @@ def _operating_batch(steps: StepModel, memory_batch: float,
 
 def _evaluate(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
     """Decode capacity of one layout."""
-    steps = _step_model(inp, layout, lim.context_tokens, lim.kv_read_scale)
+    if layout.expert_parallel:
+        from planner.perf.serving_ep import evaluate_ep
+
+        return evaluate_ep(inp, layout, lim)
+    steps = _step_model(inp, layout, lim.context_tokens, lim.kv_read_scale, lim.chunk)
     memory_batch, capacity, kv_per_seq = _memory_batch(inp, layout, lim)
     slo_batch, chosen, bound = _operating_batch(steps, memory_batch, lim)
     batch = math.floor(chosen + _EPS) if math.isfinite(chosen) else 0
@@ -544,11 +640,17 @@ def _best(options: list[DecodeCapacity]) -> DecodeCapacity:
     return max(options, key=lambda c: (c.tokens_per_s_per_unit, -c.group_size))
 
 
-def _choose(inp: _Inputs, lim: _Limits, group_size: int | None) -> DecodeCapacity:
-    """Evaluate the candidate layouts and keep the best that fits; pipeline only if needed."""
+def _choose(inp: _Inputs, lim: _Limits, group_size: int | None,
+            layouts: list[Layout] | None = None) -> DecodeCapacity:
+    """Evaluate the candidate layouts and keep the best that fits; pipeline only if needed.
+
+    ``layouts`` restricts the search (pinned degrees); by default tensor/pipeline layouts and,
+    for an MoE model, expert-parallel ones."""
     if group_size is not None:
         return _evaluate(inp, layout_for(inp.arch, inp.system, group_size), lim)
-    results = [_evaluate(inp, layout, lim) for layout in candidate_layouts(inp.arch, inp.system)]
+    if layouts is None:
+        layouts = candidate_layouts(inp.arch, inp.system) + ep_layouts(inp.arch, inp.system)
+    results = [_evaluate(inp, layout, lim) for layout in layouts]
     fitting_tp = [r for r in results if r.layout.pp == 1 and r.max_batch_memory >= 1]
     fitting_pp = [r for r in results if r.layout.pp > 1 and r.max_batch_memory >= 1]
     return _best(fitting_tp or fitting_pp or results[-1:])
@@ -602,7 +704,8 @@ def _inputs(model: ModelSpec, system: System, weights_precision: Precision,
     return _Inputs(arch, system, weights_bytes(arch, BYTES_PER_ELEMENT[weights_precision]),
                    kv_bytes_per_token(arch, BYTES_PER_ELEMENT[kv_precision]),
                    _peak(system, compute_precision), assumptions,
-                   compute_efficiency(assumptions, compute_precision))
+                   compute_efficiency(assumptions, compute_precision), kv_precision,
+                   compute_precision)
 
 
 def decode_step_s(model: ModelSpec, system: System, *, batch: float, context_tokens: float,
@@ -623,19 +726,25 @@ def decode_capacity(model: ModelSpec, system: System, *, weights_precision: Prec
                     context_tokens: float, interactivity: float | None,
                     assumptions: Mapping[str, Assumption], memory_reserve: float = 0.05,
                     enforce_memory: bool = True, group_size: int | None = None,
-                    kv_store_scale: float = 1.0, kv_read_scale: float = 1.0) -> DecodeCapacity:
+                    kv_store_scale: float = 1.0, kv_read_scale: float = 1.0,
+                    chunk: PrefillChunk | None = None, target_step_s: float | None = None,
+                    layouts: tuple[Layout, ...] | None = None) -> DecodeCapacity:
     """Decode tokens/s per unit at an interactivity target (tokens/s per user).
 
     The replica size is chosen to maximise tokens/s per unit among layouts that fit (or pinned
     with ``group_size``). ``interactivity`` None or 0 means offline: the largest batch that
     fits in HBM. With ``enforce_memory`` False the HBM limit is reported (``fits_memory``) but
-    does not cap the batch, as in the source article's roofline.
+    does not cap the batch, as in the source article's roofline. ``target_step_s``, when
+    given, is the step-time limit instead of 1 / interactivity (the tighter of the mean speed
+    and the time-per-output-token limit); ``chunk`` adds colocated chunked prefill.
     """
     inp = _inputs(model, system, weights_precision, kv_precision, compute_precision, assumptions)
     target = 1.0 / interactivity if interactivity else 0.0
+    if target_step_s is not None:
+        target = target_step_s
     lim = _Limits(context_tokens, target, memory_reserve, enforce_memory, kv_store_scale,
-                  kv_read_scale)
-    return _choose(inp, lim, group_size)
+                  kv_read_scale, chunk)
+    return _choose(inp, lim, group_size, list(layouts) if layouts is not None else None)
 
 
 # --------------------------------------------------------------------------- prefill
@@ -655,8 +764,59 @@ def _prefill_s_per_token(inp: _Inputs, layout: Layout, prompt_tokens: float) -> 
 
 
 def _fits(inp: _Inputs, layout: Layout, tokens: float, reserve: float) -> bool:
+    if layout.expert_parallel:
+        from planner.perf.serving_ep import ep_parts
+        from planner.perf.serving_moe import ep_memory_batch
+
+        model, hw, f = ep_parts(inp, layout)
+        return ep_memory_batch(model, hw, f, ep=layout.ep, tp=layout.tp, context=tokens,
+                               reserve=reserve) >= 1.0
     lim = _Limits(tokens, 0.0, reserve, True, 1.0, 1.0)
     return _memory_batch(inp, layout, lim)[0] >= 1.0
+
+
+def _prefill_rate(inp: _Inputs, layout: Layout, prompt_tokens: float, reserve: float) -> float:
+    """Prompt tokens/s per unit of one layout (0 when it does not fit)."""
+    if layout.expert_parallel:
+        from planner.perf.serving_ep import ep_prefill_tokens_per_s_per_unit
+
+        return ep_prefill_tokens_per_s_per_unit(inp, layout, prompt_tokens, reserve)
+    if not _fits(inp, layout, prompt_tokens, reserve):
+        return 0.0
+    return 1.0 / (_prefill_s_per_token(inp, layout, prompt_tokens) * layout.units_per_replica)
+
+
+def best_prefill_layout(model: ModelSpec, system: System, *, precision: Precision,
+                        weights_precision: Precision, kv_precision: Precision,
+                        prompt_tokens: float, assumptions: Mapping[str, Assumption],
+                        layouts: tuple[Layout, ...] | None = None,
+                        memory_reserve: float = 0.05) -> tuple[Layout, float]:
+    """The layout with the most prompt tokens/s per unit, and that rate (tensor-parallel and,
+    for MoE models, expert-parallel candidates, or the pinned ``layouts``)."""
+    fitting = prefill_options(model, system, precision=precision,
+                              weights_precision=weights_precision, kv_precision=kv_precision,
+                              prompt_tokens=prompt_tokens, assumptions=assumptions,
+                              layouts=layouts, memory_reserve=memory_reserve)
+    return max(fitting, key=lambda item: (item[1], -item[0].group_size))
+
+
+def prefill_options(model: ModelSpec, system: System, *, precision: Precision,
+                    weights_precision: Precision, kv_precision: Precision,
+                    prompt_tokens: float, assumptions: Mapping[str, Assumption],
+                    layouts: tuple[Layout, ...] | None = None,
+                    memory_reserve: float = 0.05) -> list[tuple[Layout, float]]:
+    """Every candidate prefill layout that fits with its prompt tokens/s per unit (pipeline
+    layouts only when nothing else fits; the last candidate, at rate 0, when none does)."""
+    inp = _inputs(model, system, weights_precision, kv_precision, precision, assumptions)
+    options = list(layouts) if layouts is not None else all_layouts(inp.arch, system)
+    rated = [(lay, _prefill_rate(inp, lay, prompt_tokens, memory_reserve)) for lay in options]
+    return [item for item in rated if item[1] > 0 and item[0].pp == 1] or \
+        [item for item in rated if item[1] > 0] or rated[-1:]
+
+
+def all_layouts(arch: Architecture, system: System) -> list[Layout]:
+    """Tensor/pipeline candidates and, for an MoE model, the expert-parallel ones."""
+    return candidate_layouts(arch, system) + ep_layouts(arch, system)
 
 
 def prefill_tokens_per_s_per_unit(model: ModelSpec, system: System, *, precision: Precision,
@@ -679,8 +839,7 @@ def prefill_tokens_per_s_per_unit(model: ModelSpec, system: System, *, precision
         layouts = [lay for lay in candidate_layouts(inp.arch, system)
                    if _fits(inp, lay, prompt_tokens, memory_reserve)]
         layouts = [lay for lay in layouts if lay.pp == 1] or layouts
-    rates = [1.0 / (_prefill_s_per_token(inp, lay, prompt_tokens) * lay.units_per_replica)
-             for lay in layouts if _fits(inp, lay, prompt_tokens, memory_reserve)]
+    rates = [_prefill_rate(inp, lay, prompt_tokens, memory_reserve) for lay in layouts]
     return max(rates, default=0.0)
 
 
@@ -693,6 +852,10 @@ def time_to_first_token_s(model: ModelSpec, system: System, layout: Layout, *,
     at a time: max(P·F_pre / (tp·peak·eff_c), W / (tp·BW·eff_m)) + all-reduces + hops.
     """
     inp = _inputs(model, system, weights_precision, Precision.BF16, precision, assumptions)
+    if layout.expert_parallel:
+        from planner.perf.serving_ep import ep_ttft_s
+
+        return ep_ttft_s(inp, layout, prompt_tokens)
     compute = (prompt_tokens * _prefill_flops_per_token(inp.arch, prompt_tokens)
                / (layout.tp * inp.peak_flops * inp.compute_efficiency))
     memory = inp.weights_bytes / (layout.tp * system.accelerator.hbm_bandwidth
@@ -741,7 +904,11 @@ def max_context_tokens(model: ModelSpec, *, batch: int, kv_precision: Precision,
 
 @dataclass(frozen=True, slots=True)
 class ServingEstimate:
-    """A serving workload on one system: batch, rates, latency, cost and what binds."""
+    """A serving workload on one system: batch, rates, latency, cost and what binds.
+
+    ``deployment`` is the colocated or disaggregated deployment at the workload's targets
+    (:mod:`planner.perf.serving_pools`); ``decode`` is its decode pool's capacity.
+    """
 
     model: str
     system: str
@@ -760,6 +927,10 @@ class ServingEstimate:
     unit_usd_per_s: float
     cost_basis: str
     assumptions: list[Assumption] = field(default_factory=list)
+    deployment: Deployment | None = None
+    requests_per_s: float = 0.0
+    usd_per_million_cached_input_tokens: float | None = None
+    prefix_cache_bytes_per_request: float = 0.0
 
     @property
     def usd_per_million_tokens(self) -> float | None:
@@ -768,10 +939,33 @@ class ServingEstimate:
             return None
         return self.unit_usd_per_s / self.tokens_per_s_per_unit * 1e6
 
+    @property
+    def usd_per_million_output_tokens(self) -> float | None:
+        """Cost per million generated tokens of the decode pool's (or phase's) unit time."""
+        dep = self.deployment
+        if dep is None or dep.generated_tokens <= 0:
+            return None
+        seconds = dep.decode_pool.unit_s_per_request
+        if not math.isfinite(seconds) or seconds <= 0:
+            return None
+        return self.unit_usd_per_s * seconds / dep.generated_tokens * 1e6
+
+    @property
+    def usd_per_million_input_tokens(self) -> float | None:
+        """Cost per million uncached input tokens (the prefill pool's or phase's unit time)."""
+        dep = self.deployment
+        if dep is None or dep.computed_prompt_tokens <= 0:
+            return None
+        seconds = dep.prefill.unit_s_per_request
+        if not math.isfinite(seconds):
+            return None
+        return self.unit_usd_per_s * seconds / dep.computed_prompt_tokens * 1e6
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; the keys of DESIGN.md's serving contract come first."""
         d = self.decode
-        return {
+        dep = self.deployment
+        out = {
             "kv_bytes_per_token": self.kv_bytes_per_token, "weights_bytes": self.weights_bytes,
             "max_batch": d.max_batch, "max_batch_slo": _finite(d.max_batch_slo),
             "max_batch_memory": d.max_batch_memory, "fits_memory": d.fits_memory,
@@ -793,6 +987,20 @@ class ServingEstimate:
             "memory_capacity_bytes": d.memory_capacity_bytes,
             "unit_usd_per_s": self.unit_usd_per_s, "cost_basis": self.cost_basis,
         }
+        if dep is not None:
+            out.update({
+                "disaggregated": dep.disaggregated,
+                "prefill": dep.prefill.to_dict(self.requests_per_s),
+                "decode": dep.decode_pool.to_dict(self.requests_per_s),
+                "prefill_to_decode_units": dep.prefill_to_decode_units,
+                "ttft_p99_s": dep.ttft_s, "tpot_p99_s": dep.tpot_s,
+                "load": dep.load, "kv_transfer_s": dep.kv_transfer_s,
+                "usd_per_million_input_tokens": self.usd_per_million_input_tokens,
+                "usd_per_million_cached_input_tokens": self.usd_per_million_cached_input_tokens,
+                "usd_per_million_output_tokens": self.usd_per_million_output_tokens,
+                "prefix_cache_bytes_per_request": self.prefix_cache_bytes_per_request,
+            })
+        return out
 
 
 def _finite(value: float) -> float | None:
@@ -847,43 +1055,62 @@ def _decode_for(spec: Serve, model: ModelSpec, system: System, precision: Precis
 
 
 def estimate_serving(spec: Serve, model: ModelSpec, system: System,
-                     overrides: dict[str, float] | None = None, *,
-                     context_mode: ContextMode | str = ContextMode.FINAL,
+                     overrides: Mapping[str, float] | None = None, *,
+                     context_mode: ContextMode | str | None = None,
                      group_size: int | None = None) -> ServingEstimate:
     """Estimate a serving workload on one system (the ``planner estimate`` view).
 
-    Decode at the interactivity target (``interactivity: 0`` for offline), prefill time-shared
-    on the same replica, time to first token, self-consistency votes, and cost per million
-    generated tokens from the unit's rental price or amortised purchase plus energy
-    (:func:`planner.perf.cost.unit_cost`). The compute precision is the workload's (default:
-    the weights' precision), or the next wider tensor mode the accelerator has (FP8 weights on
-    an A100 run with BF16 math); the one used is reported as ``compute_precision``.
+    The deployment (:func:`planner.perf.serving_pools.deploy`): colocated with chunked prefill,
+    or disaggregated prefill and decode pools (``disaggregated: auto`` keeps the one with more
+    tokens/s per unit), each pool on its best tensor/pipeline or expert-parallel layout, decode
+    at the interactivity and TPOT limits, prefill queued at the TTFT limit for Poisson arrivals;
+    self-consistency votes; cost per million generated tokens from the unit's rental price or
+    amortised purchase plus energy (:func:`planner.perf.cost.unit_cost`) and per million input,
+    cached input and output tokens. The compute precision is the workload's (default: the
+    weights' precision), or the next wider tensor mode the accelerator has (FP8 weights on an
+    A100 run with BF16 math); the one used is reported as ``compute_precision``.
+
+    Decode runs at the mean context a continuously batched server holds, input + output / 2
+    (:class:`ContextMode`): sequences are admitted and retired continuously, so at any step
+    their lengths are spread evenly between P and P + O; ``decode_context: final`` in the
+    workload (or ``context_mode``) uses P + O, the source article's rule. ``group_size`` pins
+    the decode and prefill replica size (as ``layout: {decode: {tp: ...}}`` does).
     """
+    from planner.perf.serving_pools import deploy
+
+    if group_size is not None:
+        layout = layout_for(model.architecture, system, group_size)
+        pin = {"tp": layout.tp, "pp": layout.pp, "ep": layout.ep,
+               "dp_attention": layout.dp_attention}
+        spec = spec.model_copy(update={"layout": spec.layout.model_copy(update={
+            "decode": spec.layout.decode.model_copy(update=pin),
+            "prefill": spec.layout.prefill.model_copy(update=pin)})})
     assumptions = serving_assumptions(spec, system, overrides)
     precision = compute_precision_for(system, spec.compute_precision or spec.weights_precision)
+    context_mode = ContextMode(context_mode or spec.decode_context)
     context = decode_context_tokens(spec.input_tokens, spec.output_tokens, context_mode)
-    decode = _decode_for(spec, model, system, precision, context, assumptions, group_size)
-    prefill = prefill_tokens_per_s_per_unit(
-        model, system, precision=precision, prompt_tokens=spec.input_tokens,
-        assumptions=assumptions, weights_precision=spec.weights_precision,
-        kv_precision=spec.kv_precision, group_size=decode.group_size,
-        memory_reserve=spec.memory_reserve)
-    tokens, requests = _served_rate(decode.tokens_per_s_per_unit, prefill,
-                                    spec.votes * spec.output_tokens, spec.input_tokens)
-    cost = unit_cost(system, assumptions, prefer_rental=True)
     arch = model.architecture
+    kv_per_token = kv_bytes_per_token(arch, BYTES_PER_ELEMENT[spec.kv_precision])
+    dep = deploy(spec, model, system, precision, assumptions, context, kv_per_token)
+    decode = dep.decode
+    cost = unit_cost(system, assumptions, prefer_rental=True)
+    cached_s = kv_per_token / (system.scale_out.bandwidth * assumptions["ep_network"].value)
+    cached = (cost.usd_per_s / system.accelerators * cached_s * 1e6
+              if spec.prefix_cache_hit_fraction > 0 else None)
+    rates = spec.requests_per_second
+    total = sum(rates.values()) if isinstance(rates, dict) else float(rates)
     return ServingEstimate(
         model=model.id, system=system.id, workload=spec.name,
         context_mode=str(ContextMode(context_mode)), context_tokens=context,
-        compute_precision=str(precision),
-        kv_bytes_per_token=kv_bytes_per_token(arch, BYTES_PER_ELEMENT[spec.kv_precision]),
+        compute_precision=str(precision), kv_bytes_per_token=kv_per_token,
         weights_bytes=weights_bytes(arch, BYTES_PER_ELEMENT[spec.weights_precision]),
-        decode=decode, prefill_tokens_per_s_per_unit=prefill, tokens_per_s_per_unit=tokens,
-        requests_per_s_per_unit=requests,
-        ttft_s=time_to_first_token_s(model, system, decode.layout, precision=precision,
-                                     weights_precision=spec.weights_precision,
-                                     prompt_tokens=spec.input_tokens, assumptions=assumptions),
+        decode=decode, prefill_tokens_per_s_per_unit=dep.prefill_capacity_per_unit,
+        tokens_per_s_per_unit=dep.tokens_per_s_per_unit,
+        requests_per_s_per_unit=dep.requests_per_s_per_unit, ttft_s=dep.ttft_unloaded_s,
         vote_cost_multiplier=vote_cost_multiplier(spec.votes, spec.shared_prefix_fraction,
                                                   spec.prefix_read_once),
         unit_usd_per_s=cost.usd_per_s, cost_basis=cost.basis,
-        assumptions=[assumptions[k] for k in sorted(assumptions)])
+        assumptions=[assumptions[k] for k in sorted(assumptions)], deployment=dep,
+        requests_per_s=total, usd_per_million_cached_input_tokens=cached,
+        prefix_cache_bytes_per_request=spec.prefix_cache_hit_fraction * spec.input_tokens
+        * kv_per_token)

@@ -19,6 +19,18 @@ def _value(value: float, unit: str) -> str:
     return f"{value:,.4g} {unit}".rstrip()
 
 
+def _group_rows(cases: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Mean and worst absolute error of each named group of serving cases (offline, MoE fit
+    and check sets, latency-bounded), reported apart from the whole."""
+    groups: dict[str, list[float]] = {}
+    for case in cases:
+        if case.get("group"):
+            groups.setdefault(str(case["group"]), []).append(abs(float(case["error"])))
+    return [(f"{name}: {len(errors)} cases, mean / worst error",
+             f"{sum(errors) / len(errors) * 100:.1f}% / {max(errors) * 100:.1f}%")
+            for name, errors in groups.items()]
+
+
 def calibration_report(data: dict[str, Any]) -> Report:
     """One row per published case (sources numbered below), then the mean and max error."""
     sources: dict[str, int] = {}
@@ -34,13 +46,22 @@ def calibration_report(data: dict[str, Any]) -> Report:
                   tuple(data["cases"]))
     listing = KeyValues("Sources", tuple((f"[{n}]", text) for text, n in sources.items()))
     sets = _training_sets(data["cases"])
+    commands = tuple((case["name"], str(case["note"])[str(case["note"]).index("planner "):])
+                     for case in data["cases"] if "planner estimate" in str(case.get("note")))
+    rerun = KeyValues("Re-run a case (the estimate call behind its prediction)", commands)
     summary = KeyValues("Summary", (
         ("cases", str(len(data["cases"]))),
         ("mean absolute error", f"{data['mean_abs_error'] * 100:.1f}%"),
         ("max absolute error", f"{data['max_abs_error'] * 100:.1f}%"),
         ("all within tolerance", "yes" if data["all_within_tolerance"] else "NO"),
+        *_group_rows(data["cases"]),
     ))
-    sections = (table, listing, summary) + ((sets,) if sets.items else ())
+    sections: tuple[Table | KeyValues, ...] = (table, listing)
+    if commands:
+        sections += (rerun,)
+    sections += (summary,)
+    if sets.items:
+        sections += (sets,)
     return Report("Calibration against published measurements", sections, data)
 
 

@@ -13,6 +13,10 @@ __all__ = ["LABELS", "format_value", "label"]
 _SUFFIXES: tuple[tuple[str, Dimension | str], ...] = (
     ("_usd_per_million_tokens", "usd_per_mtok"),
     ("usd_per_million_tokens", "usd_per_mtok"),
+    ("usd_per_million_input_tokens", "usd_per_mtok"),
+    ("usd_per_million_cached_input_tokens", "usd_per_mtok"),
+    ("usd_per_million_output_tokens", "usd_per_mtok"),
+    ("_bytes_per_request", Dimension.SIZE),
     ("_tokens_per_s_per_user", "tok/s"),
     ("tokens_per_s_per_user", "tok/s"),
     ("_tokens_per_s_per_unit", "tok/s"),

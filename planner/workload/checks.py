@@ -163,8 +163,9 @@ def _posttrain(check: _Checker, spec: Posttrain, models: Mapping[str, ModelSpec]
 def _serve(check: _Checker, spec: Serve, model: ModelSpec | None) -> None:
     check.at_least(("output_tokens",), spec.output_tokens, 1,
                    "a request generates at least one token")
-    check.positive(("interactivity",), spec.interactivity,
-                   "give the decode speed per user, e.g. '30 tokens/s'")
+    if spec.interactivity < 0:  # 0 means no decode-speed target: offline, or 'tpot' alone
+        check.positive(("interactivity",), spec.interactivity,
+                       "give the decode speed per user, e.g. '30 tokens/s' (0: no target)")
     check.positive(("duration",), spec.duration, "give a duration such as '30 days'")
     check.positive(("latency_bound",), spec.latency_bound, "give a bound such as '100 ms'")
     rates = spec.requests_per_second

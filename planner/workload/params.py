@@ -18,11 +18,14 @@ from dataclasses import dataclass
 from planner.workload.schema import Architecture, AttentionKind, Mla, Moe
 
 __all__ = [
+    "ExpertSplit",
     "ParamCount",
     "attention_flops_per_token",
     "count_params",
+    "decode_attention_flops_per_token",
     "forward_flops_per_token",
     "kv_bytes_per_token",
+    "routed_expert_split",
     "weights_bytes",
 ]
 
@@ -192,3 +195,52 @@ def weights_bytes(arch: Architecture, bytes_per_element: float) -> float:
     Llama 3.1 405B in FP8: 405.85 GB (the source article rounds to 405 GB).
     """
     return float(count_params(arch).total * bytes_per_element)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpertSplit:
+    """How an MoE model's weights divide between routed experts and everything else.
+
+    ``expert_params``: one routed expert of one layer (3·d·F_e). ``moe_layers``: L minus the
+    leading dense layers. ``routed_total``: E·moe_layers·expert_params, the weights expert
+    parallelism spreads over its ranks. ``routed_active``: k·moe_layers·expert_params, the routed
+    weights one token multiplies. Everything else (attention, dense and shared FFNs, router,
+    embeddings, head) is ``total − routed_total``; a dense model has no routed part.
+    """
+
+    experts: int
+    top_k: int
+    expert_params: int
+    moe_layers: int
+    routed_total: int
+    routed_active: int
+
+
+def routed_expert_split(arch: Architecture) -> ExpertSplit:
+    """The routed-expert share of the weights (all zero for a dense model)."""
+    moe = arch.moe
+    if moe is None:
+        return ExpertSplit(0, 0, 0, 0, 0, 0)
+    expert = _swiglu_params(arch.hidden, moe.expert_ffn_hidden)
+    layers = arch.layers - min(moe.dense_layers, arch.layers)
+    return ExpertSplit(moe.experts, moe.experts_per_token, expert, layers,
+                       moe.experts * layers * expert, moe.experts_per_token * layers * expert)
+
+
+def decode_attention_flops_per_token(arch: Architecture, context: float) -> float:
+    """Attention FLOPs of one decode token over ``context`` cached tokens, as engines run it.
+
+    GQA: as :func:`attention_flops_per_token`. MLA: decode kernels absorb the key and value
+    up-projections into the query and output ones (DeepSeek-V2, arXiv 2405.04434 §2.1.3;
+    FlashMLA) so attention reads only the cached latent: scores over r_kv + d_rope and values
+    over r_kv per head, 2·H·L·(2·r_kv + d_rope)·s. DeepSeek-V3: 2·128·61·1,088 = 16,990,208
+    FLOPs per cached token, 3.4 times the non-absorbed form, which reads 57 times more bytes.
+    """
+    match arch.attention:
+        case AttentionKind.GQA:
+            return attention_flops_per_token(arch, context)
+        case AttentionKind.MLA:
+            assert arch.mla is not None
+            mla = arch.mla
+            width = 2 * mla.kv_lora_rank + mla.qk_rope_head_dim
+            return 2.0 * arch.heads * arch.layers * width * context

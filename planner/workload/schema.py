@@ -302,6 +302,57 @@ class Pretrain(_Workload):
         return float(self.batch_sequences * self.sequence_length)
 
 
+class LatencyTarget(StrictModel):
+    """A latency limit at one percentile, e.g. ``{p99: 2 s}``."""
+
+    p50: Duration | None = None
+    p90: Duration | None = None
+    p99: Duration | None = None
+
+    @model_validator(mode="after")
+    def _one_percentile(self) -> LatencyTarget:
+        given = [name for name in ("p50", "p90", "p99") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one percentile, e.g. {p99: 2 s}")
+        return self
+
+    @property
+    def percentile(self) -> float:
+        """The percentile as a fraction (0.5, 0.9 or 0.99)."""
+        return {"p50": 0.5, "p90": 0.9, "p99": 0.99}[self.name]
+
+    @property
+    def name(self) -> str:
+        """``p50``, ``p90`` or ``p99``."""
+        return next(n for n in ("p50", "p90", "p99") if getattr(self, n) is not None)
+
+    @property
+    def seconds(self) -> float:
+        """The limit in seconds."""
+        value = getattr(self, self.name)
+        assert value is not None
+        return float(value)
+
+
+class PoolLayout(StrictModel):
+    """Pinned parallel degrees of one serving pool (prefill or decode); unset ones are searched."""
+
+    tp: PositiveInt | None = Field(None, description="tensor-parallel degree")
+    pp: PositiveInt | None = Field(None, description="pipeline-parallel degree")
+    ep: PositiveInt | None = Field(
+        None, description="expert-parallel degree: accelerators the routed experts are spread "
+        "over (MoE models; may span several units over the scale-out network)")
+    dp_attention: PositiveInt | None = Field(
+        None, description="data-parallel attention replicas inside one expert-parallel group")
+
+
+class ServeLayout(StrictModel):
+    """Pinned layouts of the prefill and decode pools."""
+
+    prefill: PoolLayout = PoolLayout()
+    decode: PoolLayout = PoolLayout()
+
+
 class Serve(_Workload):
     """A reasoning-model serving fleet at an interactivity target."""
 
@@ -321,6 +372,38 @@ class Serve(_Workload):
     duration: Duration = 30 * 86400.0
     memory_reserve: Fraction = 0.05
     enforce_memory: bool = True
+    ttft: LatencyTarget | None = Field(
+        None, description="time-to-first-token limit; a plain duration is a p99 limit")
+    tpot: LatencyTarget | None = Field(
+        None, description="time-per-output-token limit; a plain duration is a p99 limit")
+    prefix_cache_hit_fraction: Fraction = Field(
+        0.0, description="share of input tokens served from a prefix cache (no prefill compute)")
+    disaggregated: bool | Literal["auto"] = Field(
+        "auto", description="separate prefill and decode pools; auto picks the cheaper")
+    layout: ServeLayout = ServeLayout()
+    decode_context: Literal["average", "final"] = Field(
+        "average", description="KV length of a decode step: the mean a continuously batched "
+        "server holds (input + output/2), or the final length (input + output), the source "
+        "article's")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_limits_are_p99(cls, data: object) -> object:
+        """``ttft: 2 s`` means ``ttft: {p99: 2 s}`` (likewise ``tpot``)."""
+        if isinstance(data, dict):
+            for name in ("ttft", "tpot"):
+                value = data.get(name)
+                if value is not None and not isinstance(value, dict | LatencyTarget):
+                    data = {**data, name: {"p99": value}}
+        return data
+
+    def ttft_target(self) -> LatencyTarget | None:
+        """The time-to-first-token limit with its percentile."""
+        return self.ttft
+
+    def tpot_target(self) -> LatencyTarget | None:
+        """The time-per-output-token limit with its percentile."""
+        return self.tpot
 
 
 class RewardModel(StrictModel):

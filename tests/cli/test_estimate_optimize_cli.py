@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTICLE = ["--set", "efficiency.memory_bandwidth=0.773", "--set", "efficiency.compute=0.5676",
            "--set", "efficiency.kernel_overlap=1", "--set", "efficiency.tp_comm=0",
            "--set", "input_tokens=0", "--set", "memory_reserve=0",
-           "--set", "enforce_memory=false"]
+           "--set", "enforce_memory=false", "--set", "decode_context=final"]
 
 
 @pytest.fixture(autouse=True)

@@ -66,7 +66,7 @@ def test_compare_json_names_the_cheapest_and_fastest(files: Path) -> None:
     options = {o["option"]: o for o in data["options"]}
     assert set(options) == {"dgx-h100", "dgx-h200"}
     assert data["cheapest"] == min(options, key=lambda k: options[k]["total_cost_usd"])
-    assert data["fastest"] in options
+    assert data["fastest"] is None  # both serve the same 30 days: neither is faster
     for o in options.values():
         for key in ("units", "accelerators", "wall_time_s", "total_cost_usd",
                     "cost_per_work_usd", "bound", "power_w", "roles"):
@@ -79,7 +79,7 @@ def test_compare_table_shows_options_side_by_side(files: Path) -> None:
                  "--hardware", "dgx-h200", "--set", "votes=2")
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "cheapest" in out and "fastest" in out and "overrides" in out and "votes=2" in out
+    assert "cheapest" in out and "overrides" in out and "votes=2" in out
     header = next(line for line in out.splitlines() if "dgx-h100" in line and "dgx-h200" in line)
     assert header.index("dgx-h100") < header.index("dgx-h200")
     assert "cost per 1M answer tokens" in out

@@ -45,8 +45,8 @@ def metric(record: dict[str, Any], name: str) -> float:
 
 def test_every_example_has_a_readme_with_its_command() -> None:
     folders = sorted(p for p in EXAMPLES.iterdir() if p.is_dir())
-    assert [p.name for p in folders] == ["api_report", "pretrain_sites", "procurement",
-                                         "reasoning_serving"]
+    assert [p.name for p in folders] == ["api_report", "moe_serving", "pretrain_sites",
+                                         "procurement", "reasoning_serving"]
     for folder in folders:
         readme = (folder / "README.md").read_text()
         if (folder / "study.yaml").is_file():
@@ -147,6 +147,30 @@ def test_every_failure_says_why(results: dict[str, SweepResult]) -> None:
             if r["status"] != "ok":
                 failures[name].append(r["error"])
     assert all(message for messages in failures.values() for message in messages)
+
+
+def test_moe_serving_disaggregation_and_prefix_cache(results: dict[str, SweepResult]) -> None:
+    """examples/moe_serving/README.md: wide EP on H800, disaggregation pays on 8-GPU nodes,
+    a prefix cache cuts the input cost and the prefill share."""
+    records = by(results["moe_serving"], "disaggregated", "prefix_cache_hit_fraction")
+    for system in ("hgx-h800", "dgx-h100"):
+        one_pool = metric(records[(system, "false", "0")], "tokens_per_s_per_unit")
+        two_pools = metric(records[(system, "true", "0")], "tokens_per_s_per_unit")
+        assert two_pools > 2 * one_pool
+    rack = [metric(records[("gb200-nvl72", d, "0")], "tokens_per_s_per_unit")
+            for d in ("false", "true")]
+    assert abs(rack[1] / rack[0] - 1) < 0.3  # 22%, against about 3x on 8-GPU nodes
+    for system in ("hgx-h800", "dgx-h100", "gb200-nvl72"):
+        cold, warm = records[(system, "true", "0")], records[(system, "true", "0.5")]
+        # a request's prompt costs its uncached half at the (slightly higher: longer attention)
+        # uncached price, plus the cached half at the cache price: well under the cold cost
+        warm_prompt = 0.5 * metric(warm, "usd_per_million_input_tokens") + \
+            0.5 * metric(warm, "usd_per_million_cached_input_tokens")
+        assert warm_prompt < 0.7 * metric(cold, "usd_per_million_input_tokens")
+        assert metric(warm, "prefill_to_decode_units") < metric(cold, "prefill_to_decode_units")
+        assert metric(warm, "ttft_p99_s") <= 2.0 + 1e-9
+        assert metric(warm, "tpot_p99_s") <= 0.05 + 1e-9
+    assert metric(records[("hgx-h800", "true", "0.5")], "group_size") >= 64  # EP across nodes
 
 
 def test_api_report_script(tmp_path: Path) -> None:

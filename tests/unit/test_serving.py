@@ -10,11 +10,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 
 from planner.catalog.schema import Precision, System
 from planner.errors import InputError
 from planner.perf.assumptions import Assumption
+from planner.perf.queueing import (
+    max_load,
+    mean_wait_s,
+    simulate_waits,
+    wait_quantile_s,
+)
 from planner.perf.serving import (
     DEFAULTS,
     Bound,
@@ -32,6 +39,15 @@ from planner.perf.serving import (
     serving_assumptions,
     time_to_first_token_s,
     vote_cost_multiplier,
+)
+from planner.perf.serving_moe import (
+    EpFactors,
+    EpHardware,
+    EpModel,
+    ep_decode_step,
+    ep_memory_batch,
+    expected_experts_hit,
+    expected_units_hit,
 )
 from planner.workload.schema import ModelSpec, Serve
 
@@ -331,20 +347,32 @@ def test_nothing_served_has_no_cost_per_token() -> None:
     assert result.to_dict()["usd_per_million_tokens"] is None
 
 
-def test_prefill_shares_the_unit_time() -> None:
-    # unit-seconds per request = 2,000 / decode rate + 1,000 / prefill rate
-    result = estimate_serving(serve(), model(), system())
-    seconds = (2000 / result.decode.tokens_per_s_per_unit
-               + 1000 / result.prefill_tokens_per_s_per_unit)
-    assert result.tokens_per_s_per_unit == pytest.approx(2000 / seconds)
-    assert result.requests_per_s_per_unit == pytest.approx(1 / seconds)
+def test_colocated_prefill_rides_in_the_decode_step() -> None:
+    # chunked prefill: 1,000 prompt tokens over 2,000 output tokens = 0.5 per sequence per step;
+    # the step's matmul term grows by that share, the weight reads do not
+    spec = serve(disaggregated=False, interactivity="0 tokens/s")
+    result = estimate_serving(spec, model(), system())
+    alone = decode_capacity(model(), system(), weights_precision=Precision.FP8,
+                            kv_precision=Precision.BF16, compute_precision=Precision.FP8,
+                            context_tokens=2000, interactivity=None, assumptions=DEFAULTS,
+                            layouts=(result.decode.layout,))
+    assert result.deployment.disaggregated is False
+    assert result.requests_per_s_per_unit == pytest.approx(result.tokens_per_s_per_unit / 2000)
+    assert result.decode.max_batch == alone.max_batch  # same KV per sequence
+    assert result.decode.step_time_s > alone.step_time_s
+    back_to_back = 2000 / (2000 / alone.tokens_per_s_per_unit
+                           + 1000 / result.prefill_tokens_per_s_per_unit)
+    assert result.tokens_per_s_per_unit > back_to_back
 
 
-def test_average_context_allows_a_larger_batch() -> None:
-    final = estimate_serving(serve(), model(), system())
-    average = estimate_serving(serve(), model(), system(), context_mode="average")
+def test_average_context_is_the_default_and_allows_a_larger_batch() -> None:
+    final = estimate_serving(serve(), model(), system(), context_mode="final")
+    average = estimate_serving(serve(), model(), system())
     assert average.context_tokens == 2000 and final.context_tokens == 3000
+    assert average.context_mode == "average"
     assert average.decode.max_batch > final.decode.max_batch
+    pinned = estimate_serving(serve(decode_context="final"), model(), system())
+    assert pinned.context_tokens == 3000
 
 
 def test_overrides_apply_and_unknown_names_are_rejected() -> None:
@@ -428,3 +456,222 @@ def test_every_report_lists_the_relative_factors() -> None:
     names = {a["name"] for a in estimate_serving(serve(), model(), system()).to_dict()[
         "assumptions"]}
     assert {"compute_fp8_relative", "compute_fp4_relative"} <= names
+
+
+# ---------------------------------------------------------------- MoE, pools, queueing, prices
+
+def test_expected_experts_hit_by_hand() -> None:
+    # E·(1 − (1 − k/E)^B), DeepSeek-V3: E 256, k 8
+    assert expected_experts_hit(256, 8, 1) == pytest.approx(8.0)
+    assert expected_experts_hit(256, 8, 8) == pytest.approx(256 * (1 - (31 / 32) ** 8))  # 57.42
+    assert expected_experts_hit(256, 8, 8) == pytest.approx(57.42, abs=0.01)
+    assert expected_experts_hit(256, 8, 128) == pytest.approx(251.60, abs=0.01)
+    assert expected_experts_hit(256, 8, 0) == 0.0
+    # units a token's 8 experts lie on, 4 units: 4·(1 − (3/4)^8) = 3.5995; node limit caps it
+    assert expected_units_hit(4, 8, None) == pytest.approx(3.59955, abs=1e-5)
+    assert expected_units_hit(18, 8, 4) == 4.0
+
+
+def _toy_ep() -> tuple[EpModel, EpHardware, EpFactors]:
+    model = EpModel(dense_weight_bytes=10e9, routed_weight_bytes=160e9, dense_flops=2e9,
+                    routed_flops=1e9, experts=16, top_k=2, moe_layers=10, layers=12,
+                    hidden=1000, kv_bytes_per_token=1000.0, kv_replication_per_rank=1.0,
+                    dispatch_bytes=1.0, combine_bytes=2.0, node_limit=None)
+    hardware = EpHardware(gemm_flops=1e15, attention_flops=1e15, hbm_bandwidth=1e12,
+                          hbm_capacity=80e9, scale_up_bandwidth=1e10, scale_out_bandwidth=1e9,
+                          domain=8, message_s=0.0)
+    return model, hardware, EpFactors(overlap=0.0, imbalance=1.0, redundancy=0.0,
+                                      kernel_overlap=False)
+
+
+def test_ep_all_to_all_bytes_on_the_links_they_cross() -> None:
+    # 10 tokens per rank, 2 copies each, half the 16 ranks outside the 8-GPU domain:
+    # per copy 1000·(1 + 2)·10 layers = 30 kB; out 10·1·30 kB / 1 GB/s = 0.3 ms,
+    # in 10·1·30 kB / 10 GB/s = 0.03 ms
+    model, hw, f = _toy_ep()
+    point = ep_decode_step(model, hw, f, ep=16, tp=1, batch=10, context=0,
+                           decode_attention_flops=0.0)
+    assert point.communication_s == pytest.approx(3.3e-4)
+    inside = ep_decode_step(model, hw, f, ep=8, tp=1, batch=10, context=0,
+                            decode_attention_flops=0.0)
+    assert inside.communication_s == pytest.approx(10 * 2 * 30e3 / 1e10)
+
+
+def test_ep_weights_read_are_the_experts_hit() -> None:
+    # batch 1 per rank on EP16: B = 16 tokens, hit = 1 − (7/8)^16 = 0.8822 of each rank's
+    # experts; weights read = 10 GB + 160 GB / 16 · 0.8822 = 18.82 GB at 1 TB/s
+    model, hw, f = _toy_ep()
+    point = ep_decode_step(model, hw, f, ep=16, tp=1, batch=1, context=0,
+                           decode_attention_flops=0.0)
+    hit = 1 - (7 / 8) ** 16
+    assert point.memory_s == pytest.approx((10e9 + 10e9 * hit) / 1e12)
+    # HBM: 80 GB − 10 GB − 10 GB of experts = 60 GB for KV; 1000 B/token at 3,000 tokens
+    assert ep_memory_batch(model, hw, f, ep=16, tp=1, context=3000, reserve=0.0) == \
+        pytest.approx(60e9 / 3e6)
+
+
+def test_two_batch_overlap_hides_the_shorter_part() -> None:
+    model, hw, f = _toy_ep()
+    serial = ep_decode_step(model, hw, f, ep=16, tp=1, batch=10, context=0,
+                            decode_attention_flops=0.0)
+    half = ep_decode_step(model, hw, EpFactors(0.5, 1.0, 0.0, False), ep=16, tp=1, batch=10,
+                          context=0, decode_attention_flops=0.0)
+    cm = serial.step_s - serial.communication_s
+    assert half.step_s == pytest.approx(max(cm, serial.communication_s)
+                                        + 0.5 * min(cm, serial.communication_s))
+
+
+def test_queue_closed_form_matches_the_simulation() -> None:
+    assert mean_wait_s(0.5, 1.0) == pytest.approx(0.5)  # M/D/1: ρS / (2(1 − ρ))
+    for load in (0.5, 0.8, 0.9):
+        waits = simulate_waits(load, 1.0, 400_000, seed=3)
+        assert float(waits.mean()) == pytest.approx(mean_wait_s(load, 1.0), rel=0.05)
+        simulated = float(np.quantile(waits, 0.99))
+        assert wait_quantile_s(load, 1.0, 0.99) == pytest.approx(simulated, rel=0.20)
+    assert wait_quantile_s(0.005, 1.0, 0.99) == 0.0  # fewer than 1% of requests wait
+
+
+def test_max_load_inverts_the_ttft_percentile() -> None:
+    load = max_load(2.0, 0.1, 0.99, fixed_s=0.05)
+    assert 0 < load < 1
+    assert 0.05 + 0.1 + wait_quantile_s(load, 0.1, 0.99) == pytest.approx(2.0, rel=1e-6)
+    assert max_load(0.1, 0.2, 0.99) == 0.0  # even an idle server misses the limit
+
+
+DEEPSEEK = {"layers": 61, "hidden": 7168, "heads": 128, "kv_heads": 128, "head_dim": 128,
+            "ffn_hidden": 18432, "vocab": 129280, "attention": "mla",
+            "mla": {"q_lora_rank": 1536, "kv_lora_rank": 512, "qk_nope_head_dim": 128,
+                    "qk_rope_head_dim": 64, "v_head_dim": 128},
+            "moe": {"experts": 256, "experts_per_token": 8, "shared_experts": 1,
+                    "expert_ffn_hidden": 2048, "dense_layers": 3, "node_limit": 4}}
+
+
+def deepseek() -> ModelSpec:
+    return ModelSpec.model_validate({
+        "id": "deepseek-v3", "name": "DeepSeek-V3", "architecture": DEEPSEEK,
+        "published": {"total_params": 671e9}, "context_length": 131072, "sources": {}})
+
+
+def moe_serve(**changes: Any) -> Serve:
+    return serve(model="deepseek-v3", input_tokens=2000, output_tokens=1000,
+                 interactivity="0 tokens/s", **changes)
+
+
+def test_moe_search_finds_wide_ep_and_honours_pins() -> None:
+    result = estimate_serving(moe_serve(disaggregated=True), deepseek(), system())
+    decode = result.to_dict()["decode"]["parallelism"]
+    assert decode["ep"] > 8 and decode["dp_attention"] == decode["ep"] and decode["tp"] == 1
+    pinned = estimate_serving(moe_serve(disaggregated=True,
+                                        layout={"decode": {"ep": 144},
+                                                "prefill": {"ep": 32}}), deepseek(), system())
+    data = pinned.to_dict()
+    assert data["decode"]["parallelism"] == {"tp": 1, "pp": 1, "ep": 144, "dp_attention": 144}
+    assert data["prefill"]["parallelism"]["ep"] == 32
+    with pytest.raises(InputError, match="mixture-of-experts"):
+        estimate_serving(serve(layout={"decode": {"ep": 16}}), model(), system())
+
+
+def test_mla_latent_is_stored_once_per_attention_rank() -> None:
+    # EP144: each GPU holds 17.12 GB of non-expert weights and 653.9 GB · 1.125 / 144 of experts;
+    # its sequences' latent KV (70,272 B/token in BF16) is not replicated
+    result = estimate_serving(moe_serve(disaggregated=True, layout={"decode": {"ep": 144}}),
+                              deepseek(), system())
+    decode = result.decode
+    weights = 17_117_633_536 + 653_908_770_816 * 1.125 / 144
+    kv = decode.max_batch * 2500 * 70_272
+    assert decode.memory_bytes_per_replica == pytest.approx((weights + kv) * 144, rel=1e-6)
+
+
+def test_disaggregated_pools_ratio_transfer_and_prices() -> None:
+    result = estimate_serving(moe_serve(disaggregated=True), deepseek(), system())
+    dep = result.deployment
+    assert dep is not None and dep.disaggregated
+    data = result.to_dict()
+    # prefill units per decode unit = (P / prefill rate) / (O / decode rate)
+    ratio = (2000 / data["prefill"]["tokens_per_s_per_unit"]) / \
+        (1000 / data["decode"]["tokens_per_s_per_unit"])
+    assert data["prefill_to_decode_units"] == pytest.approx(ratio)
+    assert data["prefill"]["units"] / data["decode"]["units"] == pytest.approx(ratio)
+    # KV moved: 2,000 · 70,272 B over 50 GB/s at ep_network 0.85
+    assert data["kv_transfer_s"] == pytest.approx(2000 * 70_272 / (50e9 * 0.85))
+    # input and output prices add up to the cost of a request
+    per_request = (data["usd_per_million_input_tokens"] * 2000
+                   + data["usd_per_million_output_tokens"] * 1000) / 1e6
+    assert per_request == pytest.approx(data["unit_usd_per_s"] / data["requests_per_s_per_unit"])
+
+
+def test_prefix_cache_removes_prefill_compute_and_reports_its_kv() -> None:
+    cold = estimate_serving(moe_serve(disaggregated=True), deepseek(), system()).to_dict()
+    warm = estimate_serving(moe_serve(disaggregated=True, prefix_cache_hit_fraction=0.5),
+                            deepseek(), system()).to_dict()
+    # half the prompt computed: input tokens served per prefill unit about double (the cached
+    # half is still attended to, so a little less than double)
+    gain = warm["prefill"]["tokens_per_s_per_unit"] / cold["prefill"]["tokens_per_s_per_unit"]
+    assert 1.7 < gain <= 2.0
+    assert warm["prefix_cache_bytes_per_request"] == pytest.approx(0.5 * 2000 * 70_272)
+    assert warm["usd_per_million_cached_input_tokens"] < warm["usd_per_million_input_tokens"]
+    assert cold["usd_per_million_cached_input_tokens"] is None
+
+
+def test_latency_limits_hold_and_cost_throughput() -> None:
+    free = estimate_serving(serve(interactivity="0 tokens/s"), model(), system())
+    bound = estimate_serving(serve(interactivity="0 tokens/s", ttft={"p99": "1 s"},
+                                   tpot={"p90": "60 ms"}), model(), system())
+    data = bound.to_dict()
+    assert data["ttft_p99_s"] <= 1.0 + 1e-9 and data["tpot_p99_s"] <= 0.06 + 1e-12
+    assert bound.tokens_per_s_per_unit < free.tokens_per_s_per_unit
+    assert 0 < data["load"] < 1
+    assert free.to_dict()["ttft_p99_s"] is None  # no limit: the queue runs full
+
+
+def test_auto_keeps_the_deployment_with_more_tokens_per_unit() -> None:
+    options = [estimate_serving(moe_serve(disaggregated=d, ttft="2 s"), deepseek(), system())
+               for d in (False, True)]
+    auto = estimate_serving(moe_serve(ttft="2 s"), deepseek(), system())
+    assert auto.tokens_per_s_per_unit == pytest.approx(max(o.tokens_per_s_per_unit
+                                                           for o in options))
+
+
+# ---------------------------------------------------------------- the commands of the issue
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from planner.cli import cli
+
+    repo = Path(__file__).resolve().parents[2]
+    result = CliRunner().invoke(cli, [a.replace("REPO", str(repo)) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_pins_wide_ep_and_reports_the_pools() -> None:
+    code, out, _ = _cli("estimate", "REPO/examples/moe_serving/deepseek_r1.yaml", "--hardware",
+                        "hgx-h800", "--set", "layout.decode.ep=144", "--set",
+                        "disaggregated=true", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["decode"]["parallelism"] == {"tp": 1, "pp": 1, "ep": 144, "dp_attention": 144}
+    for key in ("units", "parallelism", "tokens_per_s_per_unit", "bound"):
+        assert key in data["prefill"] and key in data["decode"]
+    assert data["disaggregated"] is True
+    assert data["ttft_p99_s"] <= 2.0 + 1e-9 and data["tpot_p99_s"] <= 0.05
+    assert data["usd_per_million_input_tokens"] > 0 and data["usd_per_million_output_tokens"] > 0
+    # the whole deployment's output tokens/s per unit, from its two pools
+    units = data["prefill"]["units"] + data["decode"]["units"]
+    assert data["tokens_per_s_per_unit"] == pytest.approx(200 * 2000 / units)
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    ("ttft.p50=1 s", "ttft: give exactly one percentile, e.g. {p99: 2 s}"),
+    ("layout.decode.ep=100", "pin ep = tp x dp_attention"),
+    ("disaggregated=maybe", "expected 'auto'"),
+])
+def test_cli_rejects_bad_serving_input(option: str, message: str) -> None:
+    extra = ("--set", "layout.decode.tp=3") if option.startswith("layout") else ()
+    code, out, err = _cli("estimate", "REPO/examples/moe_serving/deepseek_r1.yaml", "--hardware",
+                          "hgx-h800", "--set", option, *extra)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert message in err

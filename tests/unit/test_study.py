@@ -282,10 +282,9 @@ def test_sweep_in_process_writes_tidy_results(study_file: Path, tmp_path: Path) 
     for r in result.records:
         m = r["metrics"]
         votes, out_tokens = int(r["parameters"]["votes"]), int(r["parameters"]["output_tokens"])
-        # A query holds a unit for votes·output / decode rate + prompt / prefill rate seconds
-        # (100-token prompt), so it costs unit_usd_per_s times that.
-        seconds = votes * out_tokens / m["decode_tokens_per_s_per_unit"] + \
-            100 / m["prefill_tokens_per_s_per_unit"]
+        # A query holds a unit for votes·output / (generated tokens/s per unit) seconds (its
+        # prompt chunked into the decode steps), so it costs unit_usd_per_s times that.
+        seconds = votes * out_tokens / m["tokens_per_s_per_unit"]
         assert m["usd_per_query"] == pytest.approx(m["unit_usd_per_s"] * seconds, rel=1e-9)
         assert m["units"] == pytest.approx(10.0 / m["requests_per_s_per_unit"], rel=1e-9)
     lines = (out / "results.csv").read_text().splitlines()

@@ -59,7 +59,8 @@ def estimate(output_tokens: int, overrides: dict[str, float], **spec: object) ->
     data = {"kind": "serve", "name": "article", "model": "llama-3.1-405b", "input_tokens": 0,
             "output_tokens": output_tokens, "interactivity": "30 tokens/s",
             "requests_per_second": "1 /s", "weights_precision": "fp8", "kv_precision": "bf16",
-            "compute_precision": "fp8", "memory_reserve": 0.0, "enforce_memory": False}
+            "compute_precision": "fp8", "memory_reserve": 0.0, "enforce_memory": False,
+            "decode_context": "final"}
     data.update(spec)
     return estimate_serving(Serve.model_validate(data), LLAMA_405B, DGX_H100, overrides)
 

@@ -1,4 +1,6 @@
-"""The serving model against published offline throughputs (reference/measurements.md V7, V8).
+"""The serving model against published throughputs: offline (reference/measurements.md V7, V8),
+wide expert-parallel DeepSeek deployments (planner.perf.calibrate_moe) and MLPerf Server
+(planner.perf.calibrate_latency).
 
 Every case must be within its stated tolerance (30%, justified in
 ``planner.perf.calibrate_serving``); the mean absolute error guards against a drift that keeps
@@ -37,7 +39,7 @@ def test_case_within_tolerance(results: list[CalibrationCase], index: int) -> No
 
 
 def test_mean_absolute_error(results: list[CalibrationCase]) -> None:
-    assert mean_absolute_error(results) < 0.09  # 7.5% calibrated
+    assert mean_absolute_error(results) < 0.08  # 6.7% (7.5% before chunked prefill)
 
 
 def _mean_signed_error(results: list[CalibrationCase], systems: tuple[str, ...]) -> float:
@@ -90,3 +92,131 @@ def test_calibrated_factors_are_physically_plausible() -> None:
     assert 0.6 <= DEFAULTS["memory_bandwidth"].value <= 0.85
     assert 0.4 <= DEFAULTS["compute"].value <= 0.7
     assert 0.5 <= DEFAULTS["scale_up"].value <= 1.0
+
+
+# ---------------------------------------------------------------- wide expert parallelism
+
+
+@pytest.fixture(scope="module")
+def moe_results() -> list[CalibrationCase]:
+    """Every wide-EP DeepSeek case, through planner.api.estimate."""
+    from planner.perf.calibrate_moe import cases as moe_cases
+
+    return moe_cases()
+
+
+def test_moe_cases_are_within_tolerance_and_split_fit_from_check(
+        moe_results: list[CalibrationCase]) -> None:
+    from planner.perf.calibrate_moe import MOE_RUNS
+
+    assert len(moe_results) == len(MOE_RUNS) >= 8
+    assert {c.group for c in moe_results} == {"moe-fit", "moe-check"}
+    assert all(abs(c.error) <= c.tolerance for c in moe_results)
+    assert all(c.note.startswith("planner estimate workloads/calibration/moe_pool.yaml")
+               for c in moe_results)
+
+
+def test_wide_ep_h100_deployment_is_within_25_percent(
+        moe_results: list[CalibrationCase]) -> None:
+    """SGLang's 96-H100 deployment (fit set): per-node prefill and decode within 25%."""
+    by_name = {c.name: c for c in moe_results}
+    for name in ("SGLang H100 prefill EP32, 2K prompts", "SGLang H100 prefill EP32, 4K prompts",
+                 "SGLang H100 decode EP72, 2K inputs"):
+        assert abs(by_name[name].error) < 0.25, (name, by_name[name].error)
+
+
+def test_moe_fit_and_check_errors(moe_results: list[CalibrationCase]) -> None:
+    fit = [abs(c.error) for c in moe_results if c.group == "moe-fit"]
+    check = [abs(c.error) for c in moe_results if c.group == "moe-check"]
+    assert sum(fit) / len(fit) < 0.02  # 1.1%
+    assert sum(check) / len(check) < 0.28  # 24.6%: over-predicted, see calibrate_moe
+    # the check set is over-predicted, never under: production day averages and engine limits
+    assert all(c.error > 0 for c in moe_results if c.group == "moe-check")
+
+
+def test_overlaps_are_the_fit_set_minima() -> None:
+    """ep_overlap (prefill) and ep_overlap_decode are the grid minima of their fit cases."""
+    from planner.perf.assumptions import Assumption
+    from planner.perf.calibrate_moe import MOE_RUNS, predicted_per_accelerator
+    from planner.perf.serving import DEFAULTS as SERVING_DEFAULTS
+
+    def fit_error(name: str, value: float, pool: str) -> float:
+        runs = [r for r in MOE_RUNS if r.group == "moe-fit" and r.pool == pool]
+        SERVING_DEFAULTS[name] = Assumption(name, value, "test", "")
+        return sum(abs(predicted_per_accelerator(r) / r.published_per_accelerator - 1)
+                   for r in runs) / len(runs)
+
+    for name, pool, best, step in (("ep_overlap", "prefill", 0.35, 0.05),
+                                   ("ep_overlap_decode", "decode", 0.1, 0.1)):
+        original = SERVING_DEFAULTS[name]
+        try:
+            errors = [fit_error(name, best + d, pool) for d in (-step, 0.0, step)]
+        finally:
+            SERVING_DEFAULTS[name] = original
+        assert original.value == best
+        assert errors[1] < errors[0] and errors[1] < errors[2], (name, errors)
+
+
+# ---------------------------------------------------------------- latency-bounded (server)
+
+
+@pytest.fixture(scope="module")
+def latency_results() -> list[CalibrationCase]:
+    from planner.perf.calibrate_latency import cases as latency_cases
+
+    return latency_cases()
+
+
+def test_server_cases_within_tolerance(latency_results: list[CalibrationCase]) -> None:
+    assert len(latency_results) >= 6
+    assert all(abs(c.error) <= c.tolerance for c in latency_results)
+    mean = sum(abs(c.error) for c in latency_results) / len(latency_results)
+    assert mean < 0.12  # 10.0%
+
+
+def test_server_throughput_falls_below_offline_inside_the_published_band() -> None:
+    """MLPerf Llama 2 70B Server/Offline is 0.88-0.98 in the published results; the model's
+    ratio comes from the TTFT queue and the batch it allows, not from a factor."""
+    from planner.perf.calibrate_latency import LATENCY_RUNS, predicted
+
+    published = [run.published_ratio for run in LATENCY_RUNS]
+    assert min(published) >= 0.88 and max(published) <= 0.985
+    for run in LATENCY_RUNS[:5]:
+        ratio = predicted(run) / predicted(run, bounded=False)
+        assert 0.85 <= ratio < 0.995, (run.name, ratio)
+
+
+def test_interactive_scenario_is_a_known_miss() -> None:
+    """The model over-predicts MLPerf Interactive (TPOT 40 ms) by more than 30%; this test
+    fails once the model learns the effect, so the cases can join the calibration."""
+    from planner.perf.calibrate_latency import INTERACTIVE_RUNS, predicted
+
+    for run in INTERACTIVE_RUNS:
+        per_accelerator = run.published_tokens_per_s / run.accelerators
+        assert predicted(run) / per_accelerator - 1 > 0.30
+
+
+def test_listed_commands_reproduce_the_predictions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `planner estimate` call each case lists gives its prediction (one code path)."""
+    import json
+    import shlex
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from planner.cli import cli
+    from planner.perf import calibrate_latency, calibrate_moe, calibrate_serving
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    chosen = [calibrate_serving.cases()[10], calibrate_moe.cases()[2],
+              calibrate_latency.cases()[0]]
+    for case in chosen:
+        command = case.note[case.note.index("planner estimate"):].split("  #")[0]
+        pool = case.note.split("  # ")[-1].split(".tokens_per_s_per_unit")[0]
+        result = CliRunner().invoke(cli, shlex.split(command)[1:])
+        assert result.exit_code == 0, result.stderr
+        data = json.loads(result.stdout)
+        per_unit = data[pool]["tokens_per_s_per_unit"] if pool in ("prefill", "decode") \
+            else data["tokens_per_s_per_unit"]
+        accelerators = data["accelerators_needed"] / data["units_needed"]
+        assert per_unit / accelerators == pytest.approx(case.predicted, rel=1e-9), case.name

@@ -1,0 +1,333 @@
+"""Serving deployments: colocated or disaggregated prefill/decode pools at latency targets.
+
+A request brings P input tokens, of which a share h is served from a prefix cache, and asks for
+O generated tokens (votes included). Its computed prompt is P_c = (1 − h)·P; the cached prefix is
+still attended to, so the computed tokens attend on average to h·P + P_c / 2 tokens.
+
+**Colocated** (one pool): prompts are chunked into decode steps (Sarathi-Serve, arXiv
+2403.02310): each sequence brings P_c / O prompt tokens into every step, which cost compute but
+no extra weight reads (:class:`planner.perf.serving.PrefillChunk`). The decode step therefore
+holds both, and the time-per-output-token limit applies to it.
+
+**Disaggregated** (DeepSeek's inference system, SGLang and vLLM PD disaggregation): a prefill
+pool and a decode pool, each with its own best layout; the prompt's KV cache, P·kv bytes, moves
+from prefill to decode over the scale-out network (:func:`kv_transfer_s`). The prefill:decode
+unit ratio for a request rate is (P_c / prefill rate) : (O / decode rate).
+
+**Latency**: requests arrive as a Poisson process. Each attention replica of the prefill (or
+colocated) pool is an M/D/1 queue whose service time is the prefill of one prompt alone
+(:mod:`planner.perf.queueing`); the pool runs at the largest load at which the TTFT percentile
+stays within its limit, which is why latency-bounded throughput falls below offline
+throughput. The decode step, whose batch the TPOT limit caps, is the TPOT at that percentile (the
+operating batch is the largest one, so its step bounds every step).
+
+**Units and prices**: a colocated pool's unit time is split between the phases in proportion
+to their stand-alone times (so its ``prefill`` and ``decode`` units add up to the pool); per
+million tokens, like an API, output tokens carry the decode pool's (or phase's) unit time,
+uncached input tokens the prefill pool's (or phase's), cached input tokens the time one
+accelerator's network link takes to load their KV.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from planner.catalog.schema import Precision, System
+from planner.perf.assumptions import Assumption
+from planner.perf.queueing import max_load, wait_quantile_s
+from planner.perf.serving import (
+    DecodeCapacity,
+    Layout,
+    PrefillChunk,
+    all_layouts,
+    best_prefill_layout,
+    decode_capacity,
+    pinned_layouts,
+    prefill_options,
+    time_to_first_token_s,
+)
+from planner.workload.schema import LatencyTarget, ModelSpec, PoolLayout, Serve
+
+__all__ = ["Deployment", "PoolResult", "deploy", "kv_transfer_s"]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolResult:
+    """One pool in the JSON contract: its layout, rate per unit and what binds."""
+
+    layout: Layout
+    tokens_per_s_per_unit: float
+    bound: str
+    unit_s_per_request: float
+
+    def to_dict(self, requests_per_s: float) -> dict[str, Any]:
+        """``{units, parallelism, tokens_per_s_per_unit, bound}`` for a request rate."""
+        lay = self.layout
+        return {"units": requests_per_s * self.unit_s_per_request,
+                "parallelism": {"tp": lay.tp, "pp": lay.pp, "ep": lay.ep,
+                                "dp_attention": lay.dp_attention},
+                "tokens_per_s_per_unit": self.tokens_per_s_per_unit, "bound": self.bound}
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """A colocated or disaggregated deployment at the workload's targets."""
+
+    disaggregated: bool
+    decode: DecodeCapacity
+    prefill: PoolResult
+    decode_pool: PoolResult
+    prefill_capacity_per_unit: float
+    load: float
+    ttft_s: float | None
+    ttft_unloaded_s: float
+    tpot_s: float
+    kv_transfer_s: float
+    generated_tokens: float
+    input_tokens: float
+    computed_prompt_tokens: float
+
+    @property
+    def unit_s_per_request(self) -> float:
+        """Unit-seconds one request takes in all (both pools, or the one pool)."""
+        return self.prefill.unit_s_per_request + self.decode_pool.unit_s_per_request
+
+    @property
+    def tokens_per_s_per_unit(self) -> float:
+        """Generated tokens/s per unit of the whole deployment at the targets."""
+        seconds = self.unit_s_per_request
+        return self.generated_tokens / seconds if 0 < seconds < math.inf else 0.0
+
+    @property
+    def requests_per_s_per_unit(self) -> float:
+        """Requests/s per unit of the whole deployment at the targets."""
+        seconds = self.unit_s_per_request
+        return 1.0 / seconds if 0 < seconds < math.inf else 0.0
+
+    @property
+    def prefill_to_decode_units(self) -> float | None:
+        """Prefill units per decode unit (disaggregated), None when colocated."""
+        if not self.disaggregated or self.decode_pool.unit_s_per_request <= 0:
+            return None
+        return self.prefill.unit_s_per_request / self.decode_pool.unit_s_per_request
+
+
+def kv_transfer_s(kv_bytes_per_token: float, prompt_tokens: float, system: System,
+                  network_efficiency: float) -> float:
+    """Seconds to move a prompt's KV cache from a prefill to a decode rank over one
+    accelerator's scale-out link: P·kv / (B_out·eff)."""
+    return prompt_tokens * kv_bytes_per_token / (system.scale_out.bandwidth * network_efficiency)
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """Per-request work and the targets, shared by both deployment kinds."""
+
+    prompt: float
+    computed: float
+    attention_prompt: float
+    generated: float
+    context: float
+    target_step_s: float
+    ttft: LatencyTarget | None
+    tpot: LatencyTarget | None
+
+
+def _work(spec: Serve, context: float) -> _Work:
+    hit = spec.prefix_cache_hit_fraction
+    prompt = float(spec.input_tokens)
+    computed = (1.0 - hit) * prompt
+    # computed tokens attend to h·P + P_c/2 on average; prefill formulas take a prompt length
+    # whose half is that context
+    attention_prompt = 2.0 * (hit * prompt + computed / 2.0)
+    steps = [1.0 / spec.interactivity] if spec.interactivity else []
+    tpot = spec.tpot_target()
+    if tpot is not None:
+        steps.append(tpot.seconds)
+    return _Work(prompt, computed, attention_prompt, float(spec.votes * spec.output_tokens),
+                 context, min(steps) if steps else 0.0, spec.ttft_target(), tpot)
+
+
+def _pins(system_layouts: PoolLayout, model: ModelSpec, system: System
+          ) -> tuple[Layout, ...] | None:
+    pins = system_layouts
+    if all(v is None for v in (pins.tp, pins.pp, pins.ep, pins.dp_attention)):
+        return None
+    return tuple(pinned_layouts(model.architecture, system, tp=pins.tp, pp=pins.pp, ep=pins.ep,
+                                dp_attention=pins.dp_attention))
+
+
+def _decode(spec: Serve, model: ModelSpec, system: System, precision: Precision,
+            assumptions: Mapping[str, Assumption], work: _Work, chunk: PrefillChunk | None,
+            layouts: tuple[Layout, ...] | None) -> DecodeCapacity:
+    store = spec.shared_prefix_fraction / spec.votes + 1.0 - spec.shared_prefix_fraction
+    read = store if spec.prefix_read_once else 1.0
+    return decode_capacity(
+        model, system, weights_precision=spec.weights_precision, kv_precision=spec.kv_precision,
+        compute_precision=precision, context_tokens=work.context, interactivity=None,
+        assumptions=assumptions, memory_reserve=spec.memory_reserve,
+        enforce_memory=spec.enforce_memory, kv_store_scale=store, kv_read_scale=read,
+        chunk=chunk, target_step_s=work.target_step_s, layouts=layouts)
+
+
+def _single_prompt_s(model: ModelSpec, system: System, layout: Layout, spec: Serve,
+                     precision: Precision, assumptions: Mapping[str, Assumption],
+                     work: _Work) -> float:
+    """Prefill of one request's computed prompt alone on one replica (the queue's service)."""
+    if work.computed <= 0:
+        return 0.0
+    return time_to_first_token_s(model, system, layout, precision=precision,
+                                 weights_precision=spec.weights_precision,
+                                 prompt_tokens=work.computed, assumptions=assumptions)
+
+
+def _load(work: _Work, service_s: float, fixed_s: float) -> float:
+    """Operating load of the prefill queue: the largest meeting the TTFT limit, else 1."""
+    if work.ttft is None:
+        return 1.0
+    return max_load(work.ttft.seconds, service_s, work.ttft.percentile, fixed_s)
+
+
+def _ttft(work: _Work, load: float, service_s: float, fixed_s: float) -> float | None:
+    """TTFT at the limit's percentile (p99 without a limit) at the operating load."""
+    quantile = work.ttft.percentile if work.ttft else 0.99
+    wait = wait_quantile_s(min(load, 0.999999), service_s, quantile) if load < 1 else math.inf
+    total = fixed_s + service_s + wait
+    return total if math.isfinite(total) else None
+
+
+# Step-time limits tried for the batch (halvings of the TPOT/interactivity limit, or of the
+# offline step): a smaller batch shortens the step a queued prompt waits for.
+_BATCH_STEPS = 10
+
+
+def _batch_formation(spec: Serve, model: ModelSpec, system: System, precision: Precision,
+                     assumptions: Mapping[str, Assumption], work: _Work,
+                     chunk: PrefillChunk | None, layouts: tuple[Layout, ...] | None
+                     ) -> tuple[DecodeCapacity, float, float]:
+    """(decode point, prefill service time, load) of a colocated pool.
+
+    A continuously batched server admits a queued prompt at the next step boundary and runs it
+    in that step, so a prompt's service is the longer of its own prefill and one step: a
+    larger batch serves more tokens per step but makes prompts wait longer. With a TTFT limit
+    the batch is chosen among step-time limits halving from the largest (the TPOT limit, or
+    the offline step) for the most tokens/s at the load the TTFT limit allows.
+    """
+    best = _decode(spec, model, system, precision, assumptions, work, chunk, layouts)
+    if best.tokens_per_s_per_unit <= 0:
+        return best, 0.0, 0.0
+    single = _single_prompt_s(model, system, best.layout, spec, precision, assumptions, work)
+    if work.ttft is None:
+        return best, max(single, best.step_time_s), 1.0
+    options = []
+    limit = best.step_time_s
+    for _ in range(_BATCH_STEPS):
+        point = best if limit == best.step_time_s else _decode(
+            spec, model, system, precision, assumptions,
+            _replace_step(work, limit), chunk, (best.layout,))
+        if point.max_batch < 1:
+            break
+        service = max(single, point.step_time_s)
+        load = _load(work, service, point.step_time_s)
+        options.append((point.tokens_per_s_per_unit * load, point, service, load))
+        limit /= 2.0
+    _, point, service, load = max(options, key=lambda o: o[0])
+    return point, service, load
+
+
+def _replace_step(work: _Work, step_s: float) -> _Work:
+    return _Work(work.prompt, work.computed, work.attention_prompt, work.generated,
+                 work.context, step_s, work.ttft, work.tpot)
+
+
+def colocated(spec: Serve, model: ModelSpec, system: System, precision: Precision,
+              assumptions: Mapping[str, Assumption], work: _Work) -> Deployment:
+    """One pool: decode steps that carry chunked prefill, queued at the TTFT limit."""
+    layouts = _pins(spec.layout.decode, model, system)
+    chunk = (PrefillChunk(work.computed / work.generated, work.attention_prompt / 2.0)
+             if work.computed > 0 and work.generated > 0 else None)
+    if work.ttft is None:
+        decode, service, load = _batch_formation(spec, model, system, precision, assumptions,
+                                                 work, chunk, layouts)
+    else:  # the layout that serves most at the TTFT limit, not the fastest offline
+        candidates = layouts or tuple(all_layouts(model.architecture, system))
+        formed = [_batch_formation(spec, model, system, precision, assumptions, work, chunk,
+                                   (layout,)) for layout in candidates]
+        fitting = [f for f in formed if f[0].max_batch_memory >= 1] or formed
+        decode, service, load = max(fitting, key=lambda f: f[0].tokens_per_s_per_unit * f[2])
+    alone = _decode(spec, model, system, precision, assumptions, work, None, (decode.layout,))
+    rate = decode.tokens_per_s_per_unit * load
+    unit_s = work.generated / rate if rate > 0 else math.inf
+    _, prefill_only = best_prefill_layout(
+        model, system, precision=precision, weights_precision=spec.weights_precision,
+        kv_precision=spec.kv_precision, prompt_tokens=work.attention_prompt,
+        assumptions=assumptions, layouts=(decode.layout,), memory_reserve=spec.memory_reserve)
+    t_prefill = work.computed / prefill_only if prefill_only > 0 else 0.0
+    t_decode = (work.generated / alone.tokens_per_s_per_unit
+                if alone.tokens_per_s_per_unit > 0 else math.inf)
+    share = t_prefill / (t_prefill + t_decode) if math.isfinite(t_decode) else 0.0
+    prefill_unit_s = share * unit_s if math.isfinite(unit_s) else math.inf
+    input_rate = work.prompt / unit_s if math.isfinite(unit_s) and unit_s > 0 else 0.0
+    prefill = PoolResult(decode.layout, input_rate, decode.bound, prefill_unit_s)
+    pool = PoolResult(decode.layout, rate, decode.bound, unit_s - prefill_unit_s
+                      if math.isfinite(unit_s) else math.inf)
+    return Deployment(
+        disaggregated=False, decode=decode, prefill=prefill, decode_pool=pool,
+        prefill_capacity_per_unit=prefill_only, load=load,
+        ttft_s=_ttft(work, load, service, decode.step_time_s), ttft_unloaded_s=service,
+        tpot_s=decode.step_time_s, kv_transfer_s=0.0, generated_tokens=work.generated,
+        input_tokens=work.prompt, computed_prompt_tokens=work.computed)
+
+
+def disaggregated(spec: Serve, model: ModelSpec, system: System, precision: Precision,
+                  assumptions: Mapping[str, Assumption], work: _Work,
+                  kv_bytes_per_token: float) -> Deployment:
+    """Separate prefill and decode pools, the prompt's KV moved between them."""
+    decode = _decode(spec, model, system, precision, assumptions, work, None,
+                     _pins(spec.layout.decode, model, system))
+    transfer = kv_transfer_s(kv_bytes_per_token, work.prompt, system,
+                             assumptions["ep_network"].value)
+    fixed = transfer + decode.step_time_s
+    options = []
+    for layout, capacity in prefill_options(
+            model, system, precision=precision, weights_precision=spec.weights_precision,
+            kv_precision=spec.kv_precision, prompt_tokens=work.attention_prompt,
+            assumptions=assumptions, layouts=_pins(spec.layout.prefill, model, system),
+            memory_reserve=spec.memory_reserve):
+        service = _single_prompt_s(model, system, layout, spec, precision, assumptions, work)
+        load = _load(work, service, fixed) if capacity > 0 else 0.0
+        options.append((capacity * load, -layout.group_size, layout, capacity, service, load))
+    _, _, layout, capacity, service, load = max(options, key=lambda o: (o[0], o[1]))
+    served = capacity * load
+    prefill_unit_s = work.computed / served if served > 0 else (0.0 if work.computed <= 0
+                                                                 else math.inf)
+    decode_rate = decode.tokens_per_s_per_unit
+    decode_unit_s = work.generated / decode_rate if decode_rate > 0 else math.inf
+    input_rate = served / (1.0 - spec.prefix_cache_hit_fraction) if served > 0 else 0.0
+    bound = "compute" if capacity > 0 else "hbm-capacity"
+    return Deployment(
+        disaggregated=True, decode=decode,
+        prefill=PoolResult(layout, input_rate, bound, prefill_unit_s),
+        decode_pool=PoolResult(decode.layout, decode_rate, decode.bound, decode_unit_s),
+        prefill_capacity_per_unit=capacity, load=load, ttft_s=_ttft(work, load, service, fixed),
+        ttft_unloaded_s=service + fixed, tpot_s=decode.step_time_s, kv_transfer_s=transfer,
+        generated_tokens=work.generated, input_tokens=work.prompt,
+        computed_prompt_tokens=work.computed)
+
+
+def deploy(spec: Serve, model: ModelSpec, system: System, precision: Precision,
+           assumptions: Mapping[str, Assumption], context: float,
+           kv_bytes_per_token: float) -> Deployment:
+    """The workload's deployment: colocated, disaggregated, or (auto) the one with more
+    generated tokens/s per unit at the targets, i.e. the cheaper per token."""
+    work = _work(spec, context)
+    options = []
+    if spec.disaggregated in (False, "auto"):
+        options.append(colocated(spec, model, system, precision, assumptions, work))
+    if spec.disaggregated in (True, "auto"):
+        options.append(disaggregated(spec, model, system, precision, assumptions, work,
+                                     kv_bytes_per_token))
+    return max(options, key=lambda d: (d.tokens_per_s_per_unit, not d.disaggregated))
