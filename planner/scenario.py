@@ -128,7 +128,9 @@ def _site(site: Any, catalog: Catalog, basis: str) -> Any:
         purchase_limits=_positive(buy_limits),
         rental_limits=_positive(rent_limits),
         cpu_servers=site.cpu_servers, cpu_server_purchase_limit=cpu_buy,
-        purchase_usd=purchase, rental_usd_per_s=rental)
+        purchase_usd=purchase, rental_usd_per_s=rental,
+        lat=site.location.lat if site.location else None,
+        lon=site.location.lon if site.location else None)
 
 
 def _positive(table: dict[str, int]) -> dict[str, int]:

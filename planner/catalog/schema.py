@@ -239,6 +239,13 @@ class SitePrice(StrictModel):
     rental: MoneyRate | None = Field(None, description="hourly rental price of one unit here")
 
 
+class Location(StrictModel):
+    """Where a site is, in degrees (WGS 84); used to draw the site graph to scale."""
+
+    lat: float = Field(ge=-90.0, le=90.0, description="latitude in degrees, north positive")
+    lon: float = Field(ge=-180.0, le=180.0, description="longitude in degrees, east positive")
+
+
 class Site(StrictModel):
     """A datacenter: power, prices, what it has and what it may buy."""
 
@@ -256,6 +263,8 @@ class Site(StrictModel):
     cpu_server_purchase_limit: Annotated[int, Field(ge=0)] = 0
     prices: dict[str, SitePrice] = Field(
         {}, description="per-system purchase/rental quotes at this site (default: catalog)")
+    location: Location | None = Field(
+        None, description="latitude and longitude, to draw the site graph geographically")
 
 
 class Link(StrictModel):

@@ -24,6 +24,7 @@ from planner.lp.solution import (
     Flow,
     InventoryUse,
     JobOutcome,
+    LinkUse,
     Note,
     Placement,
     Purchase,
@@ -78,8 +79,19 @@ def extract_solution(m: BuiltLp, outcome: SolveOutcome) -> Solution:
                           outcome.constraints, outcome.mip_gap, outcome.method),
         finish_s=finish, cost_basis=m.index.inputs.cost_basis, marginal_cost_usd=marginal,
         full_economic_cost_usd=marginal + _owned_capital(m), jobs=_jobs(m),
-        reduced_costs=_reduced_costs(m, outcome),
+        reduced_costs=_reduced_costs(m, outcome), links=_links(m),
     )
+
+
+def _links(m: BuiltLp) -> tuple[LinkUse, ...]:
+    """Every fleet link with the bytes the plan's flows put on it (both directions)."""
+    flows = _flows(m)
+    out = []
+    for link in m.index.inputs.links:
+        ends = {link.a, link.b}
+        sent = sum(f.bytes for f in flows if {f.source, f.target} == ends)
+        out.append(LinkUse(link.a, link.b, link.bandwidth_bytes_per_s, link.latency_s, sent))
+    return tuple(out)
 
 
 def _progress(m: BuiltLp) -> dict[str, float]:
@@ -276,7 +288,7 @@ def _sites(m: BuiltLp) -> tuple[SiteUse, ...]:
     for s, site in ix.sites.items():
         it_w[s] += cpu_w * (_count(v["cpu_on"][(s,)]) + _count(v["cpu_buy"][(s,)]))
         out.append(SiteUse(s, it_w[s] * site.pue, site.power_cap_w, used[s], cores[s],
-                           _cores_on_site(m, s)))
+                           _cores_on_site(m, s), site.lat, site.lon))
     return tuple(out)
 
 

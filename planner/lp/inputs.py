@@ -106,6 +106,8 @@ class SiteInput:
     cpu_server_purchase_limit: int = 0
     purchase_usd: Mapping[str, float] = field(default_factory=dict)
     rental_usd_per_s: Mapping[str, float] = field(default_factory=dict)
+    lat: float | None = None  # degrees, for drawing only
+    lon: float | None = None
 
     def __post_init__(self) -> None:
         _freeze(self, maps=("inventory", "purchase_limits", "rental_limits", "purchase_usd",
@@ -307,11 +309,14 @@ def _check_unique(kind: str, ids: list[str]) -> list[Problem]:
     return [_problem(f"{kind}.{d}", "duplicate id", "give each one a distinct id") for d in dupes]
 
 
+_SIGNED = frozenset({"lat", "lon"})  # coordinates: negative in the west and the south
+
+
 def _numbers_of(record: object, path: str) -> list[tuple[str, object]]:
     out: list[tuple[str, object]] = []
     for f in fields(record):  # type: ignore[arg-type]
         value = getattr(record, f.name)
-        if isinstance(value, bool):
+        if isinstance(value, bool) or value is None or f.name in _SIGNED:
             continue
         if isinstance(value, int | float):
             out.append((f"{path}.{f.name}", value))

@@ -54,6 +54,7 @@ __all__ = [
     "Flow",
     "InventoryUse",
     "JobOutcome",
+    "LinkUse",
     "Note",
     "Placement",
     "Purchase",
@@ -155,6 +156,19 @@ class SiteUse:
     cpu_cores_used: float
     cpu_cores_available: float
     cpu_cores_on_site: float = 0.0
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkUse:
+    """A fleet link: its capacity each way and the bytes the plan sends over it (both ways)."""
+
+    a: str
+    b: str
+    bandwidth_bytes_per_s: float
+    latency_s: float
+    bytes: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +256,7 @@ class Solution:
     full_economic_cost_usd: float = 0.0
     jobs: tuple[JobOutcome, ...] = ()
     reduced_costs: tuple[ReducedCost, ...] = ()
+    links: tuple[LinkUse, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """The JSON-ready contract (schema_version 1)."""
@@ -268,6 +283,7 @@ class Solution:
             "inventory": [asdict(p) for p in self.inventory],
             "flows": [f.to_dict() for f in self.flows],
             "sites": [asdict(s) for s in self.sites],
+            "links": [asdict(k) for k in self.links],
             "bottlenecks": [asdict(b) for b in self.bottlenecks],
             "reduced_costs": [asdict(r) for r in self.reduced_costs],
             "roles": [asdict(r) for r in self.roles],

@@ -403,11 +403,13 @@ def _money_scale(top: float) -> tuple[float, str]:
 
 def placement_plot(sites: Sequence[Mapping[str, Any]], placements: Sequence[Mapping[str, Any]],
                    flows: Sequence[Mapping[str, Any]] = (),
-                   title: str = "Placement on the site graph") -> str:
+                   title: str = "Placement on the site graph",
+                   links: Sequence[Mapping[str, Any]] = ()) -> str:
     """Sites (sized by power used) with the flows between them, and every placement listed.
 
     ``sites``: {site, power_used_w, power_cap_w, optionally lat and lon in degrees};
-    ``placements``: {site, system, job, role, units}; ``flows``: {from, to, kind, bytes}.
+    ``placements``: {site, system, job, role, units}; ``flows``: {from, to, kind, bytes};
+    ``links``: {a, b, bandwidth_bytes_per_s} drawn as grey lines under the flows.
     Sites with coordinates are drawn where they are (equirectangular, longitude scaled by the
     cosine of the mean latitude); otherwise on a circle, said in the panel's title. Arrow width
     grows with the log of the bytes; labels are placed clear of each other
@@ -417,7 +419,8 @@ def placement_plot(sites: Sequence[Mapping[str, Any]], placements: Sequence[Mapp
     from matplotlib.figure import Figure
 
     names = sorted({s["site"] for s in sites} | {p["site"] for p in placements}
-                   | {f["from"] for f in flows} | {f["to"] for f in flows})
+                   | {f["from"] for f in flows} | {f["to"] for f in flows}
+                   | {k["a"] for k in links} | {k["b"] for k in links})
     listing = _placement_lines(names, placements)
     height = max(4.6, 0.9 + 0.17 * len(listing))
     with matplotlib.rc_context(_RC):
@@ -441,6 +444,10 @@ def placement_plot(sites: Sequence[Mapping[str, Any]], placements: Sequence[Mapp
         axes.set_xlim(min(xs) - pad_x, max(xs) + pad_x)
         axes.set_ylim(min(ys) - pad_y, max(ys) + pad_y)
         power = {s["site"]: s for s in sites}
+        for link in links:
+            (x1, y1), (x2, y2) = where[link["a"]], where[link["b"]]
+            axes.plot([x1, x2], [y1, y2], color="#afb8c1", linewidth=1.0, linestyle="--",
+                      zorder=1)
         areas = [_draw_site(axes, where[name], power.get(name, {})) for name in names]
         arrows = _draw_flows(axes, flows, where)
         placer = _LabelPlacer(axes)
@@ -457,6 +464,10 @@ def placement_plot(sites: Sequence[Mapping[str, Any]], placements: Sequence[Mapp
             placer.place(text, where[name])
         for (x, y), text, color in arrows:
             placer.place(text, (x, y), color, offsets=_OFFSETS[:4] + _OFFSETS[8:12])
+        if links:
+            side.text(0.0, 0.0, "dashed grey: the fleet's links; arrows: data the plan moves",
+                      transform=side.transAxes, fontsize=LABEL_PT, color="#57606a",
+                      va="bottom")
         _draw_listing(side, listing)
         return _svg(axes)
 
@@ -770,7 +781,7 @@ def plan_figures(data: Mapping[str, Any]) -> list[str]:
         figures.append(cost_breakdown_plot({"plan": breakdown}, title="Cost breakdown"))
     if data.get("placements") or data.get("sites"):
         figures.append(placement_plot(data.get("sites", []), data.get("placements", []),
-                                      data.get("flows", [])))
+                                      data.get("flows", []), links=data.get("links", [])))
     if data.get("bottlenecks"):
         figures.append(bottleneck_plot(data["bottlenecks"]))
     return figures

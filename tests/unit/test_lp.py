@@ -399,14 +399,17 @@ def test_to_dict_keys_and_sums(tmp_path: object) -> None:
     assert list(d) == ["schema_version", "status", "objective", "cost_basis", "total_cost_usd",
                        "marginal_cost_usd", "full_economic_cost_usd", "cost_breakdown_usd",
                        "jobs", "placements", "purchases", "rentals", "inventory",
-                       "flows", "sites", "bottlenecks", "reduced_costs", "roles", "assumptions",
-                       "solver"]
+                       "flows", "sites", "links", "bottlenecks", "reduced_costs", "roles",
+                       "assumptions", "solver"]
     assert d["schema_version"] == 1
+    (link,) = d["links"]  # the one link, with the bytes the flows put on it (both ways)
+    assert (link["a"], link["b"], link["bandwidth_bytes_per_s"]) == ("a", "b", 1e9)
+    assert link["bytes"] == pytest.approx(sum(f["bytes"] for f in d["flows"]))
     assert sum(d["cost_breakdown_usd"].values()) == pytest.approx(d["total_cost_usd"])
     assert set(d["placements"][0]) == {"site", "system", "job", "role", "units", "busy_units",
                                        "site_units_share", "utilization"}
     assert set(d["sites"][0]) == {"site", "power_used_w", "power_cap_w", "cpu_cores_used",
-                                  "cpu_cores_available", "cpu_cores_on_site"}
+                                  "cpu_cores_available", "cpu_cores_on_site", "lat", "lon"}
     assert set(d["solver"]) == {"name", "status", "seconds", "variables", "constraints",
                                 "mip_gap", "method"}
     assert d["solver"]["mip_gap"] is None and d["solver"]["method"] == "simplex"  # an LP
