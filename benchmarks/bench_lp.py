@@ -20,6 +20,7 @@ import argparse
 import math
 import os
 import random
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +42,7 @@ from planner.lp import (
 )
 from planner.lp.build import build_lp
 from planner.lp.extract import extract_solution
+from planner.lp.scaling import equilibrate, identity, scale
 from planner.lp.solve import MIP_REL_GAP, solve_lp
 from planner.units import SECONDS_PER_DAY, SECONDS_PER_YEAR
 
@@ -201,6 +203,24 @@ def run(jobs: int, sites: int, systems: int, *, integer: bool, time_limit_s: flo
     return t
 
 
+def highs_warnings(jobs: int, sites: int, systems: int, scaled: bool) -> list[str]:
+    """The WARNING lines HiGHS logs when it is handed this size's model (before iterating)."""
+    import highspy
+
+    lp, _, _ = highs.to_matrix(build_lp(make_fleet(jobs, sites, systems)).prob)
+    factors = equilibrate(lp) if scaled else identity(lp)
+    with tempfile.TemporaryDirectory() as folder:
+        log = os.path.join(folder, "highs.log")
+        h = highspy.Highs()
+        h.setOptionValue("log_to_console", False)
+        h.setOptionValue("log_file", log)
+        h.setOptionValue("time_limit", 0.0)
+        h.passModel(highs._highs_lp(scale(lp, factors)))
+        h.run()
+        with open(log, encoding="utf-8") as file:
+            return [line.strip() for line in file if "WARNING" in line]
+
+
 HEADER = (f"{'jobs':>5} {'sites':>5} {'systems':>7} {'path':>16} {'variables':>10} {'rows':>8} "
           f"{'nonzeros':>10} {'build_s':>8} {'handoff_s':>9} {'solve_s':>8} {'extract_s':>9} "
           f"{'total_s':>8}  {'cost (USD)':>16}  {'first LP obj':>14}  status")
@@ -229,10 +249,20 @@ def main() -> None:
     parser.add_argument("--methods", nargs="*", choices=[m.value for m in highs.Method],
                         help="solve each size with these HiGHS LP methods (all if none named)")
     parser.add_argument("--mip-gap", type=float, default=MIP_REL_GAP)
+    parser.add_argument("--warnings", action="store_true",
+                        help="only count HiGHS' warnings about each size's model, scaled "
+                             "and unscaled")
     args = parser.parse_args()
     print(HEADER, flush=True)
     for size in LADDER:
         if not args.smallest <= size[0] <= args.largest:
+            continue
+        if args.warnings:
+            for scaled in (False, True):
+                found = highs_warnings(*size, scaled=scaled)
+                print(f"{size[0]:>5} {size[1]:>5} {size[2]:>7} "
+                      f"{'scaled' if scaled else 'unscaled':>16}  {len(found)} HiGHS warnings"
+                      + "".join(f"\n{'':>24}{w}" for w in found), flush=True)
             continue
         common = {"integer": args.integer, "time_limit_s": args.time_limit}
         if args.methods is not None:
