@@ -125,3 +125,12 @@ def test_bench_model_is_well_scaled_for_highs(tmp_path: Path) -> None:
     # the check can fail: the same model handed over unscaled draws HiGHS' warnings
     assert any("scal" in w for w in _highs_warnings(50, False, tmp_path))
     assert _highs_warnings(50, True, tmp_path) == []
+
+
+@pytest.mark.parametrize(("nonzeros", "method"), [
+    (146_638, highs.Method.DUAL_SIMPLEX),   # 200 jobs x 20 sites x 8 systems
+    (588_540, highs.Method.DUAL_SIMPLEX),   # 500 x 30 x 10
+    (2_309_814, highs.Method.IPM),          # 1,000 x 50 x 12
+], ids=["200-jobs", "500-jobs", "1000-jobs"])
+def test_method_by_size(nonzeros: int, method: highs.Method) -> None:
+    assert highs.choose_method(nonzeros) is method
