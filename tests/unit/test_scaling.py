@@ -134,3 +134,17 @@ def test_bench_model_is_well_scaled_for_highs(tmp_path: Path) -> None:
 ], ids=["200-jobs", "500-jobs", "1000-jobs"])
 def test_method_by_size(nonzeros: int, method: highs.Method) -> None:
     assert highs.choose_method(nonzeros) is method
+
+
+def test_time_limit_keeps_an_incumbent_and_only_an_incumbent() -> None:
+    import highspy
+
+    status = highspy.HighsModelStatus
+    # stopped with a feasible point: PuLP's (optimal, integer feasible), which solve.py
+    # reports as ``time_limit`` for a MILP; stopped without one: not solved
+    assert highs._status(status.kTimeLimit, 5.0) == (pulp.LpStatusOptimal,
+                                                     pulp.LpSolutionIntegerFeasible)
+    assert highs._status(status.kTimeLimit, math.inf) == (pulp.LpStatusNotSolved,
+                                                          pulp.LpSolutionNoSolutionFound)
+    assert highs._status(status.kOptimal, 1.0) == (pulp.LpStatusOptimal,
+                                                   pulp.LpSolutionOptimal)
