@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pulp
 import pytest
 
 from planner.lp import highs
-from planner.lp.scaling import equilibrate, scale
+from planner.lp.build import build_lp
+from planner.lp.scaling import equilibrate, identity, scale
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _badly_scaled(integer: bool = False) -> tuple[pulp.LpProblem, dict[str, pulp.LpVariable]]:
@@ -92,3 +97,54 @@ def test_lp_names_as_before(text: str) -> None:
 
     before = "".join(ch if ch.isalnum() or ch in "_.," else "_" for ch in text)
     assert lp_safe(text) == before
+
+
+def _highs_warnings(n_jobs: int, scaled: bool, tmp_path: Path) -> list[str]:
+    """HiGHS' WARNING lines when the bench fleet of ``n_jobs`` is handed over."""
+    import highspy
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from bench_lp import LADDER, make_fleet
+    finally:
+        sys.path.pop(0)
+    size = next(s for s in LADDER if s[0] == n_jobs)
+    lp, _, _ = highs.to_matrix(build_lp(make_fleet(*size)).prob)
+    factors = equilibrate(lp) if scaled else identity(lp)
+    h = highspy.Highs()
+    log = tmp_path / f"highs-{scaled}.log"
+    h.setOptionValue("log_to_console", False)
+    h.setOptionValue("log_file", str(log))
+    h.setOptionValue("time_limit", 0.0)  # the model is assessed before any iteration
+    h.passModel(highs._highs_lp(scale(lp, factors)))
+    h.run()
+    return [line for line in log.read_text().splitlines() if "WARNING" in line]
+
+
+def test_bench_model_is_well_scaled_for_highs(tmp_path: Path) -> None:
+    # the check can fail: the same model handed over unscaled draws HiGHS' warnings
+    assert any("scal" in w for w in _highs_warnings(50, False, tmp_path))
+    assert _highs_warnings(50, True, tmp_path) == []
+
+
+@pytest.mark.parametrize(("nonzeros", "method"), [
+    (146_638, highs.Method.DUAL_SIMPLEX),   # 200 jobs x 20 sites x 8 systems
+    (588_540, highs.Method.DUAL_SIMPLEX),   # 500 x 30 x 10
+    (2_309_814, highs.Method.IPM),          # 1,000 x 50 x 12
+], ids=["200-jobs", "500-jobs", "1000-jobs"])
+def test_method_by_size(nonzeros: int, method: highs.Method) -> None:
+    assert highs.choose_method(nonzeros) is method
+
+
+def test_time_limit_keeps_an_incumbent_and_only_an_incumbent() -> None:
+    import highspy
+
+    status = highspy.HighsModelStatus
+    # stopped with a feasible point: PuLP's (optimal, integer feasible), which solve.py
+    # reports as ``time_limit`` for a MILP; stopped without one: not solved
+    assert highs._status(status.kTimeLimit, 5.0) == (pulp.LpStatusOptimal,
+                                                     pulp.LpSolutionIntegerFeasible)
+    assert highs._status(status.kTimeLimit, math.inf) == (pulp.LpStatusNotSolved,
+                                                          pulp.LpSolutionNoSolutionFound)
+    assert highs._status(status.kOptimal, 1.0) == (pulp.LpStatusOptimal,
+                                                   pulp.LpSolutionOptimal)

@@ -1,0 +1,68 @@
+"""Cold-process start: the main job and ``planner --help``, this checkout against another.
+
+Wall time on a shared machine swings with the load, so each run also records the CPU time the
+child process used (user + system, from ``getrusage``), which the load barely moves. Runs
+alternate between the two code trees so that both see the same load.
+
+    python benchmarks/bench_cold.py                       # this checkout only
+    python benchmarks/bench_cold.py --against /path/to/other/checkout --runs 7
+
+``--against`` puts another checkout of the repository first on ``PYTHONPATH`` (e.g. an
+earlier commit unpacked with ``git archive``), so the same interpreter and packages run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = (("main job", ["optimize", "workloads/o1_posttrain.yaml"]), ("--help", ["--help"]))
+
+
+def once(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall s, CPU s) of one ``planner`` process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).with_name("planner")), *args], cwd=ROOT, env=env,
+                   check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main() -> None:
+    """Alternate the trees, print min and median wall and CPU seconds, and the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--against", type=Path, help="another checkout to compare with")
+    args = parser.parse_args()
+    trees = {"this": dict(os.environ)}
+    if args.against:
+        trees["other"] = {**os.environ, "PYTHONPATH": str(args.against.resolve())}
+    samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for _ in range(args.runs):
+        for tree, env in trees.items():
+            for label, argv in CASES:
+                samples.setdefault((tree, label), []).append(once(argv, env))
+    for (tree, label), runs in samples.items():
+        wall, cpu = [w for w, _ in runs], [c for _, c in runs]
+        print(f"{tree:>5} {label:<9} wall min {min(wall):6.3f} s median "
+              f"{statistics.median(wall):6.3f} s   CPU min {min(cpu):6.3f} s median "
+              f"{statistics.median(cpu):6.3f} s")
+    if args.against:
+        for label, _ in CASES:
+            this, other = samples[("this", label)], samples[("other", label)]
+            cpu = min(c for _, c in this) / min(c for _, c in other)
+            wall = min(w for w, _ in this) / min(w for w, _ in other)
+            print(f"{label}: this / other, min CPU {cpu:.2f}, min wall {wall:.2f}")
+
+
+if __name__ == "__main__":
+    main()
