@@ -16,6 +16,19 @@ approximation for M/G/1, Kingman 1962). Hence P(wait > t) ≈ ρ·exp(−ρ·t /
 unit tests check the closed form against it. :func:`max_load` inverts the closed form: the
 largest load at which fixed + service + t_q stays within a latency limit, which is what makes
 latency-bounded ("server") throughput fall below offline throughput.
+
+**Batch slots.** A continuously batched replica holds at most c sequences (the batch its TPOT
+limit and HBM allow); a request holds a slot for its whole decode. With Poisson arrivals that
+is an M/G/c queue; taking the M/M/c (Erlang C) form, a request finds every slot taken with
+probability C(c, a) at offered load a = λ·S (Erlang 1917; Kleinrock 1975 §3.5), computed from
+Erlang B, the Poisson(a) probability of c over that of at most c (in logs, vectorised), and
+C = c·B / (c − a·(1 − B)), and
+waits longer than t with probability C(c, a)·exp(−(c − a)·t / S). :func:`max_offered_load`
+is the largest a with that probability at most 1 − q: the mean occupancy a replica can run
+at. It grows as c − β·√c (square-root staffing, Halfin and Whitt 1981), so a small batch
+leaves a larger share of its slots empty. The estimate path does not apply it yet: in the
+roofline of :mod:`planner.perf.serving` a compute-bound step's tokens/s do not depend on the
+batch, so a lower occupancy costs nothing there (README, "Latency-bounded throughput").
 """
 
 from __future__ import annotations
@@ -25,7 +38,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["max_load", "mean_wait_s", "simulate_waits", "wait_quantile_s"]
+__all__ = ["erlang_c", "max_load", "max_offered_load", "mean_wait_s", "simulate_waits",
+           "wait_quantile_s"]
 
 _MAX_LOAD = 0.999
 
@@ -83,3 +97,36 @@ def simulate_waits(load: float, service_s: float, requests: int,
     steps[1:] = service_s - gaps[1:]
     walk = np.cumsum(steps)
     return walk - np.minimum(np.minimum.accumulate(walk), 0.0)
+
+
+def erlang_c(servers: int, offered: float) -> float:
+    """Probability that an arrival waits in an M/M/c queue (1 at offered load a ≥ c)."""
+    if offered <= 0:
+        return 0.0
+    if offered >= servers:
+        return 1.0
+    k = np.arange(servers + 1, dtype=np.float64)
+    log_factorial = np.concatenate(([0.0], np.cumsum(np.log(k[1:]))))
+    log_terms = k * math.log(offered) - log_factorial  # Poisson(a) up to the factor e^−a
+    blocking = float(np.exp(log_terms[-1] - np.logaddexp.reduce(log_terms)))
+    return servers * blocking / (servers - offered * (1.0 - blocking))
+
+
+def max_offered_load(servers: int, holding_s: float, slack_s: float, quantile: float) -> float:
+    """Largest offered load a < c (mean busy slots) at which P(wait for a slot > slack) stays
+    at most 1 − q (module docstring); bisection, as the tail grows with a."""
+    if servers < 1 or holding_s <= 0:
+        return 0.0
+
+    def tail(offered: float) -> float:
+        return erlang_c(servers, offered) * math.exp(
+            -(servers - offered) * max(slack_s, 0.0) / holding_s)
+
+    lo, hi = 0.0, float(servers)
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        if tail(mid) <= 1.0 - quantile:
+            lo = mid
+        else:
+            hi = mid
+    return lo

@@ -17,7 +17,9 @@ from planner.catalog.schema import Precision, System
 from planner.errors import InputError
 from planner.perf.assumptions import Assumption
 from planner.perf.queueing import (
+    erlang_c,
     max_load,
+    max_offered_load,
     mean_wait_s,
     simulate_waits,
     wait_quantile_s,
@@ -536,6 +538,44 @@ def test_max_load_inverts_the_ttft_percentile() -> None:
     assert 0 < load < 1
     assert 0.05 + 0.1 + wait_quantile_s(load, 0.1, 0.99) == pytest.approx(2.0, rel=1e-6)
     assert max_load(0.1, 0.2, 0.99) == 0.0  # even an idle server misses the limit
+
+
+def _mmc_waits(servers: int, offered: float, requests: int, seed: int) -> np.ndarray:
+    """Waits for a slot in an M/M/c queue (unit mean holding time), first come first served."""
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1.0 / offered, size=requests))
+    holding = rng.exponential(1.0, size=requests)
+    free = np.zeros(servers)  # when each slot next becomes free
+    waits = np.empty(requests)
+    for i in range(requests):
+        slot = int(np.argmin(free))
+        start = max(arrivals[i], free[slot])
+        waits[i] = start - arrivals[i]
+        free[slot] = start + holding[i]
+    return waits
+
+
+def test_erlang_c_matches_closed_forms_and_a_simulation() -> None:
+    assert erlang_c(1, 0.6) == pytest.approx(0.6)  # M/M/1: P(wait) = ρ
+    assert erlang_c(2, 1.0) == pytest.approx(1.0 / 3.0)  # M/M/2: 2ρ²/(1 + ρ) at ρ = 1/2
+    assert erlang_c(12, 10.0) == pytest.approx(0.4494, abs=1e-4)  # Erlang C table
+    assert erlang_c(4, 0.0) == 0.0 and erlang_c(4, 4.0) == 1.0
+    waits = _mmc_waits(4, 3.0, 60_000, seed=5)[5_000:]
+    assert float((waits > 0).mean()) == pytest.approx(erlang_c(4, 3.0), abs=0.03)
+    # tail: P(W > t) = C·exp(−(c − a)·t / S)
+    assert float((waits > 0.5).mean()) == pytest.approx(erlang_c(4, 3.0) * np.exp(-0.5),
+                                                        abs=0.03)
+
+
+def test_max_offered_load_keeps_the_slot_wait_percentile() -> None:
+    occupancy = max_offered_load(64, 10.0, 0.5, 0.99)
+    assert 0 < occupancy < 64
+    tail = erlang_c(64, occupancy) * np.exp(-(64 - occupancy) * 0.5 / 10.0)
+    assert tail == pytest.approx(0.01, rel=1e-3)
+    # square-root staffing: a larger batch leaves a smaller share of its slots empty
+    assert max_offered_load(8, 10.0, 0.5, 0.99) / 8 < occupancy / 64 \
+        < max_offered_load(512, 10.0, 0.5, 0.99) / 512
+    assert max_offered_load(0, 10.0, 0.5, 0.99) == 0.0
 
 
 DEEPSEEK = {"layers": 61, "hidden": 7168, "heads": 128, "kv_heads": 128, "head_dim": 128,
