@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, assert_never, cast
 
 from planner.catalog.load import Catalog, default_fleet_path, load_catalog, load_fleet
 from planner.catalog.schema import Fleet, System
 from planner.errors import InputError, Problem
+from planner.perf.assumptions import Assumption
 from planner.units import Dimension, parse_quantity
 from planner.workload.checks import check_regions
-from planner.workload.schema import Posttrain, Pretrain, Serve, WorkloadKind
+from planner.workload.schema import Posttrain, Pretrain, Serve
+
+if TYPE_CHECKING:
+    from planner.workload.load import LoadedWorkload
 
 __all__ = ["PlanContext", "PlanResult", "build_planning_inputs", "plan"]
 
@@ -206,14 +210,19 @@ def _placement_options(spec: Any, systems: list[System], file: str,
             "max_sites": spec.max_sites}
 
 
-def _job(loaded: Any, systems: list[System]) -> tuple[Any, dict[tuple[str, str], dict[str, str]],
-                                                      list[dict[str, Any]], list[dict[str, Any]]]:
+def _job(loaded: LoadedWorkload, systems: list[System]
+         ) -> tuple[Any, dict[tuple[str, str], dict[str, str]], list[dict[str, Any]],
+                    list[dict[str, Any]]]:
     spec = loaded.spec
-    if spec.kind is WorkloadKind.POSTTRAIN:
-        return _posttrain_job(loaded.name, spec, dict(loaded.models), systems, loaded.file)
-    if spec.kind is WorkloadKind.PRETRAIN:
-        return _pretrain_job(loaded, spec, systems)
-    return _serve_job(loaded, spec, systems)
+    match spec:
+        case Posttrain():
+            return _posttrain_job(loaded.name, spec, dict(loaded.models), systems, loaded.file)
+        case Pretrain():
+            return _pretrain_job(loaded, spec, systems)
+        case Serve():
+            return _serve_job(loaded, spec, systems)
+        case _:
+            assert_never(spec)
 
 
 def _posttrain_job(name: str, spec: Posttrain, models: dict[str, Any],
@@ -254,8 +263,34 @@ def _posttrain_job(name: str, spec: Posttrain, models: dict[str, Any],
     return job, bounds, list(assumptions.values()), rows
 
 
-def _pretrain_job(loaded: Any, spec: Pretrain, systems: list[System]) -> tuple[Any, Any, Any,
-                                                                                 Any]:
+# The cluster size a placed pretraining run's per-unit throughput is evaluated at when the
+# workload names none: the data-parallel, pipeline and communication terms of
+# planner.perf.training depend on it, and the LP then scales units linearly around it.
+PRETRAIN_SIZING_ACCELERATORS = 8192
+
+
+def pretrain_sizing(spec: Pretrain, workload: str) -> Assumption:
+    """The named assumption for the cluster size a pretraining job is modelled at.
+
+    The workload's ``accelerators`` when given; else :data:`PRETRAIN_SIZING_ACCELERATORS`,
+    listed in the plan's assumptions so that a reader sees it and can change it
+    (``--set accelerators=N``). See docs/performance-model.md.
+    """
+    note = ("accelerators at which a placed pretraining run's per-unit throughput is "
+            "evaluated (parallel layout, pipeline bubble, collectives); set 'accelerators' in "
+            "the workload to model its own size")
+    if spec.accelerators:
+        return Assumption(f"pretrain_sizing_accelerators[{workload}]",
+                          float(spec.accelerators), f"workload {workload}: accelerators", note)
+    return Assumption(f"pretrain_sizing_accelerators[{workload}]",
+                      float(PRETRAIN_SIZING_ACCELERATORS),
+                      "planner default, of the order of published frontier runs (Llama 3 405B "
+                      "on 16,384 H100, arXiv:2407.21783 Table 4), not derived from the plan",
+                      note)
+
+
+def _pretrain_job(loaded: LoadedWorkload, spec: Pretrain, systems: list[System]
+                  ) -> tuple[Any, Any, Any, Any]:
     from planner.lp.inputs import JobInput, RoleInput
     from planner.perf.training import DEFAULTS, training_throughput
 
@@ -265,11 +300,13 @@ def _pretrain_job(loaded: Any, spec: Pretrain, systems: list[System]) -> tuple[A
                                  "add 'deadline: 90 days' or --set deadline='90 days'"))
     from planner.perf.assumptions import resolve
 
-    thr, bound, assumptions, rows = {}, {}, {}, []
+    sizing = pretrain_sizing(spec, loaded.name)
+    size = int(sizing.value)
+    thr, bound, rows = {}, {}, []
+    assumptions = {sizing.name: sizing.to_dict()}
     for system in systems:
         chosen = resolve(DEFAULTS, system.id, system.efficiency, loaded.name, spec.efficiency)
         assumptions.update({k: a.to_dict() for k, a in chosen.items()})
-        size = spec.accelerators or 8192
         result = training_throughput(loaded.model, system, sequence_length=spec.sequence_length,
                                      precision=spec.precision, accelerators=size,
                                      assumptions=chosen,
@@ -291,7 +328,8 @@ def _pretrain_job(loaded: Any, spec: Pretrain, systems: list[System]) -> tuple[A
     return job, {(loaded.name, "train"): bound}, list(assumptions.values()), rows
 
 
-def _serve_job(loaded: Any, spec: Serve, systems: list[System]) -> tuple[Any, Any, Any, Any]:
+def _serve_job(loaded: LoadedWorkload, spec: Serve, systems: list[System]
+               ) -> tuple[Any, Any, Any, Any]:
     from planner.lp.inputs import JobInput, RoleInput, ServeDemand
     from planner.perf.serving import estimate_serving
     from planner.shortfall import no_rate_bound
