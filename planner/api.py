@@ -122,10 +122,8 @@ def estimate(path: PathLike, hardware: str, overrides: Sequence[str] = (),
 
 def _serving_fleet(spec: Serve, values: dict[str, Any], accelerators: int) -> dict[str, Any]:
     """Units of this system the workload's total request rate needs, and what they cost."""
-    rates = spec.requests_per_second
-    total = sum(rates.values()) if isinstance(rates, dict) else float(rates)
-    per_unit = float(values.get("requests_per_s_per_unit") or 0.0)
-    units = total / per_unit if per_unit > 0 else float("inf")
+    total = spec.total_requests_per_s()
+    units = spec.units_needed(float(values.get("requests_per_s_per_unit") or 0.0))
     usd_per_s = float(values.get("unit_usd_per_s") or 0.0)
     return {"requests_per_s": total, "units_needed": units,
             "accelerators_needed": units * accelerators,

@@ -26,9 +26,12 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 from planner.errors import InputError, PlannerError, Problem
+
+if TYPE_CHECKING:
+    from planner.workload.load import WorkloadSpec
 
 __all__ = ["SCHEMA_VERSION", "ComparisonResult", "Option", "compare", "evaluate_option",
            "pick_fastest", "summarize_estimate", "summarize_plan", "work_unit"]
@@ -68,20 +71,26 @@ def work_unit(kind: str) -> str:
 # Summaries: one row per option, same keys for every kind
 
 
-def _spec_facts(spec: Any) -> dict[str, float]:
+def _spec_facts(spec: WorkloadSpec) -> dict[str, float]:
     """What the summaries need from the workload itself: demand, horizon and ``work``, the
     amount of work in the kind's :func:`work_unit` (for a plan's cost per unit of work)."""
-    kind = str(spec.kind)
-    if kind == "serve":
-        rate = spec.requests_per_second
-        total = sum(rate.values()) if isinstance(rate, Mapping) else float(rate)
-        horizon = float(spec.duration)
-        return {"requests_per_s": total, "output_tokens": float(spec.output_tokens),
-                "horizon_s": horizon, "work": total * horizon * float(spec.output_tokens) / 1e6}
-    if kind == "posttrain":
-        return {"horizon_s": float(spec.deadline),
-                "work": float(spec.problems * spec.samples_per_problem) / 1e6}
-    return {"horizon_s": float(spec.deadline) if spec.deadline else math.nan, "work": 1.0}
+    from planner.workload.schema import Posttrain, Pretrain, Serve
+
+    match spec:
+        case Serve():
+            total = spec.total_requests_per_s()
+            horizon = float(spec.duration)
+            return {"requests_per_s": total, "output_tokens": float(spec.output_tokens),
+                    "horizon_s": horizon,
+                    "work": total * horizon * float(spec.output_tokens) / 1e6}
+        case Posttrain():
+            return {"horizon_s": float(spec.deadline),
+                    "work": float(spec.problems * spec.samples_per_problem) / 1e6}
+        case Pretrain():
+            return {"horizon_s": float(spec.deadline) if spec.deadline else math.nan,
+                    "work": 1.0}
+        case _:
+            assert_never(spec)
 
 
 def _base_row(option: Option, kind: str) -> dict[str, Any]:
@@ -98,13 +107,18 @@ def _base_row(option: Option, kind: str) -> dict[str, Any]:
 def summarize_estimate(option: Option, kind: str, data: Mapping[str, Any], system: Any,
                        facts: Mapping[str, float]) -> dict[str, Any]:
     """A comparison row from an estimate's ``to_dict()`` on one system."""
+    from planner.workload.schema import WorkloadKind
+
     row = _base_row(option, kind)
-    if kind == "serve":
-        row.update(_serve_row(data, facts))
-    elif kind == "posttrain":
-        row.update(_posttrain_row(data))
-    else:
-        row.update(_pretrain_row(data, system))
+    match WorkloadKind(kind):  # a scenario of several workloads has no estimate
+        case WorkloadKind.SERVE:
+            row.update(_serve_row(data, facts))
+        case WorkloadKind.POSTTRAIN:
+            row.update(_posttrain_row(data))
+        case WorkloadKind.PRETRAIN:
+            row.update(_pretrain_row(data, system))
+        case other:
+            assert_never(other)
     units = row["units"]
     if units is not None and math.isfinite(units):
         row["accelerators"] = units * system.accelerators
@@ -572,12 +586,17 @@ def _roofline_data(loaded: Any, pairs: Sequence[tuple[Mapping[str, Any], Any]]
 
 def _role_points(loaded: Any, row: Mapping[str, Any], system: Any
                  ) -> tuple[str, list[dict[str, Any]]]:
-    kind = str(loaded.spec.kind)
-    if kind == "serve":
-        return _serve_points(loaded, row, system)
-    if kind == "posttrain":
-        return _posttrain_points(loaded, row, system)
-    return _pretrain_points(loaded, row, system)
+    from planner.workload.schema import WorkloadKind
+
+    match loaded.spec.kind:
+        case WorkloadKind.SERVE:
+            return _serve_points(loaded, row, system)
+        case WorkloadKind.POSTTRAIN:
+            return _posttrain_points(loaded, row, system)
+        case WorkloadKind.PRETRAIN:
+            return _pretrain_points(loaded, row, system)
+        case other:
+            assert_never(other)
 
 
 def _serve_points(loaded: Any, row: Mapping[str, Any], system: Any

@@ -264,8 +264,9 @@ def _posttrain_job(name: str, spec: Posttrain, models: dict[str, Any],
 
 
 # The cluster size a placed pretraining run's per-unit throughput is evaluated at when the
-# workload names none: the data-parallel, pipeline and communication terms of
-# planner.perf.training depend on it, and the LP then scales units linearly around it.
+# workload names none (the 8,192-GPU row of the Llama 3 paper's Table 4, arXiv:2407.21783):
+# the data-parallel, pipeline and communication terms of planner.perf.training depend on it,
+# and the LP then scales units linearly around it.
 PRETRAIN_SIZING_ACCELERATORS = 8192
 
 
@@ -284,8 +285,8 @@ def pretrain_sizing(spec: Pretrain, workload: str) -> Assumption:
                           float(spec.accelerators), f"workload {workload}: accelerators", note)
     return Assumption(f"pretrain_sizing_accelerators[{workload}]",
                       float(PRETRAIN_SIZING_ACCELERATORS),
-                      "planner default, of the order of published frontier runs (Llama 3 405B "
-                      "on 16,384 H100, arXiv:2407.21783 Table 4), not derived from the plan",
+                      "planner default: the 8,192-GPU Llama 3 405B configuration (TP 8, PP 16, "
+                      "DP 64; arXiv:2407.21783 Table 4), not derived from the plan",
                       note)
 
 
@@ -348,7 +349,7 @@ def _serve_job(loaded: LoadedWorkload, spec: Serve, systems: list[System]
                      "work_unit": "requests/s"})
     rates = spec.requests_per_second
     by_region = dict(sorted(rates.items())) if isinstance(rates, dict) else {"*": rates}
-    total = sum(by_region.values())
+    total = spec.total_requests_per_s()
     role = RoleInput(name="serve", work=total * spec.duration, work_unit="requests",
                      throughput=dict(sorted(thr.items())), cpu_core_seconds_per_work=0.0,
                      bound=dict(sorted(bound.items())))
