@@ -556,7 +556,7 @@ def gemm_intensity(tokens: float, hidden: float, bytes_per_element: float) -> fl
 
 def decode_intensity(arch: Any, batch: float, context: float, weights_bytes_: float,
                      kv_bytes_per_token_: float) -> float:
-    """FLOP/byte of one decode step: b·F(s) / (W + b·s·kv) (DESIGN.md section 4)."""
+    """FLOP/byte of one decode step: b·F(s) / (W + b·s·kv) (docs/performance-model.md)."""
     from planner.workload.params import forward_flops_per_token
 
     flops = batch * forward_flops_per_token(arch, context)

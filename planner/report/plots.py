@@ -283,7 +283,7 @@ def kv_cache_curves(kv_bytes_per_token: float, batches: Sequence[int],
                     context_tokens: Sequence[float]) -> dict[str, list[float]]:
     """KV cache bytes against context for each batch: batch × seq × KV bytes per token.
 
-    The GQA formula of DESIGN.md section 4 (the source article's memory chart): KV bytes per
+    The GQA formula of docs/performance-model.md (the source article's memory chart): KV bytes per
     token = 2 · layers · kv_heads · head_dim · bytes per element, times batch and sequence.
     """
     return {f"batch {b}": [b * s * kv_bytes_per_token for s in context_tokens] for b in batches}
@@ -332,7 +332,7 @@ def interactivity_plot(curves: Mapping[str, tuple[Sequence[float], Sequence[floa
                        title: str = "Interactivity against batch size") -> str:
     """Tokens/s per user against batch size, one curve of (batches, rates) per case.
 
-    Interactivity = 1 / decode step time (DESIGN.md section 4); the largest batch whose curve
+    Interactivity = 1 / decode step time (docs/performance-model.md); the largest batch whose curve
     stays above the target line is the max batch at that target; ``max_batch`` marks the
     operating batch of each case (which HBM capacity may hold below the curve's crossing).
     """

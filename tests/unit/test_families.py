@@ -112,3 +112,24 @@ def test_toy_family_is_named_in_the_diagnosis(floor_slots: dict[str, int]) -> No
     with pytest.raises(InfeasibleError) as err:
         optimize(plan((site("x"),), (train_job(10),)))
     assert err.value.diagnosis == ["needs 6 more floor slots at site x"]
+
+
+# ------------------------------------------------------------------ docs stay in step
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_every_registered_family_is_documented_in_the_lp_page() -> None:
+    text = (DOCS / "lp.md").read_text(encoding="utf-8")
+    assert [name for name in FAMILIES if f"`{name}" not in text] == []
+
+
+def test_docs_cited_by_the_code_exist() -> None:
+    root = DOCS.parent
+    cited = set()
+    for path in (root / "planner").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for found in re.finditer(r"docs/[\w-]+\.md", text):
+            if "https://" not in text[max(0, found.start() - 200):found.start()]:
+                cited.add(found.group())  # not a file of another repository it links to
+    assert {"docs/lp.md", "docs/extending.md", "docs/performance-model.md"} <= cited
+    assert sorted(c for c in cited if not (root / c).is_file()) == []
