@@ -651,7 +651,7 @@ def estimate_figures(data: Mapping[str, Any]) -> list[str]:
 
     Serving: the KV cache against sequence length at the operating batch with the HBM and
     HBM-after-weights lines; plus, when the dict carries them, ``interactivity`` curves and a
-    ``roofline`` (the data :func:`planner.comparison.comparison_figure_data` produces).
+    ``roofline`` (the data :func:`planner.comparison_figures.comparison_figure_data` produces).
     """
     figures: list[str] = []
     if data.get("kv_bytes_per_token") and data.get("memory_capacity_bytes"):
@@ -778,7 +778,7 @@ def plan_figures(data: Mapping[str, Any]) -> list[str]:
 
 def comparison_figures(data: Mapping[str, Any]) -> list[str]:
     """Cost per option (split into parts when known), units per role, then the plot data of
-    :func:`planner.comparison.comparison_figure_data` (roofline, KV, interactivity)."""
+    :func:`planner.comparison_figures.comparison_figure_data` (roofline, KV, interactivity)."""
     options = [o for o in data.get("options", []) if o.get("status") == "ok"]
     figures: list[str] = []
     if options:
