@@ -5,6 +5,7 @@ kind it does not know, and the serving request rate and fleet size come from one
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -28,3 +29,20 @@ def test_total_rate_and_units_needed_by_hand() -> None:
     plain = load("workloads/serve_reasoning.yaml",
                  ["requests_per_second=12 requests/s"]).workloads[0].spec
     assert plain.total_requests_per_s() == 12.0
+
+
+def test_a_serving_estimate_is_summarised_as_serving(h100_node: dict[str, Any]) -> None:
+    # 40 requests/s at 2.5 per unit: 16 units of 8 GPUs; 0.01 USD/s per unit for 1,000 s.
+    from planner.catalog.schema import System
+
+    system = System.model_validate(h100_node)
+    data = {"requests_per_s_per_unit": 2.5, "unit_usd_per_s": 0.01, "bound": "memory-bandwidth"}
+    facts = {"requests_per_s": 40.0, "horizon_s": 1000.0, "output_tokens": 1000.0}
+    row = summarize_estimate(Option.hardware("test-h100"), "serve", data, system, facts)
+    assert row["units"] == pytest.approx(16.0)
+    assert row["accelerators"] == pytest.approx(128.0)
+    assert row["total_cost_usd"] == pytest.approx(160.0)
+    assert row["power_w"] == pytest.approx(16 * 10_200.0)
+    assert row["capex_usd"] == pytest.approx(16 * 270_000.0)
+    # 0.01 USD/s / 2.5 requests/s = 0.004 USD per query of 1,000 answer tokens
+    assert row["cost_per_work_usd"] == pytest.approx(4.0)
