@@ -152,7 +152,7 @@ def _estimate_posttrain(loaded: LoadedWorkload, spec: Posttrain, system: System
     return values
 
 
-def _fixed_cluster(values: dict[str, Any], spec: Any, system: Any,
+def _fixed_cluster(values: dict[str, Any], spec: Posttrain, system: System,
                    server_cores: int) -> dict[str, Any]:
     """A post-training run on a fixed cluster of ``spec.accelerators``: how long and how much.
 
@@ -160,6 +160,8 @@ def _fixed_cluster(values: dict[str, Any], spec: Any, system: Any,
     linearly: on ``n`` units it takes deadline x units / n, with each role's units in the same
     proportion; the verifiers' cores are then spread over that longer (or shorter) time.
     """
+    if spec.accelerators is None:
+        return values
     fixed = spec.accelerators / system.accelerators
     sized = float(values.get("units") or 0.0)
     if fixed <= 0 or not sized or sized == float("inf"):

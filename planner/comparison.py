@@ -31,7 +31,9 @@ from typing import TYPE_CHECKING, Any, assert_never
 from planner.errors import InputError, PlannerError, Problem
 
 if TYPE_CHECKING:
-    from planner.workload.load import WorkloadSpec
+    from planner.catalog.load import Catalog
+    from planner.catalog.schema import System
+    from planner.workload.load import Scenario, WorkloadSpec
 
 __all__ = ["SCHEMA_VERSION", "ComparisonResult", "Option", "compare", "evaluate_option",
            "pick_fastest", "summarize_estimate", "summarize_plan", "work_unit"]
@@ -104,7 +106,7 @@ def _base_row(option: Option, kind: str) -> dict[str, Any]:
             "cpu_cores_short": None, "cpu_servers_needed": None}
 
 
-def summarize_estimate(option: Option, kind: str, data: Mapping[str, Any], system: Any,
+def summarize_estimate(option: Option, kind: str, data: Mapping[str, Any], system: System,
                        facts: Mapping[str, float]) -> dict[str, Any]:
     """A comparison row from an estimate's ``to_dict()`` on one system."""
     from planner.workload.schema import WorkloadKind
@@ -140,8 +142,8 @@ def _serve_row(data: Mapping[str, Any], facts: Mapping[str, float]) -> dict[str,
     cost per second; the answer-token price divides it by the answer length, so the extra
     samples of self-consistency voting show up in it.
     """
-    per_unit = float(data.get("requests_per_s_per_unit") or 0.0)
-    usd_per_s = float(data.get("unit_usd_per_s") or 0.0)
+    per_unit = _required(data, "requests_per_s_per_unit") or 0.0
+    usd_per_s = _required(data, "unit_usd_per_s") or 0.0
     units = facts["requests_per_s"] / per_unit if per_unit > 0 else math.inf
     per_query = usd_per_s / per_unit if per_unit > 0 else math.inf
     return {"units": units, "wall_time_s": facts["horizon_s"],
@@ -158,9 +160,9 @@ def _serve_row(data: Mapping[str, Any], facts: Mapping[str, float]) -> dict[str,
 
 def _posttrain_row(data: Mapping[str, Any]) -> dict[str, Any]:
     """Units and cost sized to the deadline; cost per million samples generated."""
-    cost = _number(data.get("cost_usd"))
-    samples = float(data.get("samples") or 0.0)
-    return {"units": _number(data.get("units")), "wall_time_s": _number(data.get("wall_time_s")),
+    cost = _required(data, "cost_usd")
+    samples = _required(data, "samples") or 0.0
+    return {"units": _required(data, "units"), "wall_time_s": _required(data, "wall_time_s"),
             "total_cost_usd": cost,
             "cost_per_work_usd": cost / samples * 1e6 if samples and cost is not None else None,
             "usd_per_million_samples": cost / samples * 1e6 if samples and cost is not None
@@ -172,19 +174,19 @@ def _posttrain_row(data: Mapping[str, Any]) -> dict[str, Any]:
                       for r in data.get("roles", [])]}
 
 
-def _pretrain_row(data: Mapping[str, Any], system: Any) -> dict[str, Any]:
+def _pretrain_row(data: Mapping[str, Any], system: System) -> dict[str, Any]:
     """Units on the run's device count (or the fewest meeting its deadline); cost per run."""
     units = _number(data.get("units"))
     if units is None and data.get("accelerators"):
         units = float(data["accelerators"]) / system.accelerators
-    cost = _number(data.get("cost_usd"))
-    return {"units": units, "wall_time_s": _number(data.get("wall_time_s")),
+    cost = _required(data, "cost_usd")
+    return {"units": units, "wall_time_s": _required(data, "wall_time_s"),
             "total_cost_usd": cost, "cost_per_work_usd": cost,
             "model_flops_utilization": data.get("model_flops_utilization"),
             "roles": [{"role": "train", "bound": data.get("bound"), "units": units}]}
 
 
-def summarize_plan(option: Option, kind: str, data: Mapping[str, Any], catalog: Any,
+def summarize_plan(option: Option, kind: str, data: Mapping[str, Any], catalog: Catalog,
                    facts: Mapping[str, float]) -> dict[str, Any]:
     """A comparison row from an optimizer Solution's ``to_dict()`` on one fleet.
 
@@ -284,6 +286,15 @@ def _number(value: Any) -> float | None:
         return None
 
 
+def _required(data: Mapping[str, Any], key: str) -> float | None:
+    """A number every estimate of the kind reports (None where it has no value). A missing
+    key is a KeyError naming it, so a renamed field fails loudly instead of reading as zero
+    and turning the option into "cannot run here"."""
+    if key not in data:
+        raise KeyError(f"the estimate result has no {key!r}; comparison.py reads it")
+    return _number(data[key])
+
+
 def _scalars(data: Mapping[str, Any]) -> dict[str, Any]:
     """The flat numeric, text and boolean fields of a result (for sweep columns)."""
     return {k: v for k, v in data.items()
@@ -334,7 +345,7 @@ def evaluate_option(path: PathLike, option: Option, overrides: Sequence[str] = (
     return row
 
 
-def _scenario_kind(scenario: Any) -> str:
+def _scenario_kind(scenario: Scenario) -> str:
     if len(scenario.workloads) == 1:
         return str(scenario.workloads[0].spec.kind)
     return "scenario"

@@ -10,14 +10,21 @@ the numbers its figures need.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, assert_never
+from typing import TYPE_CHECKING, Any, assert_never
+
+from planner.workload.schema import Posttrain, Pretrain, Serve
+
+if TYPE_CHECKING:
+    from planner.catalog.schema import System
+    from planner.workload.load import LoadedWorkload
 
 __all__ = ["INTERACTIVITY_GRID", "comparison_figure_data", "decode_intensity",
            "gemm_intensity"]
 
 
 
-def comparison_figure_data(loaded: Any, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def comparison_figure_data(loaded: LoadedWorkload, rows: Sequence[Mapping[str, Any]]
+                           ) -> dict[str, Any]:
     """Numbers for the comparison's figures (drawn by :mod:`planner.report.plots`)."""
     from planner.catalog.load import load_catalog
 
@@ -25,9 +32,9 @@ def comparison_figure_data(loaded: Any, rows: Sequence[Mapping[str, Any]]) -> di
     usable = [r for r in rows if r["basis"] == "estimate" and r["status"] == "ok"]
     pairs = [(r, catalog.systems[r["target"]]) for r in usable]
     data: dict[str, Any] = {"roofline": _roofline_data(loaded, pairs)}
-    if str(loaded.spec.kind) == "serve" and pairs:
+    if isinstance(loaded.spec, Serve) and pairs:
         data["kv"] = _kv_data(pairs)
-        data["interactivity"] = _interactivity_data(loaded, pairs)
+        data["interactivity"] = _interactivity_data(loaded, loaded.spec, pairs)
     return data
 
 
@@ -57,7 +64,7 @@ def decode_intensity(arch: Any, batch: float, context: float, weights_bytes_: fl
     return flops / (weights_bytes_ + batch * context * kv_bytes_per_token_)
 
 
-def _roof(system: Any, precision: str) -> dict[str, Any]:
+def _roof(system: System, precision: str) -> dict[str, Any]:
     from planner.catalog.schema import Precision
 
     peak = system.accelerator.peak_flops.at(Precision(precision)) or \
@@ -66,7 +73,7 @@ def _roof(system: Any, precision: str) -> dict[str, Any]:
             "memory_bandwidth_bytes_per_s": system.accelerator.hbm_bandwidth}
 
 
-def _roofline_data(loaded: Any, pairs: Sequence[tuple[Mapping[str, Any], Any]]
+def _roofline_data(loaded: LoadedWorkload, pairs: Sequence[tuple[Mapping[str, Any], System]]
                    ) -> dict[str, Any]:
     """Roofs of the systems and one point per role (FLOP/s per accelerator vs intensity)."""
     systems, points = [], []
@@ -78,27 +85,26 @@ def _roofline_data(loaded: Any, pairs: Sequence[tuple[Mapping[str, Any], Any]]
     return {"systems": systems, "points": points}
 
 
-def _role_points(loaded: Any, row: Mapping[str, Any], system: Any
+def _role_points(loaded: LoadedWorkload, row: Mapping[str, Any], system: System
                  ) -> tuple[str, list[dict[str, Any]]]:
-    from planner.workload.schema import WorkloadKind
+    spec = loaded.spec
+    match spec:
+        case Serve():
+            return _serve_points(loaded, spec, row, system)
+        case Posttrain():
+            return _posttrain_points(loaded, spec, row, system)
+        case Pretrain():
+            return _pretrain_points(loaded, spec, row, system)
+        case _:
+            assert_never(spec)
 
-    match loaded.spec.kind:
-        case WorkloadKind.SERVE:
-            return _serve_points(loaded, row, system)
-        case WorkloadKind.POSTTRAIN:
-            return _posttrain_points(loaded, row, system)
-        case WorkloadKind.PRETRAIN:
-            return _pretrain_points(loaded, row, system)
-        case other:
-            assert_never(other)
 
-
-def _serve_points(loaded: Any, row: Mapping[str, Any], system: Any
+def _serve_points(loaded: LoadedWorkload, spec: Serve, row: Mapping[str, Any], system: System
                   ) -> tuple[str, list[dict[str, Any]]]:
     """Decode at the operating batch: b·F(s) per step over g accelerators and the step time."""
     from planner.workload.params import forward_flops_per_token
 
-    d, spec, arch = row["details"], loaded.spec, loaded.model.architecture
+    d, arch = row["details"], loaded.model.architecture
     batch, context = float(d.get("max_batch") or 0), float(d.get("context_tokens") or 0)
     group = float(row.get("group_size") or system.accelerators)
     step = float(d.get("step_time_s") or 0.0)
@@ -112,28 +118,28 @@ def _serve_points(loaded: Any, row: Mapping[str, Any], system: Any
                         intensity, "flops_per_s": achieved}]
 
 
-def _posttrain_points(loaded: Any, row: Mapping[str, Any], system: Any
+def _posttrain_points(loaded: LoadedWorkload, spec: Posttrain, row: Mapping[str, Any],
+                      system: System
                       ) -> tuple[str, list[dict[str, Any]]]:
     """Generate (decode), update (training) and score (prefill) of an RL post-training run,
     each as FLOP/s per accelerator against its arithmetic intensity."""
-    spec = loaded.spec
     roles = {r["role"]: r for r in row.get("roles", [])}
     context = float(spec.prompt_tokens + spec.tokens_per_sample / 2)  # mean over a sample
     per_accel = 1.0 / system.accelerators
-    points = [_generate_point(loaded, roles.get("generate", {}), context, per_accel),
-              _update_point(loaded, roles.get("update", {}), context, per_accel),
-              _score_point(loaded, roles.get("score", {}), context, per_accel)]
+    points = [_generate_point(loaded, spec, roles.get("generate", {}), context, per_accel),
+              _update_point(loaded, spec, roles.get("update", {}), context, per_accel),
+              _score_point(loaded, spec, roles.get("score", {}), context, per_accel)]
     return str(spec.generator.weights_precision), [p for p in points if p is not None]
 
 
-def _generate_point(loaded: Any, role: Mapping[str, Any], context: float,
+def _generate_point(loaded: LoadedWorkload, spec: Posttrain, role: Mapping[str, Any],
+                    context: float,
                     per_accel: float) -> dict[str, Any] | None:
     """Decode at the role's batch: tokens/s per unit × F(s) FLOPs per token."""
     from planner.workload.params import forward_flops_per_token, kv_bytes_per_token, weights_bytes
 
     if not (role.get("tokens_per_s_per_unit") and role.get("batch")):
         return None
-    spec = loaded.spec
     arch = loaded.models[spec.generator.model or spec.model].architecture
     w = weights_bytes(arch, _bytes_per_element(spec.generator.weights_precision))
     kv = kv_bytes_per_token(arch, _bytes_per_element(spec.generator.kv_precision))
@@ -144,7 +150,8 @@ def _generate_point(loaded: Any, role: Mapping[str, Any], context: float,
             * forward_flops_per_token(arch, context) * per_accel}
 
 
-def _update_point(loaded: Any, role: Mapping[str, Any], context: float,
+def _update_point(loaded: LoadedWorkload, spec: Posttrain, role: Mapping[str, Any],
+                  context: float,
                   per_accel: float) -> dict[str, Any] | None:
     """PPO update: r forward passes and one backward (2 forwards' worth) per token,
     (r + 2)·F(s) FLOPs (planner.perf.rl), on training matmuls of one sample."""
@@ -152,7 +159,6 @@ def _update_point(loaded: Any, role: Mapping[str, Any], context: float,
 
     if not role.get("update_tokens_per_s_per_unit"):
         return None
-    spec = loaded.spec
     policy = loaded.models[spec.model].architecture
     flops = (spec.forward_backward_ratio + 2.0) * forward_flops_per_token(policy, context)
     sample = float(spec.prompt_tokens + spec.tokens_per_sample)
@@ -162,12 +168,12 @@ def _update_point(loaded: Any, role: Mapping[str, Any], context: float,
             "flops_per_s": float(role["update_tokens_per_s_per_unit"]) * flops * per_accel}
 
 
-def _score_point(loaded: Any, role: Mapping[str, Any], context: float,
+def _score_point(loaded: LoadedWorkload, spec: Posttrain, role: Mapping[str, Any],
+                 context: float,
                  per_accel: float) -> dict[str, Any] | None:
     """Reward-model prefill (FP8 weights): samples/s × reward tokens per sample × F(s)."""
     from planner.workload.params import forward_flops_per_token
 
-    spec = loaded.spec
     if not (role.get("throughput_per_unit") and role.get("reward_tokens_per_sample")
             and spec.reward_models.orm is not None):
         return None
@@ -179,10 +185,11 @@ def _score_point(loaded: Any, role: Mapping[str, Any], context: float,
             * forward_flops_per_token(orm, context) * per_accel}
 
 
-def _pretrain_points(loaded: Any, row: Mapping[str, Any], system: Any
+def _pretrain_points(loaded: LoadedWorkload, spec: Pretrain, row: Mapping[str, Any],
+                     system: System
                      ) -> tuple[str, list[dict[str, Any]]]:
     """Training matmuls of one microbatch (sequence × microbatch tokens)."""
-    d, spec = row["details"], loaded.spec
+    d = row["details"]
     achieved = d.get("flops_per_s_per_accelerator")
     if not achieved:
         return str(spec.precision), []
@@ -193,7 +200,7 @@ def _pretrain_points(loaded: Any, row: Mapping[str, Any], system: Any
                                   "flops_per_s": float(achieved)}]
 
 
-def _kv_data(pairs: Sequence[tuple[Mapping[str, Any], Any]]) -> dict[str, Any]:
+def _kv_data(pairs: Sequence[tuple[Mapping[str, Any], System]]) -> dict[str, Any]:
     """KV bytes against context at each option's batch, and each option's HBM after weights."""
     longest = max(float(r["details"].get("context_tokens") or 0.0) for r, _ in pairs)
     top = max(32768.0, 1.25 * longest)
@@ -215,8 +222,8 @@ INTERACTIVITY_GRID = (2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50
                       150.0, 200.0, 300.0)
 
 
-def _interactivity_data(loaded: Any, pairs: Sequence[tuple[Mapping[str, Any], Any]]
-                        ) -> dict[str, Any]:
+def _interactivity_data(loaded: LoadedWorkload, spec: Serve,
+                        pairs: Sequence[tuple[Mapping[str, Any], System]]) -> dict[str, Any]:
     """Batch against tokens/s per user on each system's replica, from the decode roofline.
 
     For each target on :data:`INTERACTIVITY_GRID` the serving model gives the largest batch
@@ -226,7 +233,7 @@ def _interactivity_data(loaded: Any, pairs: Sequence[tuple[Mapping[str, Any], An
     from planner.catalog.schema import Precision
     from planner.perf.serving import decode_capacity, serving_assumptions
 
-    spec, model = loaded.spec, loaded.model
+    model = loaded.model
     curves, marks = {}, {}
     for row, system in pairs:
         d = row["details"]

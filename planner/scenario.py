@@ -21,7 +21,23 @@ from planner.workload.checks import check_regions
 from planner.workload.schema import Posttrain, Pretrain, Serve
 
 if TYPE_CHECKING:
-    from planner.workload.load import LoadedWorkload
+    from planner.catalog.schema import Link, Site
+    from planner.lp.inputs import (
+        CpuServerInput,
+        EconomicsInput,
+        JobInput,
+        LinkInput,
+        PlanningInputs,
+        SiteInput,
+        SystemInput,
+    )
+    from planner.lp.solution import Solution
+    from planner.workload.load import LoadedWorkload, Scenario
+
+# What a workload adds to the planning inputs: its job, the roofline bound of each role on each
+# system, the assumptions used and one row per role and system for the report.
+JobParts = tuple["JobInput", dict[tuple[str, str], dict[str, str]], list[dict[str, Any]],
+                 list[dict[str, Any]]]
 
 __all__ = ["PlanContext", "PlanResult", "build_planning_inputs", "plan"]
 
@@ -48,10 +64,10 @@ def _systems_in(fleet: Fleet, catalog: Catalog) -> list[System]:
     return [catalog.systems[name] for name in sorted(names)]
 
 
-def build_planning_inputs(scenario: Any, fleet_path: str | os.PathLike[str] | None = None,
+def build_planning_inputs(scenario: Scenario, fleet_path: str | os.PathLike[str] | None = None,
                           budget: str | float | None = None,
                           charge_inventory_capex: bool = False,
-                          cost_basis: str | None = None) -> tuple[Any, PlanContext]:
+                          cost_basis: str | None = None) -> tuple[PlanningInputs, PlanContext]:
     """Planning inputs for the LP plus the context the report needs.
 
     ``cost_basis`` (own, rent or buy; default own) says how acquired units are charged
@@ -110,7 +126,7 @@ def _budget(budget: str | float | None) -> float | None:
             from None
 
 
-def _site(site: Any, catalog: Catalog, basis: str) -> Any:
+def _site(site: Site, catalog: Catalog, basis: str) -> SiteInput:
     """The site's row; on the rent basis its purchase limits become rental limits for the
     systems with a rental price (here or in the catalog) and nothing can be bought."""
     from planner.lp.inputs import SiteInput
@@ -140,14 +156,14 @@ def _positive(table: dict[str, int]) -> dict[str, int]:
     return {name: count for name, count in sorted(table.items()) if count > 0}
 
 
-def _link(link: Any) -> Any:
+def _link(link: Link) -> LinkInput:
     from planner.lp.inputs import LinkInput
 
     return LinkInput(a=link.a, b=link.b, bandwidth_bytes_per_s=link.bandwidth,
                      latency_s=link.latency, usd_per_byte=link.cost)
 
 
-def _system(system: System) -> Any:
+def _system(system: System) -> SystemInput:
     from planner.lp.inputs import SystemInput
 
     return SystemInput(id=system.id, accelerators=system.accelerators,
@@ -156,7 +172,7 @@ def _system(system: System) -> Any:
                        rental_usd_per_s=system.rental.price if system.rental else None)
 
 
-def _cpu_server(fleet: Fleet) -> Any:
+def _cpu_server(fleet: Fleet) -> CpuServerInput:
     from planner.lp.inputs import CpuServerInput
 
     server = fleet.cpu_server
@@ -164,7 +180,7 @@ def _cpu_server(fleet: Fleet) -> Any:
                           purchase_usd=server.purchase.price)
 
 
-def _economics(fleet: Fleet) -> Any:
+def _economics(fleet: Fleet) -> EconomicsInput:
     from planner.lp.inputs import EconomicsInput
 
     return EconomicsInput(lifetime_s=fleet.economics.lifetime,
@@ -174,7 +190,7 @@ def _economics(fleet: Fleet) -> Any:
 GRADIENT_BYTES_PER_PARAM = 2.0  # BF16 gradients, as planner.perf.training keeps them
 
 
-def _sync_bytes(loaded: Any, spec: Pretrain) -> float:
+def _sync_bytes(loaded: LoadedWorkload, spec: Pretrain) -> float:
     """Bytes each site of a pretraining run spanning sites sends to the hub site over the run
     (and receives back): hierarchical all-reduce through a hub.
 
@@ -194,7 +210,7 @@ def _sync_bytes(loaded: Any, spec: Pretrain) -> float:
     return params * GRADIENT_BYTES_PER_PARAM * syncs
 
 
-def _placement_options(spec: Any, systems: list[System], file: str,
+def _placement_options(spec: Pretrain | Posttrain | Serve, systems: list[System], file: str,
                        synchronous: tuple[str, ...]) -> dict[str, Any]:
     """A job's ``systems``, ``homogeneous`` (its synchronous roles) and ``max_sites``; an
     unknown or unusable system id is an input error naming it."""
@@ -211,8 +227,7 @@ def _placement_options(spec: Any, systems: list[System], file: str,
 
 
 def _job(loaded: LoadedWorkload, systems: list[System]
-         ) -> tuple[Any, dict[tuple[str, str], dict[str, str]], list[dict[str, Any]],
-                    list[dict[str, Any]]]:
+         ) -> JobParts:
     spec = loaded.spec
     match spec:
         case Posttrain():
@@ -226,7 +241,7 @@ def _job(loaded: LoadedWorkload, systems: list[System]
 
 
 def _posttrain_job(name: str, spec: Posttrain, models: dict[str, Any],
-                   systems: list[System], file: str = "") -> tuple[Any, Any, Any, Any]:
+                   systems: list[System], file: str = "") -> JobParts:
     from planner.lp.inputs import JobInput, RlCoupling, RoleInput
     from planner.perf.rl import posttrain_assumptions, posttrain_demand, role_estimates
 
@@ -291,7 +306,7 @@ def pretrain_sizing(spec: Pretrain, workload: str) -> Assumption:
 
 
 def _pretrain_job(loaded: LoadedWorkload, spec: Pretrain, systems: list[System]
-                  ) -> tuple[Any, Any, Any, Any]:
+                  ) -> JobParts:
     from planner.lp.inputs import JobInput, RoleInput
     from planner.perf.training import DEFAULTS, training_throughput
 
@@ -330,7 +345,7 @@ def _pretrain_job(loaded: LoadedWorkload, spec: Pretrain, systems: list[System]
 
 
 def _serve_job(loaded: LoadedWorkload, spec: Serve, systems: list[System]
-               ) -> tuple[Any, Any, Any, Any]:
+               ) -> JobParts:
     from planner.lp.inputs import JobInput, RoleInput, ServeDemand
     from planner.perf.serving import estimate_serving
     from planner.shortfall import no_rate_bound
@@ -364,12 +379,12 @@ def _serve_job(loaded: LoadedWorkload, spec: Serve, systems: list[System]
 class PlanResult:
     """A Solution plus the scenario context: what `planner optimize` prints."""
 
-    solution: Any
+    solution: Solution
     context: PlanContext
 
     def to_dict(self) -> dict[str, Any]:
         """The Solution's JSON contract, with the inputs' names and perf assumptions added."""
-        data = dict(self.solution.to_dict())
+        data: dict[str, Any] = dict(self.solution.to_dict())
         data["scenario"] = self.context.scenario
         data["fleet"] = self.context.fleet
         data["workloads"] = list(self.context.workloads)
@@ -392,8 +407,8 @@ class PlanResult:
         return plan_report(self.to_dict(), figures=figures)
 
 
-def plan(inputs: Any, context: PlanContext, *, objective: str = "cost", integer: bool = False,
-         solver: str = "highs", time_limit_s: float | None = None,
+def plan(inputs: PlanningInputs, context: PlanContext, *, objective: str = "cost",
+         integer: bool = False, solver: str = "highs", time_limit_s: float | None = None,
          dump_lp: str | os.PathLike[str] | None = None, mip_gap: float = 1e-4) -> PlanResult:
     """Solve the LP and wrap the Solution with its context."""
     from planner.lp import optimize

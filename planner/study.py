@@ -383,6 +383,15 @@ def random_draws(study: Study) -> list[dict[str, Value]]:
 
 
 @dataclass(frozen=True, slots=True)
+class ChosenValue:
+    """A parameter's value in one scenario: its path, the `--set` text, the number to plot."""
+
+    path: str
+    text: str
+    x: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class ScenarioTask:
     """Everything a worker needs to run one scenario (picklable)."""
 
@@ -391,7 +400,7 @@ class ScenarioTask:
     kind: str
     workload: str
     option: Option
-    values: tuple[tuple[str, str, float | None], ...]  # (path, text, x)
+    values: tuple[ChosenValue, ...]
     overrides: tuple[str, ...]
     objective: str = "cost"
     integer: bool = False
@@ -428,17 +437,17 @@ def expand(loaded: LoadedStudy) -> list[ScenarioTask]:
     for point in itertools.product(*axes):
         for draw in random_draws(study):
             chosen = [*point, *draw.items()]
-            values = tuple((path, v.text, v.x) for path, v in chosen)
+            values = tuple(ChosenValue(path, v.text, v.x) for path, v in chosen)
             for option in loaded.options:
                 tasks.append(_task(loaded, len(tasks), option, values))
     return tasks
 
 
 def _task(loaded: LoadedStudy, index: int, option: Option,
-          values: tuple[tuple[str, str, float | None], ...]) -> ScenarioTask:
+          values: tuple[ChosenValue, ...]) -> ScenarioTask:
     study = loaded.study
-    overrides = (*study.overrides, *(f"{path}={text}" for path, text, _ in values))
-    return ScenarioTask(index, _scenario_id(loaded, option, [(p, t) for p, t, _ in values]),
+    overrides = (*study.overrides, *(f"{v.path}={v.text}" for v in values))
+    return ScenarioTask(index, _scenario_id(loaded, option, [(v.path, v.text) for v in values]),
                         loaded.kind, loaded.workload, option, values, overrides,
                         study.objective, study.integer, study.solver, study.time_limit)
 
@@ -467,8 +476,8 @@ def run_task(task: ScenarioTask) -> dict[str, Any]:
 def _record(task: ScenarioTask, row: Mapping[str, Any], seconds: float) -> dict[str, Any]:
     """The tidy record of a scenario: identity, parameter values, status and flat metrics."""
     return {"index": task.index, "id": task.id, "option": task.option.name,
-            "parameters": {path: text for path, text, _ in task.values},
-            "x": {path: x for path, _, x in task.values},
+            "parameters": {v.path: v.text for v in task.values},
+            "x": {v.path: v.x for v in task.values},
             "status": row.get("status", "error"), "error": row.get("error"),
             "error_kind": row.get("error_kind"), "seconds": seconds,
             "metrics": flatten_row(row), "assumptions": row.get("assumptions", [])}

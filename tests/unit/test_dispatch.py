@@ -46,3 +46,16 @@ def test_a_serving_estimate_is_summarised_as_serving(h100_node: dict[str, Any]) 
     assert row["capex_usd"] == pytest.approx(16 * 270_000.0)
     # 0.01 USD/s / 2.5 requests/s = 0.004 USD per query of 1,000 answer tokens
     assert row["cost_per_work_usd"] == pytest.approx(4.0)
+
+
+def test_a_renamed_estimate_field_fails_loudly(h100_node: dict[str, Any]) -> None:
+    # Before, a missing requests_per_s_per_unit read as 0 and the option became "cannot run
+    # here"; now it is an error naming the field.
+    from planner.catalog.schema import System
+
+    system = System.model_validate(h100_node)
+    facts = {"requests_per_s": 40.0, "horizon_s": 1000.0, "output_tokens": 1000.0}
+    with pytest.raises(KeyError, match="requests_per_s_per_unit"):
+        summarize_estimate(Option.hardware("test-h100"), "serve",
+                           {"requests_per_s_per_units": 2.5, "unit_usd_per_s": 0.01}, system,
+                           facts)

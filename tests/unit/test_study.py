@@ -85,7 +85,8 @@ def test_posttrain_row_prices_a_million_samples() -> None:
 
 
 def test_an_option_that_cannot_do_the_work_is_an_error_row() -> None:
-    data = {"units": "inf", "cost_usd": "inf", "samples": 1.0, "bound": "memory-capacity"}
+    data = {"units": "inf", "cost_usd": "inf", "samples": 1.0, "wall_time_s": "inf",
+            "bound": "memory-capacity"}
     row = cmp.summarize_estimate(cmp.Option.hardware("box"), "posttrain", data, system(), {})
     assert row["status"] == "error" and "memory-capacity" in row["error"]
 
@@ -260,7 +261,8 @@ def test_random_grid_product(tmp_path: Path, serve_yaml: str) -> None:
                  "    random: {low: 10, high: 40}\n    unit: tokens/s\nsamples: 3\nseed: 1\n")
     tasks = st.expand(st.load_study(path))
     assert len(tasks) == 36  # 2 systems × 2 votes × 3 lengths × 3 draws
-    draws = {t.values[-1][1] for t in tasks}
+    assert {t.values[-1].path for t in tasks} == {"interactivity"}
+    draws = {t.values[-1].text for t in tasks}
     assert len(draws) == 3  # the same 3 draws for every option and grid point
 
 
