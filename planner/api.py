@@ -14,9 +14,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 from planner.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    from planner.catalog.schema import System
+    from planner.workload.load import LoadedWorkload, Scenario
+    from planner.workload.schema import Posttrain, Serve
 
 __all__ = ["CalibrationReport", "EstimateResult", "calibration", "estimate", "load", "optimize"]
 
@@ -24,7 +29,7 @@ SCHEMA_VERSION = 1
 PathLike = str | os.PathLike[str]
 
 
-def load(path: PathLike, overrides: Sequence[str] = ()) -> Any:
+def load(path: PathLike, overrides: Sequence[str] = ()) -> Scenario:
     """Load a workload or scenario file (with `--set` style overrides) into a Scenario."""
     from planner.workload.load import load_scenario
 
@@ -77,7 +82,7 @@ def estimate(path: PathLike, hardware: str, overrides: Sequence[str] = (),
     from planner.perf.cost import cost_basis as parse_basis
     from planner.pricing import apply_cost_basis
     from planner.shortfall import estimate_shortfall
-    from planner.workload.schema import WorkloadKind
+    from planner.workload.schema import Posttrain, Pretrain, Serve
 
     basis = parse_basis(cost_basis)
 
@@ -91,40 +96,42 @@ def estimate(path: PathLike, hardware: str, overrides: Sequence[str] = (),
     system = load_catalog(hardware_dir).get(hardware)
     spec = loaded.spec
     values: dict[str, Any]
-    if spec.kind is WorkloadKind.SERVE:
-        from planner.perf.serving import estimate_serving
+    match spec:
+        case Serve():
+            from planner.perf.serving import estimate_serving
 
-        values = estimate_serving(spec, loaded.model, system).to_dict()
-        values = apply_cost_basis("serve", values, system, basis, run_s=float(spec.duration))
-        values.update(_serving_fleet(spec, values, system.accelerators))
-    elif spec.kind is WorkloadKind.PRETRAIN:
-        from planner.perf.training import estimate_pretrain
+            values = estimate_serving(spec, loaded.model, system).to_dict()
+            values = apply_cost_basis("serve", values, system, basis, run_s=float(spec.duration))
+            values.update(_serving_fleet(spec, values, system.accelerators))
+        case Pretrain():
+            from planner.perf.training import estimate_pretrain
 
-        values = estimate_pretrain(spec, loaded.model, system).to_dict()
-        values = apply_cost_basis("pretrain", values, system, basis)
-    else:
-        values = _estimate_posttrain(loaded, system)
-        values = apply_cost_basis("posttrain", values, system, basis,
-                                  cpu_server=load_fleet(None, load_catalog()).cpu_server)
+            values = estimate_pretrain(spec, loaded.model, system).to_dict()
+            values = apply_cost_basis("pretrain", values, system, basis)
+        case Posttrain():
+            values = _estimate_posttrain(loaded, spec, system)
+            values = apply_cost_basis("posttrain", values, system, basis,
+                                      cpu_server=load_fleet(None, load_catalog()).cpu_server)
+        case _:
+            assert_never(spec)
     short = estimate_shortfall(spec.kind.value, {"system": system.id, **values}, spec)
     if short is not None:
         raise short
     return EstimateResult(loaded.name, spec.kind.value, system.id, str(path), values)
 
 
-def _serving_fleet(spec: Any, values: dict[str, Any], accelerators: int) -> dict[str, Any]:
+def _serving_fleet(spec: Serve, values: dict[str, Any], accelerators: int) -> dict[str, Any]:
     """Units of this system the workload's total request rate needs, and what they cost."""
-    rates = spec.requests_per_second
-    total = sum(rates.values()) if isinstance(rates, dict) else float(rates)
-    per_unit = float(values.get("requests_per_s_per_unit") or 0.0)
-    units = total / per_unit if per_unit > 0 else float("inf")
+    total = spec.total_requests_per_s()
+    units = spec.units_needed(float(values.get("requests_per_s_per_unit") or 0.0))
     usd_per_s = float(values.get("unit_usd_per_s") or 0.0)
     return {"requests_per_s": total, "units_needed": units,
             "accelerators_needed": units * accelerators,
             "daily_cost_usd": units * usd_per_s * 86400.0}
 
 
-def _estimate_posttrain(loaded: Any, system: Any) -> dict[str, Any]:
+def _estimate_posttrain(loaded: LoadedWorkload, spec: Posttrain, system: System
+                        ) -> dict[str, Any]:
     from planner.catalog.load import load_catalog, load_fleet
     from planner.finance import capital_recovery_factor
     from planner.perf.rl import estimate_posttrain
@@ -135,17 +142,17 @@ def _estimate_posttrain(loaded: Any, system: Any) -> dict[str, Any]:
     crf = capital_recovery_factor(fleet.economics.cost_of_capital,
                                   fleet.economics.lifetime / SECONDS_PER_YEAR)
     usd_per_s = server.purchase.price * crf / SECONDS_PER_YEAR
-    result = estimate_posttrain(loaded.spec, dict(loaded.models), system,
+    result = estimate_posttrain(spec, dict(loaded.models), system,
                                 cpu_server_cores=server.cores, cpu_server_usd_per_s=usd_per_s)
     values = result.to_dict()
     values["bound"] = result.bound
     values["assumptions"] = [a.to_dict() for a in result.assumptions]
-    if loaded.spec.accelerators is not None:
-        values = _fixed_cluster(values, loaded.spec, system, server.cores)
+    if spec.accelerators is not None:
+        values = _fixed_cluster(values, spec, system, server.cores)
     return values
 
 
-def _fixed_cluster(values: dict[str, Any], spec: Any, system: Any,
+def _fixed_cluster(values: dict[str, Any], spec: Posttrain, system: System,
                    server_cores: int) -> dict[str, Any]:
     """A post-training run on a fixed cluster of ``spec.accelerators``: how long and how much.
 
@@ -153,6 +160,8 @@ def _fixed_cluster(values: dict[str, Any], spec: Any, system: Any,
     linearly: on ``n`` units it takes deadline x units / n, with each role's units in the same
     proportion; the verifiers' cores are then spread over that longer (or shorter) time.
     """
+    if spec.accelerators is None:
+        return values
     fixed = spec.accelerators / system.accelerators
     sized = float(values.get("units") or 0.0)
     if fixed <= 0 or not sized or sized == float("inf"):

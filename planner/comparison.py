@@ -26,9 +26,14 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 from planner.errors import InputError, PlannerError, Problem
+
+if TYPE_CHECKING:
+    from planner.catalog.load import Catalog
+    from planner.catalog.schema import System
+    from planner.workload.load import Scenario, WorkloadSpec
 
 __all__ = ["SCHEMA_VERSION", "ComparisonResult", "Option", "compare", "evaluate_option",
            "pick_fastest", "summarize_estimate", "summarize_plan", "work_unit"]
@@ -68,20 +73,26 @@ def work_unit(kind: str) -> str:
 # Summaries: one row per option, same keys for every kind
 
 
-def _spec_facts(spec: Any) -> dict[str, float]:
+def _spec_facts(spec: WorkloadSpec) -> dict[str, float]:
     """What the summaries need from the workload itself: demand, horizon and ``work``, the
     amount of work in the kind's :func:`work_unit` (for a plan's cost per unit of work)."""
-    kind = str(spec.kind)
-    if kind == "serve":
-        rate = spec.requests_per_second
-        total = sum(rate.values()) if isinstance(rate, Mapping) else float(rate)
-        horizon = float(spec.duration)
-        return {"requests_per_s": total, "output_tokens": float(spec.output_tokens),
-                "horizon_s": horizon, "work": total * horizon * float(spec.output_tokens) / 1e6}
-    if kind == "posttrain":
-        return {"horizon_s": float(spec.deadline),
-                "work": float(spec.problems * spec.samples_per_problem) / 1e6}
-    return {"horizon_s": float(spec.deadline) if spec.deadline else math.nan, "work": 1.0}
+    from planner.workload.schema import Posttrain, Pretrain, Serve
+
+    match spec:
+        case Serve():
+            total = spec.total_requests_per_s()
+            horizon = float(spec.duration)
+            return {"requests_per_s": total, "output_tokens": float(spec.output_tokens),
+                    "horizon_s": horizon,
+                    "work": total * horizon * float(spec.output_tokens) / 1e6}
+        case Posttrain():
+            return {"horizon_s": float(spec.deadline),
+                    "work": float(spec.problems * spec.samples_per_problem) / 1e6}
+        case Pretrain():
+            return {"horizon_s": float(spec.deadline) if spec.deadline else math.nan,
+                    "work": 1.0}
+        case _:
+            assert_never(spec)
 
 
 def _base_row(option: Option, kind: str) -> dict[str, Any]:
@@ -95,16 +106,21 @@ def _base_row(option: Option, kind: str) -> dict[str, Any]:
             "cpu_cores_short": None, "cpu_servers_needed": None}
 
 
-def summarize_estimate(option: Option, kind: str, data: Mapping[str, Any], system: Any,
+def summarize_estimate(option: Option, kind: str, data: Mapping[str, Any], system: System,
                        facts: Mapping[str, float]) -> dict[str, Any]:
     """A comparison row from an estimate's ``to_dict()`` on one system."""
+    from planner.workload.schema import WorkloadKind
+
     row = _base_row(option, kind)
-    if kind == "serve":
-        row.update(_serve_row(data, facts))
-    elif kind == "posttrain":
-        row.update(_posttrain_row(data))
-    else:
-        row.update(_pretrain_row(data, system))
+    match WorkloadKind(kind):  # a scenario of several workloads has no estimate
+        case WorkloadKind.SERVE:
+            row.update(_serve_row(data, facts))
+        case WorkloadKind.POSTTRAIN:
+            row.update(_posttrain_row(data))
+        case WorkloadKind.PRETRAIN:
+            row.update(_pretrain_row(data, system))
+        case other:
+            assert_never(other)
     units = row["units"]
     if units is not None and math.isfinite(units):
         row["accelerators"] = units * system.accelerators
@@ -126,8 +142,8 @@ def _serve_row(data: Mapping[str, Any], facts: Mapping[str, float]) -> dict[str,
     cost per second; the answer-token price divides it by the answer length, so the extra
     samples of self-consistency voting show up in it.
     """
-    per_unit = float(data.get("requests_per_s_per_unit") or 0.0)
-    usd_per_s = float(data.get("unit_usd_per_s") or 0.0)
+    per_unit = _required(data, "requests_per_s_per_unit") or 0.0
+    usd_per_s = _required(data, "unit_usd_per_s") or 0.0
     units = facts["requests_per_s"] / per_unit if per_unit > 0 else math.inf
     per_query = usd_per_s / per_unit if per_unit > 0 else math.inf
     return {"units": units, "wall_time_s": facts["horizon_s"],
@@ -144,9 +160,9 @@ def _serve_row(data: Mapping[str, Any], facts: Mapping[str, float]) -> dict[str,
 
 def _posttrain_row(data: Mapping[str, Any]) -> dict[str, Any]:
     """Units and cost sized to the deadline; cost per million samples generated."""
-    cost = _number(data.get("cost_usd"))
-    samples = float(data.get("samples") or 0.0)
-    return {"units": _number(data.get("units")), "wall_time_s": _number(data.get("wall_time_s")),
+    cost = _required(data, "cost_usd")
+    samples = _required(data, "samples") or 0.0
+    return {"units": _required(data, "units"), "wall_time_s": _required(data, "wall_time_s"),
             "total_cost_usd": cost,
             "cost_per_work_usd": cost / samples * 1e6 if samples and cost is not None else None,
             "usd_per_million_samples": cost / samples * 1e6 if samples and cost is not None
@@ -158,19 +174,19 @@ def _posttrain_row(data: Mapping[str, Any]) -> dict[str, Any]:
                       for r in data.get("roles", [])]}
 
 
-def _pretrain_row(data: Mapping[str, Any], system: Any) -> dict[str, Any]:
+def _pretrain_row(data: Mapping[str, Any], system: System) -> dict[str, Any]:
     """Units on the run's device count (or the fewest meeting its deadline); cost per run."""
     units = _number(data.get("units"))
     if units is None and data.get("accelerators"):
         units = float(data["accelerators"]) / system.accelerators
-    cost = _number(data.get("cost_usd"))
-    return {"units": units, "wall_time_s": _number(data.get("wall_time_s")),
+    cost = _required(data, "cost_usd")
+    return {"units": units, "wall_time_s": _required(data, "wall_time_s"),
             "total_cost_usd": cost, "cost_per_work_usd": cost,
             "model_flops_utilization": data.get("model_flops_utilization"),
             "roles": [{"role": "train", "bound": data.get("bound"), "units": units}]}
 
 
-def summarize_plan(option: Option, kind: str, data: Mapping[str, Any], catalog: Any,
+def summarize_plan(option: Option, kind: str, data: Mapping[str, Any], catalog: Catalog,
                    facts: Mapping[str, float]) -> dict[str, Any]:
     """A comparison row from an optimizer Solution's ``to_dict()`` on one fleet.
 
@@ -270,6 +286,15 @@ def _number(value: Any) -> float | None:
         return None
 
 
+def _required(data: Mapping[str, Any], key: str) -> float | None:
+    """A number every estimate of the kind reports (None where it has no value). A missing
+    key is a KeyError naming it, so a renamed field fails loudly instead of reading as zero
+    and turning the option into "cannot run here"."""
+    if key not in data:
+        raise KeyError(f"the estimate result has no {key!r}; comparison.py reads it")
+    return _number(data[key])
+
+
 def _scalars(data: Mapping[str, Any]) -> dict[str, Any]:
     """The flat numeric, text and boolean fields of a result (for sweep columns)."""
     return {k: v for k, v in data.items()
@@ -320,7 +345,7 @@ def evaluate_option(path: PathLike, option: Option, overrides: Sequence[str] = (
     return row
 
 
-def _scenario_kind(scenario: Any) -> str:
+def _scenario_kind(scenario: Scenario) -> str:
     if len(scenario.workloads) == 1:
         return str(scenario.workloads[0].spec.kind)
     return "scenario"
@@ -475,6 +500,8 @@ def compare(path: PathLike, hardware: Sequence[str] = (), overrides: Sequence[st
             rows.append(error_row(option, kind, err))
     data: dict[str, Any] = {}
     if figures and kind != "scenario":
+        from planner.comparison_figures import comparison_figure_data
+
         data = comparison_figure_data(scenario.workloads[0], rows)
     return ComparisonResult(scenario.name, kind, str(path), tuple(rows), tuple(overrides), data,
                             cost_basis=basis.value, objective=objective)
@@ -503,234 +530,3 @@ def _did_you_mean(name: str, choices: Mapping[str, Any]) -> str:
     from planner.schema import did_you_mean
 
     return did_you_mean(name, choices)
-
-
-# ---------------------------------------------------------------------------------------------
-# Plot data: the roofline of each role on each system, KV against context, interactivity
-
-
-def comparison_figure_data(loaded: Any, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Numbers for the comparison's figures (drawn by :mod:`planner.report.plots`)."""
-    from planner.catalog.load import load_catalog
-
-    catalog = load_catalog()
-    usable = [r for r in rows if r["basis"] == "estimate" and r["status"] == "ok"]
-    pairs = [(r, catalog.systems[r["target"]]) for r in usable]
-    data: dict[str, Any] = {"roofline": _roofline_data(loaded, pairs)}
-    if str(loaded.spec.kind) == "serve" and pairs:
-        data["kv"] = _kv_data(pairs)
-        data["interactivity"] = _interactivity_data(loaded, pairs)
-    return data
-
-
-def _bytes_per_element(precision: Any) -> float:
-    from planner.catalog.schema import BYTES_PER_ELEMENT, Precision
-
-    precision = getattr(precision, "tensor_precision", precision)  # a training recipe
-    return BYTES_PER_ELEMENT[Precision(precision)]
-
-
-def gemm_intensity(tokens: float, hidden: float, bytes_per_element: float) -> float:
-    """Arithmetic intensity (FLOP/byte) of a tokens × hidden × hidden matmul.
-
-    2·t·d² FLOPs over p·(t·d + d² + t·d) bytes (read the activations and the weights, write
-    the output): the standard GEMM count (Williams et al. 2009, Roofline). Training steps and
-    prefill are chains of such matmuls, so this places them on the roofline.
-    """
-    return 2.0 * tokens * hidden**2 / (bytes_per_element * (2.0 * tokens * hidden + hidden**2))
-
-
-def decode_intensity(arch: Any, batch: float, context: float, weights_bytes_: float,
-                     kv_bytes_per_token_: float) -> float:
-    """FLOP/byte of one decode step: b·F(s) / (W + b·s·kv) (DESIGN.md section 4)."""
-    from planner.workload.params import forward_flops_per_token
-
-    flops = batch * forward_flops_per_token(arch, context)
-    return flops / (weights_bytes_ + batch * context * kv_bytes_per_token_)
-
-
-def _roof(system: Any, precision: str) -> dict[str, Any]:
-    from planner.catalog.schema import Precision
-
-    peak = system.accelerator.peak_flops.at(Precision(precision)) or \
-        system.accelerator.peak_flops.bf16
-    return {"name": f"{system.id} ({precision})", "peak_flops_per_s": peak,
-            "memory_bandwidth_bytes_per_s": system.accelerator.hbm_bandwidth}
-
-
-def _roofline_data(loaded: Any, pairs: Sequence[tuple[Mapping[str, Any], Any]]
-                   ) -> dict[str, Any]:
-    """Roofs of the systems and one point per role (FLOP/s per accelerator vs intensity)."""
-    systems, points = [], []
-    for row, system in pairs:
-        precision, role_points = _role_points(loaded, row, system)
-        roof = _roof(system, precision)
-        systems.append(roof)
-        points += [{**p, "system": roof["name"]} for p in role_points]
-    return {"systems": systems, "points": points}
-
-
-def _role_points(loaded: Any, row: Mapping[str, Any], system: Any
-                 ) -> tuple[str, list[dict[str, Any]]]:
-    kind = str(loaded.spec.kind)
-    if kind == "serve":
-        return _serve_points(loaded, row, system)
-    if kind == "posttrain":
-        return _posttrain_points(loaded, row, system)
-    return _pretrain_points(loaded, row, system)
-
-
-def _serve_points(loaded: Any, row: Mapping[str, Any], system: Any
-                  ) -> tuple[str, list[dict[str, Any]]]:
-    """Decode at the operating batch: b·F(s) per step over g accelerators and the step time."""
-    from planner.workload.params import forward_flops_per_token
-
-    d, spec, arch = row["details"], loaded.spec, loaded.model.architecture
-    batch, context = float(d.get("max_batch") or 0), float(d.get("context_tokens") or 0)
-    group = float(row.get("group_size") or system.accelerators)
-    step = float(d.get("step_time_s") or 0.0)
-    precision = str(d.get("compute_precision") or spec.weights_precision)
-    if batch <= 0 or step <= 0:
-        return precision, []
-    achieved = batch * forward_flops_per_token(arch, context) / (group * step)
-    intensity = decode_intensity(arch, batch, context, float(d["weights_bytes"]),
-                                 float(d["kv_bytes_per_token"]))
-    return precision, [{"label": f"decode b={batch:,.0f}", "intensity_flops_per_byte":
-                        intensity, "flops_per_s": achieved}]
-
-
-def _posttrain_points(loaded: Any, row: Mapping[str, Any], system: Any
-                      ) -> tuple[str, list[dict[str, Any]]]:
-    """Generate (decode), update (training) and score (prefill) of an RL post-training run,
-    each as FLOP/s per accelerator against its arithmetic intensity."""
-    spec = loaded.spec
-    roles = {r["role"]: r for r in row.get("roles", [])}
-    context = float(spec.prompt_tokens + spec.tokens_per_sample / 2)  # mean over a sample
-    per_accel = 1.0 / system.accelerators
-    points = [_generate_point(loaded, roles.get("generate", {}), context, per_accel),
-              _update_point(loaded, roles.get("update", {}), context, per_accel),
-              _score_point(loaded, roles.get("score", {}), context, per_accel)]
-    return str(spec.generator.weights_precision), [p for p in points if p is not None]
-
-
-def _generate_point(loaded: Any, role: Mapping[str, Any], context: float,
-                    per_accel: float) -> dict[str, Any] | None:
-    """Decode at the role's batch: tokens/s per unit × F(s) FLOPs per token."""
-    from planner.workload.params import forward_flops_per_token, kv_bytes_per_token, weights_bytes
-
-    if not (role.get("tokens_per_s_per_unit") and role.get("batch")):
-        return None
-    spec = loaded.spec
-    arch = loaded.models[spec.generator.model or spec.model].architecture
-    w = weights_bytes(arch, _bytes_per_element(spec.generator.weights_precision))
-    kv = kv_bytes_per_token(arch, _bytes_per_element(spec.generator.kv_precision))
-    return {"label": "generate",
-            "intensity_flops_per_byte": decode_intensity(arch, float(role["batch"]), context,
-                                                         w, kv),
-            "flops_per_s": float(role["tokens_per_s_per_unit"])
-            * forward_flops_per_token(arch, context) * per_accel}
-
-
-def _update_point(loaded: Any, role: Mapping[str, Any], context: float,
-                  per_accel: float) -> dict[str, Any] | None:
-    """PPO update: r forward passes and one backward (2 forwards' worth) per token,
-    (r + 2)·F(s) FLOPs (planner.perf.rl), on training matmuls of one sample."""
-    from planner.workload.params import forward_flops_per_token
-
-    if not role.get("update_tokens_per_s_per_unit"):
-        return None
-    spec = loaded.spec
-    policy = loaded.models[spec.model].architecture
-    flops = (spec.forward_backward_ratio + 2.0) * forward_flops_per_token(policy, context)
-    sample = float(spec.prompt_tokens + spec.tokens_per_sample)
-    return {"label": "update",
-            "intensity_flops_per_byte": gemm_intensity(sample, policy.hidden,
-                                                       _bytes_per_element(spec.precision)),
-            "flops_per_s": float(role["update_tokens_per_s_per_unit"]) * flops * per_accel}
-
-
-def _score_point(loaded: Any, role: Mapping[str, Any], context: float,
-                 per_accel: float) -> dict[str, Any] | None:
-    """Reward-model prefill (FP8 weights): samples/s × reward tokens per sample × F(s)."""
-    from planner.workload.params import forward_flops_per_token
-
-    spec = loaded.spec
-    if not (role.get("throughput_per_unit") and role.get("reward_tokens_per_sample")
-            and spec.reward_models.orm is not None):
-        return None
-    orm = loaded.models[spec.reward_models.orm.model].architecture
-    sample = float(spec.prompt_tokens + spec.tokens_per_sample)
-    return {"label": "score", "intensity_flops_per_byte": gemm_intensity(sample, orm.hidden, 1.0),
-            "flops_per_s": float(role["throughput_per_unit"])
-            * float(role["reward_tokens_per_sample"])
-            * forward_flops_per_token(orm, context) * per_accel}
-
-
-def _pretrain_points(loaded: Any, row: Mapping[str, Any], system: Any
-                     ) -> tuple[str, list[dict[str, Any]]]:
-    """Training matmuls of one microbatch (sequence × microbatch tokens)."""
-    d, spec = row["details"], loaded.spec
-    achieved = d.get("flops_per_s_per_accelerator")
-    if not achieved:
-        return str(spec.precision), []
-    tokens = float(spec.sequence_length) * float(d.get("microbatch") or 1)
-    intensity = gemm_intensity(tokens, loaded.model.architecture.hidden,
-                               _bytes_per_element(spec.precision))
-    return str(spec.precision), [{"label": "train", "intensity_flops_per_byte": intensity,
-                                  "flops_per_s": float(achieved)}]
-
-
-def _kv_data(pairs: Sequence[tuple[Mapping[str, Any], Any]]) -> dict[str, Any]:
-    """KV bytes against context at each option's batch, and each option's HBM after weights."""
-    longest = max(float(r["details"].get("context_tokens") or 0.0) for r, _ in pairs)
-    top = max(32768.0, 1.25 * longest)
-    contexts = [top * i / 48 for i in range(1, 49)]
-    curves, limits = {}, {}
-    for row, system in pairs:
-        d = row["details"]
-        batch = int(d.get("max_batch") or 0)
-        if batch <= 0:
-            continue
-        per_token = float(d["kv_bytes_per_token"])
-        curves[f"{system.id}: batch {batch}"] = [batch * s * per_token for s in contexts]
-        capacity = float(d.get("memory_capacity_bytes") or 0.0)
-        limits[f"{system.id} HBM after weights"] = capacity - float(d["weights_bytes"])
-    return {"context_tokens": contexts, "curves": curves, "limits": limits}
-
-
-INTERACTIVITY_GRID = (2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 70.0, 100.0,
-                      150.0, 200.0, 300.0)
-
-
-def _interactivity_data(loaded: Any, pairs: Sequence[tuple[Mapping[str, Any], Any]]
-                        ) -> dict[str, Any]:
-    """Batch against tokens/s per user on each system's replica, from the decode roofline.
-
-    For each target on :data:`INTERACTIVITY_GRID` the serving model gives the largest batch
-    that meets it (HBM capacity not enforced, so the curve shows the roofline alone); the
-    estimate's max batch is marked on each curve.
-    """
-    from planner.catalog.schema import Precision
-    from planner.perf.serving import decode_capacity, serving_assumptions
-
-    spec, model = loaded.spec, loaded.model
-    curves, marks = {}, {}
-    for row, system in pairs:
-        d = row["details"]
-        assumptions = serving_assumptions(spec, system)
-        xs, ys = [], []
-        for target in INTERACTIVITY_GRID:
-            capacity = decode_capacity(
-                model, system, weights_precision=spec.weights_precision,
-                kv_precision=spec.kv_precision,
-                compute_precision=Precision(d["compute_precision"]),
-                context_tokens=float(d["context_tokens"]), interactivity=target,
-                assumptions=assumptions, enforce_memory=False,
-                group_size=int(row.get("group_size") or 0) or None)
-            if capacity.max_batch_slo and capacity.max_batch_slo >= 1:
-                xs.append(float(capacity.max_batch_slo))
-                ys.append(target)
-        curves[system.id] = [xs, ys]
-        marks[system.id] = float(d.get("max_batch") or 0.0)
-    return {"curves": curves, "target_tokens_per_s": float(spec.interactivity),
-            "max_batch": marks}

@@ -10,14 +10,34 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, assert_never, cast
 
 from planner.catalog.load import Catalog, default_fleet_path, load_catalog, load_fleet
 from planner.catalog.schema import Fleet, System
 from planner.errors import InputError, Problem
+from planner.perf.assumptions import Assumption
 from planner.units import Dimension, parse_quantity
 from planner.workload.checks import check_regions
-from planner.workload.schema import Posttrain, Pretrain, Serve, WorkloadKind
+from planner.workload.schema import Posttrain, Pretrain, Serve
+
+if TYPE_CHECKING:
+    from planner.catalog.schema import Link, Site
+    from planner.lp.inputs import (
+        CpuServerInput,
+        EconomicsInput,
+        JobInput,
+        LinkInput,
+        PlanningInputs,
+        SiteInput,
+        SystemInput,
+    )
+    from planner.lp.solution import Solution
+    from planner.workload.load import LoadedWorkload, Scenario
+
+# What a workload adds to the planning inputs: its job, the roofline bound of each role on each
+# system, the assumptions used and one row per role and system for the report.
+JobParts = tuple["JobInput", dict[tuple[str, str], dict[str, str]], list[dict[str, Any]],
+                 list[dict[str, Any]]]
 
 __all__ = ["PlanContext", "PlanResult", "build_planning_inputs", "plan"]
 
@@ -44,10 +64,10 @@ def _systems_in(fleet: Fleet, catalog: Catalog) -> list[System]:
     return [catalog.systems[name] for name in sorted(names)]
 
 
-def build_planning_inputs(scenario: Any, fleet_path: str | os.PathLike[str] | None = None,
+def build_planning_inputs(scenario: Scenario, fleet_path: str | os.PathLike[str] | None = None,
                           budget: str | float | None = None,
                           charge_inventory_capex: bool = False,
-                          cost_basis: str | None = None) -> tuple[Any, PlanContext]:
+                          cost_basis: str | None = None) -> tuple[PlanningInputs, PlanContext]:
     """Planning inputs for the LP plus the context the report needs.
 
     ``cost_basis`` (own, rent or buy; default own) says how acquired units are charged
@@ -106,7 +126,7 @@ def _budget(budget: str | float | None) -> float | None:
             from None
 
 
-def _site(site: Any, catalog: Catalog, basis: str) -> Any:
+def _site(site: Site, catalog: Catalog, basis: str) -> SiteInput:
     """The site's row; on the rent basis its purchase limits become rental limits for the
     systems with a rental price (here or in the catalog) and nothing can be bought."""
     from planner.lp.inputs import SiteInput
@@ -138,14 +158,14 @@ def _positive(table: dict[str, int]) -> dict[str, int]:
     return {name: count for name, count in sorted(table.items()) if count > 0}
 
 
-def _link(link: Any) -> Any:
+def _link(link: Link) -> LinkInput:
     from planner.lp.inputs import LinkInput
 
     return LinkInput(a=link.a, b=link.b, bandwidth_bytes_per_s=link.bandwidth,
                      latency_s=link.latency, usd_per_byte=link.cost)
 
 
-def _system(system: System) -> Any:
+def _system(system: System) -> SystemInput:
     from planner.lp.inputs import SystemInput
 
     return SystemInput(id=system.id, accelerators=system.accelerators,
@@ -154,7 +174,7 @@ def _system(system: System) -> Any:
                        rental_usd_per_s=system.rental.price if system.rental else None)
 
 
-def _cpu_server(fleet: Fleet) -> Any:
+def _cpu_server(fleet: Fleet) -> CpuServerInput:
     from planner.lp.inputs import CpuServerInput
 
     server = fleet.cpu_server
@@ -162,7 +182,7 @@ def _cpu_server(fleet: Fleet) -> Any:
                           purchase_usd=server.purchase.price)
 
 
-def _economics(fleet: Fleet) -> Any:
+def _economics(fleet: Fleet) -> EconomicsInput:
     from planner.lp.inputs import EconomicsInput
 
     return EconomicsInput(lifetime_s=fleet.economics.lifetime,
@@ -172,7 +192,7 @@ def _economics(fleet: Fleet) -> Any:
 GRADIENT_BYTES_PER_PARAM = 2.0  # BF16 gradients, as planner.perf.training keeps them
 
 
-def _sync_bytes(loaded: Any, spec: Pretrain) -> float:
+def _sync_bytes(loaded: LoadedWorkload, spec: Pretrain) -> float:
     """Bytes each site of a pretraining run spanning sites sends to the hub site over the run
     (and receives back): hierarchical all-reduce through a hub.
 
@@ -192,7 +212,7 @@ def _sync_bytes(loaded: Any, spec: Pretrain) -> float:
     return params * GRADIENT_BYTES_PER_PARAM * syncs
 
 
-def _placement_options(spec: Any, systems: list[System], file: str,
+def _placement_options(spec: Pretrain | Posttrain | Serve, systems: list[System], file: str,
                        synchronous: tuple[str, ...]) -> dict[str, Any]:
     """A job's ``systems``, ``homogeneous`` (its synchronous roles) and ``max_sites``; an
     unknown or unusable system id is an input error naming it."""
@@ -208,18 +228,22 @@ def _placement_options(spec: Any, systems: list[System], file: str,
             "max_sites": spec.max_sites}
 
 
-def _job(loaded: Any, systems: list[System]) -> tuple[Any, dict[tuple[str, str], dict[str, str]],
-                                                      list[dict[str, Any]], list[dict[str, Any]]]:
+def _job(loaded: LoadedWorkload, systems: list[System]
+         ) -> JobParts:
     spec = loaded.spec
-    if spec.kind is WorkloadKind.POSTTRAIN:
-        return _posttrain_job(loaded.name, spec, dict(loaded.models), systems, loaded.file)
-    if spec.kind is WorkloadKind.PRETRAIN:
-        return _pretrain_job(loaded, spec, systems)
-    return _serve_job(loaded, spec, systems)
+    match spec:
+        case Posttrain():
+            return _posttrain_job(loaded.name, spec, dict(loaded.models), systems, loaded.file)
+        case Pretrain():
+            return _pretrain_job(loaded, spec, systems)
+        case Serve():
+            return _serve_job(loaded, spec, systems)
+        case _:
+            assert_never(spec)
 
 
 def _posttrain_job(name: str, spec: Posttrain, models: dict[str, Any],
-                   systems: list[System], file: str = "") -> tuple[Any, Any, Any, Any]:
+                   systems: list[System], file: str = "") -> JobParts:
     from planner.lp.inputs import JobInput, RlCoupling, RoleInput
     from planner.perf.rl import posttrain_assumptions, posttrain_demand, role_estimates
 
@@ -256,8 +280,35 @@ def _posttrain_job(name: str, spec: Posttrain, models: dict[str, Any],
     return job, bounds, list(assumptions.values()), rows
 
 
-def _pretrain_job(loaded: Any, spec: Pretrain, systems: list[System]) -> tuple[Any, Any, Any,
-                                                                                 Any]:
+# The cluster size a placed pretraining run's per-unit throughput is evaluated at when the
+# workload names none (the 8,192-GPU row of the Llama 3 paper's Table 4, arXiv:2407.21783):
+# the data-parallel, pipeline and communication terms of planner.perf.training depend on it,
+# and the LP then scales units linearly around it.
+PRETRAIN_SIZING_ACCELERATORS = 8192
+
+
+def pretrain_sizing(spec: Pretrain, workload: str) -> Assumption:
+    """The named assumption for the cluster size a pretraining job is modelled at.
+
+    The workload's ``accelerators`` when given; else :data:`PRETRAIN_SIZING_ACCELERATORS`,
+    listed in the plan's assumptions so that a reader sees it and can change it
+    (``--set accelerators=N``). See docs/performance-model.md.
+    """
+    note = ("accelerators at which a placed pretraining run's per-unit throughput is "
+            "evaluated (parallel layout, pipeline bubble, collectives); set 'accelerators' in "
+            "the workload to model its own size")
+    if spec.accelerators:
+        return Assumption(f"pretrain_sizing_accelerators[{workload}]",
+                          float(spec.accelerators), f"workload {workload}: accelerators", note)
+    return Assumption(f"pretrain_sizing_accelerators[{workload}]",
+                      float(PRETRAIN_SIZING_ACCELERATORS),
+                      "planner default: the 8,192-GPU Llama 3 405B configuration (TP 8, PP 16, "
+                      "DP 64; arXiv:2407.21783 Table 4), not derived from the plan",
+                      note)
+
+
+def _pretrain_job(loaded: LoadedWorkload, spec: Pretrain, systems: list[System]
+                  ) -> JobParts:
     from planner.lp.inputs import JobInput, RoleInput
     from planner.perf.training import DEFAULTS, training_throughput
 
@@ -267,11 +318,13 @@ def _pretrain_job(loaded: Any, spec: Pretrain, systems: list[System]) -> tuple[A
                                  "add 'deadline: 90 days' or --set deadline='90 days'"))
     from planner.perf.assumptions import resolve
 
-    thr, bound, assumptions, rows = {}, {}, {}, []
+    sizing = pretrain_sizing(spec, loaded.name)
+    size = int(sizing.value)
+    thr, bound, rows = {}, {}, []
+    assumptions = {sizing.name: sizing.to_dict()}
     for system in systems:
         chosen = resolve(DEFAULTS, system.id, system.efficiency, loaded.name, spec.efficiency)
         assumptions.update({k: a.to_dict() for k, a in chosen.items()})
-        size = spec.accelerators or 8192
         result = training_throughput(loaded.model, system, sequence_length=spec.sequence_length,
                                      precision=spec.precision, accelerators=size,
                                      assumptions=chosen,
@@ -293,7 +346,8 @@ def _pretrain_job(loaded: Any, spec: Pretrain, systems: list[System]) -> tuple[A
     return job, {(loaded.name, "train"): bound}, list(assumptions.values()), rows
 
 
-def _serve_job(loaded: Any, spec: Serve, systems: list[System]) -> tuple[Any, Any, Any, Any]:
+def _serve_job(loaded: LoadedWorkload, spec: Serve, systems: list[System]
+               ) -> JobParts:
     from planner.lp.inputs import JobInput, RoleInput, ServeDemand
     from planner.perf.serving import estimate_serving
     from planner.shortfall import no_rate_bound
@@ -312,7 +366,7 @@ def _serve_job(loaded: Any, spec: Serve, systems: list[System]) -> tuple[Any, An
                      "work_unit": "requests/s"})
     rates = spec.requests_per_second
     by_region = dict(sorted(rates.items())) if isinstance(rates, dict) else {"*": rates}
-    total = sum(by_region.values())
+    total = spec.total_requests_per_s()
     role = RoleInput(name="serve", work=total * spec.duration, work_unit="requests",
                      throughput=dict(sorted(thr.items())), cpu_core_seconds_per_work=0.0,
                      bound=dict(sorted(bound.items())))
@@ -327,12 +381,12 @@ def _serve_job(loaded: Any, spec: Serve, systems: list[System]) -> tuple[Any, An
 class PlanResult:
     """A Solution plus the scenario context: what `planner optimize` prints."""
 
-    solution: Any
+    solution: Solution
     context: PlanContext
 
     def to_dict(self) -> dict[str, Any]:
         """The Solution's JSON contract, with the inputs' names and perf assumptions added."""
-        data = dict(self.solution.to_dict())
+        data: dict[str, Any] = dict(self.solution.to_dict())
         data["scenario"] = self.context.scenario
         data["fleet"] = self.context.fleet
         data["workloads"] = list(self.context.workloads)
@@ -355,8 +409,8 @@ class PlanResult:
         return plan_report(self.to_dict(), figures=figures)
 
 
-def plan(inputs: Any, context: PlanContext, *, objective: str = "cost", integer: bool = False,
-         solver: str = "highs", time_limit_s: float | None = None,
+def plan(inputs: PlanningInputs, context: PlanContext, *, objective: str = "cost",
+         integer: bool = False, solver: str = "highs", time_limit_s: float | None = None,
          dump_lp: str | os.PathLike[str] | None = None, mip_gap: float = 1e-4) -> PlanResult:
     """Solve the LP and wrap the Solution with its context."""
     from planner.lp import optimize

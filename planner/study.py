@@ -383,6 +383,15 @@ def random_draws(study: Study) -> list[dict[str, Value]]:
 
 
 @dataclass(frozen=True, slots=True)
+class ChosenValue:
+    """A parameter's value in one scenario: its path, the `--set` text, the number to plot."""
+
+    path: str
+    text: str
+    x: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class ScenarioTask:
     """Everything a worker needs to run one scenario (picklable)."""
 
@@ -391,7 +400,7 @@ class ScenarioTask:
     kind: str
     workload: str
     option: Option
-    values: tuple[tuple[str, str, float | None], ...]  # (path, text, x)
+    values: tuple[ChosenValue, ...]
     overrides: tuple[str, ...]
     objective: str = "cost"
     integer: bool = False
@@ -428,17 +437,17 @@ def expand(loaded: LoadedStudy) -> list[ScenarioTask]:
     for point in itertools.product(*axes):
         for draw in random_draws(study):
             chosen = [*point, *draw.items()]
-            values = tuple((path, v.text, v.x) for path, v in chosen)
+            values = tuple(ChosenValue(path, v.text, v.x) for path, v in chosen)
             for option in loaded.options:
                 tasks.append(_task(loaded, len(tasks), option, values))
     return tasks
 
 
 def _task(loaded: LoadedStudy, index: int, option: Option,
-          values: tuple[tuple[str, str, float | None], ...]) -> ScenarioTask:
+          values: tuple[ChosenValue, ...]) -> ScenarioTask:
     study = loaded.study
-    overrides = (*study.overrides, *(f"{path}={text}" for path, text, _ in values))
-    return ScenarioTask(index, _scenario_id(loaded, option, [(p, t) for p, t, _ in values]),
+    overrides = (*study.overrides, *(f"{v.path}={v.text}" for v in values))
+    return ScenarioTask(index, _scenario_id(loaded, option, [(v.path, v.text) for v in values]),
                         loaded.kind, loaded.workload, option, values, overrides,
                         study.objective, study.integer, study.solver, study.time_limit)
 
@@ -467,8 +476,8 @@ def run_task(task: ScenarioTask) -> dict[str, Any]:
 def _record(task: ScenarioTask, row: Mapping[str, Any], seconds: float) -> dict[str, Any]:
     """The tidy record of a scenario: identity, parameter values, status and flat metrics."""
     return {"index": task.index, "id": task.id, "option": task.option.name,
-            "parameters": {path: text for path, text, _ in task.values},
-            "x": {path: x for path, _, x in task.values},
+            "parameters": {v.path: v.text for v in task.values},
+            "x": {v.path: v.x for v in task.values},
             "status": row.get("status", "error"), "error": row.get("error"),
             "error_kind": row.get("error_kind"), "seconds": seconds,
             "metrics": flatten_row(row), "assumptions": row.get("assumptions", [])}
@@ -651,8 +660,10 @@ class SweepResult:
 
     def plot_series(self) -> list[dict[str, Any]]:
         """The curves to draw: the study's ``plots``, else one per numeric parameter."""
-        specs = list(self.plots) or _default_plots(self.parameters, self.kind, self.command)
-        return [_series(spec, self) for spec in specs]
+        from planner.study_plots import default_plots, series
+
+        specs = list(self.plots) or default_plots(self.parameters, self.kind, self.command)
+        return [series(spec, self) for spec in specs]
 
 
 def _tidy(record: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
@@ -664,102 +675,6 @@ def _tidy(record: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
     row.update({k: metrics.get(k) for k in _LEADING_COLUMNS if k in metrics})
     row.update({k: v for k, v in sorted(metrics.items()) if k not in row})
     return row
-
-
-def primary_metric(kind: str, command: str) -> str:
-    """The metric a sweep plots by default: cost per unit of work, or the plan's total cost."""
-    return "total_cost_usd" if command == "optimize" or kind == "scenario" else \
-        "cost_per_work_usd"
-
-
-def _default_plots(parameters: Sequence[Mapping[str, Any]], kind: str,
-                   command: str) -> list[PlotSpec]:
-    """One curve per numeric parameter, split by option and by the other grid parameters."""
-    y = primary_metric(kind, command)
-    numeric = [p for p in parameters if p["numeric"]]
-    specs = []
-    for p in numeric:
-        others = [q["path"] for q in parameters if q["path"] != p["path"] and not q["random"]]
-        specs.append(PlotSpec(x=p["path"], y=y, group=others))
-    return specs
-
-
-_METRIC_LABELS = {"cost_per_work_usd": "USD per {work}", "total_cost_usd": "total cost (USD)",
-                  "usd_per_query": "USD per query", "wall_time_s": "wall time (s)",
-                  "units": "units needed", "accelerators": "accelerators needed",
-                  "capex_usd": "purchase price of the units (USD)",
-                  "power_w": "IT power (W)", "usd_per_million_tokens":
-                  "USD per 1M generated tokens", "max_batch": "max batch per replica"}
-
-
-def _series(spec: PlotSpec, result: SweepResult) -> dict[str, Any]:
-    """Group the successful records into lines of (x, y) for one plot."""
-    y = spec.y or primary_metric(result.kind, result.command)
-    groups = [g for g in spec.group if g != spec.x]
-    records = [r for r in result.records if r["status"] == "ok"]
-    fixed = _fixed_values(spec, groups, result)
-    records = [r for r in records if all(r["parameters"].get(k) == v for k, v in fixed.items())]
-    held = _held_values(records, groups)
-    fixed.update(held)
-    lines: dict[str, tuple[list[float], list[float]]] = {}
-    for r in records:
-        if any(r["parameters"].get(g) != v for g, v in held.items()):
-            continue
-        x, value = r["x"].get(spec.x), _as_float(r["metrics"].get(y))
-        if x is None or value is None:
-            continue
-        label = ", ".join([r["option"], *(f"{g}={r['parameters'].get(g)}" for g in groups
-                                          if g not in held)])
-        xs, ys = lines.setdefault(label, ([], []))
-        xs.append(x)
-        ys.append(value)
-    meta = next((p for p in result.parameters if p["path"] == spec.x), {})
-    title = spec.title or f"{_metric_label(y, result.kind)} against {spec.x}"
-    chosen = {k: v for k, v in fixed.items() if k in spec.where}
-    first = {k: v for k, v in fixed.items() if k not in spec.where}
-    caption = "; ".join(part for part in (
-        "shown at " + ", ".join(f"{k}={v}" for k, v in chosen.items()) if chosen else "",
-        "not plotted, held at their first value: "
-        + ", ".join(f"{k}={v}" for k, v in first.items()) if first else "") if part)
-    return {"title": title, "caption": caption, "x": spec.x, "y": y,
-            "x_label": meta.get("label") or spec.x,
-            "y_label": _metric_label(y, result.kind), "log_x": spec.log_x,
-            "log_y": spec.log_y, "connect": not any(p["random"] for p in result.parameters
-                                                    if p["path"] != spec.x),
-            "series": {k: [v[0], v[1]] for k, v in sorted(lines.items())}}
-
-
-def _fixed_values(spec: PlotSpec, groups: Sequence[str], result: SweepResult) -> dict[str, str]:
-    """``where`` values, plus the first value of every other grid parameter."""
-    fixed = {path: _yaml_text(value) for path, value in spec.where.items()}
-    for p in result.parameters:
-        if not p["random"] and p["values"] and p["path"] not in (spec.x, *groups, *fixed):
-            fixed[p["path"]] = p["values"][0]
-    return fixed
-
-
-def _held_values(records: Sequence[Mapping[str, Any]], groups: Sequence[str]) -> dict[str, Any]:
-    """Group parameters held at their first value when splitting by all of them would draw
-    more than :data:`MAX_SERIES` lines."""
-    options = {r["option"] for r in records}
-    combos = {tuple(r["parameters"].get(g) for g in groups) for r in records}
-    if len(options) * len(combos) <= MAX_SERIES or not records:
-        return {}
-    return {g: records[0]["parameters"].get(g) for g in groups}
-
-
-def _metric_label(metric: str, kind: str) -> str:
-    return _METRIC_LABELS.get(metric, metric.replace("_", " ")).format(work=work_unit(kind))
-
-
-def _as_float(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 # ---------------------------------------------------------------------------------------------

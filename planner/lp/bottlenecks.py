@@ -26,42 +26,34 @@ not a bottleneck and is left out.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from types import MappingProxyType
 
-from planner.lp.build import MUSD, BuiltLp, Row
+from planner.lp.build import BuiltLp, Row
+from planner.lp.families import FAMILIES, family
 from planner.lp.solution import Bottleneck
 from planner.lp.solve import SolveOutcome
-from planner.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, bits_to_bytes
 
 __all__ = ["KIND_OF_FAMILY", "find_bottlenecks", "row_dual"]
 
-KIND_OF_FAMILY = {
-    "site_power": "power",
-    "site_use": "power",  # a spread job's share of a site's cap (same limit once chosen)
-    "site_cpu": "cpu",
-    "link_bw": "link",
-    "inventory": "inventory",
-    "cpu_inventory": "inventory",
-    "purchase_limit": "purchase-limit",
-    "rental_limit": "purchase-limit",
-    "cpu_purchase_limit": "purchase-limit",
-    "budget": "budget",
-    "work": "demand",
-    "serve": "demand",
-}
+# The reported kind of each family, read from the registry (planner/lp/families.py).
+KIND_OF_FAMILY = MappingProxyType({name: str(entry.kind) for name, entry in FAMILIES.items()
+                                   if entry.kind is not None})
 _TOL = 1e-7
 
 
 def find_bottlenecks(m: BuiltLp, outcome: SolveOutcome) -> tuple[Bottleneck, ...]:
-    """Every binding constraint of a reported kind with a non-zero shadow price, largest first."""
+    """Every binding constraint of a reported kind with a non-zero shadow price, largest first.
+
+    The kind, place and unit of each row come from its family's entry in
+    ``planner.lp.families``; a structural family (no kind) is never reported."""
     if not outcome.has_duals:
         return ()
     scale = m.usd_scale if m.objective == "cost" else 1.0
     found = []
-    for (family, key), row in m.rows.items():
-        kind = KIND_OF_FAMILY.get(family)
+    for (name, key), row in m.rows.items():
+        entry = family(name)
         pi, slack = row_dual(row, outcome)
-        if kind is None or not _binding(row, slack):
+        if entry.kind is None or entry.price is None or not _binding(row, slack):
             continue
         pi = abs(pi)
         if pi <= _TOL:  # rows are scaled to O(1) units, so this is solver noise
@@ -69,8 +61,8 @@ def find_bottlenecks(m: BuiltLp, outcome: SolveOutcome) -> tuple[Bottleneck, ...
         in_use = _in_use(row)
         if in_use <= _TOL:
             continue
-        value, unit = _human(m, family, key, pi * scale / row.unit_size)
-        found.append(Bottleneck(f"{family}[{','.join(key)}]", kind, _where(family, key),
+        value, unit = entry.price(m, key, pi * scale / row.unit_size)
+        found.append(Bottleneck(f"{name}[{','.join(key)}]", str(entry.kind), entry.where(key),
                                 value, unit, 0.1 * pi * scale * in_use))
     return tuple(sorted(found, key=lambda b: (-b.value_of_10_percent, b.constraint)))
 
@@ -92,36 +84,3 @@ def row_dual(row: Row, outcome: SolveOutcome) -> tuple[float, float]:
 def _binding(row: Row, slack: float) -> bool:
     """A row is binding when its slack is (numerically) zero."""
     return bool(abs(slack) <= 1e-6 * max(1.0, abs(row.constraint.constant)))
-
-
-def _where(family: str, key: tuple[str, ...]) -> str:
-    if family == "link_bw":
-        return f"{key[0]}->{key[1]}"
-    return "/".join(key)
-
-
-def _human(m: BuiltLp, family: str, key: tuple[str, ...], per_natural: float) -> tuple[float,
-                                                                                          str]:
-    """Convert a shadow price per natural unit into the unit of its kind."""
-    money = "USD" if m.objective == "cost" else "x"
-    horizon = m.index.horizon_s
-    days, hours = horizon / SECONDS_PER_DAY, horizon / SECONDS_PER_HOUR
-    gbps = bits_to_bytes(1e9)  # bytes/s in one Gbit/s
-    convert: dict[str, Callable[[float], tuple[float, str]]] = {
-        "site_power": lambda v: (v * 1e6 / days, f"{money}/MW-day"),
-        "site_use": lambda v: (v * 1e6 / days, f"{money}/MW-day"),
-        "site_cpu": lambda v: (v / hours, f"{money}/core-hour"),
-        "link_bw": lambda v: (v * gbps / days, f"{money}/Gbps-day"),
-        "budget": lambda v: (v * MUSD, f"{money}/MUSD"),
-        "serve": lambda v: (v, f"{money}/(request/s)"),
-        "work": lambda v: (v, f"{money}/{_work_unit(m, key)}"),
-    }
-    if family in convert:
-        return convert[family](per_natural)
-    noun = "server" if family.startswith("cpu_") else "unit"
-    return per_natural, f"{money}/{noun}"
-
-
-def _work_unit(m: BuiltLp, key: tuple[str, ...]) -> str:
-    job, role = key
-    return m.index.jobs[job].role(role).work_unit

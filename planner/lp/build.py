@@ -190,6 +190,11 @@ weights, they are those of the whole work whatever :math:`\lambda` (time objecti
 ``budget``: total cost :math:`\le` budget. ``lambda_cap``: :math:`\lambda \le 10^4`
 (time objective; keeps instances without time-bound work bounded).
 
+Every row family named here is registered in ``planner.lp.families`` (its reported kind, unit,
+elastic penalty and diagnosis wording); ``_row`` refuses an unregistered name, and the
+bottleneck report and the diagnosis read the registry, so a new family is one registry entry
+plus its rows here (``docs/extending.md``).
+
 Elastic build (``elastic=True``, used only to diagnose infeasibility): ``site_power``,
 ``site_cpu``, ``purchase_limit`` (``buy`` exists in every pool of a system some role can use,
 with limit 0 where none is given), ``link_bw``, ``work``, ``serve`` and ``budget`` get a
@@ -219,6 +224,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from planner.lp.costs import cpu_server_costs, rental_price, system_costs
+from planner.lp.families import GB, KCORES, MUSD, MW, PENALTY_NEW_PURCHASE
+from planner.lp.families import family as registered_family
 from planner.lp.index import LpIndex, build_index, lp_safe
 from planner.lp.inputs import PlanningInputs
 
@@ -236,18 +243,9 @@ __all__ = [
 ]
 
 Objective = Literal["cost", "time"]
-GB = 1e9  # bytes per GB: flow variables are in GB
-MW = 1e6  # watts per MW: power rows are in MW
-KCORES = 1e3  # cores per row unit of CPU rows
-MUSD = 1e6  # USD per MUSD, the unit budget shadow prices are quoted in
 LAMBDA_MAX = 1e4
 SPEED_TOLERANCE = 1e-9  # speed_floor keeps lambda within this fraction of its optimum
 KINDS = ("samples", "kept", "weights")
-_PENALTY_DEMAND = 1e4
-_PENALTY_NEW_PURCHASE = 10.0
-_PENALTY_LINK_PER_GB = 1e-6
-_PENALTY_BUDGET_PER_MUSD = 1e-3
-_PENALTY_CPU_PER_KCORE = 1e-2
 
 Key = tuple[str, ...]
 Pairs = list[tuple[Any, float]]
@@ -351,19 +349,22 @@ def _expr(pairs: Iterable[tuple[Any, float]]) -> Any:
     return pulp.LpAffineExpression(coef)
 
 
-def _row(m: BuiltLp, family: str, key: Key, pairs: Pairs, sense: str, rhs: float,
-         unit_size: float, penalty: float | None = None) -> None:
-    """Add one named constraint; in the elastic build, give it a penalised slack."""
+def _row(m: BuiltLp, name: str, key: Key, pairs: Pairs, sense: str, rhs: float,
+         unit_size: float, penalty_scale: float = 1.0) -> None:
+    """Add one named constraint of a registered family (``planner.lp.families``); in the
+    elastic build, a family with a penalty gets a penalised slack (its registered penalty per
+    row unit times ``penalty_scale``)."""
     import pulp
 
+    penalty = registered_family(name).penalty
     if m.elastic and penalty is not None and sense != "=":
-        slack = _var(m, "slack", (family, *key))
+        slack = _var(m, "slack", (name, *key))
         pairs = [*pairs, (slack, -1.0 if sense == "<=" else 1.0)]
-        m.slacks[(family, key)] = (slack, penalty)
+        m.slacks[(name, key)] = (slack, penalty * penalty_scale)
     senses = {"<=": pulp.LpConstraintLE, ">=": pulp.LpConstraintGE, "=": pulp.LpConstraintEQ}
-    constraint = pulp.LpConstraint(_expr(pairs), senses[sense], _name(m, family, key), rhs)
+    constraint = pulp.LpConstraint(_expr(pairs), senses[sense], _name(m, name, key), rhs)
     m.prob.addConstraint(constraint)
-    m.rows[(family, key)] = Row(family, key, sense, unit_size, constraint)
+    m.rows[(name, key)] = Row(name, key, sense, unit_size, constraint)
 
 
 def _place_groups(m: BuiltLp, by: str) -> dict[Key, list[tuple[Key, Any]]]:
@@ -485,7 +486,7 @@ def _add_work(m: BuiltLp) -> None:
             else:
                 pairs = [(var, _theta(m, key) * job.horizon_s / scale)
                          for key, var in by_jr.get((job.id, role.name), [])]
-            _row(m, "work", (job.id, role.name), pairs + lam, ">=", rhs, scale, _PENALTY_DEMAND)
+            _row(m, "work", (job.id, role.name), pairs + lam, ">=", rhs, scale)
 
 
 def _add_capacity(m: BuiltLp) -> None:
@@ -503,10 +504,10 @@ def _add_capacity(m: BuiltLp) -> None:
 
 
 def _purchase_penalty(unit_mw: float, limit: int) -> float:
-    """Elastic penalty per unit over a purchase limit: a unit's facility MW, ten times that
+    """Elastic penalty factor per unit over a purchase limit: a unit's facility MW, ten times that
     where nothing of the system may be bought (opening a new procurement channel is a bigger
     ask than raising a limit), so the diagnosis points at sites that can already buy."""
-    return max(unit_mw, 1e-3) * (1.0 if limit > 0 else _PENALTY_NEW_PURCHASE)
+    return max(unit_mw, 1e-3) * (1.0 if limit > 0 else PENALTY_NEW_PURCHASE)
 
 
 def _add_limits(m: BuiltLp) -> None:
@@ -514,15 +515,15 @@ def _add_limits(m: BuiltLp) -> None:
     ix, v = m.index, m.vars
     for s, h in ix.pools:
         site, system = ix.sites[s], ix.systems[h]
-        limits = (("inventory", "own", site.inventory.get(h, 0), None),
+        limits = (("inventory", "own", site.inventory.get(h, 0), 1.0),
                   ("purchase_limit", "buy", site.purchase_limits.get(h, 0),
                    _purchase_penalty(system.power_w * site.pue / MW,
                                      site.purchase_limits.get(h, 0))),
-                  ("rental_limit", "rent", site.rental_limits.get(h, 0), None))
-        for family, var, limit, penalty in limits:
+                  ("rental_limit", "rent", site.rental_limits.get(h, 0), 1.0))
+        for name, var, limit, penalty_scale in limits:
             if (s, h) in v[var]:
-                _row(m, family, (s, h), [(v[var][(s, h)], 1.0)], "<=", float(limit), 1.0,
-                     penalty)
+                _row(m, name, (s, h), [(v[var][(s, h)], 1.0)], "<=", float(limit), 1.0,
+                     penalty_scale)
     for s, site in ix.sites.items():
         _row(m, "cpu_inventory", (s,), [(v["cpu_on"][(s,)], 1.0)], "<=",
              float(site.cpu_servers), 1.0)
@@ -541,7 +542,7 @@ def _add_site_power(m: BuiltLp) -> None:
         pairs = [(v["units"][(s, h)], site.pue * ix.systems[h].power_w / MW) for h in pools_at[s]]
         pairs += [(v["cpu_on"][(s,)], site.pue * cpu_w / MW),
                   (v["cpu_buy"][(s,)], site.pue * cpu_w / MW)]
-        _row(m, "site_power", (s,), pairs, "<=", site.power_cap_w / MW, MW, 1.0)
+        _row(m, "site_power", (s,), pairs, "<=", site.power_cap_w / MW, MW)
 
 
 def _add_site_cpu(m: BuiltLp) -> None:
@@ -564,7 +565,7 @@ def _add_site_cpu(m: BuiltLp) -> None:
         if not need[s]:
             continue
         pairs = need[s] + have[s] + [(v["cpu_on"][(s,)], -cores), (v["cpu_buy"][(s,)], -cores)]
-        _row(m, "site_cpu", (s,), pairs, "<=", 0.0, KCORES, _PENALTY_CPU_PER_KCORE)
+        _row(m, "site_cpu", (s,), pairs, "<=", 0.0, KCORES)
 
 
 def _add_links(m: BuiltLp) -> None:
@@ -577,8 +578,7 @@ def _add_links(m: BuiltLp) -> None:
         pairs = [(m.vars["ship"][(j, k, a, b)], horizon / ix.jobs[j].horizon_s)
                  for j in ix.flow_jobs for k in ix.flow_kinds[j]]
         capacity_gb = ix.graph.edges[(a, b)].bandwidth_bytes_per_s * horizon / GB
-        _row(m, "link_bw", (a, b), pairs, "<=", capacity_gb, GB / horizon,
-             _PENALTY_LINK_PER_GB)
+        _row(m, "link_bw", (a, b), pairs, "<=", capacity_gb, GB / horizon)
 
 
 def _add_site_choice(m: BuiltLp) -> None:
@@ -587,8 +587,8 @@ def _add_site_choice(m: BuiltLp) -> None:
     by_jrs = m.by_jrs
     for j, roles in ix.groups.items():
         job = ix.jobs[j]
-        family = "single_site" if job.single_site else "update_site"
-        _row(m, family, (j,), [(v["pick"][(j, s)], 1.0) for s in ix.sites], "=", 1.0, 1.0)
+        name = "single_site" if job.single_site else "update_site"
+        _row(m, name, (j,), [(v["pick"][(j, s)], 1.0) for s in ix.sites], "=", 1.0, 1.0)
         for s, site in ix.sites.items():
             pick = v["pick"][(j, s)]
             power = [(var, site.pue * ix.systems[key[3]].power_w / MW)
@@ -651,8 +651,7 @@ def _add_serve(m: BuiltLp) -> None:
         rate = ix.jobs[j].serve.rate_by_region[g]  # type: ignore[union-attr]
         if rate <= 0:
             continue
-        _row(m, "serve", (j, g), [(alloc[(j, g, s)], 1.0) for s in sites], ">=", 1.0, rate,
-             _PENALTY_DEMAND)
+        _row(m, "serve", (j, g), [(alloc[(j, g, s)], 1.0) for s in sites], ">=", 1.0, rate)
     for job in ix.jobs.values():
         if job.serve is None or job.serve.total_rate_per_s <= 0:
             continue
@@ -726,8 +725,7 @@ def _add_budget(m: BuiltLp) -> None:
     if budget is None:
         return
     pairs = [(var, c / m.usd_scale) for part in m.cost_parts.values() for var, c in part]
-    _row(m, "budget", (), pairs, "<=", budget / m.usd_scale, m.usd_scale,
-         _PENALTY_BUDGET_PER_MUSD * m.usd_scale / MUSD)
+    _row(m, "budget", (), pairs, "<=", budget / m.usd_scale, m.usd_scale, m.usd_scale / MUSD)
 
 
 def _collect_costs(m: BuiltLp) -> None:

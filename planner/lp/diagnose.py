@@ -16,14 +16,14 @@ limit at all.
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 from planner.errors import InfeasibleError
-from planner.lp.build import GB, KCORES, MW, BuiltLp, Objective, build_lp
+from planner.lp.build import GB, BuiltLp, Objective, build_lp
 from planner.lp.extract import value
+from planner.lp.families import Shortfall, family, gbps_text
 from planner.lp.index import build_index
-from planner.lp.inputs import ANY_REGION, PlanningInputs
+from planner.lp.inputs import PlanningInputs
 from planner.lp.solve import SolverName, solve_lp
 from planner.topology import network_limit
 from planner.units import Dimension, format_quantity
@@ -31,17 +31,6 @@ from planner.units import Dimension, format_quantity
 __all__ = ["Shortfall", "diagnose", "precheck"]
 
 _HEADLINE = "the scenario is infeasible"
-
-
-@dataclass(frozen=True, slots=True)
-class Shortfall:
-    """One thing that is short: its kind, where, how much (in ``unit``) and the sentence."""
-
-    kind: str
-    where: str
-    amount: float
-    unit: str
-    message: str
 
 
 def precheck(inputs: PlanningInputs) -> list[Shortfall]:
@@ -142,77 +131,22 @@ def elastic_shortfalls(inputs: PlanningInputs, *, objective: Objective, integer:
     if outcome.status == "infeasible":
         return []
     found = []
-    for (family, key), (slack, _) in sorted(m.slacks.items()):
+    for (name, key), (slack, _) in sorted(m.slacks.items()):
         amount = value(slack)
         if amount > 1e-6:
-            found.append(_describe(m, family, key, amount))
+            found.append(_describe(m, name, key, amount))
     found += _network_lines(m)
-    order = ("power", "purchase-limit", "cpu", "link", "budget", "demand")
-    return sorted(found, key=lambda s: (order.index(s.kind), s.where))
+    order = {kind: i for i, kind in
+             enumerate(("power", "purchase-limit", "cpu", "link", "budget", "demand"))}
+    return sorted(found, key=lambda s: (order.get(s.kind, len(order)), s.where))
 
 
-def _describe(m: BuiltLp, family: str, key: tuple[str, ...], amount: float) -> Shortfall:
-    """One slack in human units (each row's scale is documented in the build module)."""
-    ix = m.index
-    where = "/".join(key)
-    if family == "site_power":
-        watts = amount * MW
-        cap = format_quantity(ix.sites[key[0]].power_cap_w, Dimension.POWER)
-        more = format_quantity(watts, Dimension.POWER)
-        return Shortfall("power", where, watts, "W",
-                         f"needs {more} more power at site {key[0]} (cap {cap})")
-    if family == "site_cpu":
-        cores = math.ceil(amount * KCORES - 1e-6)
-        return Shortfall("cpu", where, cores, "cores",
-                         f"needs {cores:,} more CPU cores at site {key[0]}")
-    if family == "purchase_limit":
-        return _more_units(m, key, amount)
-    if family == "link_bw":
-        rate = amount * GB / ix.horizon_s
-        have = ix.graph.edges[(key[0], key[1])].bandwidth_bytes_per_s
-        return Shortfall("link", f"{key[0]}->{key[1]}", rate, "B/s",
-                         f"needs {_gbps(rate)} more on link {key[0]} -> {key[1]} "
-                         f"(has {_gbps(have)})")
-    if family == "budget":
-        usd = amount * m.usd_scale
-        return Shortfall("budget", "budget", usd, "USD",
-                         f"needs {format_quantity(usd, Dimension.MONEY)} more budget")
-    return _unmet(m, family, key, amount)
-
-
-def _more_units(m: BuiltLp, key: tuple[str, ...], amount: float) -> Shortfall:
-    site, system = key
-    units = math.ceil(amount - 1e-6)
-    limit = m.index.sites[site].purchase_limits.get(system, 0)
-    rule = f"purchase limit {limit}" if limit else "none may be bought there"
-    return Shortfall("purchase-limit", f"{site}/{system}", units, "units",
-                     f"needs {units:,} more {system} units at site {site} ({rule})")
-
-
-def _unmet(m: BuiltLp, family: str, key: tuple[str, ...], share: float) -> Shortfall:
-    ix = m.index
-    job = ix.jobs[key[0]]
-    if family == "serve":
-        assert job.serve is not None
-        rate = share * job.serve.rate_by_region[key[1]]
-        bound = format_quantity(job.serve.latency_bound_s, Dimension.DURATION)
-        if key[1] == ANY_REGION:  # demand without a home region: no latency to blame
-            return Shortfall("demand", job.id, rate, "requests/s",
-                             f"job {job.id}: {rate:,.4g} requests/s cannot be served: more than "
-                             "every site's power, inventory and purchase limits can hold")
-        return Shortfall("demand", "/".join(key), rate, "requests/s",
-                         f"job {job.id}: {rate:,.4g} requests/s from region {key[1]} cannot be "
-                         f"served within {bound}")
-    role = job.role(key[1])
-    amount = share * role.work
-    return Shortfall("demand", "/".join(key), amount, role.work_unit,
-                     f"job {job.id} role {role.name}: {share:.1%} of its work "
-                     f"({amount:,.4g} {role.work_unit}) cannot be done in its horizon")
-
-
-def _gbps(bytes_per_s: float) -> str:
-    """A byte rate in Gbit/s for people."""
-    return f"{bytes_per_s * 8 / 1e9:,.4g} Gbps"
+def _describe(m: BuiltLp, name: str, key: tuple[str, ...], amount: float) -> Shortfall:
+    """One slack in human units, in the words of its family's entry (planner/lp/families.py)."""
+    describe = family(name).describe
+    if describe is None:  # registry entries with a penalty always have one
+        raise ValueError(f"constraint family {name} has a slack but no describe()")
+    return describe(m, key, amount)
 
 
 def _network_lines(m: BuiltLp) -> list[Shortfall]:
@@ -245,6 +179,6 @@ def _network_line(m: BuiltLp, j: str, kind: str) -> Shortfall | None:
         return None
     return Shortfall(
         "link", f"{j}/{kind}", check.shortfall_bytes_per_s, "B/s",
-        f"job {j}: the network is the limit: {kind} need {_gbps(need)} from "
+        f"job {j}: the network is the limit: {kind} need {gbps_text(need)} from "
         f"{', '.join(sources)} to {', '.join(sinks)}; the max-flow between them is "
-        f"{_gbps(check.max_flow_bytes_per_s)}")
+        f"{gbps_text(check.max_flow_bytes_per_s)}")

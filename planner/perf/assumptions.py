@@ -1,7 +1,8 @@
 """Named assumptions: every efficiency factor and default the performance model uses.
 
-An :class:`Assumption` carries its value, where it came from (a published measurement in
-``reference/`` or an explicit override) and a one-line note. Every estimate lists the
+An :class:`Assumption` carries its value, where it came from (a published measurement, named
+in its source and gathered in ``docs/performance-model.md``, or an explicit override) and a
+one-line note. Every estimate lists the
 assumptions it used, so a reader can see, and change, each knob.
 
 Defaults live next to the formulas that use them (``serving.DEFAULTS``, ``training.DEFAULTS``);

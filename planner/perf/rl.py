@@ -1,6 +1,6 @@
 """Berry-style RL post-training: the work of each role and its throughput on a system.
 
-Roles (DESIGN.md section 4, source article section on Berry-style training):
+Roles (docs/performance-model.md, source article section on Berry-style training):
 
 - ``generate``: the generator decodes a tree of samples per problem. With ``samples_per_problem``
   S and ``branching_factor`` b, the tree has depth D = ceil(log_b S); level l holds min(b^l, S)

@@ -283,7 +283,7 @@ def kv_cache_curves(kv_bytes_per_token: float, batches: Sequence[int],
                     context_tokens: Sequence[float]) -> dict[str, list[float]]:
     """KV cache bytes against context for each batch: batch × seq × KV bytes per token.
 
-    The GQA formula of DESIGN.md section 4 (the source article's memory chart): KV bytes per
+    The GQA formula of docs/performance-model.md (the source article's memory chart): KV bytes per
     token = 2 · layers · kv_heads · head_dim · bytes per element, times batch and sequence.
     """
     return {f"batch {b}": [b * s * kv_bytes_per_token for s in context_tokens] for b in batches}
@@ -332,7 +332,7 @@ def interactivity_plot(curves: Mapping[str, tuple[Sequence[float], Sequence[floa
                        title: str = "Interactivity against batch size") -> str:
     """Tokens/s per user against batch size, one curve of (batches, rates) per case.
 
-    Interactivity = 1 / decode step time (DESIGN.md section 4); the largest batch whose curve
+    Interactivity = 1 / decode step time (docs/performance-model.md); the largest batch whose curve
     stays above the target line is the max batch at that target; ``max_batch`` marks the
     operating batch of each case (which HBM capacity may hold below the curve's crossing).
     """
@@ -662,7 +662,7 @@ def estimate_figures(data: Mapping[str, Any]) -> list[str]:
 
     Serving: the KV cache against sequence length at the operating batch with the HBM and
     HBM-after-weights lines; plus, when the dict carries them, ``interactivity`` curves and a
-    ``roofline`` (the data :func:`planner.comparison.comparison_figure_data` produces).
+    ``roofline`` (the data :func:`planner.comparison_figures.comparison_figure_data` produces).
     """
     figures: list[str] = []
     if data.get("kv_bytes_per_token") and data.get("memory_capacity_bytes"):
@@ -789,7 +789,7 @@ def plan_figures(data: Mapping[str, Any]) -> list[str]:
 
 def comparison_figures(data: Mapping[str, Any]) -> list[str]:
     """Cost per option (split into parts when known), units per role, then the plot data of
-    :func:`planner.comparison.comparison_figure_data` (roofline, KV, interactivity)."""
+    :func:`planner.comparison_figures.comparison_figure_data` (roofline, KV, interactivity)."""
     options = [o for o in data.get("options", []) if o.get("status") == "ok"]
     figures: list[str] = []
     if options:

@@ -1,8 +1,8 @@
 """Parameter counts, KV-cache size and FLOPs per token of a decoder-only transformer.
 
-Pure functions on :class:`~planner.workload.schema.Architecture`. Notation (DESIGN.md §4):
-L layers, d hidden size, H query heads, H_kv key/value heads, d_h head dimension, F dense FFN
-size, V vocabulary, s context length, p bytes per element.
+Pure functions on :class:`~planner.workload.schema.Architecture`. Notation
+(docs/performance-model.md): L layers, d hidden size, H query heads, H_kv key/value heads, d_h
+head dimension, F dense FFN size, V vocabulary, s context length, p bytes per element.
 
 The layer layout follows the public reference implementations the model files cite (Hugging Face
 ``config.json`` plus the papers): Llama-style blocks (RMSNorm, q/k/v/o projections, SwiGLU FFN
@@ -184,7 +184,7 @@ def forward_flops_per_token(arch: Architecture, context: float) -> float:
     """Forward FLOPs per token at context ``context``: 2·N_matmul + attention.
 
     A multiply-add per active matmul weight (Kaplan et al. 2020, arXiv 2001.08361 §2.1) plus
-    the SDPA term; the embedding lookup costs no FLOPs. DESIGN.md §4.
+    the SDPA term; the embedding lookup costs no FLOPs. docs/performance-model.md.
     """
     return 2.0 * count_params(arch).matmul_active + attention_flops_per_token(arch, context)
 

@@ -6,6 +6,7 @@ scenario file lists several workloads (paths or inline mappings) that share one 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -404,6 +405,18 @@ class Serve(_Workload):
     def tpot_target(self) -> LatencyTarget | None:
         """The time-per-output-token limit with its percentile."""
         return self.tpot
+
+    def total_requests_per_s(self) -> float:
+        """The request rate of every region together."""
+        rates = self.requests_per_second
+        return float(sum(rates.values())) if isinstance(rates, dict) else float(rates)
+
+    def units_needed(self, requests_per_s_per_unit: float) -> float:
+        """Units of a system that serve the total request rate, each serving
+        ``requests_per_s_per_unit`` (infinite where a unit serves none)."""
+        if requests_per_s_per_unit <= 0:
+            return math.inf
+        return self.total_requests_per_s() / requests_per_s_per_unit
 
 
 class RewardModel(StrictModel):

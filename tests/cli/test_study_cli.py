@@ -15,15 +15,6 @@ from planner.cli import cli
 
 REPO = Path(__file__).resolve().parents[2]
 
-SERVE = """\
-kind: serve
-model: llama-3.1-8b
-input_tokens: 100
-output_tokens: 1000
-interactivity: 30 tokens/s
-requests_per_second: 10 requests/s
-"""
-
 STUDY = """\
 name: cli-study
 workload: serve.yaml
@@ -46,8 +37,8 @@ def at_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def files(tmp_path: Path) -> Path:
-    (tmp_path / "serve.yaml").write_text(SERVE, encoding="utf-8")
+def files(tmp_path: Path, serve_yaml: str) -> Path:
+    (tmp_path / "serve.yaml").write_text(serve_yaml, encoding="utf-8")
     (tmp_path / "study.yaml").write_text(STUDY, encoding="utf-8")
     return tmp_path
 

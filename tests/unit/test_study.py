@@ -16,15 +16,6 @@ from planner import comparison as cmp
 from planner import study as st
 from planner.errors import InputError
 
-SERVE = """\
-kind: serve
-model: llama-3.1-8b
-input_tokens: 100
-output_tokens: 1000
-interactivity: 30 tokens/s
-requests_per_second: 10 requests/s
-"""
-
 STUDY = """\
 name: small
 workload: serve.yaml
@@ -45,8 +36,8 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 
 @pytest.fixture
-def study_file(tmp_path: Path) -> Path:
-    write(tmp_path, "serve.yaml", SERVE)
+def study_file(tmp_path: Path, serve_yaml: str) -> Path:
+    write(tmp_path, "serve.yaml", serve_yaml)
     return write(tmp_path, "study.yaml", STUDY)
 
 
@@ -94,7 +85,8 @@ def test_posttrain_row_prices_a_million_samples() -> None:
 
 
 def test_an_option_that_cannot_do_the_work_is_an_error_row() -> None:
-    data = {"units": "inf", "cost_usd": "inf", "samples": 1.0, "bound": "memory-capacity"}
+    data = {"units": "inf", "cost_usd": "inf", "samples": 1.0, "wall_time_s": "inf",
+            "bound": "memory-capacity"}
     row = cmp.summarize_estimate(cmp.Option.hardware("box"), "posttrain", data, system(), {})
     assert row["status"] == "error" and "memory-capacity" in row["error"]
 
@@ -138,8 +130,8 @@ def test_fastest_breaks_ties_by_kind() -> None:
     assert cmp.pick_fastest([], "serve") is None
 
 
-def test_compare_two_systems_end_to_end(tmp_path: Path) -> None:
-    path = write(tmp_path, "serve.yaml", SERVE)
+def test_compare_two_systems_end_to_end(tmp_path: Path, serve_yaml: str) -> None:
+    path = write(tmp_path, "serve.yaml", serve_yaml)
     result = planner.compare(path, hardware=["dgx-h100", "gb200-nvl72"])
     data = result.to_dict()
     assert [o["option"] for o in data["options"]] == ["dgx-h100", "gb200-nvl72"]
@@ -155,8 +147,9 @@ def test_compare_two_systems_end_to_end(tmp_path: Path) -> None:
     assert report.figures and report.sections[0].title == "Verdict"
 
 
-def test_compare_rejects_unknown_systems_and_empty_option_lists(tmp_path: Path) -> None:
-    path = write(tmp_path, "serve.yaml", SERVE)
+def test_compare_rejects_unknown_systems_and_empty_option_lists(
+        tmp_path: Path, serve_yaml: str) -> None:
+    path = write(tmp_path, "serve.yaml", serve_yaml)
     with pytest.raises(InputError, match="did you mean 'dgx-h100'"):
         cmp.compare(path, ["dgx-h10"])
     with pytest.raises(InputError, match="nothing to compare"):
@@ -164,9 +157,9 @@ def test_compare_rejects_unknown_systems_and_empty_option_lists(tmp_path: Path) 
 
 
 def test_public_api_names_stay_functions_after_every_submodule_is_imported(
-        tmp_path: Path) -> None:
+        tmp_path: Path, serve_yaml: str) -> None:
     """No subpackage shadows an API function (planner.optimize, planner.compare, ...)."""
-    path = write(tmp_path, "serve.yaml", SERVE)
+    path = write(tmp_path, "serve.yaml", serve_yaml)
     import planner.comparison
     import planner.lp
     import planner.study
@@ -202,8 +195,9 @@ def test_public_api_names_stay_functions_after_every_submodule_is_imported(
      "plots[0].wehre: unknown field; did you mean 'where'?"),
 ], ids=["unknown-key", "unknown-system", "no-hardware", "no-workload", "range-spacing",
         "random-needs-samples", "misspelt-path", "plot-key"])
-def test_study_errors_name_file_line_and_field(tmp_path: Path, body: str, expected: str) -> None:
-    write(tmp_path, "serve.yaml", SERVE)
+def test_study_errors_name_file_line_and_field(tmp_path: Path, body: str, expected: str,
+                                               serve_yaml: str) -> None:
+    write(tmp_path, "serve.yaml", serve_yaml)
     path = write(tmp_path, "study.yaml", body)
     with pytest.raises(InputError) as info:
         st.load_study(path)
@@ -261,13 +255,14 @@ def test_plot_position_of_a_value(value: Any, x: float | None) -> None:
     assert st._x_of(value) == x
 
 
-def test_random_grid_product(tmp_path: Path) -> None:
-    write(tmp_path, "serve.yaml", SERVE)
+def test_random_grid_product(tmp_path: Path, serve_yaml: str) -> None:
+    write(tmp_path, "serve.yaml", serve_yaml)
     path = write(tmp_path, "study.yaml", STUDY + "  - path: interactivity\n"
                  "    random: {low: 10, high: 40}\n    unit: tokens/s\nsamples: 3\nseed: 1\n")
     tasks = st.expand(st.load_study(path))
     assert len(tasks) == 36  # 2 systems × 2 votes × 3 lengths × 3 draws
-    draws = {t.values[-1][1] for t in tasks}
+    assert {t.values[-1].path for t in tasks} == {"interactivity"}
+    draws = {t.values[-1].text for t in tasks}
     assert len(draws) == 3  # the same 3 draws for every option and grid point
 
 
@@ -296,8 +291,9 @@ def test_sweep_in_process_writes_tidy_results(study_file: Path, tmp_path: Path) 
     assert html.count("<svg") == 2 and "src=" not in html  # one default curve per parameter
 
 
-def test_a_failing_scenario_is_recorded_and_the_study_goes_on(tmp_path: Path) -> None:
-    write(tmp_path, "serve.yaml", SERVE)
+def test_a_failing_scenario_is_recorded_and_the_study_goes_on(
+        tmp_path: Path, serve_yaml: str) -> None:
+    write(tmp_path, "serve.yaml", serve_yaml)
     path = write(tmp_path, "study.yaml", STUDY.replace("[500, 1000, 2000]", "[500, -5]"))
     result = st.sweep(path)
     failed = [r for r in result.records if r["status"] != "ok"]
