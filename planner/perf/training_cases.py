@@ -24,6 +24,12 @@ up-projections, the layout fits in memory in the model (117 of 180 GB), and the 
 gap (EP 8 puts 32 routed experts on each GPU) is not found. Kept as a known miss rather than a
 check case, so that ``planner calibration`` stays a pass/fail gate at its 30% tolerance.
 
+Known gap: GB300 NVL72 runs 1.19x (FP8 current scaling) and 1.21x (MXFP8) faster than
+GB200 NVL72 at identical layouts in the 25.11 tables (Llama 3 8B, TP 1, MBS 2) while NVIDIA's
+published dense FP8 and BF16 peaks of the two are equal and measured HGX B300 GEMMs match B200
+(``hardware/systems/gb300_nvl72.yaml``); the model gives both the same rate. Both GB300 rows
+are in the check set to show it.
+
 Only what the tables state is pinned (TP, PP, CP, VP, EP, micro and global batch); data
 parallelism is what remains of the GPU count.
 """
@@ -135,6 +141,11 @@ BRIDGE_ROWS: tuple[BridgeRow, ...] = (
               False, 800, _CHECK),
     BridgeRow("26.06", "gb300-nvl72", _L405, 256, "fp8-tensorwise", 1536, 1, 8192, 4, 8, 1, 4,
               None, False, 1048, _CHECK),
+    # GB300 at the layouts of the GB200 fit rows above (same release): the platform alone.
+    BridgeRow("25.11", "gb300-nvl72", _L8, 8, "fp8-tensorwise", 128, 2, 8192, 1, 1, 1, None,
+              None, False, 37556, _CHECK),
+    BridgeRow("25.11", "gb300-nvl72", _L8, 8, "mxfp8", 128, 2, 8192, 1, 1, 1, None, None,
+              False, 36108, _CHECK),
     BridgeRow("26.06", "gb200-nvl72", _DS, 256, "mxfp8", 4096, 1, 4096, 1, 4, 1, 4, 64,
               False, 4969, _CHECK),
     # Blackwell FP4 (NVFP4)
