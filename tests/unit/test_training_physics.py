@@ -263,12 +263,36 @@ def test_expert_imbalance_slows_only_the_routed_expert_share() -> None:
     share = 6 * 8 * 3 * 7168 * 2048 * 58 / job.model_flops_per_token
     assert job.routed_flops_share == pytest.approx(share)
     assert 0.4 < share < 0.6
-    skewed = dataclasses.replace(job, expert_imbalance=1.2)
+    dense_speed = dataclasses.replace(job, grouped_gemm=1.0)
+    skewed = dataclasses.replace(dense_speed, expert_imbalance=1.2)
     plan = Plan(tp=1, pp=16, dp=128, microbatch=1, ep=64)
-    ratio = microbatch_parts(skewed, plan).compute_s / microbatch_parts(job, plan).compute_s
+    ratio = (microbatch_parts(skewed, plan).compute_s
+             / microbatch_parts(dense_speed, plan).compute_s)
     assert ratio == pytest.approx(1 + 0.2 * share)
     dense = _job(TrainingPrecision.BF16)
     assert dense.routed_flops_share == 0.0
+
+
+def test_grouped_gemms_slow_the_routed_experts_by_the_deepgemm_ratio() -> None:
+    # DeepGEMM's H800 table: gate/up 1,288-1,297 and down 1,093-1,099 TFLOPS at DeepSeek-V3's
+    # expert shapes, FLOPs 2:1, against 1,358 for the largest dense shape: 0.898.
+    expert = 3 / (2 / ((1288 + 1297) / 2) + 1 / ((1093 + 1099) / 2))
+    assert expert / 1358 == pytest.approx(0.90, abs=0.005)
+    model, h800 = load_model("deepseek-v3"), load_catalog().get("hgx-h800")
+    job = TrainingJob.build(model, h800, sequence_length=4096, batch_sequences=15360,
+                            precision=TrainingPrecision.BF16, recompute=Recompute.NONE,
+                            zero_stage=1, assumptions={})
+    assert job.grouped_gemm == 0.90
+    plan = Plan(tp=1, pp=16, dp=128, microbatch=1, ep=64)
+    at_dense_speed = dataclasses.replace(job, grouped_gemm=1.0)
+    ratio = (microbatch_parts(job, plan).compute_s
+             / microbatch_parts(at_dense_speed, plan).compute_s)
+    assert ratio == pytest.approx(1 + (1 / 0.90 - 1) * job.routed_flops_share)
+    # a dense model has no routed share: unaffected
+    dense = _job(TrainingPrecision.BF16)
+    assert (microbatch_parts(dense, Plan(tp=8, pp=1, dp=1, microbatch=1)).compute_s
+            == microbatch_parts(dataclasses.replace(dense, grouped_gemm=1.0),
+                                Plan(tp=8, pp=1, dp=1, microbatch=1)).compute_s)
 
 
 def test_low_precision_recipes_gather_cast_weights() -> None:
