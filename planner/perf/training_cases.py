@@ -86,6 +86,10 @@ class BridgeRow:
     fsdp: bool
     tokens_per_s_per_gpu: float
     case_set: CaseSet
+    # Whether the row's recipe overlaps TP, DP and PP communication with compute (Megatron-
+    # Bridge ``perf_recipes/<model>/<system>``: ``tp_comm_overlap``, ``overlap_grad_reduce``,
+    # ``overlap_p2p_comm``); the step model's ``comm_overlap`` for the row.
+    comm_overlap: bool = True
 
     @property
     def group(self) -> Group:
@@ -128,8 +132,11 @@ BRIDGE_ROWS: tuple[BridgeRow, ...] = (
               None, False, 1664, _CHECK),
     BridgeRow("26.04.01", "dgx-h100", _L405, 1024, "fp8-tensorwise", 1536, 1, 8192, 8, 8, 2, 8,
               None, False, 328, _CHECK),
+    # The DeepSeek-V3 H100 recipe turns the overlaps off (perf_recipes/deepseek/h100/
+    # deepseek_v3.py: overlap_grad_reduce False; its dry-run config
+    # deepseek_v3_pretrain_h100_fp8_sc_v1.yaml: tp_comm_overlap and overlap_p2p_comm False).
     BridgeRow("25.09", "dgx-h100", _DS, 1024, "fp8-tensorwise", 8192, 1, 4096, 2, 8, 1, 4, 64,
-              False, 1297, _CHECK),
+              False, 1297, _CHECK, comm_overlap=False),
     # Blackwell FP8 (per-tensor and MXFP8)
     BridgeRow("25.11", "dgx-b200", _L405, 128, "fp8-tensorwise", 64, 1, 8192, 4, 8, 2, 8, None,
               False, 661, _CHECK),

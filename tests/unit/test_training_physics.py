@@ -12,6 +12,7 @@ from planner.catalog.load import load_catalog
 from planner.catalog.schema import Precision
 from planner.errors import InputError
 from planner.perf import comm
+from planner.perf.calibrate_training import bridge_case
 from planner.perf.gemm import gemm_ceiling, load_ceilings
 from planner.perf.precision import recipe, resolve_alias
 from planner.perf.training import (
@@ -27,6 +28,7 @@ from planner.perf.training import (
     stage_flops_per_token,
     step_time,
 )
+from planner.perf.training_cases import BRIDGE_ROWS
 from planner.report.step_plot import waterfall_rows
 from planner.workload.load import load_model
 from planner.workload.schema import (
@@ -326,3 +328,15 @@ def test_a_ceilings_file_without_its_reference_is_an_input_error(tmp_path: Path)
         "    bf16: {measured: 50 TFLOPS, peak: 100 TFLOPS, source: test}\n", encoding="utf-8")
     with pytest.raises(InputError, match="reference 'nope'"):
         load_ceilings(tmp_path)
+
+
+def test_bridge_rows_take_their_recipes_comm_overlap() -> None:
+    # The DeepSeek-V3 H100 recipe overlaps neither TP nor gradient reduction: its row runs with
+    # comm_overlap 0 and so more slowly than the same row with the overlaps on.
+    (row,) = [r for r in BRIDGE_ROWS if r.model == "deepseek-v3" and r.system == "dgx-h100"]
+    assert not row.comm_overlap
+    assert all(r.comm_overlap for r in BRIDGE_ROWS if r is not row)
+    off = bridge_case(row)
+    on = bridge_case(dataclasses.replace(row, comm_overlap=True))
+    assert "no comm overlap" in off.note and "no comm overlap" not in on.note
+    assert off.predicted < on.predicted
