@@ -175,7 +175,7 @@ DEFAULTS: dict[str, Assumption] = {
         "in FP8, MXFP8 and NVFP4): 0.60 minimises its mean absolute error (scanned 0.57-0.63 "
         "by 0.01)",
         "achieved fraction of the measured GEMM ceiling (planner.perf.gemm: 0.80 of peak on "
-        "Hopper, 0.86 on A100, 0.78 on Blackwell in BF16) over all of a layer's kernels"),
+        "Hopper, 0.87 on A100, 0.78 on Blackwell in BF16) over all of a layer's kernels"),
     "scale_up": Assumption(
         "scale_up", 0.80,
         "nccl-tests all-reduce bus bandwidth 230-250 GB/s on 8x A100 NVLink 3 vs 300 GB/s "

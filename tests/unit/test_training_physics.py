@@ -227,7 +227,7 @@ def test_waterfall_rows_stack_exposed_seconds_only() -> None:
 
 
 @pytest.mark.parametrize(("name", "precision", "ceiling"), [
-    ("A100 SXM4 80 GB", Precision.BF16, 267.9 / 312),
+    ("A100 SXM4 80 GB", Precision.BF16, 271.2 / 312),
     ("H100 SXM5 80 GB", Precision.BF16, 794.5 / 989),
     ("H800 SXM5 80 GB", Precision.FP8, 1608.6 / 1979),
     ("B200 (GB200 superchip, 1,200 W)", Precision.FP4, 6624 / 9000),
