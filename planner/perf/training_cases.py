@@ -30,6 +30,11 @@ published dense FP8 and BF16 peaks of the two are equal and measured HGX B300 GE
 (``hardware/systems/gb300_nvl72.yaml``); the model gives both the same rate. Both GB300 rows
 are in the check set to show it.
 
+Not pinned: the NVFP4 recipes of Llama 3 70B and 3.1 405B on GB200 and GB300
+(``perf_recipes/llama/gb200/llama3.py``, ``llama31.py`` and their GB300 twins) turn TP
+communication overlap off but keep DP overlap; ``comm_overlap`` switches TP, CP, DP and PP
+together, so those rows keep the default (their TP time is 2-3% of the step when overlapped).
+
 Only what the tables state is pinned (TP, PP, CP, VP, EP, micro and global batch); data
 parallelism is what remains of the GPU count.
 """
