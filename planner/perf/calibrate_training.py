@@ -258,11 +258,13 @@ def bridge_case(row: BridgeRow) -> CalibrationCase:
         "accelerators": row.gpus, "global_batch": row.global_batch,
         "parallelism": parallelism, "recompute": "selective",
         "zero_stage": 3 if row.fsdp else 1})
-    run = estimate_pretrain(spec, model, _system_of(row.system), BRIDGE_SETTINGS)
+    settings = BRIDGE_SETTINGS if row.comm_overlap else {**BRIDGE_SETTINGS, **NO_OVERLAP}
+    run = estimate_pretrain(spec, model, _system_of(row.system), settings)
     predicted = run.step.tokens_per_s / row.gpus
     layout = (f"TP{row.tp} PP{row.pp} CP{row.cp} VP{row.vp or 1} EP{row.ep or 1} DP{dp}, "
               f"GBS {row.global_batch}, MBS {row.microbatch}, {row.precision}; "
-              f"NeMo {row.release}; bound {run.bound}")
+              f"NeMo {row.release}; {'' if row.comm_overlap else 'no comm overlap; '}"
+              f"bound {run.bound}")
     return CalibrationCase(row.name, "tokens/s per GPU", "tokens/s", row.tokens_per_s_per_gpu,
                            predicted, CHECK_TOLERANCE, BRIDGE, layout)
 

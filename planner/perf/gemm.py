@@ -2,7 +2,7 @@
 
 Vendor peaks are not reachable; the best a perfectly shaped large GEMM reaches is the "maximum
 achievable matmul FLOPS" (MAMF). The measurements, each with its source, are data in
-``planner/perf/data/gemm_ceilings.yaml`` (A100 0.859, H100/H200 0.803 in BF16 and 0.813 in FP8, B200
+``planner/perf/data/gemm_ceilings.yaml`` (A100 0.869, H100/H200 0.803 in BF16 and 0.813 in FP8, B200
 0.776 in BF16, 0.763 in FP8 and 0.736 in NVFP4, MI300X 0.601). A generation's figures stand for
 every accelerator whose catalog name contains one of its names as a word; an unmeasured format
 of a measured generation takes its BF16 figure (no penalty assumed); accelerators of no listed

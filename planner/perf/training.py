@@ -61,7 +61,8 @@ EP group fits one domain, else on scale-out. Under DualPipe a fraction ``ep_over
 is scheduled against another microbatch's compute (DeepSeek-V3 §3.2.1) and is hidden as far as
 that compute lasts, while the communication kernels take a fraction ``ep_comm_sms`` of the SMs
 (§3.5.1); under the other schedules dispatch, experts and combine run in sequence. The routed
-experts' GEMMs run at the pace of the most loaded rank (``expert_imbalance``).
+experts' GEMMs run at the pace of the most loaded rank (``expert_imbalance``) and at the speed
+of grouped GEMMs at expert shapes, below that of large dense GEMMs (``grouped_gemm``).
 
 Low-precision training (DeepSeek-V3 §3.3.1; NVIDIA Transformer Engine): only the linear-layer
 GEMMs run in FP8 or FP4, the share and efficiency its recipe sets
@@ -174,7 +175,7 @@ DEFAULTS: dict[str, Assumption] = {
         "in FP8, MXFP8 and NVFP4): 0.60 minimises its mean absolute error (scanned 0.57-0.63 "
         "by 0.01)",
         "achieved fraction of the measured GEMM ceiling (planner.perf.gemm: 0.80 of peak on "
-        "Hopper, 0.86 on A100, 0.78 on Blackwell in BF16) over all of a layer's kernels"),
+        "Hopper, 0.87 on A100, 0.78 on Blackwell in BF16) over all of a layer's kernels"),
     "scale_up": Assumption(
         "scale_up", 0.80,
         "nccl-tests all-reduce bus bandwidth 230-250 GB/s on 8x A100 NVLink 3 vs 300 GB/s "
@@ -221,6 +222,15 @@ DEFAULTS: dict[str, Assumption] = {
         "routing: 1.0. Routing that is not balanced runs at the most loaded rank's pace",
         "tokens of the most loaded expert-parallel rank over the mean (multiplies the routed-"
         "expert GEMM time)"),
+    "grouped_gemm": Assumption(
+        "grouped_gemm", 0.90,
+        "DeepGEMM README (github.com/deepseek-ai/DeepGEMM, 2025-02-26, H800): contiguous "
+        "grouped GEMMs at DeepSeek-V3's expert shapes (4-8 experts of 4,096-8,192 tokens) run "
+        "1,288-1,297 TFLOPS for gate/up (N 4,096, K 7,168) and 1,093-1,099 for down (N 7,168, "
+        "K 2,048); FLOP-weighted (2:1) 1,220 TFLOPS against 1,358 for the table's largest dense "
+        "shape (4,096 x 7,168 x 16,384) on the same GPU and library: 0.90",
+        "speed of the routed experts' grouped GEMMs relative to large dense GEMMs (divides the "
+        "routed-expert GEMM time)"),
     "goodput": Assumption(
         "goodput", round(reliability.estimate_goodput(LLAMA3_405B_PARAMS,
                                                       reliability.LLAMA3_ACCELERATORS).goodput, 3),
@@ -446,6 +456,7 @@ class TrainingJob:
     ep_overlap: float = 1.0
     ep_comm_sms: float = 0.0
     expert_imbalance: float = 1.0
+    grouped_gemm: float = 1.0
     routed_flops_share: float = 0.0
     grad_reduce_bytes: float = GRAD_REDUCE_BYTES
     param_gather_bytes: float = WEIGHT_BYTES
@@ -519,7 +530,7 @@ class TrainingJob:
             routed_params=routed_expert_params(arch),
             dispatch_bytes=FP8_DISPATCH_BYTES if chosen.quantized else ACTIVATION_BYTES,
             ep_overlap=values["ep_overlap"], ep_comm_sms=values["ep_comm_sms"],
-            expert_imbalance=values["expert_imbalance"],
+            expert_imbalance=values["expert_imbalance"], grouped_gemm=values["grouped_gemm"],
             grad_reduce_bytes=values["grad_reduce_bytes"],
             param_gather_bytes=chosen.param_gather_bytes,
             routed_flops_share=_routed_flops_share(arch, total),
@@ -872,9 +883,9 @@ def microbatch_parts(job: TrainingJob, plan: Plan) -> MicrobatchTime:
 
     Compute: the slowest stage's FLOPs per token (:func:`stage_flops_per_token`) · b·s
     tokens / (t·c), at ``training_matmul`` of the GEMM ceiling of the FLOP mix's peak, the
-    routed experts' share slowed by ``expert_imbalance``; with an overlapped all-to-all
-    (DualPipe), over 1 - ``ep_comm_sms`` of the SMs. Quantisation: the recipe's bytes per token
-    and layer over HBM at ``quantize_bandwidth``. TP: ceil(L/p) layers of
+    routed experts' share slowed by ``expert_imbalance`` / ``grouped_gemm``; with an overlapped
+    all-to-all (DualPipe), over 1 - ``ep_comm_sms`` of the SMs. Quantisation: the recipe's
+    bytes per token and layer over HBM at ``quantize_bandwidth``. TP: ceil(L/p) layers of
     :func:`comm.tp_bytes_per_layer` over b·s/c tokens, exposed max(c/(2t), c - GEMMs) with
     overlap. CP: the ring's KV traffic
     (:func:`comm.cp_bytes_per_layer`), exposed beyond the attention it runs behind. EP: of the
@@ -886,7 +897,8 @@ def microbatch_parts(job: TrainingJob, plan: Plan) -> MicrobatchTime:
     ranks = plan.tp * plan.cp
     flops = stage_flops_per_token(job, plan.pp) * tokens / ranks
     rate = job.sustained_peak_flops * job.matmul_efficiency
-    compute = flops / rate * (1.0 + (job.expert_imbalance - 1.0) * job.routed_flops_share)
+    routed_slowdown = job.expert_imbalance / job.grouped_gemm - 1.0
+    compute = flops / rate * (1.0 + routed_slowdown * job.routed_flops_share)
     passes = 3.0 if job.recompute is Recompute.NONE else 4.0  # recomputed forward core
     attention = (passes * job.attention_flops_per_token * tokens * layers / job.layers / ranks
                  / ((job.bf16_peak_flops or job.peak_flops) * job.matmul_efficiency))

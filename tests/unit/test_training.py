@@ -519,9 +519,12 @@ def test_exposed_all_to_all_without_overlap() -> None:
     plan = Plan(tp=1, pp=16, dp=128, microbatch=1, ep=64, schedule=PipelineSchedule.DUALPIPE)
     compute, _, exposed = microbatch_time_s(job, plan)
     assert exposed == pytest.approx(ep_time_s(job, plan))
-    # and no SM share is lost when nothing overlaps: compute is the plain FP8-mix time
+    # and no SM share is lost when nothing overlaps: compute is the plain FP8-mix time, the
+    # routed experts' share at grouped-GEMM speed
     flops = stage_flops_per_token(job, 16) * 4096
-    assert compute == pytest.approx(flops / (job.sustained_peak_flops * job.matmul_efficiency))
+    grouped = 1 + (1 / job.grouped_gemm - 1) * job.routed_flops_share
+    assert compute == pytest.approx(flops / (job.sustained_peak_flops * job.matmul_efficiency)
+                                    * grouped)
 
 
 def test_routed_experts_are_sharded_over_ep() -> None:

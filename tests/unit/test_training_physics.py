@@ -12,6 +12,7 @@ from planner.catalog.load import load_catalog
 from planner.catalog.schema import Precision
 from planner.errors import InputError
 from planner.perf import comm
+from planner.perf.calibrate_training import bridge_case
 from planner.perf.gemm import gemm_ceiling, load_ceilings
 from planner.perf.precision import recipe, resolve_alias
 from planner.perf.training import (
@@ -27,6 +28,7 @@ from planner.perf.training import (
     stage_flops_per_token,
     step_time,
 )
+from planner.perf.training_cases import BRIDGE_ROWS
 from planner.report.step_plot import waterfall_rows
 from planner.workload.load import load_model
 from planner.workload.schema import (
@@ -225,7 +227,7 @@ def test_waterfall_rows_stack_exposed_seconds_only() -> None:
 
 
 @pytest.mark.parametrize(("name", "precision", "ceiling"), [
-    ("A100 SXM4 80 GB", Precision.BF16, 267.9 / 312),
+    ("A100 SXM4 80 GB", Precision.BF16, 271.2 / 312),
     ("H100 SXM5 80 GB", Precision.BF16, 794.5 / 989),
     ("H800 SXM5 80 GB", Precision.FP8, 1608.6 / 1979),
     ("B200 (GB200 superchip, 1,200 W)", Precision.FP4, 6624 / 9000),
@@ -263,12 +265,36 @@ def test_expert_imbalance_slows_only_the_routed_expert_share() -> None:
     share = 6 * 8 * 3 * 7168 * 2048 * 58 / job.model_flops_per_token
     assert job.routed_flops_share == pytest.approx(share)
     assert 0.4 < share < 0.6
-    skewed = dataclasses.replace(job, expert_imbalance=1.2)
+    dense_speed = dataclasses.replace(job, grouped_gemm=1.0)
+    skewed = dataclasses.replace(dense_speed, expert_imbalance=1.2)
     plan = Plan(tp=1, pp=16, dp=128, microbatch=1, ep=64)
-    ratio = microbatch_parts(skewed, plan).compute_s / microbatch_parts(job, plan).compute_s
+    ratio = (microbatch_parts(skewed, plan).compute_s
+             / microbatch_parts(dense_speed, plan).compute_s)
     assert ratio == pytest.approx(1 + 0.2 * share)
     dense = _job(TrainingPrecision.BF16)
     assert dense.routed_flops_share == 0.0
+
+
+def test_grouped_gemms_slow_the_routed_experts_by_the_deepgemm_ratio() -> None:
+    # DeepGEMM's H800 table: gate/up 1,288-1,297 and down 1,093-1,099 TFLOPS at DeepSeek-V3's
+    # expert shapes, FLOPs 2:1, against 1,358 for the largest dense shape: 0.898.
+    expert = 3 / (2 / ((1288 + 1297) / 2) + 1 / ((1093 + 1099) / 2))
+    assert expert / 1358 == pytest.approx(0.90, abs=0.005)
+    model, h800 = load_model("deepseek-v3"), load_catalog().get("hgx-h800")
+    job = TrainingJob.build(model, h800, sequence_length=4096, batch_sequences=15360,
+                            precision=TrainingPrecision.BF16, recompute=Recompute.NONE,
+                            zero_stage=1, assumptions={})
+    assert job.grouped_gemm == 0.90
+    plan = Plan(tp=1, pp=16, dp=128, microbatch=1, ep=64)
+    at_dense_speed = dataclasses.replace(job, grouped_gemm=1.0)
+    ratio = (microbatch_parts(job, plan).compute_s
+             / microbatch_parts(at_dense_speed, plan).compute_s)
+    assert ratio == pytest.approx(1 + (1 / 0.90 - 1) * job.routed_flops_share)
+    # a dense model has no routed share: unaffected
+    dense = _job(TrainingPrecision.BF16)
+    assert (microbatch_parts(dense, Plan(tp=8, pp=1, dp=1, microbatch=1)).compute_s
+            == microbatch_parts(dataclasses.replace(dense, grouped_gemm=1.0),
+                                Plan(tp=8, pp=1, dp=1, microbatch=1)).compute_s)
 
 
 def test_low_precision_recipes_gather_cast_weights() -> None:
@@ -302,3 +328,15 @@ def test_a_ceilings_file_without_its_reference_is_an_input_error(tmp_path: Path)
         "    bf16: {measured: 50 TFLOPS, peak: 100 TFLOPS, source: test}\n", encoding="utf-8")
     with pytest.raises(InputError, match="reference 'nope'"):
         load_ceilings(tmp_path)
+
+
+def test_bridge_rows_take_their_recipes_comm_overlap() -> None:
+    # The DeepSeek-V3 H100 recipe overlaps neither TP nor gradient reduction: its row runs with
+    # comm_overlap 0 and so more slowly than the same row with the overlaps on.
+    (row,) = [r for r in BRIDGE_ROWS if r.model == "deepseek-v3" and r.system == "dgx-h100"]
+    assert not row.comm_overlap
+    assert all(r.comm_overlap for r in BRIDGE_ROWS if r is not row)
+    off = bridge_case(row)
+    on = bridge_case(dataclasses.replace(row, comm_overlap=True))
+    assert "no comm overlap" in off.note and "no comm overlap" not in on.note
+    assert off.predicted < on.predicted
