@@ -100,6 +100,27 @@ _DIM_VEC: dict[Dimension, _Vec] = {
     Dimension.POWER_PRICE: _vec(usd=1, w=-1, s=-1),
 }
 
+# The unit a bare number most plausibly meant, for the hint "write it with a unit, e.g. '5 s'":
+# the user's own number with the dimension's everyday unit reads as their field, where a fixed
+# example ('30 days' for a verifier's CPU seconds) would not.
+_BARE_UNIT: dict[Dimension, str] = {
+    Dimension.SIZE: "GB", Dimension.BANDWIDTH: "GB/s", Dimension.FLOPS: "FLOP",
+    Dimension.FLOP_RATE: "TFLOPS", Dimension.POWER: "kW", Dimension.ENERGY: "MWh",
+    Dimension.DURATION: "s", Dimension.RATE: "/s", Dimension.MONEY: "USD",
+    Dimension.MONEY_RATE: "USD/h", Dimension.ENERGY_PRICE: "USD/MWh",
+    Dimension.BYTE_PRICE: "USD/GB", Dimension.POWER_PRICE: "USD/kW/month",
+}
+
+
+def _with_unit(number: object, expected: Dimension) -> str:
+    """"write it with a unit, e.g. '5 s' (or '30 days')": the user's number, then an example."""
+    unit = _BARE_UNIT.get(expected)
+    if unit is None:
+        return f"write it with a unit, e.g. '{_EXAMPLES[expected]}'"
+    spaced = "" if unit.startswith("/") else " "
+    return f"write it with a unit, e.g. '{number}{spaced}{unit}' or '{_EXAMPLES[expected]}'"
+
+
 _EXAMPLES: dict[Dimension, str] = {
     Dimension.COUNT: "10M",
     Dimension.FRACTION: "0.5",
@@ -274,7 +295,7 @@ def parse_quantity(value: object, expected: Dimension) -> float:
         if _DIM_VEC[expected] != _vec():
             raise UnitError(
                 f"{value} has no unit; expected a {expected.value}",
-                f"write it with a unit, e.g. '{_EXAMPLES[expected]}'",
+                _with_unit(value, expected),
             )
         return _check_finite(number, str(value))
     if not isinstance(value, str):
@@ -295,7 +316,7 @@ def parse_quantity(value: object, expected: Dimension) -> float:
         if _DIM_VEC[expected] != _vec():
             raise UnitError(
                 f"{value!r} has no unit; expected a {expected.value}",
-                f"write it with a unit, e.g. '{_EXAMPLES[expected]}'",
+                _with_unit(text, expected),
             )
         return _check_finite(number, value)
     try:

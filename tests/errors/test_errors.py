@@ -56,7 +56,7 @@ CASES = [
     validate(
         "bare_number",
         "error: cases/bare_number.yaml:11:11: deadline: 60 has no unit; expected a duration; "
-        "write it with a unit, e.g. '30 days'"),
+        "write it with a unit, e.g. '60 s' or '30 days'"),
     validate(
         "negative_value",
         "error: cases/negative_value.yaml:8:23: verifier_cpu_seconds: '-5 s' must be zero or "
@@ -176,7 +176,7 @@ CASES = [
         "error: cases/several_problems.yaml:7:20: tokens_per_sample: '4 GB' is a size; "
         "expected a count; for example '10M'",
         "error: cases/several_problems.yaml:9:18: generator.interactivity: 20 has no unit; "
-        "expected a rate; write it with a unit, e.g. '30 tokens/s'",
+        "expected a rate; write it with a unit, e.g. '20/s' or '30 tokens/s'",
         "error: cases/several_problems.yaml:11:16: keep_fraction: '110%' is above 1; "
         "write a fraction such as 0.9 or 90%",
         "error: cases/several_problems.yaml:14:1: polcy_updates: unknown field; "

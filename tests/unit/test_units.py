@@ -115,7 +115,11 @@ def test_bad_quantities(value: object, dimension: Dimension, message: str) -> No
 def test_bare_number_hint_shows_an_example() -> None:
     with pytest.raises(UnitError) as info:
         parse_quantity(3.35, D.BANDWIDTH)
-    assert info.value.hint == "write it with a unit, e.g. '3.35 TB/s'"
+    # the user's own number with the everyday unit, then the usual example
+    assert info.value.hint == "write it with a unit, e.g. '3.35 GB/s' or '3.35 TB/s'"
+    with pytest.raises(UnitError) as info:
+        parse_quantity(5, D.DURATION)  # e.g. verifier_cpu_seconds: 5
+    assert info.value.hint == "write it with a unit, e.g. '5 s' or '30 days'"
 
 
 @pytest.mark.parametrize(
