@@ -188,7 +188,16 @@ def _per_request_rate(m: BuiltLp, key: Key, v: float) -> tuple[float, str]:
 
 def _per_work_unit(m: BuiltLp, key: Key, v: float) -> tuple[float, str]:
     job, role = key
-    return v, f"{_money(m)}/{m.index.jobs[job].role(role).work_unit}"
+    return v, f"{_money(m)}/{singular(m.index.jobs[job].role(role).work_unit)}"
+
+
+def singular(unit: str) -> str:
+    """'samples' -> 'sample', 'tokens' -> 'token': a price is per one of them ('USD/sample')."""
+    words = unit.split(" ")
+    last = words[-1]
+    if len(last) > 3 and last.endswith("s") and not last.endswith("ss"):
+        words[-1] = last[:-1]
+    return " ".join(words)
 
 
 def _per_unit(m: BuiltLp, key: Key, v: float) -> tuple[float, str]:
