@@ -86,14 +86,23 @@ def rich_table_of(title: str, headers: Sequence[str], rows: Sequence[Sequence[st
     width = console_width()
     heads, widths = _fit_columns(headers, columns, width)
     table = _build(title, heads, rows, columns, widths)
-    while _rendered_width(table, width) > width and max(widths) > 1:
-        widths[widths.index(max(widths))] -= 1
-        table = _build(title, heads, rows, columns, widths)
+    if _rendered_width(table, width) > width:
+        # Too wide: first let long headers wrap to their column's content ("units (cores
+        # for cpu)" over a column of 7-digit numbers), and only then fold the widest words.
+        caps = [max(w, max((len(c) for c in cells), default=w))
+                for w, cells in zip(widths, columns, strict=True)]
+        table = _build(title, heads, rows, columns, widths, caps)
+        while _rendered_width(table, width) > width and max(widths) > 1:
+            i = widths.index(max(widths))
+            widths[i] -= 1
+            caps[i] = max(widths[i], caps[i] - 1)
+            table = _build(title, heads, rows, columns, widths, caps)
     return table
 
 
 def _build(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]],
-           columns: Sequence[Sequence[str]], widths: Sequence[int]) -> Table:
+           columns: Sequence[Sequence[str]], widths: Sequence[int],
+           caps: Sequence[int] | None = None) -> Table:
     from rich.table import Table as RichTable
     from rich.text import Text
 
@@ -101,7 +110,7 @@ def _build(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]],
     for i, (header, cells) in enumerate(zip(headers, columns, strict=True)):
         numeric = i > 0 and is_numeric_column(cells)
         table.add_column(header, justify="right" if numeric else "left", overflow="fold",
-                         min_width=widths[i])
+                         min_width=widths[i], max_width=caps[i] if caps else None)
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))
     if not rows:
