@@ -92,10 +92,15 @@ def rich_table_of(title: str, headers: Sequence[str], rows: Sequence[Sequence[st
         caps = [max(w, max((len(c) for c in cells), default=w))
                 for w, cells in zip(widths, columns, strict=True)]
         table = _build(title, heads, rows, columns, widths, caps)
-        while _rendered_width(table, width) > width and max(widths) > 1:
-            i = widths.index(max(widths))
-            widths[i] -= 1
-            caps[i] = max(widths[i], caps[i] - 1)
+        while _rendered_width(table, width) > width and max(caps) > 1:
+            slack = [c - w for c, w in zip(caps, widths, strict=True)]
+            if max(slack) > 0:  # wrap the cells with the most room first, between words
+                i = max(range(len(caps)), key=lambda k: (slack[k] > 0, caps[k]))
+                caps[i] -= 1
+            else:  # every column is down to its longest word: fold the widest
+                i = widths.index(max(widths))
+                widths[i] -= 1
+                caps[i] = widths[i]
             table = _build(title, heads, rows, columns, widths, caps)
     return table
 
