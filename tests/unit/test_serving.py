@@ -720,3 +720,21 @@ def test_cli_rejects_bad_serving_input(option: str, message: str) -> None:
                           "hgx-h800", "--set", option, *extra)
     assert code == 2 and out == "" and "Traceback" not in err
     assert message in err
+
+
+def test_colocated_load_is_capped_by_the_batch_slot_occupancy() -> None:
+    # 40 tokens/s per user leaves c = 24 slots, each held for 2,000 steps; with a 3 s p99 TTFT
+    # the prefill queue alone would allow more, so the Erlang C occupancy a / c (about 0.61:
+    # square-root staffing leaves a small batch's slots emptier) sets the load
+    from planner.perf.queueing import max_offered_load
+
+    spec = serve(disaggregated=False, interactivity="40 tokens/s", ttft={"p99": "3 s"})
+    result = estimate_serving(spec, model(), system())
+    dep = result.deployment
+    assert dep is not None and dep.disaggregated is False
+    c = result.decode.max_batch
+    holding = 2000 * result.decode.step_time_s
+    slack = 3.0 - dep.ttft_unloaded_s - result.decode.step_time_s
+    occupancy = max_offered_load(c, holding, slack, 0.99) / c
+    assert c == 24 and 0.55 < occupancy < 0.65
+    assert dep.load == pytest.approx(occupancy)

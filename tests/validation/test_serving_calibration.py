@@ -171,13 +171,14 @@ def test_server_cases_within_tolerance(latency_results: list[CalibrationCase]) -
     assert len(latency_results) >= 8
     assert all(abs(c.error) <= c.tolerance for c in latency_results)
     mean = sum(abs(c.error) for c in latency_results) / len(latency_results)
-    assert mean < 0.14  # 12.2% (7 Server cases 10.1%, B200 Interactive +27.1%)
+    assert mean < 0.14  # 12.0% (7 Server cases, B200 Interactive +22.7%)
 
 
 def test_interactive_ratio_falls_with_gemm_tile_quantization() -> None:
     """MLPerf Interactive on DGX B200 publishes 0.586 of Offline; without the tile model the
     model gave 0.944 (a 40 ms step holds few tokens but costs no tokens/s in a pure roofline),
-    with it 0.748: a step of a few hundred tokens fills fewer, emptier waves."""
+    with it 0.722: a step of a few hundred tokens fills fewer, emptier waves, and a small
+    batch's slots run emptier (Erlang C occupancy)."""
     from planner.perf.calibrate_latency import LATENCY_RUNS, predicted
 
     run = next(r for r in LATENCY_RUNS if r.scenario == "interactive")
