@@ -18,7 +18,7 @@ __all__ = ["ZERO_EFFICIENCY_OK", "check_efficiency", "check_fleet_capacity", "ch
 
 # Efficiency fields that are switches, where 0 is a meaningful choice (see their descriptions in
 # planner/catalog/schema.py); every other factor multiplies a rate and must be above 0.
-ZERO_EFFICIENCY_OK = frozenset({"kernel_overlap", "tp_comm"})
+ZERO_EFFICIENCY_OK = frozenset({"kernel_overlap", "tp_comm", "gemm_tiles"})
 
 
 def check_efficiency(doc: Document, base: PathKey, efficiency: Efficiency) -> list[Problem]:

@@ -175,6 +175,9 @@ class Efficiency(StrictModel):
         None, description="decode step model switch: 0 runs matmul and attention kernels one "
         "after another (calibrated default); 1 overlaps all compute with all memory traffic "
         "(the source article's whole-step roofline)")
+    gemm_tiles: Fraction | None = Field(
+        None, description="serving matmul switch: 1 charges tile and wave quantization "
+        "(calibrated default), 0 runs every matmul in full waves of full tiles")
     tp_comm: Fraction | None = Field(
         None, description="1 counts tensor/pipeline-parallel communication in decode; 0 drops "
         "it, as the source article does")

@@ -4,8 +4,10 @@ model's predictions of them, through ``planner estimate`` on workloads/calibrati
 MLPerf Inference Llama 2 70B, closed division (reference/measurements.md V7): Offline and Server
 (Poisson arrivals; p99 TTFT ≤ 2 s and p99 TPOT ≤ 200 ms) on the same systems, so each
 submission's Server/Offline ratio is published too: 0.88 (H100, v4.1) to 0.98 (B200, v5.1). The
-Interactive scenario (p99 TTFT ≤ 450 ms, TPOT ≤ 40 ms; 0.32-0.59 of Offline) is not reproduced
-(:data:`INTERACTIVE_RUNS`), nor is AMD MI300X (Server 24,594 tokens/s, predicted +50%: its
+Interactive scenario (p99 TTFT ≤ 450 ms, TPOT ≤ 40 ms; 0.32-0.59 of Offline) is reproduced in
+part since matmuls pay tile and wave quantization (:mod:`planner.perf.gemm_shape`): DGX B200 is
+a case (+23%, model ratio 0.72 against 0.586 published); GB200 stays out (+37%,
+:data:`INTERACTIVE_RUNS`), nor is AMD MI300X (Server 24,594 tokens/s, predicted +50%: its
 Offline is not calibrated either, the accelerator's efficiency factors are NVIDIA's). Inputs and
 outputs as in :mod:`planner.perf.calibrate_serving` (300 assumed input tokens, 294 output
 tokens), colocated serving as the engines run it, FP8 KV cache.
@@ -88,17 +90,17 @@ LATENCY_RUNS: tuple[LatencyRun, ...] = (
                34302, 33161, "server", _V51),
     LatencyRun("MLPerf v5.1 70B H100 16x Server (Cisco)", "dgx-h100", "fp8", 16, 62352, 61101,
                "server", _V51),
-)
-
-# Interactive-scenario results, NOT calibration cases: the model does not reproduce them (it
-# predicts 0.94-0.95 of offline where 0.575-0.586 is published on B200 and GB200, +52% and
-# +67% per GPU). Its roofline keeps throughput flat in the batch once compute-bound, so the
-# 40 ms TPOT limit costs little; the published drop needs an effect the model lacks (most
-# likely GEMM efficiency falling at the smaller per-step batches). Kept here, and checked in
-# tests/validation/test_serving_calibration.py, so that a fix shows.
-INTERACTIVE_RUNS: tuple[LatencyRun, ...] = (
     LatencyRun("MLPerf v5.1 70B DGX B200 Interactive", "dgx-b200", "fp4", 8, 101527, 59545,
                "interactive", _V51),
+)
+
+# Interactive-scenario results that are NOT calibration cases: the model over-predicts them by
+# more than the tolerance (GB200 tray +37%: ratio 0.73 against 0.575 published). Tile and wave
+# quantization (planner/perf/gemm_shape.py) moved the Interactive ratio from 0.94-0.95 to
+# 0.72-0.75 (with the slot occupancy cap); what remains is likely fixed per-step costs
+# (launches, scheduling, sampling) that the model lacks. Kept here, and checked in
+# tests/validation/test_serving_calibration.py.
+INTERACTIVE_RUNS: tuple[LatencyRun, ...] = (
     LatencyRun("MLPerf v5.1 70B GB200 tray Interactive", "gb200-nvl72", "fp4", 4, 51737, 29746,
                "interactive", _V51),
 )

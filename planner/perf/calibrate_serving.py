@@ -29,7 +29,10 @@ factors shared by all systems and lengths; it ignores kernel-level effects (atte
 efficiency at long context, scheduling gaps, CUDA-graph padding, power capping), so errors of
 10-25% are expected and 30% flags a structural miss rather than noise.
 
-Result with the defaults: mean absolute error 6.7%, worst case 19% through the estimate path
+Result with the defaults: mean absolute error 6.8%, worst case 14.2% with matmul tile and wave
+quantization (:mod:`planner.perf.gemm_shape`; ``compute`` re-fitted 0.61 -> 0.695 on these
+same cases, the minimum of the mean error over 0.69-0.70); before it, 6.7% and 19% through the
+estimate path
 (chunked prefill, decode at the mean context); 7.5% when the factors were fitted with prefill
 run back to back (11.9% and 24% with one compute factor for every precision). The compute
 efficiency is ``compute`` times a relative factor per precision, FIXED from kernel measurements

@@ -26,9 +26,9 @@ C = c·B / (c − a·(1 − B)), and
 waits longer than t with probability C(c, a)·exp(−(c − a)·t / S). :func:`max_offered_load`
 is the largest a with that probability at most 1 − q: the mean occupancy a replica can run
 at. It grows as c − β·√c (square-root staffing, Halfin and Whitt 1981), so a small batch
-leaves a larger share of its slots empty. The estimate path does not apply it yet: in the
-roofline of :mod:`planner.perf.serving` a compute-bound step's tokens/s do not depend on the
-batch, so a lower occupancy costs nothing there (README, "Latency-bounded throughput").
+leaves a larger share of its slots empty. The colocated pool caps its load at a / c
+(planner/perf/serving_pools.py, ``_slot_occupancy``); it costs tokens/s now that a smaller
+batch runs its matmuls in emptier GEMM waves (planner/perf/gemm_shape.py).
 """
 
 from __future__ import annotations

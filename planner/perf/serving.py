@@ -48,6 +48,7 @@ from planner.catalog.schema import BYTES_PER_ELEMENT, Precision, System
 from planner.errors import InputError, Problem
 from planner.perf.assumptions import Assumption, resolve
 from planner.perf.cost import COST_DEFAULTS, unit_cost
+from planner.perf.gemm_shape import GemmShape, dense_gemm_shapes, tile_shape_for
 from planner.perf.memo import memoise
 from planner.perf.serving_moe import MOE_DEFAULTS
 from planner.schema import did_you_mean
@@ -106,7 +107,7 @@ DEFAULTS: dict[str, Assumption] = {
         "achieved fraction of peak HBM bandwidth in decode (MBU); published decode kernels "
         "reach 0.6-0.85"),
     "compute": Assumption(
-        "compute", 0.61,
+        "compute", 0.695,
         f"{_CAL}; set by the short-context rows, compute-bound at the large offline batches",
         "achieved fraction of the dense tensor peak in matmuls, decode and prefill (MFU), at "
         "BF16 kernel maturity: FP8 and FP4 math multiply it by their relative factors"),
@@ -133,6 +134,26 @@ DEFAULTS: dict[str, Assumption] = {
         "overlaps all compute with all memory traffic, the source article's whole-step roofline "
         "(reference/seed_numbers.md, claim 1)",
         "1 = whole-step max(compute, memory); 0 = per-kernel rooflines added"),
+    "gemm_tiles": Assumption(
+        "gemm_tiles", 1.0,
+        "model switch: tile and wave quantization of each matmul (planner/perf/gemm_shape.py: "
+        "CUTLASS Hopper 128x256 and Blackwell two-SM 256x256 tiles; 132 and 148 SMs, NVIDIA "
+        "specifications); no tile model for A100, AMD or Trainium (efficiency 1)",
+        "1 = matmul time divided by the shape efficiency of the step's M x N GEMMs on a "
+        "tensor-parallel shard; 0 = every matmul runs at full waves"),
+    "gemm_shape_untiled": Assumption(
+        "gemm_shape_untiled", 0.878,
+        "the two fits of compute on the offline set: 0.61 without the tile model over 0.695 "
+        "with it (planner.perf.calibrate_serving), i.e. the mean shape efficiency the tile "
+        "model finds in the offline fit set's steps; keeps every path without a tile model "
+        "(MoE and MLA models, A100, AMD, Trainium) at its calibrated matmul rate",
+        "shape efficiency of matmuls where no tile model applies, with gemm_tiles on"),
+    "prefill_batch_tokens": Assumption(
+        "prefill_batch_tokens", 8192.0,
+        "engine default: TensorRT-LLM max_num_tokens and vLLM max_num_batched_tokens, 8,192 "
+        "tokens per step",
+        "prompt tokens batched into one prefill step at full load (the GEMM rows of prefill "
+        "throughput; a lone prompt's time to first token uses its own length)"),
     "compute_fp8_relative": Assumption(
         "compute_fp8_relative", 0.914,
         "measured in this project: one H200, PyTorch 2.11, 8192^3 GEMM; FP8 (torch._scaled_mm) "
@@ -160,9 +181,10 @@ DEFAULTS.update(MOE_DEFAULTS)
 
 # The source article's roofline (reference/seed_numbers.md, candidate A): the whole step
 # overlapped and no communication; combine with memory_bandwidth 0.773 and compute 0.5676. The
-# article's efficiency is an end-to-end fraction of the FP8 peak, so no FP8 relative factor.
+# article's efficiency is an end-to-end fraction of the FP8 peak, so no FP8 relative factor, and
+# its roofline has no tile model.
 ARTICLE_OVERRIDES: dict[str, float] = {"kernel_overlap": 1.0, "tp_comm": 0.0,
-                                       "compute_fp8_relative": 1.0}
+                                       "compute_fp8_relative": 1.0, "gemm_tiles": 0.0}
 
 # Which assumption scales ``compute`` at each precision (absent: 1, the BF16 reference).
 RELATIVE_COMPUTE: dict[Precision, str] = {Precision.FP8: "compute_fp8_relative",
@@ -394,10 +416,17 @@ class StepModel:
     comm_s_fixed: float
     comm_s_per_seq: float
     overlap: bool = True
+    gemm_shape: GemmShape | None = None
+
+    def _gemm_s_per_seq(self, batch: float) -> float:
+        """Matmul seconds per sequence at a batch: g_c / shape efficiency of the step's M."""
+        if self.gemm_shape is None:
+            return self.gemm_s_per_seq
+        return self.gemm_s_per_seq / self.gemm_shape.efficiency(batch)
 
     def compute_s(self, batch: float) -> float:
         """Matmul and attention arithmetic time of a step."""
-        return (self.gemm_s_per_seq + self.attention_s_per_seq) * batch
+        return (self._gemm_s_per_seq(batch) + self.attention_s_per_seq) * batch
 
     def memory_s(self, batch: float) -> float:
         """HBM time of a step: weights plus the batch's KV cache."""
@@ -407,21 +436,22 @@ class StepModel:
         """Communication time of a step (not overlapped)."""
         return self.comm_s_fixed + self.comm_s_per_seq * batch
 
-    def branches(self) -> list[tuple[float, float]]:
+    def branches(self, batch: float | None = None) -> list[tuple[float, float]]:
         """(fixed, per-sequence) seconds of each linear piece; the step is their maximum.
 
         max(a, b) + max(c, d) = max(a + c, a + d, b + c, b + d), so both forms are a maximum
-        of linear functions of b.
+        of linear functions of b. With a ``gemm_shape`` the matmul slope is taken at ``batch``
+        (none: the full-wave slope g_c).
         """
-        g, a, w, kv = self.gemm_s_per_seq, self.attention_s_per_seq, self.weights_s, \
-            self.kv_s_per_seq
+        g = self.gemm_s_per_seq if batch is None else self._gemm_s_per_seq(batch)
+        a, w, kv = self.attention_s_per_seq, self.weights_s, self.kv_s_per_seq
         if self.overlap:
             return [(0.0, g + a), (w, kv)]
         return [(0.0, g + a), (0.0, g + kv), (w, a), (w, kv)]
 
     def step_s(self, batch: float) -> float:
         """Step time: the largest piece plus communication."""
-        return max(f + s * batch for f, s in self.branches()) + self.comm_s(batch)
+        return max(f + s * batch for f, s in self.branches(batch)) + self.comm_s(batch)
 
     def bound_at(self, batch: float) -> Bound:
         """The largest of compute, memory and communication time at a batch."""
@@ -433,11 +463,22 @@ class StepModel:
         """Largest continuous batch with step(b) ≤ step_s, and what binds there.
 
         max_i(f_i + s_i·b) + c_0 + c_1·b ≤ T holds iff every piece does; each is linear in b,
-        so the limit is the smallest of closed-form roots.
+        so the limit is the smallest of closed-form roots. With a ``gemm_shape`` the step is
+        a staircase that never falls as b grows (more tokens never take fewer waves), so the
+        full-wave root bounds the batch from above and a bisection on whole sequences finds it.
         """
         roots = [_root(step_s - self.comm_s_fixed - f, s + self.comm_s_per_seq)
                  for f, s in self.branches()]
         batch = max(0.0, min(roots))
+        if self.gemm_shape is not None and math.isfinite(batch) and self.step_s(batch) > step_s:
+            low, high = 0, math.floor(batch)
+            while low < high:
+                mid = (low + high + 1) // 2
+                if self.step_s(mid) <= step_s:
+                    low = mid
+                else:
+                    high = mid - 1
+            batch = float(low)
         return batch, self.bound_at(max(batch, 1.0))
 
 
@@ -491,6 +532,19 @@ def _comm_fixed_s(inp: _Inputs, layout: Layout) -> float:
     return inp.eff("tp_comm") * messages * inp.eff("collective_latency_s")
 
 
+def _gemm_shape(inp: _Inputs, layout: Layout,
+                chunk: PrefillChunk | None = None) -> GemmShape | None:
+    """Tile model of a step's dense matmuls on one tensor-parallel shard, if there is one."""
+    if inp.eff("gemm_tiles") < 0.5:
+        return None
+    tile = tile_shape_for(inp.system.accelerator.name)
+    shapes = dense_gemm_shapes(inp.arch, layout.tp)
+    if tile is None or shapes is None:
+        return None
+    extra = chunk.tokens_per_step if chunk else 0.0
+    return GemmShape(shapes, tile, (1.0 + extra) / layout.pp)
+
+
 def _step_model(inp: _Inputs, layout: Layout, context_tokens: float,
                 kv_read_scale: float = 1.0, chunk: PrefillChunk | None = None) -> StepModel:
     """The decode step of a replica at a context length, as a :class:`StepModel`.
@@ -522,6 +576,7 @@ def _step_model(inp: _Inputs, layout: Layout, context_tokens: float,
         comm_s_fixed=_comm_fixed_s(inp, layout),
         comm_s_per_seq=comm * (1.0 + extra),
         overlap=inp.eff("kernel_overlap") >= 0.5,
+        gemm_shape=_gemm_shape(inp, layout, chunk),
     )
 
 
@@ -701,10 +756,14 @@ def _inputs(model: ModelSpec, system: System, weights_precision: Precision,
             kv_precision: Precision, compute_precision: Precision,
             assumptions: Mapping[str, Assumption]) -> _Inputs:
     arch = model.architecture
+    efficiency = compute_efficiency(assumptions, compute_precision)
+    tiled = (tile_shape_for(system.accelerator.name) is not None
+             and dense_gemm_shapes(arch, 1) is not None)
+    if _value(assumptions, "gemm_tiles") >= 0.5 and not tiled:
+        efficiency *= _value(assumptions, "gemm_shape_untiled")
     return _Inputs(arch, system, weights_bytes(arch, BYTES_PER_ELEMENT[weights_precision]),
                    kv_bytes_per_token(arch, BYTES_PER_ELEMENT[kv_precision]),
-                   _peak(system, compute_precision), assumptions,
-                   compute_efficiency(assumptions, compute_precision), kv_precision,
+                   _peak(system, compute_precision), assumptions, efficiency, kv_precision,
                    compute_precision)
 
 
@@ -756,9 +815,22 @@ def _prefill_flops_per_token(arch: Architecture, prompt_tokens: float) -> float:
     return forward_flops_per_token(arch, prompt_tokens / 2.0)
 
 
+def _prefill_gemm_flops_per_token(inp: _Inputs, layout: Layout, prompt_tokens: float,
+                                  rows: float) -> float:
+    """Prefill FLOPs per prompt token at full-wave speed: the matmul share divided by the shape
+    efficiency of GEMMs of ``rows`` tokens (planner/perf/gemm_shape.py), attention as is."""
+    total = _prefill_flops_per_token(inp.arch, prompt_tokens)
+    shape = _gemm_shape(inp, layout)
+    if shape is None:
+        return total
+    matmul = forward_flops_per_token(inp.arch, 0.0)
+    return total - matmul + matmul / shape.efficiency(rows)
+
+
 def _prefill_s_per_token(inp: _Inputs, layout: Layout, prompt_tokens: float) -> float:
     """Replica-seconds per prompt token with many prompts in flight (weights amortised)."""
-    compute = (_prefill_flops_per_token(inp.arch, prompt_tokens)
+    rows = max(prompt_tokens, inp.eff("prefill_batch_tokens"))
+    compute = (_prefill_gemm_flops_per_token(inp, layout, prompt_tokens, rows)
                / (layout.group_size * inp.peak_flops * inp.compute_efficiency))
     return compute + _comm_per_token_s(inp, layout)
 
@@ -856,7 +928,8 @@ def time_to_first_token_s(model: ModelSpec, system: System, layout: Layout, *,
         from planner.perf.serving_ep import ep_ttft_s
 
         return ep_ttft_s(inp, layout, prompt_tokens)
-    compute = (prompt_tokens * _prefill_flops_per_token(inp.arch, prompt_tokens)
+    compute = (prompt_tokens * _prefill_gemm_flops_per_token(inp, layout, prompt_tokens,
+                                                             prompt_tokens)
                / (layout.tp * inp.peak_flops * inp.compute_efficiency))
     memory = inp.weights_bytes / (layout.tp * system.accelerator.hbm_bandwidth
                                   * inp.eff("memory_bandwidth"))

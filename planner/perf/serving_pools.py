@@ -37,7 +37,7 @@ from typing import Any
 
 from planner.catalog.schema import Precision, System
 from planner.perf.assumptions import Assumption
-from planner.perf.queueing import max_load, wait_quantile_s
+from planner.perf.queueing import max_load, max_offered_load, wait_quantile_s
 from planner.perf.serving import (
     DecodeCapacity,
     Layout,
@@ -238,6 +238,24 @@ def _batch_formation(spec: Serve, model: ModelSpec, system: System, precision: P
     return point, service, load
 
 
+def _slot_occupancy(work: _Work, decode: DecodeCapacity, service_s: float) -> float:
+    """Mean share of a replica's batch slots in use at the TTFT limit (1 without one).
+
+    A request holds one of the c = max_batch slots for its whole decode (generated · step);
+    with Poisson arrivals it finds them all taken with the Erlang C probability, and the wait
+    for a slot must fit in the TTFT slack left after its own service and one step
+    (:func:`planner.perf.queueing.max_offered_load`). Arrivals are then capped at a / holding,
+    i.e. the load at most a / c; the step time is kept at the full batch's (conservative: a
+    smaller batch in the same GEMM waves takes as long, planner/perf/gemm_shape.py).
+    """
+    slots = decode.max_batch
+    if work.ttft is None or slots < 1:
+        return 1.0
+    holding = work.generated * decode.step_time_s
+    slack = work.ttft.seconds - service_s - decode.step_time_s
+    return max_offered_load(slots, holding, slack, work.ttft.percentile) / slots
+
+
 def _replace_step(work: _Work, step_s: float) -> _Work:
     return _Work(work.prompt, work.computed, work.attention_prompt, work.generated,
                  work.context, step_s, work.ttft, work.tpot)
@@ -245,7 +263,8 @@ def _replace_step(work: _Work, step_s: float) -> _Work:
 
 def colocated(spec: Serve, model: ModelSpec, system: System, precision: Precision,
               assumptions: Mapping[str, Assumption], work: _Work) -> Deployment:
-    """One pool: decode steps that carry chunked prefill, queued at the TTFT limit."""
+    """One pool: decode steps that carry chunked prefill, queued at the TTFT limit; the load is
+    also capped by the batch slots' Erlang C occupancy (:func:`_slot_occupancy`)."""
     layouts = _pins(spec.layout.decode, model, system)
     chunk = (PrefillChunk(work.computed / work.generated, work.attention_prompt / 2.0)
              if work.computed > 0 and work.generated > 0 else None)
@@ -258,6 +277,7 @@ def colocated(spec: Serve, model: ModelSpec, system: System, precision: Precisio
                                    (layout,)) for layout in candidates]
         fitting = [f for f in formed if f[0].max_batch_memory >= 1] or formed
         decode, service, load = max(fitting, key=lambda f: f[0].tokens_per_s_per_unit * f[2])
+        load = min(load, _slot_occupancy(work, decode, service))
     alone = _decode(spec, model, system, precision, assumptions, work, None, (decode.layout,))
     rate = decode.tokens_per_s_per_unit * load
     unit_s = work.generated / rate if rate > 0 else math.inf

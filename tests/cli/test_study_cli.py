@@ -57,7 +57,12 @@ def test_compare_json_names_the_cheapest_and_fastest(files: Path) -> None:
     options = {o["option"]: o for o in data["options"]}
     assert set(options) == {"dgx-h100", "dgx-h200"}
     assert data["cheapest"] == min(options, key=lambda k: options[k]["total_cost_usd"])
-    assert data["fastest"] is None  # both serve the same 30 days: neither is faster
+    # both serve the same 30 days; the tie goes to the one serving each user >2% faster
+    # (decode batches stop at a GEMM tile step, so the speed above the 30 tokens/s target varies)
+    speeds = {k: o["tokens_per_s_per_user"] for k, o in options.items()}
+    top = max(speeds, key=lambda k: speeds[k])
+    clear = min(speeds.values()) < 0.98 * speeds[top]
+    assert data["fastest"] == (top if clear else None)
     for o in options.values():
         for key in ("units", "accelerators", "wall_time_s", "total_cost_usd",
                     "cost_per_work_usd", "bound", "power_w", "roles"):

@@ -288,11 +288,13 @@ def test_faster_users_mean_fewer_tokens_per_unit(rate: float) -> None:
 def test_prefill_rate_matches_hand_arithmetic() -> None:
     # 1,000-token prompt, average context 500: F = 2 · 403,752,042,496 + 8,257,536 · 500
     #   = 811,632,852,992 FLOPs per token; TP8 is the only TP layout that fits;
-    # FP8 eff_c = 0.61 · 0.914 = 0.55754;
-    # 8 · 1,979e12 · 0.55754 / F = 10,875.6 tokens/s per node (communication switched off)
+    # FP8 eff_c = 0.695 · 0.914 = 0.63523;
+    # 8 · 1,979e12 · 0.63523 / F = 12,391.0 tokens/s per node (communication and the tile
+    # model switched off)
     rate = prefill_tokens_per_s_per_unit(model(), system(), precision=Precision.FP8,
-                                         prompt_tokens=1000, assumptions=assumptions(tp_comm=0))
-    assert rate == pytest.approx(10875.6, rel=1e-4)
+                                         prompt_tokens=1000,
+                                         assumptions=assumptions(tp_comm=0, gemm_tiles=0))
+    assert rate == pytest.approx(12391.0, rel=1e-4)
 
 
 def test_prefill_is_zero_where_the_weights_do_not_fit() -> None:
@@ -302,14 +304,14 @@ def test_prefill_is_zero_where_the_weights_do_not_fit() -> None:
 
 
 def test_time_to_first_token_matches_hand_arithmetic() -> None:
-    # compute 1,000 · 811.63e9 / (8 · 1,979e12 · 0.61 · 0.914) = 0.091949 s
-    # > weights 405.85e9 / (8 · 3.35e12 · 0.7) = 0.02163 s
+    # compute 1,000 · 811.63e9 / (8 · 1,979e12 · 0.695 · 0.914) = 0.080704 s
+    # > weights 405.85e9 / (8 · 3.35e12 · 0.7) = 0.02163 s (tile model off)
     layout = candidate_layouts(model().architecture, system())[3]
     ttft = time_to_first_token_s(model(), system(), layout, precision=Precision.FP8,
                                  weights_precision=Precision.FP8, prompt_tokens=1000,
-                                 assumptions=assumptions(tp_comm=0))
+                                 assumptions=assumptions(tp_comm=0, gemm_tiles=0))
     assert layout.tp == 8
-    assert ttft == pytest.approx(0.091949, rel=1e-3)
+    assert ttft == pytest.approx(0.080704, rel=1e-3)
 
 
 # ---------------------------------------------------------------- the estimate
@@ -351,12 +353,15 @@ def test_nothing_served_has_no_cost_per_token() -> None:
 
 def test_colocated_prefill_rides_in_the_decode_step() -> None:
     # chunked prefill: 1,000 prompt tokens over 2,000 output tokens = 0.5 per sequence per step;
-    # the step's matmul term grows by that share, the weight reads do not
+    # the step's matmul term grows by that share, the weight reads do not. Tile model off: at
+    # this small batch its decode steps (M = 1.5·b) lose more to partial tiles than 1,000-token
+    # prompts run alone do, which would hide the effect tested here.
     spec = serve(disaggregated=False, interactivity="0 tokens/s")
-    result = estimate_serving(spec, model(), system())
+    result = estimate_serving(spec, model(), system(), {"gemm_tiles": 0.0})
     alone = decode_capacity(model(), system(), weights_precision=Precision.FP8,
                             kv_precision=Precision.BF16, compute_precision=Precision.FP8,
-                            context_tokens=2000, interactivity=None, assumptions=DEFAULTS,
+                            context_tokens=2000, interactivity=None,
+                            assumptions=assumptions(gemm_tiles=0),
                             layouts=(result.decode.layout,))
     assert result.deployment.disaggregated is False
     assert result.requests_per_s_per_unit == pytest.approx(result.tokens_per_s_per_unit / 2000)
@@ -416,10 +421,10 @@ def test_kv_memory_curve() -> None:
 
 
 @pytest.mark.parametrize(("precision", "expected"), [
-    (Precision.BF16, 0.61),            # the BF16 reference: compute alone
-    (Precision.FP8, 0.61 * 0.914),     # 0.55754
-    (Precision.FP4, 0.61 * 0.718),     # 0.43798
-    (Precision.TF32, 0.61),            # no relative factor measured: 1
+    (Precision.BF16, 0.695),           # the BF16 reference: compute alone
+    (Precision.FP8, 0.695 * 0.914),    # 0.63523
+    (Precision.FP4, 0.695 * 0.718),    # 0.49901
+    (Precision.TF32, 0.695),           # no relative factor measured: 1
 ], ids=["bf16", "fp8", "fp4", "tf32"])
 def test_compute_efficiency_scales_by_the_precisions_relative_factor(
         precision: Precision, expected: float) -> None:
@@ -439,7 +444,7 @@ def test_a_pinned_compute_is_the_fraction_at_the_math_precision() -> None:
 def test_relative_factor_overridable_from_a_workload_file() -> None:
     table = serving_assumptions(serve(efficiency={"compute_fp4_relative": 0.5}), system())
     assert table["compute_fp4_relative"].value == 0.5
-    assert compute_efficiency(table, Precision.FP4) == pytest.approx(0.61 * 0.5)  # 0.305
+    assert compute_efficiency(table, Precision.FP4) == pytest.approx(0.695 * 0.5)  # 0.3475
 
 
 def test_fp8_decode_compute_term_uses_the_relative_factor() -> None:
@@ -715,3 +720,21 @@ def test_cli_rejects_bad_serving_input(option: str, message: str) -> None:
                           "hgx-h800", "--set", option, *extra)
     assert code == 2 and out == "" and "Traceback" not in err
     assert message in err
+
+
+def test_colocated_load_is_capped_by_the_batch_slot_occupancy() -> None:
+    # 40 tokens/s per user leaves c = 24 slots, each held for 2,000 steps; with a 3 s p99 TTFT
+    # the prefill queue alone would allow more, so the Erlang C occupancy a / c (about 0.61:
+    # square-root staffing leaves a small batch's slots emptier) sets the load
+    from planner.perf.queueing import max_offered_load
+
+    spec = serve(disaggregated=False, interactivity="40 tokens/s", ttft={"p99": "3 s"})
+    result = estimate_serving(spec, model(), system())
+    dep = result.deployment
+    assert dep is not None and dep.disaggregated is False
+    c = result.decode.max_batch
+    holding = 2000 * result.decode.step_time_s
+    slack = 3.0 - dep.ttft_unloaded_s - result.decode.step_time_s
+    occupancy = max_offered_load(c, holding, slack, 0.99) / c
+    assert c == 24 and 0.55 < occupancy < 0.65
+    assert dep.load == pytest.approx(occupancy)
