@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from planner.errors import PlannerError
+from planner.limits import MAX_SCENARIOS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -347,13 +348,20 @@ def compare(file: Path, hardware: tuple[str, ...], fleets: tuple[Path, ...], obj
               help="Show a progress bar on stderr [default: when stderr is a terminal].")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True, help="Format of the summary on stdout (csv: every scenario).")
+@click.option("--max-scenarios", type=click.IntRange(min=1), default=MAX_SCENARIOS,
+              show_default=True, help="Refuse a study that expands to more scenarios.")
+@click.option("--retry-failed", is_flag=True,
+              help="Run again the scenarios that failed in an earlier run in the folder "
+                   "(by default every recorded scenario is skipped).")
 def sweep(study: Path, out_dir: Path | None, workers: int, scheduler: str | None,
-          progress: bool | None, fmt: str) -> None:
+          progress: bool | None, fmt: str, max_scenarios: int, retry_failed: bool) -> None:
     """Run a what-if study: every combination of its parameters, in parallel.
 
     Writes results.csv (one tidy row per scenario), results.json and report.html (with the
     sweep curves) into the output folder. A failed scenario is recorded with its error and
-    never stops the study; running the study again skips the scenarios already in the folder.
+    never stops the study; running the study again skips the scenarios already in the folder
+    (failed ones too, unless --retry-failed). Exits 1 when any scenario failed (bad input, a
+    solver failure or a crash; infeasible scenarios are results), after a summary on stderr.
 
     \b
     Examples:
@@ -362,14 +370,21 @@ def sweep(study: Path, out_dir: Path | None, workers: int, scheduler: str | None
     """
     from planner.report.render import render, render_report
     from planner.report.study import progress_bar
-    from planner.study import load_study, results_csv
+    from planner.study import failure_summary, load_study, results_csv
     from planner.study import sweep as run_sweep
 
-    folder = out_dir or Path(f"{load_study(study).name}-results")
+    folder = out_dir or Path(f"{load_study(study, max_scenarios).name}-results")
+    _check_writable("-o", folder / "results.json", make_parents=True)
     show = sys.stderr.isatty() if progress is None else progress
-    with progress_bar(enabled=show) as advance:
-        result = run_sweep(study, out_dir=folder, workers=workers, scheduler=scheduler,
-                           progress=advance)
+    try:
+        with progress_bar(enabled=show) as advance:
+            result = run_sweep(study, out_dir=folder, workers=workers, scheduler=scheduler,
+                               progress=advance, max_scenarios=max_scenarios,
+                               retry_failed=retry_failed)
+    except OSError as err:  # the results folder could not be written
+        if err.filename is None or not str(err.filename).startswith(str(folder)):
+            raise
+        raise _unwritable("-o", folder, err.strerror or str(err)) from None
     if fmt == "csv":
         text = results_csv(result)
     elif fmt in ("json", "html"):
@@ -378,6 +393,11 @@ def sweep(study: Path, out_dir: Path | None, workers: int, scheduler: str | None
         text = render_report(result.to_report(figures=False), fmt)
     click.echo(text, nl=False)
     click.echo(f"wrote {folder}/results.csv, results.json, report.html", err=True)
+    failures = failure_summary(result)
+    if failures:
+        for line in failures:
+            click.echo(line, err=True)
+        sys.exit(1)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
