@@ -82,7 +82,10 @@ ROWS = [
         "an efficiency of 0 leaves no throughput; use a fraction above 0, e.g. 0.5; omit it for "
         "the calibrated default"),
     est("accelerators_1e30", PRE, "accelerators=1e30",
-        f"error: {PRE} (--set accelerators=1e30): accelerators: 1e+30 is too large (at most "
+        f"error: {PRE} (--set accelerators=1e30): accelerators: 1e+30 is too large for a count "
+        "(limit 10^18); check the order of magnitude"),
+    est("accelerators_1e9", PRE, "accelerators=1e9",
+        f"error: {PRE} (--set accelerators=1e9): accelerators: 1e+09 is too large (at most "
         "1e+07): no planned cluster is that large; check the order of magnitude"),
     est("global_batch_zero", PRE, "global_batch_tokens=0",
         f"error: {PRE} (--set global_batch_tokens=0): global_batch_tokens: 0 is not allowed: "
@@ -107,6 +110,10 @@ ROWS = [
     est("sequence_over_context", PRE, "sequence_length=1000000",
         f"error: {PRE} (--set sequence_length=1000000): sequence_length: 1,000,000 tokens exceed "
         "the context length of llama-3.1-405b (131,072 tokens); use at most 131072"),
+    # Found by tests/fuzz: the message had no line.
+    opt("pretrain_without_deadline", PRE, "tokens=1",
+        f"error: {PRE}:4:1: deadline: placing a pretraining run needs a deadline; add "
+        "'deadline: 90 days' or --set deadline='90 days'"),
     est("serve_input_over_context", SERVE, "input_tokens=10000000",
         f"error: {SERVE} (--set input_tokens=10000000): input_tokens: input_tokens + "
         "output_tokens = 10,007,661 tokens exceed the context length of llama-3.1-405b "
