@@ -89,15 +89,23 @@ def _unwritable(option: str, path: Path, reason: str) -> PlannerError:
                               f"choose a writable file path{made}"))
 
 
-def _check_writable(option: str, path: Path | None, make_parents: bool) -> None:
+def _check_writable(option: str, path: Path | None, make_parents: bool,
+                    shown: Path | None = None) -> None:
     """Refuse an output path before any work is done: an empty name, a folder, a path below a
     file, a folder that is missing (when it is not created) or not writable."""
-    import os
-
     if path is None:
         return
     if str(path) in ("", "."):
         raise _unwritable(option, path, "the path is empty or the current folder")
+    try:
+        _probe_writable(option, path, make_parents)
+    except OSError as err:  # a name over 255 characters, a loop of links, ...
+        raise _unwritable(option, shown or path, err.strerror or str(err)) from None
+
+
+def _probe_writable(option: str, path: Path, make_parents: bool) -> None:
+    import os
+
     if path.is_dir():
         raise _unwritable(option, path, "it is a folder")
     probe = path.parent
@@ -374,7 +382,7 @@ def sweep(study: Path, out_dir: Path | None, workers: int, scheduler: str | None
     from planner.study import sweep as run_sweep
 
     folder = out_dir or Path(f"{load_study(study, max_scenarios).name}-results")
-    _check_writable("-o", folder / "results.json", make_parents=True)
+    _check_writable("-o", folder / "results.json", make_parents=True, shown=folder)
     show = sys.stderr.isatty() if progress is None else progress
     try:
         with progress_bar(enabled=show) as advance:

@@ -54,7 +54,7 @@ from pydantic import Field, model_validator
 
 from planner.comparison import Option, error_row, evaluate_option, work_unit
 from planner.errors import InputError, PlannerError, Problem
-from planner.limits import MAX_SCENARIOS
+from planner.limits import MAX_NAME_CHARS, MAX_SCENARIOS
 from planner.schema import Duration, PositiveInt, StrictModel
 from planner.yamlio import Document, load_document, write_atomic
 
@@ -214,6 +214,10 @@ def load_study(path: PathLike, max_scenarios: int = MAX_SCENARIOS) -> LoadedStud
     problems = _check_paths(doc, study, folder)
     if problems:
         raise InputError(problems)
+    if len(study.name) > MAX_NAME_CHARS:
+        raise InputError(doc.problem(("name",), f"a name of {len(study.name):,} characters "
+                                     f"(at most {MAX_NAME_CHARS}): it names the results folder",
+                                     "shorten it"))
     _check_size(doc, study, max_scenarios)
     workload = str(folder / study.workload)
     kind = _check_base(doc, study, workload)

@@ -211,3 +211,20 @@ def test_workers_die_with_a_killed_sweep(tmp_path: Path, how: signal.Signals) ->
     for pid in left:  # do not leave them behind if the test fails
         os.kill(pid, signal.SIGKILL)
     assert left == []
+
+
+def test_a_study_name_over_255_characters_exits_2(tmp_path: Path) -> None:
+    study = _study(tmp_path)
+    study.write_text(study.read_text().replace("guard-study", "n" * 300), encoding="utf-8")
+    result = run("sweep", str(study))  # the default folder is '<name>-results': ENAMETOOLONG
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {study}:1:7: name: a name of 300 characters (at most "
+                             "255): it names the results folder; shorten it\n")
+
+
+def test_a_results_folder_name_the_system_refuses_exits_2(tmp_path: Path) -> None:
+    folder = tmp_path / ("n" * 300)
+    result = run("sweep", str(_study(tmp_path)), "-o", str(folder))
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: -o {folder}: cannot write there: File name too long; "
+                             "choose a writable file path (its folder is created if missing)\n")
