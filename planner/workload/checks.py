@@ -154,6 +154,10 @@ def _posttrain(check: _Checker, spec: Posttrain, models: Mapping[str, ModelSpec]
                    "shorten the samples or use a longer-context model")
     check.positive(("generator", "interactivity"), spec.generator.interactivity,
                    "give the decode speed per stream, e.g. '20 tokens/s'")
+    if spec.verified_fraction > 0:  # the verify role runs on CPU cores: 0 s leaves it nowhere
+        check.positive(("verifier_cpu_seconds",), spec.verifier_cpu_seconds,
+                       "give the CPU core-seconds per verified sample, e.g. '30 s', or set "
+                       "verified_fraction: 0 for no functional verifier")
 
 
 def _serve(check: _Checker, spec: Serve, model: ModelSpec | None) -> None:

@@ -62,6 +62,12 @@ ROWS = [
         f"error: {POST} (--set reward_models.prm.step_tokens=0): reward_models.prm.step_tokens: "
         "0 is not allowed: it must be at least 1; a reasoning step is at least one token, "
         "e.g. 512"),
+    # Was "<planning inputs>: jobs.o1_posttrain.rl.verify: role 'verify' must be a CPU role",
+    # which names nothing the user wrote.
+    opt("verifier_zero_seconds", POST, "verifier_cpu_seconds=0 s",
+        f"error: {POST} (--set verifier_cpu_seconds=0 s): verifier_cpu_seconds: 0 is not "
+        "allowed: it must be above zero; give the CPU core-seconds per verified sample, e.g. "
+        "'30 s', or set verified_fraction: 0 for no functional verifier"),
     opt("problems_1e30", POST, "problems=1e30",
         f"error: {POST} (--set problems=1e30): problems: problems x samples_per_problem x "
         "tokens_per_sample = 6.55e+37 generated tokens is too large (at most 1e+24); check the "
