@@ -29,6 +29,14 @@ __all__ = ["MAX_WORK", "check_regions", "check_workload"]
 # published pretraining corpus (15.6T tokens, Llama 3.1); larger counts only overflow the
 # solver's numerics (problems=1e30 ended in an IndexError inside PuLP's solution reader).
 MAX_WORK = 1e24
+# The shortest deadline or serving duration: a minute. Shorter horizons plan nothing real and,
+# at 1e-300 s, turned the LP's coefficients into overflows.
+MIN_HORIZON_S = 60.0
+# The smallest total request rate: one request in about eleven days (1e-300/s crashed PuLP's
+# solution reader).
+MIN_RATE = 1e-6
+# Most answers drawn per query (self-consistency votes); o1 pro style voting uses tens.
+MAX_VOTES = 10_000
 
 
 @dataclass
@@ -80,7 +88,8 @@ def _pretrain(check: _Checker, spec: Pretrain, model: ModelSpec | None) -> None:
     before = len(check.problems)  # the layout count is checked only when all else is sound
     check.positive(("tokens",), spec.tokens, "give the token budget, e.g. '15T'")
     check.at_most(("tokens",), spec.tokens, MAX_WORK, "no training run is that large")
-    check.positive(("deadline",), spec.deadline, "give a duration such as '90 days'")
+    check.at_least(("deadline",), spec.deadline, MIN_HORIZON_S,
+                   "give a duration such as '90 days' (at least a minute)")
     check.at_least(("global_batch_tokens",), spec.global_batch_tokens, spec.sequence_length,
                    "a global batch holds at least one sequence (sequence_length tokens)")
     check.at_most(("accelerators",), spec.accelerators, limits.MAX_ACCELERATORS,
@@ -124,7 +133,8 @@ def _divisor_near(number: int, wanted: int) -> int:
 
 
 def _posttrain(check: _Checker, spec: Posttrain, models: Mapping[str, ModelSpec]) -> None:
-    check.positive(("deadline",), spec.deadline, "give a duration such as '60 days'")
+    check.at_least(("deadline",), spec.deadline, MIN_HORIZON_S,
+                   "give a duration such as '60 days' (at least a minute)")
     check.at_least(("problems",), spec.problems, 1, "give a problem count such as '10M'")
     check.at_least(("samples_per_problem",), spec.samples_per_problem, 1,
                    "give the samples drawn per problem, e.g. 64")
@@ -165,16 +175,19 @@ def _serve(check: _Checker, spec: Serve, model: ModelSpec | None) -> None:
                    "a request generates at least one token")
     check.positive(("interactivity",), spec.interactivity,
                    "give the decode speed per user, e.g. '30 tokens/s'")
-    check.positive(("duration",), spec.duration, "give a duration such as '30 days'")
+    check.at_least(("duration",), spec.duration, MIN_HORIZON_S,
+                   "give a duration such as '30 days' (at least a minute)")
+    check.at_most(("votes",), spec.votes, MAX_VOTES, "no voting scheme draws that many answers")
     check.positive(("latency_bound",), spec.latency_bound, "give a bound such as '100 ms'")
     rates = spec.requests_per_second
     by_region = rates if isinstance(rates, dict) else {"": rates}
     total = sum(by_region.values())
-    if not total > 0:
-        check.fail(("requests_per_second",), "no demand: the request rate is zero",
-                   "give a rate above zero, e.g. '10/s'")
-    work = total * spec.duration * (spec.input_tokens + spec.output_tokens)
-    if work > MAX_WORK:
+    if not total >= MIN_RATE:
+        check.fail(("requests_per_second",), f"a total of {total:g} requests/s is below "
+                   f"{MIN_RATE:g}/s (one request in eleven days)",
+                   "give a rate such as '10/s'")
+    work = total * spec.duration * (spec.input_tokens + spec.output_tokens * spec.votes)
+    if work > MAX_WORK and spec.votes <= MAX_VOTES:
         check.fail(("requests_per_second",), f"{total:g} requests/s for the duration is "
                    f"{work:.3g} tokens (at most {MAX_WORK:g})", "check the order of magnitude")
     if model is None:
