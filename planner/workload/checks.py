@@ -35,6 +35,9 @@ MIN_HORIZON_S = 60.0
 # The smallest total request rate: one request in about eleven days (1e-300/s crashed PuLP's
 # solution reader).
 MIN_RATE = 1e-6
+# Most optimiser steps of one post-training run: a step a second for 30 years. More weight
+# syncs than that (2.8e12 was tried) overflow the LP's numbers.
+MAX_POLICY_UPDATES = 1e9
 # Most answers drawn per query (self-consistency votes); o1 pro style voting uses tens.
 MAX_VOTES = 10_000
 
@@ -147,6 +150,14 @@ def _posttrain(check: _Checker, spec: Posttrain, models: Mapping[str, ModelSpec]
         check.fail(("problems",), f"problems x samples_per_problem x tokens_per_sample = "
                    f"{generated:.3g} generated tokens is too large (at most {MAX_WORK:g})",
                    "check the order of magnitude of the three counts")
+    kept = spec.problems * spec.samples_per_problem * spec.keep_fraction
+    counts_fine = spec.problems >= 1 and spec.samples_per_problem >= 1 and generated <= MAX_WORK
+    if counts_fine and spec.policy_updates > min(kept, MAX_POLICY_UPDATES):
+        check.fail(("policy_updates",), f"{spec.policy_updates:,} optimiser steps, but "
+                   f"{min(kept, MAX_POLICY_UPDATES):,.0f} is the most: each step trains on at "
+                   f"least one kept sample ({kept:,.0f} are kept) and at most "
+                   f"{MAX_POLICY_UPDATES:g} steps are planned",
+                   "lower policy_updates or raise keep_fraction")
     prm = spec.reward_models.prm
     if prm is not None:
         check.at_least(("reward_models", "prm", "step_tokens"), prm.step_tokens, 1,

@@ -79,6 +79,12 @@ ROWS = [
         f"error: {SERVE} (--set serve_reasoning.votes=20816965227010.0): votes: "
         "2.0817e+13 is too large (at most 10000): no voting scheme draws that many answers; "
         "check the order of magnitude"),
+    # Found by the 100,000-case fuzz run: an IndexError inside PuLP's solution reader.
+    opt("policy_updates_huge", POST, "policy_updates=2834719959204.0",
+        f"error: {POST} (--set policy_updates=2834719959204.0): policy_updates: "
+        "2,834,719,959,204 optimiser steps, but 819,200,000 is the most: each step trains on at "
+        "least one kept sample (819,200,000 are kept) and at most 1e+09 steps are planned; "
+        "lower policy_updates or raise keep_fraction"),
     opt("problems_1e30", POST, "problems=1e30",
         f"error: {POST} (--set problems=1e30): problems: problems x samples_per_problem x "
         "tokens_per_sample = 6.55e+37 generated tokens is too large (at most 1e+24); check the "
