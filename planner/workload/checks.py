@@ -38,6 +38,9 @@ MIN_RATE = 1e-6
 # Most optimiser steps of one post-training run: a step a second for 30 years. More weight
 # syncs than that (2.8e12 was tried) overflow the LP's numbers.
 MAX_POLICY_UPDATES = 1e9
+# Most reward-model passes per sample or step; ensembles use a handful. 1e18 passes overflowed
+# the LP (an IndexError inside PuLP's solution reader, found by the 100,000-case fuzz run).
+MAX_PASSES = 1000.0
 # Most answers drawn per query (self-consistency votes); o1 pro style voting uses tens.
 MAX_VOTES = 10_000
 
@@ -163,9 +166,13 @@ def _posttrain(check: _Checker, spec: Posttrain, models: Mapping[str, ModelSpec]
         check.at_least(("reward_models", "prm", "step_tokens"), prm.step_tokens, 1,
                        "a reasoning step is at least one token, e.g. 512")
         check.positive(("reward_models", "prm", "passes"), prm.passes, "use 1")
+        check.at_most(("reward_models", "prm", "passes"), prm.passes, MAX_PASSES,
+                      "reward ensembles use a handful of passes")
     orm = spec.reward_models.orm
     if orm is not None:
         check.positive(("reward_models", "orm", "passes"), orm.passes, "use 1")
+        check.at_most(("reward_models", "orm", "passes"), orm.passes, MAX_PASSES,
+                      "reward ensembles use a handful of passes")
     generator = models.get(spec.generator.model or spec.model)
     context = spec.prompt_tokens + spec.tokens_per_sample
     if generator is not None and context > generator.context_length:

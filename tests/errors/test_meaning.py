@@ -85,6 +85,11 @@ ROWS = [
         "2,834,719,959,204 optimiser steps, but 819,200,000 is the most: each step trains on at "
         "least one kept sample (819,200,000 are kept) and at most 1e+09 steps are planned; "
         "lower policy_updates or raise keep_fraction"),
+    # Found by the second 100,000-case fuzz run: an IndexError inside PuLP's solution reader.
+    opt("orm_passes_huge", POST, "reward_models.orm.passes=1000000000000000000",
+        f"error: {POST} (--set reward_models.orm.passes=1000000000000000000): "
+        "reward_models.orm.passes: 1e+18 is too large (at most 1000): reward ensembles use a "
+        "handful of passes; check the order of magnitude"),
     opt("problems_1e30", POST, "problems=1e30",
         f"error: {POST} (--set problems=1e30): problems: problems x samples_per_problem x "
         "tokens_per_sample = 6.55e+37 generated tokens is too large (at most 1e+24); check the "
