@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from planner.errors import InputError, PlannerError, Problem
+from planner.limits import MAX_SCENARIOS
 
 if TYPE_CHECKING:
     from planner.report.model import Report
@@ -143,16 +144,23 @@ def _unwritable(option: str, path: Path, reason: str) -> PlannerError:
 
 
 def _check_writable(option: str, path: Path | None, make_parents: bool,
-                    folder: bool = False) -> None:
+                    folder: bool = False, shown: Path | None = None) -> None:
     """Refuse an output path before any work is done: an empty name, a folder (a file when
     ``folder``: ``--format csv`` writes a folder of tables), a path below a file, a folder that
     is missing (when it is not created) or not writable."""
-    import os
-
     if path is None:
         return
     if str(path) in ("", "."):
         raise _unwritable(option, path, "the path is empty or the current folder")
+    try:
+        _probe_writable(option, path, make_parents, folder)
+    except OSError as err:  # a name over 255 characters, a loop of links, ...
+        raise _unwritable(option, shown or path, err.strerror or str(err)) from None
+
+
+def _probe_writable(option: str, path: Path, make_parents: bool, folder: bool = False) -> None:
+    import os
+
     if folder:
         if path.exists() and not path.is_dir():
             raise InputError(Problem(str(path), option,
@@ -461,13 +469,21 @@ def compare(file: Path, hardware: tuple[str, ...], fleets: tuple[Path, ...], obj
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True, help="Format of the summary on stdout (csv: every scenario).")
 @_basis_option
+@click.option("--max-scenarios", type=click.IntRange(min=1), default=MAX_SCENARIOS,
+              show_default=True, help="Refuse a study that expands to more scenarios.")
+@click.option("--retry-failed", is_flag=True,
+              help="Run again the scenarios that failed in an earlier run in the folder "
+                   "(by default every recorded scenario is skipped).")
 def sweep(study: Path, out_dir: Path | None, workers: int, scheduler: str | None,
-          progress: bool | None, fmt: str, cost_basis: str) -> None:
+          progress: bool | None, fmt: str, cost_basis: str, max_scenarios: int,
+          retry_failed: bool) -> None:
     """Run a what-if study: every combination of its parameters, in parallel.
 
     Writes results.csv (one tidy row per scenario), results.json and report.html (with the
     sweep curves) into the output folder. A failed scenario is recorded with its error and
-    never stops the study; running the study again skips the scenarios already in the folder.
+    never stops the study; running the study again skips the scenarios already in the folder
+    (failed ones too, unless --retry-failed). Exits 1 when any scenario failed (bad input, a
+    solver failure or a crash; infeasible scenarios are results), after a summary on stderr.
 
     \b
     Examples:
@@ -476,14 +492,21 @@ def sweep(study: Path, out_dir: Path | None, workers: int, scheduler: str | None
     """
     from planner.report.render import render, render_report
     from planner.report.study import progress_bar
-    from planner.study import load_study, results_csv
+    from planner.study import failure_summary, load_study, results_csv
     from planner.study import sweep as run_sweep
 
-    folder = out_dir or Path(f"{load_study(study).name}-results")
+    folder = out_dir or Path(f"{load_study(study, max_scenarios).name}-results")
+    _check_writable("-o", folder / "results.json", make_parents=True, shown=folder)
     show = sys.stderr.isatty() if progress is None else progress
-    with progress_bar(enabled=show) as advance:
-        result = run_sweep(study, out_dir=folder, workers=workers, scheduler=scheduler,
-                           progress=advance, cost_basis=cost_basis)
+    try:
+        with progress_bar(enabled=show) as advance:
+            result = run_sweep(study, out_dir=folder, workers=workers, scheduler=scheduler,
+                               progress=advance, cost_basis=cost_basis,
+                               max_scenarios=max_scenarios, retry_failed=retry_failed)
+    except OSError as err:  # the results folder could not be written
+        if err.filename is None or not str(err.filename).startswith(str(folder)):
+            raise
+        raise _unwritable("-o", folder, err.strerror or str(err)) from None
     if fmt == "csv":
         text = results_csv(result)
     elif fmt in ("json", "html"):
@@ -492,6 +515,11 @@ def sweep(study: Path, out_dir: Path | None, workers: int, scheduler: str | None
         text = render_report(result.to_report(figures=False), fmt)
     click.echo(text, nl=False)
     click.echo(f"wrote {folder}/results.csv, results.json, report.html", err=True)
+    failures = failure_summary(result)
+    if failures:
+        for line in failures:
+            click.echo(line, err=True)
+        sys.exit(1)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -313,9 +313,11 @@ def _pretrain_job(loaded: LoadedWorkload, spec: Pretrain, systems: list[System]
     from planner.perf.training import DEFAULTS, training_throughput
 
     if spec.deadline is None:
-        raise InputError(Problem(loaded.file, "deadline",
-                                 "placing a pretraining run needs a deadline",
-                                 "add 'deadline: 90 days' or --set deadline='90 days'"))
+        message = "placing a pretraining run needs a deadline"
+        hint = "add 'deadline: 90 days' or --set deadline='90 days'"
+        raise InputError(loaded.doc.problem((*loaded.base, "deadline"), message, hint)
+                         if loaded.doc is not None else
+                         Problem(loaded.file, "deadline", message, hint))
     from planner.perf.assumptions import resolve
 
     sizing = pretrain_sizing(spec, loaded.name)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
 from planner.errors import InputError, Problem
+from planner.limits import MAX_INTEGER
 from planner.units import Dimension, UnitError, parse_quantity
 from planner.yamlio import Document, PathKey
 
@@ -112,6 +113,11 @@ def _positive_int(value: object) -> int:
             "unit", "{message}",
             {"message": f"expected a whole number of at least 1, got {value!r}",
              "hint": "write a count such as 1 or 8"})
+    if value > MAX_INTEGER:
+        raise PydanticCustomError(
+            "unit", "{message}",
+            {"message": f"{value:.3g} is too large for a count (limit 10^18)",
+             "hint": "check the order of magnitude"})
     return value
 
 
@@ -280,7 +286,7 @@ T = TypeVar("T", bound=BaseModel)
 def validate_data(model: type[T], doc: Document, data: Any, base: PathKey = ()) -> T:
     """Validate ``data`` (found at ``base`` inside ``doc``) against ``model``; raise InputError."""
     try:
-        return model.model_validate(data)
+        result = model.model_validate(data)
     except ValidationError as err:
         problems: list[Problem] = []
         for error in _one_union_branch(err.errors()):
@@ -288,6 +294,28 @@ def validate_data(model: type[T], doc: Document, data: Any, base: PathKey = ()) 
             loc, message, hint, at_key = _translate(error, model)
             problems.append(doc.problem((*base, *loc), message, hint, key=at_key))
         raise InputError(_dedupe(problems)) from None
+    huge = [doc.problem((*base, *path), f"{value:.3g} is too large for a whole number (limit "
+                        "10^18)", "check the order of magnitude")
+            for path, value in _huge_integers(result.model_dump(by_alias=True))]
+    if huge:
+        raise InputError(_dedupe(huge))
+    return result
+
+
+def _huge_integers(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], int]]:
+    """Whole-number fields past MAX_INTEGER: pydantic accepts 1.5e298 for an int field as an
+    exact integer, which then overflows the first float conversion in the models."""
+    if isinstance(data, bool):
+        return []
+    if isinstance(data, int):
+        return [(path, data)] if abs(data) > MAX_INTEGER else []
+    if isinstance(data, dict):
+        return [found for key, value in data.items()
+                for found in _huge_integers(value, (*path, key))]
+    if isinstance(data, list | tuple):
+        return [found for i, value in enumerate(data)
+                for found in _huge_integers(value, (*path, i))]
+    return []
 
 
 def validate_document(model: type[T], doc: Document) -> T:

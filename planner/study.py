@@ -28,7 +28,8 @@ the comparison's keys. Scenarios run in-process (``workers=1``), on local proces
 (``concurrent.futures``) or on an existing Dask distributed cluster (``scheduler=ADDRESS``;
 its workers must see the same files at the same paths). A failed scenario is recorded with its
 error and never stops the study; the results file is rewritten as results arrive, and a rerun
-skips the scenarios it already holds (except those that crashed, which are retried).
+skips the scenarios it already holds (failed ones too, unless ``retry_failed``). Worker
+processes end with the study's process, also when it is killed (:func:`_worker_start`).
 """
 
 from __future__ import annotations
@@ -47,18 +48,19 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, model_validator
 
 from planner.comparison import Option, error_row, evaluate_option, work_unit
 from planner.errors import InputError, PlannerError, Problem
+from planner.limits import MAX_NAME_CHARS, MAX_SCENARIOS
 from planner.schema import Duration, PositiveInt, StrictModel
 from planner.yamlio import Document, load_document, write_atomic
 
 __all__ = ["Parameter", "PlotSpec", "ScenarioTask", "Study", "SweepResult", "expand",
-           "load_study", "run_task", "sweep"]
+           "failure_summary", "load_study", "run_task", "scenario_count", "sweep"]
 
 SCHEMA_VERSION = 1
 PathLike = str | os.PathLike[str]
@@ -72,12 +74,15 @@ Progress = Callable[[dict[str, Any], int, int], None]
 # The study file
 
 
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class RangeSpec(StrictModel):
     """Evenly spaced values: ``step`` from start to stop (inclusive), or ``num`` points."""
 
-    start: float
-    stop: float
-    step: float | None = Field(None, gt=0)
+    start: Finite
+    stop: Finite
+    step: Finite | None = Field(None, gt=0)
     num: PositiveInt | None = None
     scale: Literal["linear", "log"] = "linear"
 
@@ -85,6 +90,9 @@ class RangeSpec(StrictModel):
     def _one_spacing(self) -> RangeSpec:
         if (self.step is None) == (self.num is None):
             raise ValueError("give either 'step' or 'num'")
+        if self.step is not None and self.start > self.stop:
+            raise ValueError(f"start {self.start:g} is above stop {self.stop:g}; a 'step' range "
+                             "counts up (use 'num' for a descending one)")
         if self.scale == "log" and (self.num is None or self.start <= 0 or self.stop <= 0):
             raise ValueError("a log range needs 'num' and positive start and stop")
         return self
@@ -93,8 +101,8 @@ class RangeSpec(StrictModel):
 class RandomSpec(StrictModel):
     """Uniform draws between low and high (uniform in the logarithm for ``scale: log``)."""
 
-    low: float
-    high: float
+    low: Finite
+    high: Finite
     scale: Literal["linear", "log"] = "linear"
 
     @model_validator(mode="after")
@@ -193,8 +201,12 @@ class LoadedStudy:
     kind: str
 
 
-def load_study(path: PathLike) -> LoadedStudy:
-    """Read and validate a study file; every problem names the file, line and field."""
+def load_study(path: PathLike, max_scenarios: int = MAX_SCENARIOS) -> LoadedStudy:
+    """Read and validate a study file; every problem names the file, line and field.
+
+    A study that would expand to more than ``max_scenarios`` scenarios is refused before any
+    value is generated (`planner sweep --max-scenarios` raises the limit).
+    """
     from planner.schema import validate_document
 
     doc = load_document(path)
@@ -203,12 +215,55 @@ def load_study(path: PathLike) -> LoadedStudy:
     problems = _check_paths(doc, study, folder)
     if problems:
         raise InputError(problems)
+    if len(study.name) > MAX_NAME_CHARS:
+        raise InputError(doc.problem(("name",), f"a name of {len(study.name):,} characters "
+                                     f"(at most {MAX_NAME_CHARS}): it names the results folder",
+                                     "shorten it"))
+    _check_size(doc, study, max_scenarios)
     workload = str(folder / study.workload)
     kind = _check_base(doc, study, workload)
     options = _study_options(study, folder)
     _check_parameters(doc, study, workload)
     name = study.name or Path(doc.file).stem
     return LoadedStudy(study, doc.file, name, workload, tuple(options), kind)
+
+
+def _value_count(parameter: Parameter, study: Study) -> int:
+    """How many values a parameter takes, computed without generating them."""
+    if parameter.values is not None:
+        return len(parameter.values)
+    if parameter.range is not None:
+        spec = parameter.range
+        if spec.num is not None:
+            return spec.num
+        assert spec.step is not None
+        steps = (spec.stop - spec.start) / spec.step + 1e-9
+        return math.floor(steps) + 1 if math.isfinite(steps) else MAX_SCENARIOS**2
+    return study.samples or 1
+
+
+def scenario_count(study: Study) -> int:
+    """Scenarios a study expands to: options x grid values x random draws."""
+    options = max(len(study.hardware), len(study.fleets) + (1 if study.fleet else 0), 1)
+    randoms = any(p.is_random for p in study.parameters)
+    count = options * ((study.samples or 1) if randoms else 1)
+    for parameter in study.parameters:
+        if not parameter.is_random:
+            count *= _value_count(parameter, study)
+    return count
+
+
+def _check_size(doc: Document, study: Study, max_scenarios: int) -> None:
+    count = scenario_count(study)
+    if count <= max_scenarios:
+        return
+    sizes = [(i, _value_count(p, study)) for i, p in enumerate(study.parameters)]
+    largest = max(sizes, key=lambda item: item[1], default=None)
+    where: tuple[str | int, ...] = ("parameters", largest[0]) if largest else ("samples",)
+    raise InputError(doc.problem(where, f"the study expands to {count:,} scenarios, more than "
+                                 f"the limit of {max_scenarios:,}",
+                                 "use fewer values (a coarser step, a smaller num or fewer "
+                                 "samples), or raise the limit with --max-scenarios N"))
 
 
 def _check_paths(doc: Document, study: Study, folder: Path) -> list[Problem]:
@@ -467,7 +522,7 @@ def run_task(task: ScenarioTask) -> dict[str, Any]:
                               cost_basis=task.cost_basis)
     except PlannerError as err:
         row = error_row(option, task.kind, err)
-    except Exception as err:  # a crash must not stop the study; it is retried on resume
+    except Exception as err:  # a crash must not stop the study (--retry-failed reruns it)
         row = error_row(option, task.kind, err)
         row["error_kind"] = f"crash: {type(err).__name__}"
     return _record(task, row, time.perf_counter() - start)
@@ -546,13 +601,48 @@ def _processes(tasks: Sequence[ScenarioTask], workers: int) -> Iterator[dict[str
     """Local worker processes (see :func:`_pool_context`)."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_pool_context())
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_pool_context(),
+                               initializer=_worker_start, initargs=(os.getpid(),))
     try:
         futures = {pool.submit(run_task, task): task for task in tasks}
         for future in as_completed(futures):
             yield _outcome(future, futures[future])
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+PARENT_CHECK_S = 1.0  # how often a worker checks that the study's process is alive
+
+
+def _worker_start(parent: int) -> None:
+    """Make a worker process end with the study's process, however that one ends.
+
+    On Linux the kernel sends SIGKILL to the worker when its parent dies (prctl
+    PR_SET_PDEATHSIG); everywhere, a daemon thread checks every PARENT_CHECK_S seconds that
+    the parent is still the same process and exits otherwise (a killed parent's workers used
+    to stay alive, idle or still computing, for minutes).
+    """
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass  # the thread below still ends the worker
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _outcome(future: Any, task: ScenarioTask) -> dict[str, Any]:
@@ -683,21 +773,22 @@ def _tidy(record: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
 
 def sweep(study_path: PathLike, out_dir: PathLike | None = None, workers: int = 1,
           scheduler: str | None = None, progress: Progress | None = None,
-          cost_basis: str | None = None) -> SweepResult:
+          cost_basis: str | None = None, max_scenarios: int = MAX_SCENARIOS,
+          retry_failed: bool = False) -> SweepResult:
     """Run every scenario of a study; write results.json, results.csv and report.html.
 
     With ``out_dir``, scenarios already recorded in ``out_dir/results.json`` are skipped
-    (crashed ones are retried) and the results file is rewritten as results arrive, so an
-    interrupted study resumes where it stopped. ``progress(record, done, total)`` is called in
-    this process after each scenario. ``cost_basis`` prices every scenario on own (default),
-    rent or buy (:mod:`planner.perf.cost`).
+    (failed ones too, unless ``retry_failed``) and the results file is rewritten as results
+    arrive, so an interrupted study resumes where it stopped. ``progress(record, done, total)``
+    is called in this process after each scenario. ``cost_basis`` prices every scenario on own
+    (default), rent or buy (:mod:`planner.perf.cost`).
     """
     from planner.perf.cost import cost_basis as parse_basis
 
     basis = parse_basis(cost_basis).value
-    loaded = load_study(study_path)
+    loaded = load_study(study_path, max_scenarios)
     tasks = [_with_basis(t, basis) for t in expand(loaded)]
-    previous = _previous_records(out_dir, {t.id for t in tasks})
+    previous = _previous_records(out_dir, {t.id for t in tasks}, retry_failed)
     todo = [t for t in tasks if t.id not in previous]
     records: dict[str, dict[str, Any]] = dict(previous)
     start = time.perf_counter()
@@ -720,8 +811,47 @@ def sweep(study_path: PathLike, out_dir: PathLike | None = None, workers: int = 
     return result
 
 
-def _previous_records(out_dir: PathLike | None, ids: set[str]) -> dict[str, dict[str, Any]]:
-    """Records of an earlier run of the same study that need not run again."""
+def failure_summary(result: SweepResult, examples: int = 3) -> list[str]:
+    """Lines for stderr when scenarios failed: how many, by kind, with the first errors.
+
+    An infeasible scenario is a result (the study asked where the plan stops being possible),
+    and so is a system with no price on the study's cost basis (``n/a``, as in ``planner
+    compare``); bad input, a solver failure or a crash is a failure.
+    """
+    failed = [r for r in result.records
+              if r["status"] != "ok" and not _infeasible(r) and not _not_priced(r)]
+    if not failed:
+        return []
+    kinds: dict[str, int] = {}
+    for record in failed:
+        kind = str(record.get("error_kind") or record["status"])
+        kinds[kind] = kinds.get(kind, 0) + 1
+    by_kind = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+    lines = [f"error: {len(failed)} of {len(result.records)} scenarios failed ({by_kind}); "
+             "see the error column of results.csv"]
+    for record in failed[:examples]:
+        values = ", ".join(f"{k}={v}" for k, v in record["parameters"].items())
+        first = str(record.get("error") or "").splitlines()[0:1]
+        lines.append(f"  {record['option']} {values}: {first[0] if first else '?'}")
+    if any(str(r.get("error_kind") or "").startswith("crash") for r in failed):
+        lines.append("  a crash is a defect of planner: please report it with the study file")
+    lines.append("  failed scenarios are kept; rerun with --retry-failed to run them again")
+    return lines
+
+
+def _not_priced(record: Mapping[str, Any]) -> bool:
+    return record.get("error_kind") == "NoRentalPriceError"
+
+
+def _infeasible(record: Mapping[str, Any]) -> bool:
+    return record.get("error_kind") == "InfeasibleError" or \
+        str(record.get("error") or "").startswith("cannot run here")
+
+
+def _previous_records(out_dir: PathLike | None, ids: set[str],
+                      retry_failed: bool = False) -> dict[str, dict[str, Any]]:
+    """Records of an earlier run of the same study that need not run again (a failed one is
+    kept too, unless ``retry_failed``: the same inputs fail the same way)."""
     if out_dir is None:
         return {}
     file = Path(out_dir) / RESULTS_JSON
@@ -734,7 +864,7 @@ def _previous_records(out_dir: PathLike | None, ids: set[str]) -> dict[str, dict
         raise InputError(Problem(str(file), "", f"cannot read earlier results: {err}",
                                  "delete the file to start the study afresh")) from None
     return {r["id"]: r for r in scenarios
-            if r.get("id") in ids and not str(r.get("error_kind") or "").startswith("crash")}
+            if r.get("id") in ids and (r.get("status") == "ok" or not retry_failed)}
 
 
 def _result(loaded: LoadedStudy, tasks: Sequence[ScenarioTask],

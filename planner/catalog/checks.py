@@ -14,11 +14,16 @@ from planner.catalog.schema import Efficiency, Fleet, System
 from planner.errors import Problem
 from planner.yamlio import Document, PathKey
 
-__all__ = ["ZERO_EFFICIENCY_OK", "check_efficiency", "check_fleet_capacity", "check_system"]
+__all__ = ["MIN_EFFICIENCY", "ZERO_EFFICIENCY_OK", "check_efficiency", "check_fleet_capacity",
+           "check_system"]
 
 # Efficiency fields that are switches, where 0 is a meaningful choice (see their descriptions in
 # planner/catalog/schema.py); every other factor multiplies a rate and must be above 0.
 ZERO_EFFICIENCY_OK = frozenset({"kernel_overlap", "tp_comm", "gemm_tiles"})
+# The smallest efficiency factor: 0.1%. The calibrated defaults lie between about 0.5 and 0.9
+# (planner/perf/serving.py, planner/perf/training.py); far below, step times overflow and the
+# LP breaks down (1e-300 did).
+MIN_EFFICIENCY = 1e-3
 
 
 def check_efficiency(doc: Document, base: PathKey, efficiency: Efficiency) -> list[Problem]:
@@ -26,11 +31,11 @@ def check_efficiency(doc: Document, base: PathKey, efficiency: Efficiency) -> li
     problems = []
     for name in Efficiency.model_fields:
         value = getattr(efficiency, name)
-        if name not in ZERO_EFFICIENCY_OK and value is not None and not value > 0:
+        if name not in ZERO_EFFICIENCY_OK and value is not None and not value >= MIN_EFFICIENCY:
             problems.append(doc.problem(
-                (*base, name), f"{value:g} is not allowed: an efficiency of 0 leaves no "
-                "throughput", "use a fraction above 0, e.g. 0.5; omit it for the calibrated "
-                "default"))
+                (*base, name), f"{value:g} is not allowed: an efficiency below "
+                f"{MIN_EFFICIENCY:g} leaves no throughput", "use a fraction such as 0.5; omit "
+                "it for the calibrated default"))
     return problems
 
 

@@ -29,6 +29,20 @@ __all__ = ["MAX_WORK", "check_regions", "check_workload"]
 # published pretraining corpus (15.6T tokens, Llama 3.1); larger counts only overflow the
 # solver's numerics (problems=1e30 ended in an IndexError inside PuLP's solution reader).
 MAX_WORK = 1e24
+# The shortest deadline or serving duration: a minute. Shorter horizons plan nothing real and,
+# at 1e-300 s, turned the LP's coefficients into overflows.
+MIN_HORIZON_S = 60.0
+# The smallest total request rate: one request in about eleven days (1e-300/s crashed PuLP's
+# solution reader).
+MIN_RATE = 1e-6
+# Most optimiser steps of one post-training run: a step a second for 30 years. More weight
+# syncs than that (2.8e12 was tried) overflow the LP's numbers.
+MAX_POLICY_UPDATES = 1e9
+# Most reward-model passes per sample or step; ensembles use a handful. 1e18 passes overflowed
+# the LP (an IndexError inside PuLP's solution reader, found by the 100,000-case fuzz run).
+MAX_PASSES = 1000.0
+# Most answers drawn per query (self-consistency votes); o1 pro style voting uses tens.
+MAX_VOTES = 10_000
 
 
 @dataclass
@@ -80,7 +94,8 @@ def _pretrain(check: _Checker, spec: Pretrain, model: ModelSpec | None) -> None:
     before = len(check.problems)  # the layout count is checked only when all else is sound
     check.positive(("tokens",), spec.tokens, "give the token budget, e.g. '15T'")
     check.at_most(("tokens",), spec.tokens, MAX_WORK, "no training run is that large")
-    check.positive(("deadline",), spec.deadline, "give a duration such as '90 days'")
+    check.at_least(("deadline",), spec.deadline, MIN_HORIZON_S,
+                   "give a duration such as '90 days' (at least a minute)")
     check.at_least(("global_batch_tokens",), spec.global_batch_tokens, spec.sequence_length,
                    "a global batch holds at least one sequence (sequence_length tokens)")
     check.at_most(("accelerators",), spec.accelerators, limits.MAX_ACCELERATORS,
@@ -128,7 +143,8 @@ def _divisor_near(number: int, wanted: int) -> int:
 
 
 def _posttrain(check: _Checker, spec: Posttrain, models: Mapping[str, ModelSpec]) -> None:
-    check.positive(("deadline",), spec.deadline, "give a duration such as '60 days'")
+    check.at_least(("deadline",), spec.deadline, MIN_HORIZON_S,
+                   "give a duration such as '60 days' (at least a minute)")
     check.at_least(("problems",), spec.problems, 1, "give a problem count such as '10M'")
     check.at_least(("samples_per_problem",), spec.samples_per_problem, 1,
                    "give the samples drawn per problem, e.g. 64")
@@ -141,14 +157,26 @@ def _posttrain(check: _Checker, spec: Posttrain, models: Mapping[str, ModelSpec]
         check.fail(("problems",), f"problems x samples_per_problem x tokens_per_sample = "
                    f"{generated:.3g} generated tokens is too large (at most {MAX_WORK:g})",
                    "check the order of magnitude of the three counts")
+    kept = spec.problems * spec.samples_per_problem * spec.keep_fraction
+    counts_fine = spec.problems >= 1 and spec.samples_per_problem >= 1 and generated <= MAX_WORK
+    if counts_fine and spec.policy_updates > min(kept, MAX_POLICY_UPDATES):
+        check.fail(("policy_updates",), f"{spec.policy_updates:,} optimiser steps, but "
+                   f"{min(kept, MAX_POLICY_UPDATES):,.0f} is the most: each step trains on at "
+                   f"least one kept sample ({kept:,.0f} are kept) and at most "
+                   f"{MAX_POLICY_UPDATES:g} steps are planned",
+                   "lower policy_updates or raise keep_fraction")
     prm = spec.reward_models.prm
     if prm is not None:
         check.at_least(("reward_models", "prm", "step_tokens"), prm.step_tokens, 1,
                        "a reasoning step is at least one token, e.g. 512")
         check.positive(("reward_models", "prm", "passes"), prm.passes, "use 1")
+        check.at_most(("reward_models", "prm", "passes"), prm.passes, MAX_PASSES,
+                      "reward ensembles use a handful of passes")
     orm = spec.reward_models.orm
     if orm is not None:
         check.positive(("reward_models", "orm", "passes"), orm.passes, "use 1")
+        check.at_most(("reward_models", "orm", "passes"), orm.passes, MAX_PASSES,
+                      "reward ensembles use a handful of passes")
     generator = models.get(spec.generator.model or spec.model)
     context = spec.prompt_tokens + spec.tokens_per_sample
     if generator is not None and context > generator.context_length:
@@ -158,6 +186,10 @@ def _posttrain(check: _Checker, spec: Posttrain, models: Mapping[str, ModelSpec]
                    "shorten the samples or use a longer-context model")
     check.positive(("generator", "interactivity"), spec.generator.interactivity,
                    "give the decode speed per stream, e.g. '20 tokens/s'")
+    if spec.verified_fraction > 0:  # the verify role runs on CPU cores: 0 s leaves it nowhere
+        check.positive(("verifier_cpu_seconds",), spec.verifier_cpu_seconds,
+                       "give the CPU core-seconds per verified sample, e.g. '30 s', or set "
+                       "verified_fraction: 0 for no functional verifier")
 
 
 def _serve(check: _Checker, spec: Serve, model: ModelSpec | None) -> None:
@@ -166,16 +198,19 @@ def _serve(check: _Checker, spec: Serve, model: ModelSpec | None) -> None:
     if spec.interactivity < 0:  # 0 means no decode-speed target: offline, or 'tpot' alone
         check.positive(("interactivity",), spec.interactivity,
                        "give the decode speed per user, e.g. '30 tokens/s' (0: no target)")
-    check.positive(("duration",), spec.duration, "give a duration such as '30 days'")
+    check.at_least(("duration",), spec.duration, MIN_HORIZON_S,
+                   "give a duration such as '30 days' (at least a minute)")
+    check.at_most(("votes",), spec.votes, MAX_VOTES, "no voting scheme draws that many answers")
     check.positive(("latency_bound",), spec.latency_bound, "give a bound such as '100 ms'")
     rates = spec.requests_per_second
     by_region = rates if isinstance(rates, dict) else {"": rates}
     total = sum(by_region.values())
-    if not total > 0:
-        check.fail(("requests_per_second",), "no demand: the request rate is zero",
-                   "give a rate above zero, e.g. '10/s'")
-    work = total * spec.duration * (spec.input_tokens + spec.output_tokens)
-    if work > MAX_WORK:
+    if not total >= MIN_RATE:
+        check.fail(("requests_per_second",), f"a total of {total:g} requests/s is below "
+                   f"{MIN_RATE:g}/s (one request in eleven days)",
+                   "give a rate such as '10/s'")
+    work = total * spec.duration * (spec.input_tokens + spec.output_tokens * spec.votes)
+    if work > MAX_WORK and spec.votes <= MAX_VOTES:
         check.fail(("requests_per_second",), f"{total:g} requests/s for the duration is "
                    f"{work:.3g} tokens (at most {MAX_WORK:g})", "check the order of magnitude")
     if model is None:

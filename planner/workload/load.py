@@ -154,7 +154,11 @@ def _check_model(doc: Document, spec: ModelSpec) -> list[Problem]:
     checks = (("total_params", counts.total, spec.published.total_params),
               ("active_params", counts.active, spec.published.active_params))
     for key, derived, published in checks:
-        if published is not None and abs(derived / published - 1) > PARAM_TOLERANCE:
+        if published is not None and not published > 0:
+            problems.append(doc.problem(("published", key), f"{published:g} parameters: the "
+                                        "published count must be above zero",
+                                        "give the published total, e.g. 70.6e9"))
+        elif published is not None and abs(derived / published - 1) > PARAM_TOLERANCE:
             problems.append(doc.problem(
                 ("published", key),
                 f"the architecture gives {derived:,} parameters, "

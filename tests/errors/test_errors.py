@@ -233,6 +233,15 @@ CASES = [
         "error: cases/invalid_utf8.yaml:3:10: invalid UTF-8 (byte 0xe9); save the file as "
         "UTF-8"),
     validate(
+        "huge_float_count",
+        "error: cases/huge_float_count.yaml:8:8: votes: 1.5e+298 is too large for a count (limit "
+        "10^18); check the order of magnitude"),
+    # Found by the 100,000-case fuzz run: a ZeroDivisionError in the parameter-count check.
+    validate(
+        "zero_params",
+        "error: cases/zero_params.yaml:15:17: published.total_params: 0 parameters: the "
+        "published count must be above zero; give the published total, e.g. 70.6e9"),
+    validate(
         "control_character",
         "error: cases/control_character.yaml:3:8: unacceptable character #x0001: control "
         "characters are not allowed in YAML; remove it or write it as an escape inside double"

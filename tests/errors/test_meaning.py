@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 POST = "workloads/o1_posttrain.yaml"
 PRE = "workloads/pretrain_llama3_405b.yaml"
 SERVE = "workloads/serve_reasoning.yaml"
+MIXED = "workloads/scenario_mixed.yaml"
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,12 @@ def opt(name: str, file: str, option: str, stderr: str) -> Row:
 
 ROWS = [
     est("posttrain_deadline_zero", POST, "deadline=0 s",
-        f"error: {POST} (--set deadline=0 s): deadline: 0 is not allowed: it must be above zero; "
-        "give a duration such as '60 days'"),
+        f"error: {POST} (--set deadline=0 s): deadline: 0 is not allowed: it must be at least 60; "
+        "give a duration such as '60 days' (at least a minute)"),
     # optimize said "<planning inputs>: jobs.o1_posttrain.horizon_s: the horizon must be positive"
     opt("posttrain_deadline_zero_optimize", POST, "deadline=0 s",
-        f"error: {POST} (--set deadline=0 s): deadline: 0 is not allowed: it must be above zero; "
-        "give a duration such as '60 days'"),
+        f"error: {POST} (--set deadline=0 s): deadline: 0 is not allowed: it must be at least 60; "
+        "give a duration such as '60 days' (at least a minute)"),
     est("problems_zero", POST, "problems=0",
         f"error: {POST} (--set problems=0): problems: 0 is not allowed: it must be at least 1; "
         "give a problem count such as '10M'"),
@@ -62,6 +63,33 @@ ROWS = [
         f"error: {POST} (--set reward_models.prm.step_tokens=0): reward_models.prm.step_tokens: "
         "0 is not allowed: it must be at least 1; a reasoning step is at least one token, "
         "e.g. 512"),
+    # Was "<planning inputs>: jobs.o1_posttrain.rl.verify: role 'verify' must be a CPU role",
+    # which names nothing the user wrote.
+    opt("verifier_zero_seconds", POST, "verifier_cpu_seconds=0 s",
+        f"error: {POST} (--set verifier_cpu_seconds=0 s): verifier_cpu_seconds: 0 is not "
+        "allowed: it must be above zero; give the CPU core-seconds per verified sample, e.g. "
+        "'30 s', or set verified_fraction: 0 for no functional verifier"),
+    # A tiny rate crashed PuLP's solution reader; a tiny efficiency overflowed step times.
+    opt("tiny_request_rate", SERVE, "requests_per_second=1e-300/s",
+        f"error: {SERVE} (--set requests_per_second=1e-300/s): requests_per_second: a total of "
+        "1e-300 requests/s is below 1e-06/s (one request in eleven days); give a rate such as "
+        "'10/s'"),
+    # Found by tests/fuzz: an IndexError inside PuLP's solution reader.
+    opt("votes_2e13", MIXED, "serve_reasoning.votes=20816965227010.0",
+        f"error: {SERVE} (--set serve_reasoning.votes=20816965227010.0): votes: "
+        "2.0817e+13 is too large (at most 10000): no voting scheme draws that many answers; "
+        "check the order of magnitude"),
+    # Found by the 100,000-case fuzz run: an IndexError inside PuLP's solution reader.
+    opt("policy_updates_huge", POST, "policy_updates=2834719959204.0",
+        f"error: {POST} (--set policy_updates=2834719959204.0): policy_updates: "
+        "2,834,719,959,204 optimiser steps, but 819,200,000 is the most: each step trains on at "
+        "least one kept sample (819,200,000 are kept) and at most 1e+09 steps are planned; "
+        "lower policy_updates or raise keep_fraction"),
+    # Found by the second 100,000-case fuzz run: an IndexError inside PuLP's solution reader.
+    opt("orm_passes_huge", POST, "reward_models.orm.passes=1000000000000000000",
+        f"error: {POST} (--set reward_models.orm.passes=1000000000000000000): "
+        "reward_models.orm.passes: 1e+18 is too large (at most 1000): reward ensembles use a "
+        "handful of passes; check the order of magnitude"),
     opt("problems_1e30", POST, "problems=1e30",
         f"error: {POST} (--set problems=1e30): problems: problems x samples_per_problem x "
         "tokens_per_sample = 6.55e+37 generated tokens is too large (at most 1e+24); check the "
@@ -71,18 +99,21 @@ ROWS = [
         "give the token budget, e.g. '15T'"),
     est("goodput_zero", PRE, "efficiency.goodput=0",
         f"error: {PRE} (--set efficiency.goodput=0): efficiency.goodput: 0 is not allowed: an "
-        "efficiency of 0 leaves no throughput; use a fraction above 0, e.g. 0.5; omit it for "
+        "efficiency below 0.001 leaves no throughput; use a fraction such as 0.5; omit it for "
         "the calibrated default"),
     est("training_matmul_zero", PRE, "efficiency.training_matmul=0",
         f"error: {PRE} (--set efficiency.training_matmul=0): efficiency.training_matmul: 0 is "
-        "not allowed: an efficiency of 0 leaves no throughput; use a fraction above 0, e.g. "
+        "not allowed: an efficiency below 0.001 leaves no throughput; use a fraction such as "
         "0.5; omit it for the calibrated default"),
     est("scale_out_zero", PRE, "efficiency.scale_out=0",
         f"error: {PRE} (--set efficiency.scale_out=0): efficiency.scale_out: 0 is not allowed: "
-        "an efficiency of 0 leaves no throughput; use a fraction above 0, e.g. 0.5; omit it for "
-        "the calibrated default"),
+        "an efficiency below 0.001 leaves no throughput; use a fraction such as 0.5; omit it "
+        "for the calibrated default"),
     est("accelerators_1e30", PRE, "accelerators=1e30",
-        f"error: {PRE} (--set accelerators=1e30): accelerators: 1e+30 is too large (at most "
+        f"error: {PRE} (--set accelerators=1e30): accelerators: 1e+30 is too large for a count "
+        "(limit 10^18); check the order of magnitude"),
+    est("accelerators_1e9", PRE, "accelerators=1e9",
+        f"error: {PRE} (--set accelerators=1e9): accelerators: 1e+09 is too large (at most "
         "1e+07): no planned cluster is that large; check the order of magnitude"),
     est("global_batch_zero", PRE, "global_batch=0",
         f"error: {PRE} (--set global_batch=0): global_batch: 0 is not a whole number of at "
@@ -107,6 +138,10 @@ ROWS = [
     est("sequence_over_context", PRE, "sequence_length=1000000",
         f"error: {PRE} (--set sequence_length=1000000): sequence_length: 1,000,000 tokens exceed "
         "the context length of llama-3.1-405b (131,072 tokens); use at most 131072"),
+    # Found by tests/fuzz: the message had no line.
+    opt("pretrain_without_deadline", PRE, "tokens=1",
+        f"error: {PRE}:4:1: deadline: placing a pretraining run needs a deadline; add "
+        "'deadline: 90 days' or --set deadline='90 days'"),
     est("serve_input_over_context", SERVE, "input_tokens=10000000",
         f"error: {SERVE} (--set input_tokens=10000000): input_tokens: input_tokens + "
         "output_tokens = 10,007,661 tokens exceed the context length of llama-3.1-405b "

@@ -315,14 +315,16 @@ def test_resume_skips_done_scenarios_and_runs_new_ones(study_file: Path, tmp_pat
     assert (more.ran, more.skipped, len(more.records)) == (6, 12, 18)  # 2 systems × 3 lengths
 
 
-def test_crashed_scenarios_are_retried_on_resume(study_file: Path, tmp_path: Path) -> None:
+def test_crashed_scenarios_are_retried_only_when_asked(study_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     st.sweep(study_file, out_dir=out)
     saved = json.loads((out / "results.json").read_text())
     saved["scenarios"][3].update(status="error", error="worker died",
                                  error_kind="crash: BrokenProcessPool")
     (out / "results.json").write_text(json.dumps(saved))
-    rerun = st.sweep(study_file, out_dir=out)
+    kept = st.sweep(study_file, out_dir=out)
+    assert kept.ran == 0 and kept.records[3]["status"] == "error"
+    rerun = st.sweep(study_file, out_dir=out, retry_failed=True)
     assert rerun.ran == 1 and rerun.records[3]["status"] == "ok"
 
 
