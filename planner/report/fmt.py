@@ -143,10 +143,18 @@ def format_value(key: str, value: Any) -> str:
             return f"{number:,.0f}"
         return f"{number:,.4g}"
     if isinstance(value, dict):
-        return ", ".join(f"{k}={format_value(k, v)}" for k, v in value.items())
+        return ", ".join(_pair(str(k), v) for k, v in value.items())
     if isinstance(value, list):
         return ", ".join(format_value(key, v) for v in value)
     return str(value)
+
+
+def _pair(key: str, value: Any) -> str:
+    """'tp=8' for a bare setting; 'weights 6.44 GB' where the value carries the key's unit."""
+    words = label(key)
+    if words != key.replace("_", " "):
+        return f"{words} {format_value(key, value)}"
+    return f"{key}={format_value(key, value)}"
 
 
 _UNIT_TAILS = ("_bytes_per_s", "_flops_per_s", "_usd_per_s", "_bytes", "_flops", "_usd", "_w",
