@@ -102,8 +102,9 @@ def _centre(logs: Array, groups: Array, count: int) -> Array:
     high = np.full(count, -np.inf)
     np.minimum.at(low, groups, logs)
     np.maximum.at(high, groups, logs)
-    out = -(low + high) / 2.0
-    out[~np.isfinite(out)] = 0.0
+    out = np.zeros(count)
+    seen = np.isfinite(low) & np.isfinite(high)  # an empty group (e.g. a row of zeros) stays 0
+    out[seen] = -(low[seen] + high[seen]) / 2.0
     return out
 
 
