@@ -101,6 +101,7 @@ def layer_gemm_efficiency(m: float, shapes: Sequence[tuple[int, int]], tile: Til
     work = sum(n * w for n, w in shapes)
     if work <= 0:
         return 1.0
+    m = max(m, 1.0)  # a GEMM has at least one row (a fraction of a token is no shape)
     return work / sum(n * k / gemm_efficiency(m, n, tile) for n, k in shapes)
 
 

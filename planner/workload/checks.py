@@ -195,6 +195,9 @@ def _posttrain(check: _Checker, spec: Posttrain, models: Mapping[str, ModelSpec]
 def _serve(check: _Checker, spec: Serve, model: ModelSpec | None) -> None:
     check.at_least(("output_tokens",), spec.output_tokens, 1,
                    "a request generates at least one token")
+    if 0 < spec.input_tokens < 1:  # 0 is allowed (no prompt); 1e-300 is no token count
+        check.fail(("input_tokens",), f"{spec.input_tokens:g} tokens is less than one token",
+                   "give 0 (no prompt) or a whole number of tokens, e.g. 1000")
     if spec.interactivity < 0:  # 0 means no decode-speed target: offline, or 'tpot' alone
         check.positive(("interactivity",), spec.interactivity,
                        "give the decode speed per user, e.g. '30 tokens/s' (0: no target)")

@@ -247,3 +247,12 @@ def test_a_report_that_cannot_be_renamed_into_place_exits_2(tmp_path: Path,
     assert result.stderr == (f"error: -o {target}: cannot write there: Permission denied; "
                              "choose a writable file path (its folder is created if missing)\n")
     assert not target.exists()
+
+
+def test_a_fraction_of_a_prompt_token_is_refused() -> None:
+    # Found by the 100,000-case fuzz run: input_tokens=1.0e-300 reached the GEMM shape model
+    # and divided by zero (a traceback).
+    result = CliRunner().invoke(cli, ["optimize", "workloads/serve_o1_pro.yaml",
+                                      "--set", "input_tokens=1.0e-300"])
+    assert result.exit_code == 2, result.output
+    assert "input_tokens: 1e-300 tokens is less than one token" in result.stderr

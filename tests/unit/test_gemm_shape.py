@@ -67,3 +67,11 @@ def test_step_batch_follows_the_staircase() -> None:
     assert steps.batch_at(0.5)[0] == 256
     plain = StepModel(1e-3, 0.0, 0.0, 0.0, 0.0, 0.0)
     assert plain.batch_at(0.5)[0] == pytest.approx(500)
+
+
+def test_a_fraction_of_a_row_counts_as_one_row() -> None:
+    # A GEMM has at least one row: 1e-300 tokens used to give efficiency 0 and a division by 0.
+    shapes = ((4096, 4096),)
+    assert layer_gemm_efficiency(1e-300, shapes, HOPPER) == layer_gemm_efficiency(1.0, shapes,
+                                                                                  HOPPER)
+    assert layer_gemm_efficiency(1e-300, shapes, HOPPER) > 0
