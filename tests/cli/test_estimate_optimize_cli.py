@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from cli_run import run, run_json
 
-from planner.cli import cli
 from planner.errors import SolverError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,16 +26,6 @@ ARTICLE = ["--set", "efficiency.memory_bandwidth=0.773", "--set", "efficiency.co
 def _at_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
 
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def run_json(*args: str) -> dict:
-    code, out, err = run(*args, "--format", "json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def test_article_batches_and_the_capacity_warning_reproduce_through_the_cli() -> None:

@@ -8,10 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from cli_run import run, run_json
 
 from planner.catalog.load import load_catalog
-from planner.cli import cli
 from planner.units import SECONDS_PER_YEAR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,16 +22,6 @@ MAIN = "workloads/o1_posttrain.yaml"
 def _at_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
 
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def run_json(*args: str) -> dict:
-    code, out, err = run(*args, "--format", "json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def owned_usd_per_s(system_id: str) -> float:

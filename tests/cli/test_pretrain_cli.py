@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from planner.cli import cli
+from cli_run import run, run_json
 
 ROOT = Path(__file__).resolve().parents[2]
 LLAMA = ["estimate", "workloads/pretrain_llama3_405b.yaml", "--hardware", "dgx-h100"]
@@ -18,16 +15,6 @@ LLAMA = ["estimate", "workloads/pretrain_llama3_405b.yaml", "--hardware", "dgx-h
 def _at_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
 
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def run_json(*args: str) -> dict:
-    code, out, err = run(*args, "--format", "json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def test_global_batch_as_sequences_and_as_tokens() -> None:
