@@ -5,6 +5,7 @@ The public API (imported lazily so that ``import planner`` stays fast)::
     planner.load(path)                       # a workload or scenario, validated
     planner.estimate(path, hardware)         # one workload on one system
     planner.optimize(path, fleet=None, ...)  # place workloads across a fleet (the LP)
+    planner.roadmap(path, fleet=None, ...)   # what to buy, build and retire, period by period
     planner.compare(path, hardware=[...])    # side-by-side systems
     planner.sweep(study_path, ...)           # a what-if study over --set parameters
     planner.calibration()                    # the model against published measurements
@@ -17,12 +18,13 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["calibration", "compare", "estimate", "load", "optimize", "sweep"]
+__all__ = ["calibration", "compare", "estimate", "load", "optimize", "roadmap", "sweep"]
 
 _HOMES = {
     "load": "planner.api",
     "estimate": "planner.api",
     "optimize": "planner.api",
+    "roadmap": "planner.api",
     "calibration": "planner.api",
     "compare": "planner.comparison",
     "sweep": "planner.study",

@@ -205,6 +205,22 @@ def optimize(path: PathLike, *, fleet: PathLike | None = None, objective: str = 
                 time_limit_s=time_limit_s, dump_lp=dump_lp, mip_gap=mip_gap)
 
 
+def roadmap(path: PathLike, *, fleet: PathLike | None = None, objective: str = "cost",
+            integer: bool = False, solver: str = "highs", time_limit_s: float | None = None,
+            budget: str | float | None = None, overrides: Sequence[str] = (),
+            mip_gap: float = 1e-4) -> Any:
+    """Plan capacity period by period at the least net present value: purchases (arriving
+    after their lead time), rentals, power build-out, retirements and every job's placement
+    per period (``planner/roadmap.py``). A scenario without ``periods`` is one period: the
+    plan and cost of :func:`optimize`. Returns a RoadmapResult (``.to_dict()``: README,
+    "planner roadmap" JSON). ``budget`` caps the NPV."""
+    from planner.roadmap import run_roadmap
+
+    return run_roadmap(path, fleet=fleet, overrides=list(overrides), integer=integer,
+                       budget=budget, solver=solver, time_limit_s=time_limit_s,
+                       mip_gap=mip_gap, objective=objective)
+
+
 @dataclass(frozen=True)
 class CalibrationReport:
     """Every published reference case with the model's prediction and error."""

@@ -376,6 +376,56 @@ def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solv
         _emit_report(result.to_report(figures=fmt == "html"), fmt, output, show_assumptions)
 
 
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--fleet", type=click.Path(path_type=Path),
+              help="Fleet file (default: the scenario's, else hardware/fleets/default.yaml).")
+@click.option("--objective", type=click.Choice(("cost",)), default="cost", show_default=True,
+              help="Minimise the net present value of the whole roadmap.")
+@click.option("--integer", is_flag=True,
+              help="Whole units bought, held and placed per period, site and system.")
+@click.option("--solver", type=click.Choice(("highs", "cbc")), default="highs", show_default=True)
+@click.option("--time-limit", type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Solver time limit (a MILP stopped by it returns its best plan and gap).")
+@click.option("--mip-gap", type=click.FloatRange(min=0, max=1, max_open=True), default=1e-4,
+              show_default=True, help="Relative gap at which --integer stops searching.")
+@click.option("--budget", metavar="USD",
+              help="Cap on the roadmap's net present value, e.g. '5B USD' (a cap per period "
+                   "is 'budget_per_period' in the scenario).")
+@_set_option
+@_format_options
+@_assumptions_option
+def roadmap(file: Path, fleet: Path | None, objective: str, integer: bool, solver: str,
+            time_limit: float | None, mip_gap: float, budget: str | None,
+            overrides: tuple[str, ...], fmt: str, output: Path | None,
+            show_assumptions: bool) -> None:
+    """What to buy, build, rent and retire where, period by period (capacity roadmap).
+
+    FILE is a scenario with 'periods' (see workloads/roadmap_2027.yaml): demand per period,
+    job windows, dated power, system availability, price paths, lead times and lifetimes.
+    Prints the roadmap per period and site, the cash flows (NPV), the bottlenecks per period
+    and the purchases. A scenario without periods is one period: the plan of 'optimize'.
+    Exits 3 naming the first period that cannot be met, 4 when the solver fails.
+
+    \b
+    Examples:
+      planner roadmap workloads/roadmap_2027.yaml
+      planner roadmap workloads/roadmap_2027.yaml --integer --format html -o out/roadmap.html
+      planner roadmap workloads/roadmap_2027.yaml --set discount_rate=5% --format json
+    """
+    from planner.api import roadmap as run_roadmap
+    from planner.report.render import render
+
+    _check_writable("-o", output, make_parents=True, folder=fmt == "csv")
+    result = run_roadmap(file, fleet=fleet, objective=objective, integer=integer,
+                         solver=solver, time_limit_s=time_limit, budget=budget,
+                         overrides=overrides, mip_gap=mip_gap)
+    if fmt == "json":
+        _emit(render(result, fmt), output)
+    else:
+        _emit_report(result.to_report(figures=fmt == "html"), fmt, output, show_assumptions)
+
+
 def _check_explain(only: str, data: dict[str, Any]) -> None:
     """An unknown site (or system) for --explain is an input error naming the choices."""
     from planner.errors import InputError, Problem

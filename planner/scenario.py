@@ -67,19 +67,28 @@ def _systems_in(fleet: Fleet, catalog: Catalog) -> list[System]:
 def build_planning_inputs(scenario: Scenario, fleet_path: str | os.PathLike[str] | None = None,
                           budget: str | float | None = None,
                           charge_inventory_capex: bool = False,
-                          cost_basis: str | None = None) -> tuple[PlanningInputs, PlanContext]:
+                          cost_basis: str | None = None, *, fleet: Fleet | None = None,
+                          roadmap: bool = False) -> tuple[PlanningInputs, PlanContext]:
     """Planning inputs for the LP plus the context the report needs.
 
     ``cost_basis`` (own, rent or buy; default own) says how acquired units are charged
-    (:class:`planner.lp.inputs.PlanningInputs`).
+    (:class:`planner.lp.inputs.PlanningInputs`). ``fleet``: an already loaded (and possibly
+    adjusted) fleet instead of ``fleet_path``. A scenario with periods is a roadmap: only
+    ``planner roadmap`` (``roadmap=True``) plans it.
     """
     from planner.lp.inputs import PlanningInputs
     from planner.perf.cost import cost_basis as parse_basis
 
+    if scenario.timeline is not None and not roadmap:
+        raise InputError(Problem(scenario.file, "periods",
+                                 "this scenario is a roadmap over periods",
+                                 f"run 'planner roadmap {scenario.file}' (optimize plans one "
+                                 "steady state)"))
     basis = parse_basis(cost_basis)
 
     catalog = load_catalog()
-    fleet = load_fleet(fleet_path or scenario.fleet, catalog)
+    if fleet is None:
+        fleet = load_fleet(fleet_path or scenario.fleet, catalog)
     unknown = check_regions(scenario.workloads, fleet, str(fleet_path or scenario.fleet or
                                                            default_fleet_path()))
     if unknown:

@@ -24,6 +24,7 @@ from planner.yamlio import Document, PathKey
 
 __all__ = [
     "Bandwidth",
+    "BuildPrice",
     "BytePrice",
     "Compute",
     "ComputeRate",
@@ -92,6 +93,7 @@ MoneyRate = Annotated[float, _quantity(Dimension.MONEY_RATE)]
 EnergyPrice = Annotated[float, _quantity(Dimension.ENERGY_PRICE)]
 BytePrice = Annotated[float, _quantity(Dimension.BYTE_PRICE)]
 PowerPrice = Annotated[float, _quantity(Dimension.POWER_PRICE)]
+BuildPrice = Annotated[float, _quantity(Dimension.BUILD_PRICE)]
 Count = Annotated[float, _quantity(Dimension.COUNT)]
 Fraction = Annotated[float, _quantity(Dimension.FRACTION)]
 

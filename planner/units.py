@@ -80,6 +80,7 @@ class Dimension(StrEnum):
     ENERGY_PRICE = "energy price"
     BYTE_PRICE = "price per byte"
     POWER_PRICE = "price per power and time"
+    BUILD_PRICE = "price per power"
 
 
 _DIM_VEC: dict[Dimension, _Vec] = {
@@ -98,6 +99,7 @@ _DIM_VEC: dict[Dimension, _Vec] = {
     Dimension.ENERGY_PRICE: _vec(usd=1, w=-1, s=-1),
     Dimension.BYTE_PRICE: _vec(usd=1, byte=-1),
     Dimension.POWER_PRICE: _vec(usd=1, w=-1, s=-1),
+    Dimension.BUILD_PRICE: _vec(usd=1, w=-1),
 }
 
 # The unit a bare number most plausibly meant, for the hint "write it with a unit, e.g. '5 s'":
@@ -109,6 +111,7 @@ _BARE_UNIT: dict[Dimension, str] = {
     Dimension.DURATION: "s", Dimension.RATE: "/s", Dimension.MONEY: "USD",
     Dimension.MONEY_RATE: "USD/h", Dimension.ENERGY_PRICE: "USD/MWh",
     Dimension.BYTE_PRICE: "USD/GB", Dimension.POWER_PRICE: "USD/kW/month",
+    Dimension.BUILD_PRICE: "USD/MW",
 }
 
 
@@ -137,6 +140,7 @@ _EXAMPLES: dict[Dimension, str] = {
     Dimension.ENERGY_PRICE: "60 USD/MWh",
     Dimension.BYTE_PRICE: "0.02 USD/GB",
     Dimension.POWER_PRICE: "150 USD/kW/month",
+    Dimension.BUILD_PRICE: "11M USD/MW",
 }
 
 
@@ -187,6 +191,8 @@ _UNITS: dict[str, _Unit] = {
     "weeks": _Unit(7 * SECONDS_PER_DAY, _vec(s=1), False),
     "month": _Unit(SECONDS_PER_MONTH, _vec(s=1), False),
     "months": _Unit(SECONDS_PER_MONTH, _vec(s=1), False),
+    "quarter": _Unit(3 * SECONDS_PER_MONTH, _vec(s=1), False),
+    "quarters": _Unit(3 * SECONDS_PER_MONTH, _vec(s=1), False),
     "year": _Unit(SECONDS_PER_YEAR, _vec(s=1), False),
     "years": _Unit(SECONDS_PER_YEAR, _vec(s=1), False),
     "yr": _Unit(SECONDS_PER_YEAR, _vec(s=1), False),
@@ -361,6 +367,7 @@ _FORMAT_UNITS: dict[Dimension, tuple[str, float]] = {
     Dimension.ENERGY_PRICE: ("USD/MWh", 1.0 / (JOULES_PER_KWH * 1000.0)),
     Dimension.BYTE_PRICE: ("USD/GB", 1e-9),
     Dimension.POWER_PRICE: ("USD/kW/month", 1.0 / (1e3 * SECONDS_PER_MONTH)),
+    Dimension.BUILD_PRICE: ("USD/MW", 1e-6),
 }
 _PREFIX_STEPS = (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3))
 _MONEY_STEPS = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3))

@@ -9,8 +9,9 @@ get a diagnosis (``diagnose``).
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from planner.errors import InputError, Problem
+from planner.errors import InfeasibleError, InputError, Problem
 from planner.lp.build import Objective, build_lp
 from planner.lp.diagnose import diagnose, precheck
 from planner.lp.extract import extract_solution
@@ -27,6 +28,7 @@ from planner.lp.inputs import (
     SystemInput,
     check_inputs,
 )
+from planner.lp.periods import RoadmapInputs
 from planner.lp.solution import Solution
 from planner.lp.solve import MIP_REL_GAP, SolverName, solve_lp
 
@@ -43,6 +45,7 @@ __all__ = [
     "Solution",
     "SystemInput",
     "optimize",
+    "solve_roadmap",
 ]
 
 _OBJECTIVES = ("cost", "time")
@@ -86,6 +89,75 @@ def optimize(inputs: PlanningInputs, *, objective: Objective = "cost", integer: 
         raise diagnose(inputs, objective="cost", integer=integer, solver=solver,
                        time_limit_s=time_limit_s)
     return solution
+
+
+def solve_roadmap(ri: RoadmapInputs, *, integer: bool = False, solver: SolverName = "highs",
+                  time_limit_s: float | None = None, mip_gap: float = MIP_REL_GAP,
+                  accelerators: dict[str, int] | None = None,
+                  job_kinds: dict[str, str] | None = None) -> dict[str, Any]:
+    """Plan capacity over the roadmap's periods at the least net present value
+    (``planner.lp.periods``); returns the roadmap's JSON contract less the scenario's names.
+
+    Raises ``InputError`` for an inconsistent period table, ``InfeasibleError`` naming the
+    first period whose demand cannot be met even with everything that could be on hand
+    (or, when each period alone can be met, the budget or the carry-over between periods).
+    """
+    from planner.lp.periods import build_roadmap_lp
+    from planner.lp.periods_extract import roadmap_solution
+
+    _check_options("cost", solver, time_limit_s, mip_gap)
+    problems = [Problem(f"<period {period.name}>", p.path, p.message, p.hint)
+                for period in ri.periods if period.inputs is not None
+                for p in check_inputs(period.inputs)]
+    if problems:
+        raise InputError(problems)
+    rm = build_roadmap_lp(ri, integer=integer)
+    outcome = solve_lp(rm.lp, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap)
+    if outcome.status == "infeasible":
+        raise _roadmap_infeasible(ri, solver, time_limit_s)
+    data = roadmap_solution(rm, outcome, accelerators or {}, job_kinds or {})
+    data["solver"] = {"name": outcome.solver, "status": outcome.status,
+                      "seconds": outcome.seconds, "variables": outcome.variables,
+                      "constraints": outcome.constraints, "integer": integer,
+                      "mip_gap": outcome.mip_gap, "method": outcome.method}
+    data["notes"] = list(outcome.notes)
+    return data
+
+
+def _roadmap_infeasible(ri: RoadmapInputs, solver: SolverName,
+                        time_limit_s: float | None) -> InfeasibleError:
+    """Which period cannot be planned: each period's block alone, with every unit that could
+    be on hand then owned and every MW that could be built online, is diagnosed in order."""
+    for t, period in enumerate(ri.periods):
+        if period.inputs is None:
+            continue
+        try:
+            optimize(_most_on_hand(ri, t), solver=solver, time_limit_s=time_limit_s)
+        except InfeasibleError as err:
+            return InfeasibleError(f"period {period.name}: {err}", err.diagnosis, err.details)
+    return InfeasibleError(
+        "no roadmap meets every period: each period alone can be met, but not together "
+        "(units carried over, lead times, the job windows or the budget)",
+        ["raise the budget, allow purchases earlier (lead times) or widen the job windows"])
+
+
+def _most_on_hand(ri: RoadmapInputs, t: int) -> PlanningInputs:
+    """Period t's inputs with every unit that could be on hand then owned (units of its life
+    plus every order that could be in service) and nothing else bought."""
+    import dataclasses
+    import math
+
+    inputs = ri.periods[t].inputs
+    assert inputs is not None
+    most: dict[str, dict[str, int]] = {}
+    for pool in ri.pools:
+        n = pool.initial[t] + sum(pool.limit[tau] for tau in range(len(ri.periods))
+                                  if pool.price_usd[tau] is not None and pool.in_service[tau][t])
+        if n >= 1:
+            most.setdefault(pool.site, {})[pool.system] = math.ceil(n)
+    sites = tuple(dataclasses.replace(s, inventory=most.get(s.id, {}), purchase_limits={})
+                  for s in inputs.sites)
+    return dataclasses.replace(inputs, sites=sites)
 
 
 # A time-objective multiplier at or below this means no job can make progress at all.

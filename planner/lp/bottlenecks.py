@@ -41,8 +41,10 @@ KIND_OF_FAMILY = MappingProxyType({name: str(entry.kind) for name, entry in FAMI
 _TOL = 1e-7
 
 
-def find_bottlenecks(m: BuiltLp, outcome: SolveOutcome) -> tuple[Bottleneck, ...]:
-    """Every binding constraint of a reported kind with a non-zero shadow price, largest first.
+def find_bottlenecks(m: BuiltLp, outcome: SolveOutcome,
+                     only: frozenset[str] | None = None) -> tuple[Bottleneck, ...]:
+    """Every binding constraint of a reported kind with a non-zero shadow price, largest first
+    (of the families in ``only`` when given: a roadmap's own rows).
 
     The kind, place and unit of each row come from its family's entry in
     ``planner.lp.families``; a structural family (no kind) is never reported."""
@@ -51,6 +53,8 @@ def find_bottlenecks(m: BuiltLp, outcome: SolveOutcome) -> tuple[Bottleneck, ...
     scale = m.usd_scale if m.objective == "cost" else 1.0
     found = []
     for (name, key), row in m.rows.items():
+        if only is not None and name not in only:
+            continue
         entry = family(name)
         pi, slack = row_dual(row, outcome)
         if entry.kind is None or entry.price is None or not _binding(row, slack):

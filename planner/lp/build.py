@@ -238,7 +238,9 @@ __all__ = [
     "MW",
     "BuiltLp",
     "Objective",
+    "PeriodLink",
     "Row",
+    "add_row",
     "build_lp",
 ]
 
@@ -267,6 +269,27 @@ class Row:
     constraint: Any
 
 
+@dataclass(frozen=True)
+class PeriodLink:
+    """What ties one period's block into a roadmap LP (``planner.lp.periods``).
+
+    ``build_lp(inputs, link=...)`` adds the block's variables and rows to ``prob`` (names
+    prefixed with the period, so they stay unique in ``names``) and changes four things, all
+    else being the one-period formulation above: units owned at a pool are at most ``held``
+    (the roadmap's fleet variable) instead of the inventory; a site's power row has its dated
+    cap ``power[s][0]`` (W) on the right and the power built up to this period (``power[s][1]``,
+    MW pairs) added to it; a pretraining or post-training job's work rows ask for ``share[j]``
+    (the share of its work done in this period) instead of 1; and no objective is set.
+    """
+
+    period: str
+    prob: Any
+    names: dict[str, int]
+    held: dict[tuple[str, str], Any]
+    power: dict[str, tuple[float, Pairs]]
+    share: dict[str, Any]
+
+
 @dataclass
 class BuiltLp:
     """The PuLP problem and every handle needed to read a solution back."""
@@ -285,6 +308,8 @@ class BuiltLp:
     usd_scale: float = 1.0
     arcs_at: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = field(
         default_factory=dict)
+    link: PeriodLink | None = None
+    blocks: tuple[BuiltLp, ...] = ()  # a roadmap's period blocks (``planner.lp.periods``)
 
     def by_jrs_all(self, j: str, r: str) -> list[tuple[Key, Any]]:
         """Placements of one role at every site."""
@@ -297,14 +322,17 @@ class BuiltLp:
 
 
 def build_lp(inputs: PlanningInputs, *, objective: Objective = "cost", integer: bool = False,
-             elastic: bool = False) -> BuiltLp:
-    """Build the LP (MILP when ``integer``) described in this module's docstring."""
+             elastic: bool = False, link: PeriodLink | None = None) -> BuiltLp:
+    """Build the LP (MILP when ``integer``) described in this module's docstring; with
+    ``link``, one period's block of a roadmap LP (:class:`PeriodLink`)."""
     import pulp
 
     sense = pulp.LpMaximize if objective == "time" and not elastic else pulp.LpMinimize
-    prob = pulp.LpProblem("placement", sense)
+    prob = link.prob if link is not None else pulp.LpProblem("placement", sense)
     index = build_index(inputs, elastic=elastic, objective=objective)
-    m = BuiltLp(prob, index, objective, integer, elastic)
+    m = BuiltLp(prob, index, objective, integer, elastic, link=link)
+    if link is not None:
+        m.names = link.names
     _add_variables(m)
     _collect_costs(m)
     m.usd_scale = max((abs(c) for part in m.cost_parts.values() for _, c in part if c),
@@ -313,7 +341,8 @@ def build_lp(inputs: PlanningInputs, *, objective: Objective = "cost", integer: 
                 _add_links, _add_site_choice, _add_system_choice, _add_spread, _add_serve,
                 _add_rl, _add_budget):
         add(m)
-    _set_objective(m)
+    if link is None:
+        _set_objective(m)
     return m
 
 
@@ -323,7 +352,7 @@ def build_lp(inputs: PlanningInputs, *, objective: Objective = "cost", integer: 
 
 def _name(m: BuiltLp, family: str, key: Key) -> str:
     """A unique LP-file-safe name such as ``place_job,role,site,system`` (``-`` becomes ``_``)."""
-    body = ",".join(key)
+    body = ",".join(key if m.link is None else (m.link.period, *key))
     text = lp_safe(f"{family}_{body}")
     count = m.names.get(text, 0)
     m.names[text] = count + 1
@@ -365,6 +394,9 @@ def _row(m: BuiltLp, name: str, key: Key, pairs: Pairs, sense: str, rhs: float,
     constraint = pulp.LpConstraint(_expr(pairs), senses[sense], _name(m, name, key), rhs)
     m.prob.addConstraint(constraint)
     m.rows[(name, key)] = Row(name, key, sense, unit_size, constraint)
+
+
+add_row = _row  # rows of the roadmap's own families (planner.lp.periods)
 
 
 def _place_groups(m: BuiltLp, by: str) -> dict[Key, list[tuple[Key, Any]]]:
@@ -459,8 +491,11 @@ def _add_lookups(m: BuiltLp) -> None:
 # Constraint families
 
 
-def _lambda_pair(m: BuiltLp) -> tuple[float, Pairs]:
-    """Right-hand side and extra pairs of a work row: ``>= 1`` or ``- lambda >= 0``."""
+def _lambda_pair(m: BuiltLp, j: str) -> tuple[float, Pairs]:
+    """Right-hand side and extra pairs of job j's work rows: ``>= 1``, ``- lambda >= 0`` or,
+    in a roadmap period, ``- share >= 0``."""
+    if m.link is not None and j in m.link.share:
+        return 0.0, [(m.link.share[j], -1.0)]
     return (0.0, [(m.lam, -1.0)]) if m.lam is not None else (1.0, [])
 
 
@@ -473,10 +508,10 @@ def _coupled(m: BuiltLp, j: str, r: str) -> bool:
 def _add_work(m: BuiltLp) -> None:
     """work[j,r]: each pretrain/post-train role does its (lambda x) work within its horizon."""
     by_jr = _place_groups(m, "jr")
-    rhs, lam = _lambda_pair(m)
     for job in m.index.jobs.values():
         if job.serve is not None:
             continue
+        rhs, lam = _lambda_pair(m, job.id)
         for role in job.roles:
             if _coupled(m, job.id, role.name):
                 continue
@@ -521,9 +556,14 @@ def _add_limits(m: BuiltLp) -> None:
                                      site.purchase_limits.get(h, 0))),
                   ("rental_limit", "rent", site.rental_limits.get(h, 0), 1.0))
         for name, var, limit, penalty_scale in limits:
-            if (s, h) in v[var]:
-                _row(m, name, (s, h), [(v[var][(s, h)], 1.0)], "<=", float(limit), 1.0,
-                     penalty_scale)
+            if (s, h) not in v[var]:
+                continue
+            if name == "inventory" and m.link is not None:  # a roadmap period: the fleet held
+                _row(m, name, (s, h), [(v[var][(s, h)], 1.0), (m.link.held[(s, h)], -1.0)],
+                     "<=", 0.0, 1.0)
+                continue
+            _row(m, name, (s, h), [(v[var][(s, h)], 1.0)], "<=", float(limit), 1.0,
+                 penalty_scale)
     for s, site in ix.sites.items():
         _row(m, "cpu_inventory", (s,), [(v["cpu_on"][(s,)], 1.0)], "<=",
              float(site.cpu_servers), 1.0)
@@ -542,7 +582,11 @@ def _add_site_power(m: BuiltLp) -> None:
         pairs = [(v["units"][(s, h)], site.pue * ix.systems[h].power_w / MW) for h in pools_at[s]]
         pairs += [(v["cpu_on"][(s,)], site.pue * cpu_w / MW),
                   (v["cpu_buy"][(s,)], site.pue * cpu_w / MW)]
-        _row(m, "site_power", (s,), pairs, "<=", site.power_cap_w / MW, MW)
+        cap_w = site.power_cap_w
+        if m.link is not None and s in m.link.power:  # a roadmap period: dated cap + built
+            cap_w, built = m.link.power[s]
+            pairs += [(var, -c) for var, c in built]
+        _row(m, "site_power", (s,), pairs, "<=", cap_w / MW, MW)
 
 
 def _add_site_cpu(m: BuiltLp) -> None:

@@ -208,6 +208,10 @@ def _per_server(m: BuiltLp, key: Key, v: float) -> tuple[float, str]:
     return v, f"{_money(m)}/server"
 
 
+def _per_mw(m: BuiltLp, key: Key, v: float) -> tuple[float, str]:
+    return v * MW, f"{_money(m)}/MW"
+
+
 # ---- diagnosis lines for positive elastic slacks (slack in row units) ----------------------
 
 def gbps_text(bytes_per_s: float) -> str:
@@ -322,6 +326,13 @@ for _entry in (
     Family("kept_flow", None, "GB", "kept samples to the update role"),
     Family("generates", None, "share of work", "generation bound at a site"),
     Family("weights_flow", None, "GB", "weights to generating sites"),
+    # The roadmap's own rows (planner/lp/periods.py); keys start with the period's name.
+    Family("order_limit", Kind.PURCHASE_LIMIT, "units", "units that may be bought per period",
+           None, _per_unit),
+    Family("buildout_limit", Kind.POWER, "MW", "site power that may be built", None, _per_mw),
+    Family("period_budget", Kind.BUDGET, "usd_scale USD", "spend per period", None, _per_musd),
+    Family("fleet_balance", None, "units", "units carried over between periods"),
+    Family("job_window", None, "share of the job's work", "work done within the job's window"),
     Family("speed_floor", None, "x", "throughput floor (second pass)"),
     Family("lambda_cap", None, "x", "throughput multiplier cap"),
 ):

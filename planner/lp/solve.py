@@ -296,8 +296,9 @@ def _cheapest_at_best_speed(m: BuiltLp, outcome: SolveOutcome, cfg: _Settings) -
 
 
 def _round_site_choices(m: BuiltLp, outcome: SolveOutcome, cfg: _Settings) -> None:
-    """Round the relaxed site choices of LP mode and re-solve (see the module docstring)."""
-    fixes = _site_choice_fixes(m)
+    """Round the relaxed site choices of LP mode and re-solve (see the module docstring);
+    a roadmap LP rounds those of each period's block."""
+    fixes = [fix for block in (m.blocks or (m,)) for fix in _site_choice_fixes(block)]
     if all(abs((var.varValue or 0.0) - value) <= _TOL for var, value in fixes):
         return
     saved = [(var, var.lowBound, var.upBound) for var, _ in fixes]

@@ -39,6 +39,7 @@ from planner.workload.schema import (
     Serve,
     WorkloadKind,
 )
+from planner.workload.timeline import JobSchedule, Timeline
 from planner.yamlio import (
     Document,
     PathKey,
@@ -188,6 +189,7 @@ class Scenario:
     file: str
     workloads: tuple[LoadedWorkload, ...]
     fleet: str | None
+    timeline: Timeline | None = None  # a roadmap's periods, schedule and supply
 
 
 def load_workload(path: str | os.PathLike[str], overrides: Sequence[str] = (),
@@ -315,11 +317,35 @@ def _load_scenario_file(doc: Document, overrides: Sequence[str],
     workloads = _build_entries(entries, models_dir, problems)
     fleet = _scenario_fleet(doc, scenario, problems) if scenario else None
     problems.extend(_duplicate_names(doc, entries))
+    if scenario is not None and scenario.schedule:
+        problems.extend(_schedule_problems(doc, scenario.schedule, workloads))
     if problems or scenario is None:
         raise InputError(sorted(problems, key=lambda p: (p.file != doc.file, p.file,
                                                          p.line or 0, p.column or 0)))
     name = scenario.name or Path(doc.file).stem
-    return Scenario(name, doc.file, tuple(workloads), fleet)
+    return Scenario(name, doc.file, tuple(workloads), fleet, scenario.timeline())
+
+
+def _schedule_problems(doc: Document, schedule: dict[str, JobSchedule],
+                       workloads: list[LoadedWorkload]) -> list[Problem]:
+    """Each schedule entry names a workload of the scenario and suits its kind: demand for a
+    serving workload, a time window for training and post-training."""
+    kinds = {w.name: w.spec.kind for w in workloads}
+    problems: list[Problem] = []
+    for name, entry in schedule.items():
+        where = ("schedule", name)
+        if name not in kinds:
+            problems.append(doc.problem(where, f"no workload named {name!r} in this scenario",
+                                        did_you_mean(name, kinds)))
+        elif kinds[name] == WorkloadKind.SERVE and entry.start is not None:
+            problems.append(doc.problem(where, f"{name} is a serving workload: it has demand "
+                                        "per period, not a start date",
+                                        "give requests_per_second or growth_per_quarter"))
+        elif kinds[name] != WorkloadKind.SERVE and entry.is_demand:
+            problems.append(doc.problem(where, f"{name} is a {kinds[name].value} workload: it runs "
+                                        "in a window, it has no request rate",
+                                        "give start and deadline (or duration)"))
+    return problems
 
 
 def _scenario_entries(doc: Document, problems: list[Problem]) -> list[_Entry]:

@@ -20,11 +20,13 @@ from planner.schema import (
     Count,
     Duration,
     Fraction,
+    Money,
     PositiveInt,
     Rate,
     StrictModel,
 )
 from planner.units import Dimension, UnitError, parse_quantity
+from planner.workload.timeline import ExplicitPeriod, JobSchedule, PeriodGrid, Supply, Timeline
 
 
 class AttentionKind(StrEnum):
@@ -475,9 +477,33 @@ Workload = Annotated[Pretrain | Posttrain | Serve, Field(discriminator="kind")]
 
 
 class ScenarioFile(StrictModel):
-    """Several workloads that share one fleet."""
+    """Several workloads that share one fleet; with ``periods``, a roadmap over time (the
+    other time keys are described in ``planner/workload/timeline.py``)."""
 
     name: str = ""
     description: str = ""
     fleet: str | None = None
     workloads: list[str | dict[str, object]] = Field(min_length=1)
+    periods: PeriodGrid | list[ExplicitPeriod] | None = None
+    discount_rate: Fraction | None = None
+    schedule: dict[str, JobSchedule] | None = None
+    supply: Supply | None = None
+    budget_per_period: Money | None = None
+    sources: dict[str, Source] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _time_keys_need_periods(self) -> ScenarioFile:
+        used = [key for key in ("discount_rate", "schedule", "supply", "budget_per_period")
+                if getattr(self, key) is not None]
+        if used and self.periods is None:
+            raise ValueError(f"{', '.join(used)} describe a roadmap: add 'periods: "
+                             "{start: 2027-01-01, count: 8, length: quarter}'")
+        return self
+
+    def timeline(self) -> Timeline | None:
+        """The roadmap keys as one record, or None for a one-period scenario."""
+        if self.periods is None:
+            return None
+        return Timeline(periods=self.periods, discount_rate=self.discount_rate or 0.0,
+                        schedule=self.schedule or {}, supply=self.supply or Supply(),
+                        budget_per_period=self.budget_per_period)
