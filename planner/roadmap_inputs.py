@@ -137,7 +137,8 @@ def prepare_roadmap(scenario: Scenario, timeline: Timeline, *,
     fleet = load_fleet(fleet_path or scenario.fleet, catalog)
     _check_supply(scenario.file, timeline, fleet, set(catalog.systems))
     fleet = _with_roadmap_limits(fleet, timeline)
-    base, context = build_planning_inputs(scenario, fleet=fleet, roadmap=True)
+    base, context = build_planning_inputs(_with_windows(scenario, timeline), fleet=fleet,
+                                          roadmap=True)
     periods = periods_of(timeline.periods)
     first, horizon_end = periods[0].start, periods[-1].end
     rate = timeline.discount_rate
@@ -195,6 +196,24 @@ def _check_supply(file: str, timeline: Timeline, fleet: Fleet, systems: set[str]
                  if name not in systems]
     if problems:
         raise InputError(problems)
+
+
+def _with_windows(scenario: Scenario, timeline: Timeline) -> Scenario:
+    """The scenario with each scheduled job's deadline set to its window's length (a
+    pretraining workload may leave its deadline to the roadmap's schedule)."""
+    workloads = []
+    for loaded in scenario.workloads:
+        entry = timeline.schedule.get(loaded.name)
+        seconds = None
+        if entry is not None and entry.start is not None and entry.deadline is not None:
+            seconds = (entry.deadline - entry.start).days * SECONDS_PER_DAY
+        elif entry is not None and entry.duration is not None:
+            seconds = entry.duration
+        if seconds is not None and hasattr(loaded.spec, "deadline"):
+            spec = loaded.spec.model_copy(update={"deadline": seconds})
+            loaded = dataclasses.replace(loaded, spec=spec)
+        workloads.append(loaded)
+    return dataclasses.replace(scenario, workloads=tuple(workloads))
 
 
 def _with_roadmap_limits(fleet: Fleet, timeline: Timeline) -> Fleet:

@@ -135,6 +135,21 @@ def _roadmap_infeasible(ri: RoadmapInputs, solver: SolverName,
             optimize(_most_on_hand(ri, t), solver=solver, time_limit_s=time_limit_s)
         except InfeasibleError as err:
             return InfeasibleError(f"period {period.name}: {err}", err.diagnosis, err.details)
+    if ri.budget_npv_usd is not None or ri.budget_per_period_usd is not None:
+        import dataclasses
+
+        free = dataclasses.replace(ri, budget_npv_usd=None, budget_per_period_usd=None)
+        try:
+            data = solve_roadmap(free, solver=solver, time_limit_s=time_limit_s)
+        except InfeasibleError:
+            pass
+        else:
+            spend = max(row["total"] - row["remaining_value"]
+                        for row in data["cost_by_period_usd"])
+            return InfeasibleError(
+                "the budget cannot pay for the roadmap: without it the cheapest roadmap costs "
+                f"{data['npv_usd']:,.0f} USD (NPV) and spends up to {spend:,.0f} USD in one "
+                "period", ["raise --budget or budget_per_period, or lower the demand"])
     return InfeasibleError(
         "no roadmap meets every period: each period alone can be met, but not together "
         "(units carried over, lead times, the job windows or the budget)",

@@ -205,6 +205,25 @@ of one unit, 10^5 CPU cores, 10^6 GB over the horizon and 10^9 USD comparable an
 purchase limit is 0 costs 10 times more than raising a limit that exists. Its big-M bounds no longer
 depend on site power (``planner.lp.index``), since power itself is relaxed.
 
+Periods (``planner roadmap``)
+-----------------------------
+A roadmap adds the period set :math:`t = 0..N-1` to this formulation; it is not a second
+model. Every variable and row above gains the index *t* (``place[t,j,r,s,h]``,
+``site_power[t,s]``, ...) and means the same thing within period *t*, whose horizon is the
+period (jobs: the overlap of their window with it; serving: the period's request rates).
+``build_lp(inputs_t, link=PeriodLink(...))`` adds period *t*'s rows to the roadmap's one
+problem with four changes (:class:`PeriodLink`): ``inventory[t,s,h]`` bounds owned units by the
+fleet held, :math:`\mathrm{own}_{tsh} \le \mathrm{held}_{tsh}`, and nothing is bought
+inside a period; ``site_power[t,s]`` has the dated cap plus the power built and online;
+``work[t,j,r]`` asks for :math:`\mathrm{share}_{tj}` of the work (with
+``job_window[j]``: :math:`\sum_t \mathrm{share}_{tj} \ge w_j`); and the objective is the
+net present value. The fleet carries over, :math:`\mathrm{held}_t = \mathrm{held}_{t-1} +
+\mathrm{arrivals}_t - \mathrm{retirements}_t` (``fleet_balance``), arrivals being orders
+placed a lead time earlier and retirements units reaching the end of their life; orders are
+paid at purchase and credited back at their remaining value at the horizon's end. The rows and
+variables only the roadmap has, and its objective, are in ``planner.lp.periods``; with one
+period and no link this module is ``planner optimize``.
+
 Scaling
 -------
 The rows above keep natural units (MW, thousands of cores, GB, work per job, cost over

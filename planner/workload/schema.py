@@ -504,6 +504,7 @@ class ScenarioFile(StrictModel):
         """The roadmap keys as one record, or None for a one-period scenario."""
         if self.periods is None:
             return None
-        return Timeline(periods=self.periods, discount_rate=self.discount_rate or 0.0,
-                        schedule=self.schedule or {}, supply=self.supply or Supply(),
-                        budget_per_period=self.budget_per_period)
+        return Timeline.model_construct(
+            periods=self.periods, discount_rate=self.discount_rate or 0.0,
+            schedule=self.schedule or {}, supply=self.supply or Supply(),
+            budget_per_period=self.budget_per_period)
