@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from planner.scenario import PlanContext
     from planner.workload.load import Scenario
 
-__all__ = ["Period", "RoadmapSetup", "add_months", "periods_of", "prepare_roadmap"]
+__all__ = ["Period", "RoadmapSetup", "add_months", "periods_of", "prepare_roadmap",
+           "roadmap_inputs"]
 
 _DAYS_PER_YEAR = SECONDS_PER_YEAR / SECONDS_PER_DAY
 
@@ -130,7 +131,6 @@ def prepare_roadmap(scenario: Scenario, timeline: Timeline, *,
                     ) -> RoadmapSetup:
     """Build the roadmap LP's inputs from a loaded roadmap scenario (see the module docstring)."""
     from planner.catalog.load import load_catalog, load_fleet
-    from planner.lp.periods import RoadmapInputs
     from planner.scenario import build_planning_inputs
 
     catalog = load_catalog()
@@ -139,14 +139,30 @@ def prepare_roadmap(scenario: Scenario, timeline: Timeline, *,
     fleet = _with_roadmap_limits(fleet, timeline)
     base, context = build_planning_inputs(_with_windows(scenario, timeline), fleet=fleet,
                                           roadmap=True)
+    inputs, job_kinds, notes = roadmap_inputs(base, timeline, fleet.economics.lifetime,
+                                              budget_usd=budget_usd)
+    return RoadmapSetup(
+        inputs=inputs, periods=periods_of(timeline.periods), context=context,
+        systems={h.id: h.accelerators for h in base.systems}, job_kinds=job_kinds,
+        assumptions=tuple(_assumptions(timeline, fleet)), notes=tuple(notes))
+
+
+def roadmap_inputs(base: PlanningInputs, timeline: Timeline, lifetime_s: float, *,
+                   budget_usd: float | None = None
+                   ) -> tuple[RoadmapInputs, dict[str, str], list[str]]:
+    """The roadmap LP's inputs from one-period planning inputs (every job at its workload's
+    rate and deadline) and the timeline; ``lifetime_s`` is the life of systems the supply
+    gives none for. Returns the inputs, each job's kind and notes for the reader."""
+    from planner.lp.periods import RoadmapInputs
+
     periods = periods_of(timeline.periods)
     first, horizon_end = periods[0].start, periods[-1].end
     rate = timeline.discount_rate
     notes: list[str] = []
     windows, instances = _job_windows(base, timeline, periods, notes)
-    blocks = []
-    pools = _pools(base, fleet, timeline, periods)
+    pools = _pools(base, lifetime_s, timeline, periods)
     builds = _buildouts(timeline, periods)
+    blocks = []
     for t, period in enumerate(periods):
         block = _block_inputs(base, timeline, periods, t, instances, pools, builds)
         caps = {s.id: _dated_power(s.id, s.power_cap_w, timeline, period.start)
@@ -156,12 +172,9 @@ def prepare_roadmap(scenario: Scenario, timeline: Timeline, *,
         periods=tuple(blocks), pools=tuple(pools), buildouts=tuple(builds),
         windows=windows, end_discount=(1.0 + rate) ** -_years(first, horizon_end),
         budget_npv_usd=budget_usd, budget_per_period_usd=timeline.budget_per_period)
-    return RoadmapSetup(
-        inputs=inputs, periods=periods, context=context,
-        systems={h.id: h.accelerators for h in base.systems},
-        job_kinds={**{j.id: j.kind for j in base.jobs},
-                   **{i.id: i.kind for ins in instances.values() for i, _ in ins}},
-        assumptions=tuple(_assumptions(timeline, fleet)), notes=tuple(notes))
+    kinds: dict[str, str] = {**{j.id: j.kind for j in base.jobs},
+                             **{i.id: i.kind for ins in instances.values() for i, _ in ins}}
+    return inputs, kinds, notes
 
 
 def _period_input(period: Period, first: dt.date, rate: float,
@@ -205,10 +218,12 @@ def _with_windows(scenario: Scenario, timeline: Timeline) -> Scenario:
     for loaded in scenario.workloads:
         entry = timeline.schedule.get(loaded.name)
         seconds = None
-        if entry is not None and entry.start is not None and entry.deadline is not None:
-            seconds = (entry.deadline - entry.start).days * SECONDS_PER_DAY
+        if entry is not None and entry.window_start is not None and entry.deadline is not None:
+            seconds = (entry.deadline - entry.window_start).days * SECONDS_PER_DAY
         elif entry is not None and entry.duration is not None:
             seconds = entry.duration
+        if entry is not None and entry.window_start is None:
+            seconds = None
         if seconds is not None and hasattr(loaded.spec, "deadline"):
             spec = loaded.spec.model_copy(update={"deadline": seconds})
             loaded = dataclasses.replace(loaded, spec=spec)
@@ -243,7 +258,7 @@ def _job_windows(base: PlanningInputs, timeline: Timeline, periods: tuple[Period
         if job.serve is not None:
             continue
         entry = timeline.schedule.get(job.id)
-        start = entry.start if entry is not None and entry.start is not None else first
+        start = entry.window_start if entry is not None and entry.window_start else first
         if entry is not None and entry.deadline is not None:
             length_days = (entry.deadline - start).days
         elif entry is not None and entry.duration is not None:
@@ -287,16 +302,17 @@ def _serve_factor(job: JobInput, timeline: Timeline, periods: tuple[Period, ...]
     entry = timeline.schedule.get(job.id)
     if entry is None or not entry.is_demand:
         return 1.0
-    if entry.growth_per_quarter is not None:
+    base = job.serve.total_rate_per_s
+    if entry.requests_per_second is None:
         quarters = _years(periods[0].start, periods[t].start) * 4.0
-        return float((1.0 + entry.growth_per_quarter) ** quarters)
+        first = entry.start_rate / base if entry.start_rate is not None and base > 0 else 1.0
+        return float(first * (1.0 + (entry.growth_per_quarter or 0.0)) ** quarters)
     given = entry.requests_per_second or {}
     known = [name for name in (p.name for p in periods[: t + 1]) if name in given]
     if not known:
         raise InputError(Problem("<roadmap>", f"schedule.{job.id}.requests_per_second",
                                  f"no request rate for period {periods[t].name} or before",
                                  f"start with the first period: {periods[0].name}: ..."))
-    base = job.serve.total_rate_per_s
     return given[known[-1]] / base if base > 0 else 0.0
 
 
@@ -354,6 +370,10 @@ def _price_at(timeline: Timeline, system: str, catalog_usd: float, first: dt.dat
     supply = timeline.supply.systems.get(system)
     if supply is None:
         return catalog_usd
+    if isinstance(supply.price, float | int):
+        anchor_day = supply.available_from or first
+        return float(supply.price * (1.0 - supply.price_decline_per_year)
+                     ** _years(anchor_day, day))
     dated = sorted(supply.price)
     known = [d for d in dated if d <= day]
     anchor, price = (known[-1], supply.price[known[-1]]) if known else \
@@ -361,7 +381,7 @@ def _price_at(timeline: Timeline, system: str, catalog_usd: float, first: dt.dat
     return float(price * (1.0 - supply.price_decline_per_year) ** _years(anchor, day))
 
 
-def _pools(base: PlanningInputs, fleet: Fleet, timeline: Timeline,
+def _pools(base: PlanningInputs, life_default: float, timeline: Timeline,
            periods: tuple[Period, ...]) -> list[PoolSupplyInput]:
     """Supply of every (site, system) that owns units or may buy them."""
     from planner.lp.costs import purchase_price
@@ -369,7 +389,6 @@ def _pools(base: PlanningInputs, fleet: Fleet, timeline: Timeline,
 
     first, end = periods[0].start, periods[-1].end
     mean_s = sum(p.seconds for p in periods) / len(periods)
-    life_default = fleet.economics.lifetime
     out = []
     for site in base.sites:
         for system in base.systems:

@@ -337,7 +337,7 @@ def _schedule_problems(doc: Document, schedule: dict[str, JobSchedule],
         if name not in kinds:
             problems.append(doc.problem(where, f"no workload named {name!r} in this scenario",
                                         did_you_mean(name, kinds)))
-        elif kinds[name] == WorkloadKind.SERVE and entry.start is not None:
+        elif kinds[name] == WorkloadKind.SERVE and entry.window_start is not None:
             problems.append(doc.problem(where, f"{name} is a serving workload: it has demand "
                                         "per period, not a start date",
                                         "give requests_per_second or growth_per_quarter"))

@@ -89,27 +89,45 @@ class JobSchedule(StrictModel):
     ``duration``), repeated ``every`` period length when given. Serving: the request rate per
     period, as totals by period name (``requests_per_second: {2027-Q1: 40 requests/s}``, split
     over regions in the workload's proportions; a period not named keeps the previous value)
-    or as growth per quarter from the workload's own rate (``growth_per_quarter: 15%``).
+    or as growth per quarter (``{start: 40 requests/s, growth_per_quarter: 15%}``; without
+    ``start``, from the workload's own rate).
     """
 
-    start: dt.date | None = None
+    start: dt.date | Rate | None = Field(
+        default=None, description="a date (a job's window) or, for serving, the request rate "
+                                  "of the first period")
     deadline: dt.date | None = None
     duration: Duration | None = None
     every: PeriodLength | None = None
     requests_per_second: dict[str, Rate] | None = None
     growth_per_quarter: Fraction | None = None
 
+    @property
+    def window_start(self) -> dt.date | None:
+        """The start date of a training or post-training window."""
+        return self.start if isinstance(self.start, dt.date) else None
+
+    @property
+    def start_rate(self) -> float | None:
+        """A serving workload's request rate in the first period (requests/s)."""
+        return None if isinstance(self.start, dt.date) or self.start is None else self.start
+
     @model_validator(mode="after")
     def _consistent(self) -> JobSchedule:
         if self.deadline is not None and self.duration is not None:
             raise ValueError("give 'deadline' or 'duration', not both")
-        if (self.deadline is not None or self.duration is not None) and self.start is None:
+        start = self.window_start
+        if self.start_rate is not None and (self.deadline is not None or self.duration
+                                            is not None or self.every is not None
+                                            or self.requests_per_second is not None):
+            raise ValueError("a request rate as 'start' goes with 'growth_per_quarter' only")
+        if (self.deadline is not None or self.duration is not None) and start is None:
             raise ValueError("a 'deadline' or 'duration' needs a 'start' date")
-        if self.start is not None and self.deadline is not None and self.deadline <= self.start:
-            raise ValueError(f"deadline {self.deadline} is not after start {self.start}")
+        if start is not None and self.deadline is not None and self.deadline <= start:
+            raise ValueError(f"deadline {self.deadline} is not after start {start}")
         if self.duration is not None and self.duration <= 0:
             raise ValueError("'duration' must be positive")
-        if self.every is not None and self.start is None:
+        if self.every is not None and start is None:
             raise ValueError("'every' repeats a window: it needs 'start'")
         if self.requests_per_second is not None and self.growth_per_quarter is not None:
             raise ValueError("give 'requests_per_second' or 'growth_per_quarter', not both")
@@ -118,7 +136,8 @@ class JobSchedule(StrictModel):
     @property
     def is_demand(self) -> bool:
         """True when the entry shapes a serving workload's demand."""
-        return self.requests_per_second is not None or self.growth_per_quarter is not None
+        return (self.requests_per_second is not None or self.growth_per_quarter is not None
+                or self.start_rate is not None)
 
 
 class Buildout(StrictModel):
@@ -139,10 +158,16 @@ class SiteSupply(StrictModel):
 
 
 class SystemSupply(StrictModel):
-    """A system's availability, price path, delivery lead time and life."""
+    """A system's availability, price path, delivery lead time and life.
+
+    ``available_from`` is the first date a unit can be in service (its first delivery); an
+    order is placed ``lead_time`` earlier.
+    """
 
     available_from: dt.date | None = None
-    price: dict[dt.date, Money] = Field(default_factory=dict)
+    price: Money | dict[dt.date, Money] = Field(
+        default_factory=dict, description="price per unit: one amount (at available_from, else "
+                                          "at the roadmap's start) or amounts by date")
     price_decline_per_year: Fraction = 0.0
     lead_time: Duration = 0.0
     lifetime: Duration | None = None
