@@ -1,0 +1,176 @@
+"""Plots for the roadmap's HTML report: capacity against demand, power per site, cumulative spend.
+
+Drawn like :mod:`planner.report.plots` (matplotlib's object API under the same style, text kept
+as text in the SVG): each function takes the roadmap's rows and returns one ``<svg>`` document.
+:func:`roadmap_figures` picks the figures a roadmap dict has data for.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from planner.report.plots import (
+    FIGSIZE_IN,
+    LABEL_PT,
+    _color,
+    _empty,
+    _figure,
+    _LabelPlacer,
+    _money_scale,
+    _svg,
+    _ticks,
+)
+
+__all__ = ["capacity_plot", "cumulative_spend_plot", "power_plot", "roadmap_figures"]
+
+_INK = "#1b1f24"
+
+
+def _period_axis(axes: Any, periods: Sequence[str]) -> None:
+    """Periods as categories on x; slanted when there are many."""
+    slant = len(periods) > 8
+    axes.set_xticks(range(len(periods)), list(periods), rotation=35 if slant else 0,
+                    ha="right" if slant else "center")
+    axes.set_xlim(-0.6, len(periods) - 0.4)
+
+
+def _legend_below(axes: Any, entries: int) -> None:
+    axes.figure.legend(loc="outside lower center", fontsize=LABEL_PT,
+                       ncols=min(max(entries, 1), 4), frameon=False)
+
+
+def _accelerators_per_unit(fleet: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Accelerators per unit of each system, read from the rows that hold some."""
+    out: dict[str, float] = {}
+    for row in fleet:
+        if float(row.get("units_held", 0.0)) > 0:
+            out.setdefault(str(row["system"]),
+                           float(row["accelerators_held"]) / float(row["units_held"]))
+    return out
+
+
+def capacity_plot(periods: Sequence[str], fleet: Sequence[Mapping[str, Any]],
+                  rentals: Sequence[Mapping[str, Any]] = (),
+                  title: str = "Capacity vs demand: accelerators held and busy") -> str:
+    """Stacked bars of accelerators held per period by system (rented ones hatched on top), and
+    a line of the accelerators busy (placed) in each period."""
+    held: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(periods))
+    busy = [0.0] * len(periods)
+    index = {p: i for i, p in enumerate(periods)}
+    for row in fleet:
+        if (i := index.get(str(row["period"]))) is not None:
+            held[str(row["system"])][i] += float(row.get("accelerators_held", 0.0))
+            busy[i] += float(row.get("accelerators_busy", 0.0))
+    per_unit = _accelerators_per_unit(fleet)
+    rented = [0.0] * len(periods)
+    for row in rentals:
+        if (i := index.get(str(row["period"]))) is not None:
+            rented[i] += float(row["units"]) * per_unit.get(str(row["system"]), 0.0)
+    with _figure(title, (FIGSIZE_IN[0], FIGSIZE_IN[1] + 0.4)) as axes:
+        systems = [s for s in sorted(held) if any(held[s])]
+        if not systems and not any(busy):
+            _empty(axes, "no accelerators held")
+            return _svg(axes)
+        x = list(range(len(periods)))
+        bottom = [0.0] * len(periods)
+        for i, system in enumerate(systems):
+            axes.bar(x, held[system], bottom=bottom, width=0.6, color=_color(i), label=system)
+            bottom = [a + b for a, b in zip(bottom, held[system], strict=True)]
+        if any(rented):
+            axes.bar(x, rented, bottom=bottom, width=0.6, color="white", edgecolor=_INK,
+                     hatch="///", linewidth=0.6, label="rented")
+        axes.plot(x, busy, color=_INK, marker="o", markersize=4, linewidth=1.6,
+                  label="busy (placed)")
+        _period_axis(axes, periods)
+        axes.set_ylabel("accelerators")
+        axes.set_ylim(0, max([*busy, *(a + b for a, b in zip(bottom, rented, strict=True))])
+                      * 1.12 or 1.0)
+        _ticks(axes.yaxis, log=False)
+        axes.grid(True, axis="y", alpha=0.3)
+        _legend_below(axes, len(systems) + 1 + any(rented))
+        return _svg(axes)
+
+
+def power_plot(periods: Sequence[str], sites: Sequence[Mapping[str, Any]],
+               title: str = "Power per site: used (solid) against its cap (dashed)") -> str:
+    """One solid line per site of the power it uses in each period, and a dashed line of the
+    same colour for the power available to it."""
+    index = {p: i for i, p in enumerate(periods)}
+    used: dict[str, list[float | None]] = defaultdict(lambda: [None] * len(periods))
+    cap: dict[str, list[float | None]] = defaultdict(lambda: [None] * len(periods))
+    for row in sites:
+        if (i := index.get(str(row["period"]))) is not None:
+            name = str(row["site"])
+            used[name][i] = float(row.get("power_used_w") or 0.0) / 1e6
+            if row.get("power_cap_w") is not None:
+                cap[name][i] = float(row["power_cap_w"]) / 1e6
+    with _figure(title, (FIGSIZE_IN[0], FIGSIZE_IN[1] + 0.4)) as axes:
+        if not used:
+            _empty(axes, "no sites")
+            return _svg(axes)
+        x = list(range(len(periods)))
+        for i, name in enumerate(sorted(used)):
+            axes.plot(x, used[name], color=_color(i), marker="o", markersize=4, linewidth=1.6,
+                      label=f"{name} used")
+            if any(v is not None for v in cap[name]):
+                axes.plot(x, cap[name], color=_color(i), linestyle="--", linewidth=1.2,
+                          label=f"{name} cap")
+        _period_axis(axes, periods)
+        axes.set_ylabel("power (MW)")
+        axes.set_ylim(bottom=0)
+        _ticks(axes.yaxis, log=False)
+        axes.grid(True, axis="y", alpha=0.3)
+        _legend_below(axes, 2 * len(used))
+        return _svg(axes)
+
+
+def cumulative_spend_plot(cost_rows: Sequence[Mapping[str, Any]],
+                          title: str = "Cumulative spend: undiscounted and discounted") -> str:
+    """Two lines over the periods: spending to date as paid, and discounted to the first
+    period (its last point is the net present value). The remaining value at the horizon's
+    end is a credit in the last period."""
+    periods = [str(r["period"]) for r in cost_rows]
+    paid = list(itertools.accumulate(float(r.get("total", 0.0)) for r in cost_rows))
+    discounted = list(itertools.accumulate(float(r.get("discounted_total", 0.0))
+                                           for r in cost_rows))
+    with _figure(title) as axes:
+        if not periods:
+            _empty(axes, "no periods")
+            return _svg(axes)
+        scale, word = _money_scale(max(abs(v) for v in (*paid, *discounted)) or 1.0)
+        x = list(range(len(periods)))
+        axes.plot(x, [v / scale for v in paid], color=_color(0), marker="o", markersize=4,
+                  linewidth=1.6, label="undiscounted")
+        axes.plot(x, [v / scale for v in discounted], color=_color(1), marker="s",
+                  markersize=4, linewidth=1.6, linestyle="--",
+                  label="discounted (ends at the net present value)")
+        _period_axis(axes, periods)
+        axes.set_ylabel(f"{word} USD".strip())
+        low = min(0.0, *(v / scale for v in (*paid, *discounted)))
+        axes.set_ylim(low, max(v / scale for v in (*paid, *discounted)) * 1.15)
+        _ticks(axes.yaxis, log=False)
+        axes.grid(True, axis="y", alpha=0.3)
+        _legend_below(axes, 2)
+        placer = _LabelPlacer(axes)
+        for values, color in ((paid, _color(0)), (discounted, _color(1))):
+            placer.place(f"{values[-1] / scale:,.4g} {word}".strip(),
+                         (x[-1], values[-1] / scale), color=color)
+        return _svg(axes)
+
+
+def roadmap_figures(data: Mapping[str, Any]) -> list[str]:
+    """The roadmap's figures: capacity vs demand, power per site, cumulative spend."""
+    periods = [str(p["name"]) for p in data.get("periods", [])]
+    rows = data.get("fleet")
+    fleet = rows if isinstance(rows, list) else data.get("fleet_by_period", [])
+    figures = []
+    if fleet:
+        figures.append(capacity_plot(periods, fleet, data.get("rentals", [])))
+    if data.get("sites"):
+        figures.append(power_plot(periods, data["sites"]))
+    if data.get("cost_by_period_usd"):
+        figures.append(cumulative_spend_plot(data["cost_by_period_usd"]))
+    return figures

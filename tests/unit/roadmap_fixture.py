@@ -1,0 +1,156 @@
+"""A hand-made `planner roadmap` result: 3 quarters x 2 sites x 2 systems.
+
+Built by hand so that the report tests know every figure: each period's cost parts add up to
+its total, each discounted total is the total times the period's discount factor, and the net
+present value is the sum of the discounted totals. The story:
+
+- 2027-Q1: texas-gb200 holds 20 GB200 NVL72 racks and 16 DGX H100; virginia-h100 holds 100
+  DGX H100. Texas buys 10 racks (3.9M USD each, arriving a quarter later) and 4 MW of power
+  (1.5M USD per MW, online two quarters later).
+- 2027-Q2: the 10 racks arrive; 40 DGX H100 reach end of life in Virginia; Texas rents 4 racks;
+  Texas buys 15 more racks and Virginia 5 (3.6M USD each, arriving in Q3). Texas power binds.
+- 2027-Q3: the 20 racks arrive and the 4 MW come online; Virginia retires 20 DGX H100 early;
+  the equipment still in its life is worth 88.2M USD at the horizon's end.
+
+Accelerators: 72 per GB200 NVL72 rack, 8 per DGX H100.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PERIODS = ("2027-Q1", "2027-Q2", "2027-Q3")
+
+# 1 / 1.10 ** (quarter / 4), rounded to 4 digits: a 10% yearly rate discounted per quarter.
+DISCOUNT_FACTORS = (1.0, 0.9765, 0.9535)
+
+PARTS = ("purchase", "rental", "energy", "colocation", "cpu_servers", "egress",
+         "power_buildout", "remaining_value")
+
+# USD per period, in the order of PARTS.
+COSTS = (
+    (39.0e6, 0.0, 1.2e6, 2.5e6, 0.35e6, 0.02e6, 6.0e6, 0.0),  # 10 x 3.9M; 4 MW x 1.5M
+    (72.0e6, 1_572_480.0, 1.9e6, 3.8e6, 0.0, 0.03e6, 0.0, 0.0),  # 20 x 3.6M; 4 x 72 x 2.5 x 2184
+    (0.0, 0.0, 2.4e6, 4.9e6, 0.1e6, 0.04e6, 0.0, -88.2e6),
+)
+
+
+def _cost_row(period: str, factor: float, values: tuple[float, ...]) -> dict[str, Any]:
+    row: dict[str, Any] = {"period": period, **dict(zip(PARTS, values, strict=True))}
+    row["total"] = sum(values)
+    row["discount_factor"] = factor
+    row["discounted_total"] = row["total"] * factor
+    return row
+
+
+def _fleet(period: str, site: str, system: str, held: float, busy: float) -> dict[str, Any]:
+    per_unit = 72 if system == "gb200-nvl72" else 8
+    return {"period": period, "site": site, "system": system, "units_held": held,
+            "units_on": held, "units_busy": busy, "accelerators_held": held * per_unit,
+            "accelerators_busy": busy * per_unit}
+
+
+COST_ROWS = [_cost_row(p, f, c) for p, f, c in zip(PERIODS, DISCOUNT_FACTORS, COSTS, strict=True)]
+
+ROADMAP: dict[str, Any] = {
+    "schema_version": 1,
+    "kind": "roadmap",
+    "scenario": "roadmap-2027",
+    "fleet": "default",
+    "status": "optimal",
+    "objective": "cost",
+    "discount_rate": 0.10,
+    "periods": [
+        {"name": "2027-Q1", "start": "2027-01-01", "end": "2027-04-01", "discount_factor": 1.0},
+        {"name": "2027-Q2", "start": "2027-04-01", "end": "2027-07-01",
+         "discount_factor": 0.9765},
+        {"name": "2027-Q3", "start": "2027-07-01", "end": "2027-10-01",
+         "discount_factor": 0.9535},
+    ],
+    "npv_usd": sum(r["discounted_total"] for r in COST_ROWS),
+    "cost_by_period_usd": COST_ROWS,
+    "purchases": [
+        {"period": "2027-Q1", "site": "texas-gb200", "system": "gb200-nvl72", "units": 10.0,
+         "arrives": "2027-Q2", "cost_usd": 39.0e6},
+        {"period": "2027-Q2", "site": "texas-gb200", "system": "gb200-nvl72", "units": 15.0,
+         "arrives": "2027-Q3", "cost_usd": 54.0e6},
+        {"period": "2027-Q2", "site": "virginia-h100", "system": "gb200-nvl72", "units": 5.0,
+         "arrives": "2027-Q3", "cost_usd": 18.0e6},
+    ],
+    "retirements": [
+        {"period": "2027-Q2", "site": "virginia-h100", "system": "dgx-h100", "units": 40.0,
+         "reason": "end_of_life"},
+        {"period": "2027-Q3", "site": "virginia-h100", "system": "dgx-h100", "units": 20.0,
+         "reason": "early"},
+    ],
+    "rentals": [
+        {"period": "2027-Q2", "site": "texas-gb200", "system": "gb200-nvl72", "units": 4.0,
+         "cost_usd": 1_572_480.0},
+    ],
+    "power_buildout": [
+        {"period": "2027-Q1", "site": "texas-gb200", "mw": 4.0, "online": "2027-Q3",
+         "cost_usd": 6.0e6},
+    ],
+    "placements": [
+        {"period": "2027-Q1", "site": "texas-gb200", "system": "gb200-nvl72",
+         "job": "serve_reasoning", "role": "serve", "units": 19.5},
+        {"period": "2027-Q1", "site": "virginia-h100", "system": "dgx-h100",
+         "job": "serve_reasoning", "role": "serve", "units": 90.0},
+        {"period": "2027-Q2", "site": "texas-gb200", "system": "gb200-nvl72",
+         "job": "pretrain_frontier", "role": "train", "units": 34.0},
+        {"period": "2027-Q3", "site": "texas-gb200", "system": "gb200-nvl72",
+         "job": "pretrain_frontier", "role": "train", "units": 44.0},
+    ],
+    # The contract names both the fleet ("fleet": "default") and the units held per period
+    # ("fleet": [...]) with one key; the report reads the rows from "fleet" when it is a list,
+    # else from "fleet_by_period".
+    "fleet_by_period": [
+        _fleet("2027-Q1", "texas-gb200", "dgx-h100", 16.0, 16.0),
+        _fleet("2027-Q1", "texas-gb200", "gb200-nvl72", 20.0, 19.5),
+        _fleet("2027-Q1", "virginia-h100", "dgx-h100", 100.0, 90.0),
+        _fleet("2027-Q1", "virginia-h100", "gb200-nvl72", 0.0, 0.0),
+        _fleet("2027-Q2", "texas-gb200", "dgx-h100", 16.0, 16.0),
+        _fleet("2027-Q2", "texas-gb200", "gb200-nvl72", 30.0, 30.0),
+        _fleet("2027-Q2", "virginia-h100", "dgx-h100", 60.0, 60.0),
+        _fleet("2027-Q2", "virginia-h100", "gb200-nvl72", 0.0, 0.0),
+        _fleet("2027-Q3", "texas-gb200", "dgx-h100", 16.0, 12.0),
+        _fleet("2027-Q3", "texas-gb200", "gb200-nvl72", 45.0, 44.0),
+        _fleet("2027-Q3", "virginia-h100", "dgx-h100", 40.0, 38.0),
+        _fleet("2027-Q3", "virginia-h100", "gb200-nvl72", 5.0, 5.0),
+    ],
+    "sites": [
+        {"period": "2027-Q1", "site": "texas-gb200", "power_used_w": 3.6e6, "power_cap_w": 6.0e6},
+        {"period": "2027-Q1", "site": "virginia-h100", "power_used_w": 1.43e6,
+         "power_cap_w": 2.0e6},
+        {"period": "2027-Q2", "site": "texas-gb200", "power_used_w": 6.0e6, "power_cap_w": 6.0e6},
+        {"period": "2027-Q2", "site": "virginia-h100", "power_used_w": 0.86e6,
+         "power_cap_w": 2.0e6},
+        {"period": "2027-Q3", "site": "texas-gb200", "power_used_w": 8.7e6,
+         "power_cap_w": 10.0e6},
+        {"period": "2027-Q3", "site": "virginia-h100", "power_used_w": 1.5e6,
+         "power_cap_w": 2.0e6},
+    ],
+    "bottlenecks": [
+        {"period": "2027-Q2", "kind": "power", "where": "texas-gb200", "shadow_price": -2.1e6,
+         "unit": "USD/MW", "message": "site_power[texas-gb200,2027-Q2]"},
+        {"period": "2027-Q3", "kind": "inventory", "where": "virginia-h100/dgx-h100",
+         "shadow_price": -41_000.0, "unit": "USD/unit",
+         "message": "inventory[virginia-h100,dgx-h100,2027-Q3]"},
+        {"period": "2027-Q3", "kind": "power", "where": "virginia-h100", "shadow_price": 0.0,
+         "unit": "USD/MW", "message": "site_power[virginia-h100,2027-Q3]"},
+    ],
+    "jobs": [
+        {"job": "serve_reasoning", "kind": "serve", "periods": list(PERIODS),
+         "work_share_by_period": {"2027-Q1": 0.25, "2027-Q2": 0.35, "2027-Q3": 0.40}},
+        {"job": "pretrain_frontier", "kind": "pretrain", "periods": ["2027-Q2", "2027-Q3"],
+         "work_share_by_period": {"2027-Q2": 0.4, "2027-Q3": 0.6}},
+    ],
+    "assumptions": [
+        {"name": "discount_rate", "value": 0.10, "source": "assumption",
+         "note": "yearly, applied per quarter"},
+        {"name": "gb200_nvl72_price_decline_per_year", "value": 0.3,
+         "source": "assumption", "note": "3.9M USD in 2027-Q1 to 3.6M USD in 2027-Q2"},
+    ],
+    "solver": {"name": "highs", "status": "Optimal", "seconds": 1.2, "integer": False,
+               "mip_gap": None},
+}
