@@ -79,9 +79,11 @@ def capacity_plot(periods: Sequence[str], fleet: Sequence[Mapping[str, Any]],
         for i, system in enumerate(systems):
             axes.bar(x, held[system], bottom=bottom, width=0.6, color=_color(i), label=system)
             bottom = [a + b for a, b in zip(bottom, held[system], strict=True)]
-        if any(rented):
-            axes.bar(x, rented, bottom=bottom, width=0.6, color="white", edgecolor=_INK,
-                     hatch="///", linewidth=0.6, label="rented")
+        if any(rented):  # only where some are rented: an empty bar would still draw its edge
+            some = [i for i in x if rented[i] > 0]
+            axes.bar(some, [rented[i] for i in some], bottom=[bottom[i] for i in some],
+                     width=0.6, color="white", edgecolor=_INK, hatch="///", linewidth=0.6,
+                     label="rented")
         axes.plot(x, busy, color=_INK, marker="o", markersize=4, linewidth=1.6,
                   label="busy (placed)")
         _period_axis(axes, periods)
@@ -97,7 +99,8 @@ def capacity_plot(periods: Sequence[str], fleet: Sequence[Mapping[str, Any]],
 def power_plot(periods: Sequence[str], sites: Sequence[Mapping[str, Any]],
                title: str = "Power per site: used (solid) against its cap (dashed)") -> str:
     """One solid line per site of the power it uses in each period, and a dashed line of the
-    same colour for the power available to it."""
+    same colour for the power available to it (a step: power comes online at a period's
+    start)."""
     index = {p: i for i, p in enumerate(periods)}
     used: dict[str, list[float | None]] = defaultdict(lambda: [None] * len(periods))
     cap: dict[str, list[float | None]] = defaultdict(lambda: [None] * len(periods))
@@ -117,7 +120,7 @@ def power_plot(periods: Sequence[str], sites: Sequence[Mapping[str, Any]],
                       label=f"{name} used")
             if any(v is not None for v in cap[name]):
                 axes.plot(x, cap[name], color=_color(i), linestyle="--", linewidth=1.2,
-                          label=f"{name} cap")
+                          drawstyle="steps-mid", label=f"{name} cap")
         _period_axis(axes, periods)
         axes.set_ylabel("power (MW)")
         axes.set_ylim(bottom=0)
@@ -128,7 +131,8 @@ def power_plot(periods: Sequence[str], sites: Sequence[Mapping[str, Any]],
 
 
 def cumulative_spend_plot(cost_rows: Sequence[Mapping[str, Any]],
-                          title: str = "Cumulative spend: undiscounted and discounted") -> str:
+                          title: str = "Cumulative spend, undiscounted and discounted "
+                          "(remaining value credited at the end)") -> str:
     """Two lines over the periods: spending to date as paid, and discounted to the first
     period (its last point is the net present value). The remaining value at the horizon's
     end is a credit in the last period."""
