@@ -27,6 +27,9 @@ from planner.report.plots import (
 __all__ = ["capacity_plot", "cumulative_spend_plot", "power_plot", "roadmap_figures"]
 
 _INK = "#1b1f24"
+_SPARE = ((6, 0, "left", "center"), (-6, 0, "right", "center"), (0, 7, "center", "bottom"),
+          (0, -9, "center", "top"))
+"""Label offsets (points) tried when the first choice overlaps a label placed before."""
 
 
 def _period_axis(axes: Any, periods: Sequence[str]) -> None:
@@ -118,9 +121,11 @@ def power_plot(periods: Sequence[str], sites: Sequence[Mapping[str, Any]],
         for i, name in enumerate(sorted(used)):
             axes.plot(x, used[name], color=_color(i), marker="o", markersize=4, linewidth=1.6,
                       label=f"{name} used")
-            if any(v is not None for v in cap[name]):
-                axes.plot(x, cap[name], color=_color(i), linestyle="--", linewidth=1.2,
-                          drawstyle="steps-mid", label=f"{name} cap")
+            if any(v is not None for v in cap[name]):  # each period's cap spans the period
+                edges = [i - 0.5 for i in x] + [x[-1] + 0.5]
+                axes.plot(edges, [*cap[name], cap[name][-1]], color=_color(i),
+                          linestyle="--", linewidth=1.2, drawstyle="steps-post",
+                          label=f"{name} cap")
         _period_axis(axes, periods)
         axes.set_ylabel("power (MW)")
         axes.set_ylim(bottom=0)
@@ -131,37 +136,62 @@ def power_plot(periods: Sequence[str], sites: Sequence[Mapping[str, Any]],
 
 
 def cumulative_spend_plot(cost_rows: Sequence[Mapping[str, Any]],
-                          title: str = "Cumulative spend, undiscounted and discounted "
-                          "(remaining value credited at the end)") -> str:
+                          title: str = "Cumulative spend, undiscounted and discounted") -> str:
     """Two lines over the periods: spending to date as paid, and discounted to the first
-    period (its last point is the net present value). The remaining value at the horizon's
-    end is a credit in the last period."""
+    period. The remaining value of the equipment still in its life at the horizon's end is a
+    credit: a last point after it (dotted) ends the discounted line at the net present value."""
     periods = [str(r["period"]) for r in cost_rows]
-    paid = list(itertools.accumulate(float(r.get("total", 0.0)) for r in cost_rows))
-    discounted = list(itertools.accumulate(float(r.get("discounted_total", 0.0))
-                                           for r in cost_rows))
+    credit = [float(r.get("remaining_value", 0.0) or 0.0) for r in cost_rows]
+    paid = list(itertools.accumulate(float(r.get("total", 0.0)) - c
+                                     for r, c in zip(cost_rows, credit, strict=True)))
+    discounted = list(itertools.accumulate(
+        float(r.get("discounted_total", 0.0)) - c * float(r.get("discount_factor", 1.0))
+        for r, c in zip(cost_rows, credit, strict=True)))
     with _figure(title) as axes:
         if not periods:
             _empty(axes, "no periods")
             return _svg(axes)
-        scale, word = _money_scale(max(abs(v) for v in (*paid, *discounted)) or 1.0)
         x = list(range(len(periods)))
-        axes.plot(x, [v / scale for v in paid], color=_color(0), marker="o", markersize=4,
-                  linewidth=1.6, label="undiscounted")
-        axes.plot(x, [v / scale for v in discounted], color=_color(1), marker="s",
-                  markersize=4, linewidth=1.6, linestyle="--",
-                  label="discounted (ends at the net present value)")
+        ends = (paid[-1] + sum(credit), discounted[-1] + sum(
+            c * float(r.get("discount_factor", 1.0)) for r, c in zip(cost_rows, credit,
+                                                                      strict=True)))
+        has_credit = any(abs(c) > 0 for c in credit)
+        values = [*paid, *discounted, *(ends if has_credit else ())]
+        scale, word = _money_scale(max(abs(v) for v in values) or 1.0)
+        names = ("undiscounted", "discounted (ends at the net present value)")
+        markers = ("o", "s")
+        for k, series in enumerate((paid, discounted)):
+            axes.plot(x, [v / scale for v in series], color=_color(k), marker=markers[k],
+                      markersize=4, linewidth=1.6, label=names[k])
+        last = [paid[-1], discounted[-1]]
+        if has_credit:
+            for k in range(2):
+                axes.plot([x[-1], x[-1] + 1], [last[k] / scale, ends[k] / scale],
+                          color=_color(k), marker=markers[k], markersize=4, linewidth=1.2,
+                          linestyle=":")
+            x.append(x[-1] + 1)
+            periods = [*periods, "after the\nremaining value"]
         _period_axis(axes, periods)
         axes.set_ylabel(f"{word} USD".strip())
-        low = min(0.0, *(v / scale for v in (*paid, *discounted)))
-        axes.set_ylim(low, max(v / scale for v in (*paid, *discounted)) * 1.15)
+        axes.set_ylim(min(0.0, *(v / scale for v in values)),
+                      max(v / scale for v in values) * 1.15)
         _ticks(axes.yaxis, log=False)
         axes.grid(True, axis="y", alpha=0.3)
         _legend_below(axes, 2)
         placer = _LabelPlacer(axes)
-        for values, color in ((paid, _color(0)), (discounted, _color(1))):
-            placer.place(f"{values[-1] / scale:,.4g} {word}".strip(),
-                         (x[-1], values[-1] / scale), color=color)
+        points = [(x[-1] - has_credit, last[k] / scale, k) for k in range(2)]
+        if has_credit:
+            points += [(x[-1], ends[k] / scale, k) for k in range(2)]
+        for px, py, _ in points:
+            placer.block_marker((px, py), 16.0)
+        for px, py, k in points:  # the higher of the two above (or right of) its point
+            higher = py >= max(q for qx, q, _ in points if qx == px)
+            at_end = px == x[-1]
+            offsets = ((6, 4, "left", "bottom") if at_end else (0, 7, "center", "bottom"),
+                       ) if higher else ((6, -4, "left", "top") if at_end else
+                                         (0, -9, "center", "top"),)
+            placer.place(f"{py:,.4g} {word}".strip(), (px, py), color=_color(k),
+                         offsets=(*offsets, *_SPARE))
         return _svg(axes)
 
 
