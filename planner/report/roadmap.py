@@ -95,8 +95,9 @@ def _sum_by(records: Iterable[dict[str, Any]], period_key: str = "period",
 def _headline(data: dict[str, Any]) -> KeyValues:
     periods = data.get("periods", [])
     names = _period_names(data)
-    span = (f"{len(names)}: {names[0]} to {names[-1]} ({periods[0].get('start', '')} to "
-            f"{periods[-1].get('end', '')})" if names else "none")
+    span = f"{len(names)}: {names[0]} to {names[-1]}" if names else "none"
+    if names and periods[0].get("start") and periods[-1].get("end"):
+        span += f" ({periods[0]['start']} to {periods[-1]['end']})"
     rate = data.get("discount_rate")
     spend = sum(float(r.get("total", 0.0)) for r in data.get("cost_by_period_usd", []))
     items = [
@@ -189,26 +190,26 @@ def _power_cell(record: dict[str, Any]) -> str:
     used, cap = record["power_used_w"], record["power_cap_w"]
     if used is None and cap is None:
         return ""
-    return f"{_mw(used or 0.0)} of {'-' if cap is None else _mw(cap)}"
+    return f"{_mw(used or 0.0)}/{'-' if cap is None else _mw(cap)}"
 
 
 def _roadmap_table(data: dict[str, Any]) -> Table:
-    """Per period and site (one row per system): what changes and what is held; the period and
-    the site's power are shown on the first row of their group."""
+    """Per period and site (one row per system): what changes and what is held. Each period
+    opens with a row of its own name; a site's name and its power are shown on its first row."""
     records = _roadmap_records(data)
-    rows = []
+    rows: list[tuple[str, ...]] = []
     previous: tuple[str, str] = ("", "")
     for r in records:
-        group = (r["period"], r["site"])
-        first = group != previous
-        rows.append(("" if previous[0] == r["period"] else r["period"],
-                     r["site"] if first else "", r["system"] or "(no units)",
+        if r["period"] != previous[0]:
+            rows.append((r["period"], *("" for _ in range(7))))
+        first = (r["period"], r["site"]) != previous
+        rows.append((f"  {r['site']}" if first else "", r["system"] or "(no units)",
                      _count(r["bought_units"]), _count(r["arriving_units"]), _retired_cell(r),
                      _count(r["rented_units"]), _count(r["units_held"]),
                      _power_cell(r) if first else ""))
-        previous = group
-    headers = ("period", "site", "system", "bought", "arriving", "retired", "rented", "held",
-               "MW used of cap")
+        previous = (r["period"], r["site"])
+    headers = ("period, site", "system", "bought", "arriving", "retired", "rented", "held",
+               "MW used/cap")
     return Table("Roadmap per period and site (units of each system; the site's power in MW)",
                  headers, tuple(rows), "roadmap", tuple(records))
 

@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 import pytest
-from roadmap_fixture import PARTS, ROADMAP
+from roadmap_fixture import PARTS, PERIODS, ROADMAP
 
 from planner.report.model import KeyValues, Report, Table
 from planner.report.render import csv_tables, primary_csv, render_report
@@ -58,27 +58,27 @@ def test_headline_gives_the_npv_periods_and_solver(report: Report) -> None:
 
 def test_roadmap_table_per_period_site_and_system(report: Report) -> None:
     table = _table(report, "roadmap")
-    assert table.headers == ("period", "site", "system", "bought", "arriving", "retired",
-                             "rented", "held", "MW used of cap")
-    # One row per period x site x system with anything in it: Virginia holds no GB200 in Q1.
-    assert len(table.rows) == 11
-    rows = {(r["period"], r["site"], r["system"]): row
-            for r, row in zip(table.records, table.rows, strict=True)}
-    # Q2 Texas GB200: 15 bought, the 10 bought in Q1 arrive, 4 rented, 20 + 10 = 30 held.
-    assert rows["2027-Q2", "texas-gb200", "gb200-nvl72"][3:8] == ("15", "10", "", "4", "30")
-    # Q2 Texas: the period and the site's power (6 MW used of 6) on the group's first row.
-    assert rows["2027-Q2", "texas-gb200", "dgx-h100"][:3] == ("2027-Q2", "texas-gb200",
-                                                             "dgx-h100")
-    assert rows["2027-Q2", "texas-gb200", "dgx-h100"][8] == "6 of 6"
-    assert rows["2027-Q2", "texas-gb200", "gb200-nvl72"][:2] == ("", "")
-    assert rows["2027-Q2", "texas-gb200", "gb200-nvl72"][8] == ""
-    # 40 DGX H100 at end of life in Q2, 20 early in Q3: 100 - 40 - 20 = 40 held.
-    assert rows["2027-Q2", "virginia-h100", "dgx-h100"][5:8] == ("40", "", "60")
-    assert rows["2027-Q3", "virginia-h100", "dgx-h100"][5:9] == ("20 early", "", "40",
-                                                                "1.5 of 2")
-    # Virginia's 5 racks: bought in Q2 (none held yet), arrive and are held in Q3.
-    assert rows["2027-Q2", "virginia-h100", "gb200-nvl72"][3:8] == ("5", "", "", "", "")
-    assert rows["2027-Q3", "virginia-h100", "gb200-nvl72"][3:8] == ("", "5", "", "", "5")
+    assert table.headers == ("period, site", "system", "bought", "arriving", "retired",
+                             "rented", "held", "MW used/cap")
+    # One row per period x site x system with anything in it (Virginia holds no GB200 in Q1),
+    # 11 in all, and a row naming each of the 3 periods.
+    assert len(table.records) == 11
+    assert [row[0] for row in table.rows if row[0].startswith("2027")] == list(PERIODS)
+    q2 = list(table.rows[4:9])  # after Q1: its own row, 2 at Texas, 1 at Virginia
+    assert q2 == [
+        ("2027-Q2", "", "", "", "", "", "", ""),
+        # Texas: 6 MW used of 6 on the site's first row; GB200: 15 bought, the 10 bought in
+        # Q1 arrive, 4 rented, 20 + 10 = 30 held.
+        ("  texas-gb200", "dgx-h100", "", "", "", "", "16", "6/6"),
+        ("", "gb200-nvl72", "15", "10", "", "4", "30", ""),
+        # 40 DGX H100 reach end of life: 100 - 40 = 60 held; 5 GB200 bought, none held yet.
+        ("  virginia-h100", "dgx-h100", "", "", "40", "", "60", "0.86/2"),
+        ("", "gb200-nvl72", "5", "", "", "", "", ""),
+    ]
+    # Q3: 20 DGX H100 retired early (60 - 20 = 40 held); Virginia's 5 racks arrive.
+    assert table.rows[-2:] == (("  virginia-h100", "dgx-h100", "", "", "20 early", "", "40",
+                                "1.5/2"),
+                               ("", "gb200-nvl72", "", "5", "", "", "5", ""))
 
 
 def test_arrivals_retirements_and_holdings_balance(report: Report) -> None:
@@ -168,7 +168,7 @@ def test_terminal_table_fits_100_columns(monkeypatch: pytest.MonkeyPatch,
     text = render_report(report, "table")
     assert max(len(line) for line in text.splitlines()) <= 100
     # the roadmap table lays out without folding a site name or the power cell
-    assert "virginia-h100" in text and "8.7 of 10" in text and "20 early" in text
+    assert "virginia-h100" in text and "8.7/10" in text and "20 early" in text
 
 
 def test_bottlenecks_in_words_by_period(report: Report) -> None:
@@ -239,7 +239,7 @@ def test_markdown_has_every_section_as_a_table(report: Report) -> None:
     assert "- **net present value**: 49.5M USD" in text
     assert "| part (M USD) | 2027-Q1 | 2027-Q2 | 2027-Q3 | all periods |" in text
     assert "| total | 49.07 | 79.30 | -80.76 | 47.61 |" in text
-    assert "|  |  | gb200-nvl72 | 15 | 10 |  | 4 | 30 |  |" in text
+    assert "|  | gb200-nvl72 | 15 | 10 |  | 4 | 30 |  |" in text
     for title in ("## Bottlenecks per period", "## Purchases", "## Power build-out",
                   "## Jobs", "## Placements per period", "## Assumptions"):
         assert title in text
