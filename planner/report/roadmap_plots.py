@@ -34,7 +34,7 @@ _SPARE = ((6, 0, "left", "center"), (-6, 0, "right", "center"), (0, 7, "center",
 
 def _period_axis(axes: Any, periods: Sequence[str]) -> None:
     """Periods as categories on x; slanted when there are many."""
-    slant = len(periods) > 8
+    slant = len(periods) > 10
     axes.set_xticks(range(len(periods)), list(periods), rotation=35 if slant else 0,
                     ha="right" if slant else "center")
     axes.set_xlim(-0.6, len(periods) - 0.4)
@@ -169,15 +169,17 @@ def cumulative_spend_plot(cost_rows: Sequence[Mapping[str, Any]],
                 axes.plot([x[-1], x[-1] + 1], [last[k] / scale, ends[k] / scale],
                           color=_color(k), marker=markers[k], markersize=4, linewidth=1.2,
                           linestyle=":")
+            axes.plot([], [], color=_INK, linestyle=":",
+                      label="last step: less the remaining value at the horizon's end")
             x.append(x[-1] + 1)
-            periods = [*periods, "after the\nremaining value"]
+            periods = [*periods, ""]
         _period_axis(axes, periods)
         axes.set_ylabel(f"{word} USD".strip())
         axes.set_ylim(min(0.0, *(v / scale for v in values)),
                       max(v / scale for v in values) * 1.15)
         _ticks(axes.yaxis, log=False)
         axes.grid(True, axis="y", alpha=0.3)
-        _legend_below(axes, 2)
+        _legend_below(axes, 2 + has_credit)
         placer = _LabelPlacer(axes)
         points = [(x[-1] - has_credit, last[k] / scale, k) for k in range(2)]
         if has_credit:

@@ -256,7 +256,7 @@ def test_html_has_the_three_plots() -> None:
     # cumulative spend before the remaining value: 49.07 + 79.30 + 7.44 = 135.8M paid and
     # 49.07 + 77.44 + 7.44 x 0.9535 = 133.6M discounted; after the 88.2M credit (84.1M
     # discounted) it ends at 47.61M undiscounted and 49.5M discounted (the NPV)
-    for label in ("135.8 M", "133.6 M", "47.61 M", "49.5 M", "after the"):
+    for label in ("135.8 M", "133.6 M", "47.61 M", "49.5 M", "less the remaining value"):
         assert label in spend
     page = render_report(report, "html")
     assert page.count("<svg") == 3 and "<table>" in page
