@@ -17,6 +17,7 @@ Accelerators: 72 per GB200 NVL72 rack, 8 per DGX H100.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 PERIODS = ("2027-Q1", "2027-Q2", "2027-Q3")
@@ -154,3 +155,54 @@ ROADMAP: dict[str, Any] = {
     "solver": {"name": "highs", "status": "Optimal", "seconds": 1.2, "integer": False,
                "mip_gap": None},
 }
+
+
+def large_roadmap(quarters: int = 12) -> dict[str, Any]:
+    """A made-up roadmap at the size of the bundled one and beyond: ``quarters`` periods, the
+    default fleet's 5 sites and 4 systems (long names), purchases, retirements, rentals and two
+    binding power limits; for layout checks (terminal width, plots, browser), not for figures."""
+    names = [f"{2027 + q // 4}-Q{q % 4 + 1}" for q in range(quarters)]
+    sites = ("indiana-trn2", "texas-gb200", "virginia-h100", "finland-eu", "riyadh-expansion")
+    systems = {"dgx-h100": 8, "gb200-nvl72": 72, "trn2-ultraserver": 64, "vr200-nvl144": 144}
+    data = copy.deepcopy(ROADMAP)
+    data["periods"] = [{"name": n, "start": "", "end": ""} for n in names]
+    data["fleet_by_period"] = [
+        _fleet_of(n, s, system, per_unit, (i + 1) * (j + 1) * 10.0 + q * 7 * (j - 1))
+        for q, n in enumerate(names) for i, s in enumerate(sites)
+        for j, (system, per_unit) in enumerate(systems.items()) if (i + j) % 3]
+    data["purchases"] = [
+        {"period": n, "site": s, "system": system, "units": 12.5,
+         "arrives": names[min(q + 1, quarters - 1)], "cost_usd": 12.5 * 3.1e6}
+        for q, n in enumerate(names) for i, s in enumerate(sites)
+        for j, system in enumerate(systems) if (i + j + q) % 5 == 0]
+    data["retirements"] = [
+        {"period": n, "site": s, "system": system, "units": 8.0,
+         "reason": "early" if q % 2 else "end_of_life"}
+        for q, n in enumerate(names) for i, s in enumerate(sites)
+        for j, system in enumerate(systems) if (i * j + q) % 7 == 3]
+    data["rentals"] = [
+        {"period": n, "site": s, "system": system, "units": 4.0, "cost_usd": 1.5e6}
+        for q, n in enumerate(names) for i, s in enumerate(sites)
+        for j, system in enumerate(systems) if (i + 2 * j + q) % 9 == 0]
+    data["sites"] = [
+        {"period": n, "site": s, "power_used_w": (10 + 3 * q + 5 * i) * 1e6,
+         "power_cap_w": (30 + 10 * i + (40 if q >= 4 and i == 1 else 0)) * 1e6}
+        for q, n in enumerate(names) for i, s in enumerate(sites)]
+    data["bottlenecks"] = [
+        {"period": names[q], "kind": "power", "where": "texas-gb200",
+         "shadow_price": -2.1e6 * (q + 1), "unit": "USD/MW",
+         "message": f"site_power[texas-gb200,{names[q]}]"} for q in (2, 5)]
+    data["cost_by_period_usd"] = [
+        _cost_row(n, 1.1 ** (-q / 4),
+                  (300e6 / (q + 1), 5e6, 20e6 + q * 3e6, 30e6 + q * 4e6, 1e6, 0.2e6,
+                   60e6 if q == 1 else 0.0, -900e6 if q == quarters - 1 else 0.0))
+        for q, n in enumerate(names)]
+    data["npv_usd"] = sum(r["discounted_total"] for r in data["cost_by_period_usd"])
+    return data
+
+
+def _fleet_of(period: str, site: str, system: str, per_unit: int,
+              held: float) -> dict[str, Any]:
+    return {"period": period, "site": site, "system": system, "units_held": held,
+            "units_on": held, "units_busy": 0.9 * held, "accelerators_held": held * per_unit,
+            "accelerators_busy": 0.9 * held * per_unit}

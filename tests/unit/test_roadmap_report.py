@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 import pytest
-from roadmap_fixture import PARTS, PERIODS, ROADMAP
+from roadmap_fixture import PARTS, PERIODS, ROADMAP, large_roadmap
 
 from planner.report.model import KeyValues, Report, Table
 from planner.report.render import csv_tables, primary_csv, render_report
@@ -167,8 +167,17 @@ def test_terminal_table_fits_100_columns(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("COLUMNS", "100")
     text = render_report(report, "table")
     assert max(len(line) for line in text.splitlines()) <= 100
-    # the roadmap table lays out without folding a site name or the power cell
     assert "virginia-h100" in text and "8.7/10" in text and "20 early" in text
+
+
+def test_long_names_and_many_periods_fit_100_columns_unfolded(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    text = render_report(roadmap_report(large_roadmap(12)), "table")
+    assert max(len(line) for line in text.splitlines()) <= 100
+    # the longest site and system names and the power cells stay on one line
+    assert "│   riyadh-expansion │ dgx-h100         │" in text
+    assert "│ trn2-ultraserver │" in text and "30/70 │" in text
 
 
 def test_bottlenecks_in_words_by_period(report: Report) -> None:
