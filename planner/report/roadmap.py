@@ -104,7 +104,8 @@ def _headline(data: dict[str, Any]) -> KeyValues:
         ("scenario", str(data.get("scenario", ""))),
         ("fleet", _fleet_name(data)),
         ("status", str(data.get("status", ""))),
-        ("objective", f"{data.get('objective', 'cost')}: net present value of all spending"),
+        ("objective", f"{_objective_name(data.get('objective'))}: net present value of all "
+                      "spending"),
         ("periods", span),
         ("discount rate", "-" if rate is None else f"{100 * float(rate):.3g}% a year"),
         ("net present value", format_quantity(float(data.get("npv_usd", 0.0)), Dimension.MONEY,
@@ -116,6 +117,13 @@ def _headline(data: dict[str, Any]) -> KeyValues:
         ("solver", _solver(data.get("solver", {}))),
     ]
     return KeyValues("Roadmap", tuple(items))
+
+
+def _objective_name(objective: Any) -> str:
+    """'cost' from 'cost' or from {'name': 'cost', ...}."""
+    if isinstance(objective, dict):
+        return str(objective.get("name", "cost"))
+    return str(objective or "cost")
 
 
 def _bought(data: dict[str, Any]) -> str:

@@ -135,65 +135,77 @@ def power_plot(periods: Sequence[str], sites: Sequence[Mapping[str, Any]],
         return _svg(axes)
 
 
+def _cumulative(cost_rows: Sequence[Mapping[str, Any]]
+                ) -> tuple[list[float], list[float], tuple[float, float] | None]:
+    """Spending to date (paid, discounted) without the remaining value, and where the two end
+    once it is credited (None when there is none)."""
+    credit = [float(r.get("remaining_value", 0.0) or 0.0) for r in cost_rows]
+    factor = [float(r.get("discount_factor", 1.0)) for r in cost_rows]
+    paid = list(itertools.accumulate(float(r.get("total", 0.0)) - c
+                                     for r, c in zip(cost_rows, credit, strict=True)))
+    discounted = list(itertools.accumulate(
+        float(r.get("discounted_total", 0.0)) - c * f
+        for r, c, f in zip(cost_rows, credit, factor, strict=True)))
+    if not any(credit):
+        return paid, discounted, None
+    return paid, discounted, (paid[-1] + sum(credit),
+                              discounted[-1] + sum(c * f for c, f in zip(credit, factor,
+                                                                         strict=True)))
+
+
+def _label_points(axes: Any, points: Sequence[tuple[float, float, int]], word: str) -> None:
+    """Value labels at (x, y, series) points: of two at one x, the higher above (or, at the
+    last x, right and up), the lower below (or right and down)."""
+    placer = _LabelPlacer(axes)
+    last = max(px for px, _, _ in points)
+    for px, py, _ in points:
+        placer.block_marker((px, py), 16.0)
+    for px, py, k in points:
+        higher = py >= max(q for qx, q, _ in points if qx == px)
+        if px == last:
+            first = (6, 4, "left", "bottom") if higher else (6, -4, "left", "top")
+        else:
+            first = (0, 7, "center", "bottom") if higher else (0, -9, "center", "top")
+        placer.place(f"{py:,.4g} {word}".strip(), (px, py), color=_color(k),
+                     offsets=(first, *_SPARE))
+
+
 def cumulative_spend_plot(cost_rows: Sequence[Mapping[str, Any]],
                           title: str = "Cumulative spend, undiscounted and discounted") -> str:
     """Two lines over the periods: spending to date as paid, and discounted to the first
     period. The remaining value of the equipment still in its life at the horizon's end is a
-    credit: a last point after it (dotted) ends the discounted line at the net present value."""
+    credit: a last, dotted step after it ends the discounted line at the net present value."""
     periods = [str(r["period"]) for r in cost_rows]
-    credit = [float(r.get("remaining_value", 0.0) or 0.0) for r in cost_rows]
-    paid = list(itertools.accumulate(float(r.get("total", 0.0)) - c
-                                     for r, c in zip(cost_rows, credit, strict=True)))
-    discounted = list(itertools.accumulate(
-        float(r.get("discounted_total", 0.0)) - c * float(r.get("discount_factor", 1.0))
-        for r, c in zip(cost_rows, credit, strict=True)))
     with _figure(title) as axes:
         if not periods:
             _empty(axes, "no periods")
             return _svg(axes)
-        x = list(range(len(periods)))
-        ends = (paid[-1] + sum(credit), discounted[-1] + sum(
-            c * float(r.get("discount_factor", 1.0)) for r, c in zip(cost_rows, credit,
-                                                                      strict=True)))
-        has_credit = any(abs(c) > 0 for c in credit)
-        values = [*paid, *discounted, *(ends if has_credit else ())]
+        paid, discounted, ends = _cumulative(cost_rows)
+        values = [*paid, *discounted, *(ends or ())]
         scale, word = _money_scale(max(abs(v) for v in values) or 1.0)
+        x = list(range(len(periods)))
         names = ("undiscounted", "discounted (ends at the net present value)")
-        markers = ("o", "s")
         for k, series in enumerate((paid, discounted)):
-            axes.plot(x, [v / scale for v in series], color=_color(k), marker=markers[k],
+            axes.plot(x, [v / scale for v in series], color=_color(k), marker="os"[k],
                       markersize=4, linewidth=1.6, label=names[k])
-        last = [paid[-1], discounted[-1]]
-        if has_credit:
-            for k in range(2):
-                axes.plot([x[-1], x[-1] + 1], [last[k] / scale, ends[k] / scale],
-                          color=_color(k), marker=markers[k], markersize=4, linewidth=1.2,
-                          linestyle=":")
+        points = [(float(x[-1]), series[-1] / scale, k)
+                  for k, series in enumerate((paid, discounted))]
+        if ends is not None:
+            for k, end in enumerate(ends):
+                axes.plot([x[-1], x[-1] + 1], [points[k][1], end / scale], color=_color(k),
+                          marker="os"[k], markersize=4, linewidth=1.2, linestyle=":")
+                points.append((x[-1] + 1.0, end / scale, k))
             axes.plot([], [], color=_INK, linestyle=":",
                       label="last step: less the remaining value at the horizon's end")
-            x.append(x[-1] + 1)
-            periods = [*periods, ""]
+            periods.append("")
         _period_axis(axes, periods)
         axes.set_ylabel(f"{word} USD".strip())
-        axes.set_ylim(min(0.0, *(v / scale for v in values)),
-                      max(v / scale for v in values) * 1.15)
+        low = min(0.0, *(v / scale for v in values))
+        axes.set_ylim(low, max(max(v / scale for v in values) * 1.15, low + 1.0))
         _ticks(axes.yaxis, log=False)
         axes.grid(True, axis="y", alpha=0.3)
-        _legend_below(axes, 2 + has_credit)
-        placer = _LabelPlacer(axes)
-        points = [(x[-1] - has_credit, last[k] / scale, k) for k in range(2)]
-        if has_credit:
-            points += [(x[-1], ends[k] / scale, k) for k in range(2)]
-        for px, py, _ in points:
-            placer.block_marker((px, py), 16.0)
-        for px, py, k in points:  # the higher of the two above (or right of) its point
-            higher = py >= max(q for qx, q, _ in points if qx == px)
-            at_end = px == x[-1]
-            offsets = ((6, 4, "left", "bottom") if at_end else (0, 7, "center", "bottom"),
-                       ) if higher else ((6, -4, "left", "top") if at_end else
-                                         (0, -9, "center", "top"),)
-            placer.place(f"{py:,.4g} {word}".strip(), (px, py), color=_color(k),
-                         offsets=(*offsets, *_SPARE))
+        _legend_below(axes, 2 + (ends is not None))
+        _label_points(axes, points, word)
         return _svg(axes)
 
 

@@ -237,9 +237,13 @@ def test_fleet_rows_under_the_fleet_key_give_the_same_table(report: Report) -> N
     data = copy.deepcopy(ROADMAP)
     data["fleet"] = data.pop("fleet_by_period")
     data["fleet_name"] = "default"
+    data["objective"] = {"name": "cost"}  # as `planner optimize` writes it
     other = roadmap_report(data)
     assert _table(other, "roadmap").rows == _table(report, "roadmap").rows
-    assert dict(other.sections[0].items)["fleet"] == "default"  # type: ignore[union-attr]
+    head = other.sections[0]
+    assert isinstance(head, KeyValues)
+    assert dict(head.items)["fleet"] == "default"
+    assert dict(head.items)["objective"] == "cost: net present value of all spending"
 
 
 def test_markdown_has_every_section_as_a_table(report: Report) -> None:
@@ -277,3 +281,16 @@ def test_no_plots_without_data() -> None:
     report = roadmap_report(data, figures=True)
     assert report.figures == ()
     assert render_report(report, "table")  # renders an empty roadmap without failing
+
+
+def test_plots_of_degenerate_roadmaps_draw_without_warnings() -> None:
+    from planner.report.roadmap_plots import capacity_plot, cumulative_spend_plot, power_plot
+
+    zero = cumulative_spend_plot([{"period": "2027-Q1", "total": 0.0,
+                                   "discounted_total": 0.0}])
+    assert zero.startswith("<svg") and "remaining value" not in zero  # no credit, no step
+    assert "no accelerators held" in capacity_plot(["2027-Q1"], [])
+    assert "no sites" in power_plot(["2027-Q1"], [])
+    no_cap = power_plot(["2027-Q1"], [{"period": "2027-Q1", "site": "a", "power_used_w": 1e6,
+                                       "power_cap_w": None}])
+    assert "a used" in no_cap and "a cap" not in no_cap
