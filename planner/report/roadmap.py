@@ -20,12 +20,16 @@ from planner.report.fmt import format_value
 from planner.report.model import KeyValues, Report, Table
 from planner.units import Dimension, format_quantity
 
-__all__ = ["cash_flow_columns", "fleet_rows", "roadmap_report", "shadow_price_words"]
+__all__ = ["capacity_rows", "cash_flow_columns", "cost_parts", "roadmap_report",
+           "shadow_price_words"]
 
 _EPS = 1e-9
-_PARTS = ("purchase", "rental", "energy", "colocation", "cpu_servers", "egress",
-          "power_buildout", "remaining_value")
-_PART_LABELS = {"cpu_servers": "CPU servers", "power_buildout": "power build-out",
+_PARTS = ("purchase", "inventory_capex", "rental", "energy", "colocation", "cpu_servers",
+          "cpu_server_energy", "egress", "power_buildout", "remaining_value")
+"""The cost parts in the order the cash flow lists them; parts not named here follow."""
+_NOT_PARTS = frozenset({"period", "total", "discount_factor", "discounted_total"})
+_PART_LABELS = {"cpu_servers": "CPU servers", "cpu_server_energy": "CPU server energy",
+                "inventory_capex": "owned capital", "power_buildout": "power build-out",
                 "remaining_value": "remaining value (credit)"}
 _CASH_COLUMNS_PER_TABLE = 7
 """Period columns per cash-flow table, so that each fits a 100-column terminal."""
@@ -64,20 +68,22 @@ def _scale(values: Iterable[float]) -> tuple[float, str]:
 # Reading the result dict
 
 
+def _span(names: Sequence[str]) -> str:
+    """'2027-Q1 to 2028-Q4', or the one period's name."""
+    return names[0] if len(names) == 1 else f"{names[0]} to {names[-1]}"
+
+
 def _period_names(data: dict[str, Any]) -> list[str]:
     return [str(p["name"]) for p in data.get("periods", [])]
 
 
-def fleet_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The units held per period, site and system: ``fleet`` when it is a list of rows (the
-    contract gives that key to both the fleet's name and these rows), else ``fleet_by_period``."""
-    rows = data.get("fleet")
-    return list(rows) if isinstance(rows, list) else list(data.get("fleet_by_period", []))
+def capacity_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Units held (owned), rented and busy per period, site and system (``capacity``)."""
+    return list(data.get("capacity") or [])
 
 
 def _fleet_name(data: dict[str, Any]) -> str:
-    name = data.get("fleet")
-    return name if isinstance(name, str) else str(data.get("fleet_name", ""))
+    return str(data.get("fleet", ""))
 
 
 def _sum_by(records: Iterable[dict[str, Any]], period_key: str = "period",
@@ -95,7 +101,7 @@ def _sum_by(records: Iterable[dict[str, Any]], period_key: str = "period",
 def _headline(data: dict[str, Any]) -> KeyValues:
     periods = data.get("periods", [])
     names = _period_names(data)
-    span = f"{len(names)}: {names[0]} to {names[-1]}" if names else "none"
+    span = f"{len(names)}: {_span(names)}" if names else "none"
     if names and periods[0].get("start") and periods[-1].get("end"):
         span += f" ({periods[0]['start']} to {periods[-1]['end']})"
     rate = data.get("discount_rate")
@@ -159,7 +165,7 @@ def _roadmap_records(data: dict[str, Any]) -> list[dict[str, Any]]:
     """One record per period, site and system with anything held, bought, arriving, retired or
     rented, plus one per site and period with power but no units; power on every record."""
     order = {name: i for i, name in enumerate(_period_names(data))}
-    held = _sum_by(fleet_rows(data), value_key="units_held")
+    held = _sum_by(capacity_rows(data), value_key="units_held")
     bought = _sum_by(data.get("purchases", []))
     arriving = _sum_by(data.get("purchases", []), period_key="arrives")
     retired = _sum_by(data.get("retirements", []))
@@ -222,17 +228,25 @@ def _roadmap_table(data: dict[str, Any]) -> Table:
                  headers, tuple(rows), "roadmap", tuple(records))
 
 
+def cost_parts(data: dict[str, Any]) -> list[str]:
+    """The cost parts the periods have: the known ones in their order, then any others."""
+    found = dict.fromkeys(k for r in data.get("cost_by_period_usd", []) for k, v in r.items()
+                          if k not in _NOT_PARTS and isinstance(v, int | float))
+    return [p for p in _PARTS if p in found] + [p for p in found if p not in _PARTS]
+
+
 def cash_flow_columns(data: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:
     """(column name, {row: USD or factor}) per period, then 'all periods' (the discount factor
     of that column is absent; its discounted total is the net present value)."""
+    parts = cost_parts(data)
     columns = []
     for r in data.get("cost_by_period_usd", []):
-        values = {part: float(r.get(part, 0.0) or 0.0) for part in _PARTS}
+        values = {part: float(r.get(part, 0.0) or 0.0) for part in parts}
         values |= {"total": float(r.get("total", 0.0)),
                    "discount_factor": float(r.get("discount_factor", 1.0)),
                    "discounted_total": float(r.get("discounted_total", 0.0))}
         columns.append((str(r["period"]), values))
-    every = {key: math.fsum(v[key] for _, v in columns) for key in (*_PARTS, "total")}
+    every = {key: math.fsum(v[key] for _, v in columns) for key in (*parts, "total")}
     every["discounted_total"] = float(data.get("npv_usd",
                                                math.fsum(v["discounted_total"]
                                                          for _, v in columns)))
@@ -244,7 +258,7 @@ def _cash_flow_tables(data: dict[str, Any]) -> list[Table]:
     """The cash flow as a statement: one row per cost part, one column per period (several
     tables when the periods do not fit 100 columns); the last column adds up all periods."""
     columns = cash_flow_columns(data)
-    parts = [p for p in _PARTS if any(abs(v[p]) > _EPS for _, v in columns)] or ["purchase"]
+    parts = [p for p in cost_parts(data) if any(abs(v[p]) > _EPS for _, v in columns)]
     divisor, word = _scale(v[k] for _, v in columns for k in (*parts, "total"))
     chunks = _chunks(columns, _CASH_COLUMNS_PER_TABLE)
     tables = []
@@ -253,7 +267,7 @@ def _cash_flow_tables(data: dict[str, Any]) -> list[Table]:
                  *(f"{v[p] / divisor:,.2f}" for _, v in chunk)) for p in parts]
         rows.append(("total", *(f"{v['total'] / divisor:,.2f}" for _, v in chunk)))
         rows.append(("discount factor", *(f"{v['discount_factor']:.4f}"
-                                              if "discount_factor" in v else "" for _, v in chunk)))
+                                          if "discount_factor" in v else "" for _, v in chunk)))
         rows.append(("discounted total", *(f"{v['discounted_total'] / divisor:,.2f}"
                                            for _, v in chunk)))
         suffix = f" ({i + 1} of {len(chunks)})" if len(chunks) > 1 else ""
@@ -282,21 +296,34 @@ def shadow_price_words(price: float, unit: str) -> str:
     return f"{format_quantity(value, Dimension.MONEY)} per {per}"
 
 
+def _bottleneck_words(b: dict[str, Any]) -> str:
+    """'power at texas-gb200 binds in 2027-Q3: 2.1M USD per MW'."""
+    when = f"in {b['period']}" if b.get("period") else "over all periods"
+    price = shadow_price_words(float(b["shadow_price"]),
+                               str(b.get("unit") or b.get("shadow_price_unit", "")))
+    where = f" at {b['where']}" if b.get("where") else ""
+    return f"{str(b['kind']).replace('_', ' ')}{where} binds {when}: {price}"
+
+
 def _bottlenecks(data: dict[str, Any]) -> Table:
-    """Each binding limit with a shadow price, in words, by period then by price."""
+    """Each binding limit with a shadow price, in words: limits over all periods (a budget)
+    first, then by period, the largest price of a kind first."""
     order = {name: i for i, name in enumerate(_period_names(data))}
     records = sorted((b for b in data.get("bottlenecks", [])
                       if abs(float(b.get("shadow_price") or 0.0)) > _EPS),
-                     key=lambda b: (order.get(b["period"], len(order)),
+                     key=lambda b: (order.get(b.get("period") or "", -1), str(b["kind"]),
                                     -abs(float(b["shadow_price"]))))
-    rows = tuple((b["period"], f"{str(b['kind']).replace('_', ' ')} at {b['where']} binds in "
-                  f"{b['period']}: " + shadow_price_words(
-                      float(b["shadow_price"]),
-                      str(b.get("unit") or b.get("shadow_price_unit", ""))),
-                  str(b.get("message", ""))) for b in records)
+    rows = tuple((b.get("period") or "all", _bottleneck_words(b),
+                  str(b.get("constraint") or b.get("message", ""))) for b in records)
     return Table("Bottlenecks per period (shadow price: what one more unit of the limit saves)",
                  ("period", "binding limit and its shadow price", "constraint"), rows,
                  "bottlenecks", tuple(records))
+
+
+def _notes(data: dict[str, Any]) -> list[KeyValues]:
+    notes = [str(n) for n in data.get("notes", []) or []]
+    return [KeyValues("Notes", tuple((f"{n}.", text) for n, text in enumerate(notes, 1)))] \
+        if notes else []
 
 
 def _purchases(data: dict[str, Any]) -> Table:
@@ -343,6 +370,7 @@ def roadmap_report(data: dict[str, Any], figures: bool = False) -> Report:
     build-out, jobs, placements, assumptions; with ``figures``, the SVG plots for HTML."""
     sections: list[Table | KeyValues] = [
         _headline(data),
+        *_notes(data),
         _roadmap_table(data),
         *_cash_flow_tables(data),
         _bottlenecks(data),
@@ -353,8 +381,8 @@ def roadmap_report(data: dict[str, Any], figures: bool = False) -> Report:
         assumptions_table(list(data.get("assumptions", []))),
     ]
     names = _period_names(data)
-    span = f"{names[0]} to {names[-1]}" if names else "no periods"
-    title = (f"Roadmap for {data.get('scenario', '')} on fleet {_fleet_name(data)}, {span}")
+    title = (f"Roadmap for {data.get('scenario', '')} on fleet {_fleet_name(data)}, "
+             f"{_span(names) if names else 'no periods'}")
     plots: tuple[str, ...] = ()
     if figures:
         from planner.report.roadmap_plots import roadmap_figures

@@ -45,36 +45,27 @@ def _legend_below(axes: Any, entries: int) -> None:
                        ncols=min(max(entries, 1), 4), frameon=False)
 
 
-def _accelerators_per_unit(fleet: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    """Accelerators per unit of each system, read from the rows that hold some."""
-    out: dict[str, float] = {}
-    for row in fleet:
-        if float(row.get("units_held", 0.0)) > 0:
-            out.setdefault(str(row["system"]),
-                           float(row["accelerators_held"]) / float(row["units_held"]))
-    return out
-
-
-def capacity_plot(periods: Sequence[str], fleet: Sequence[Mapping[str, Any]],
-                  rentals: Sequence[Mapping[str, Any]] = (),
+def capacity_plot(periods: Sequence[str], capacity: Sequence[Mapping[str, Any]],
                   title: str = "Capacity vs demand: accelerators held and busy") -> str:
-    """Stacked bars of accelerators held per period by system (rented ones hatched on top), and
-    a line of the accelerators busy (placed) in each period."""
+    """Stacked bars of the accelerators held per period by system (owned; rented ones hatched
+    on top), and a line of the accelerators busy (placed) in each period. ``capacity`` rows
+    count rented units in ``accelerators_held``."""
     held: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(periods))
     busy = [0.0] * len(periods)
-    index = {p: i for i, p in enumerate(periods)}
-    for row in fleet:
-        if (i := index.get(str(row["period"]))) is not None:
-            held[str(row["system"])][i] += float(row.get("accelerators_held", 0.0))
-            busy[i] += float(row.get("accelerators_busy", 0.0))
-    per_unit = _accelerators_per_unit(fleet)
     rented = [0.0] * len(periods)
-    for row in rentals:
-        if (i := index.get(str(row["period"]))) is not None:
-            rented[i] += float(row["units"]) * per_unit.get(str(row["system"]), 0.0)
+    index = {p: i for i, p in enumerate(periods)}
+    for row in capacity:
+        if (i := index.get(str(row["period"]))) is None:
+            continue
+        units = float(row.get("units_held", 0.0)) + float(row.get("units_rented", 0.0))
+        share = float(row.get("units_rented", 0.0)) / units if units > 0 else 0.0
+        accelerators = float(row.get("accelerators_held", 0.0))
+        held[str(row["system"])][i] += accelerators * (1.0 - share)
+        rented[i] += accelerators * share
+        busy[i] += float(row.get("accelerators_busy", 0.0))
     with _figure(title, (FIGSIZE_IN[0], FIGSIZE_IN[1] + 0.4)) as axes:
         systems = [s for s in sorted(held) if any(held[s])]
-        if not systems and not any(busy):
+        if not systems and not any(busy) and not any(rented):
             _empty(axes, "no accelerators held")
             return _svg(axes)
         x = list(range(len(periods)))
@@ -91,8 +82,8 @@ def capacity_plot(periods: Sequence[str], fleet: Sequence[Mapping[str, Any]],
                   label="busy (placed)")
         _period_axis(axes, periods)
         axes.set_ylabel("accelerators")
-        axes.set_ylim(0, max([*busy, *(a + b for a, b in zip(bottom, rented, strict=True))])
-                      * 1.12 or 1.0)
+        top = max([*busy, *(a + b for a, b in zip(bottom, rented, strict=True))])
+        axes.set_ylim(0, top * 1.12 or 1.0)
         _ticks(axes.yaxis, log=False)
         axes.grid(True, axis="y", alpha=0.3)
         _legend_below(axes, len(systems) + 1 + any(rented))
@@ -212,11 +203,9 @@ def cumulative_spend_plot(cost_rows: Sequence[Mapping[str, Any]],
 def roadmap_figures(data: Mapping[str, Any]) -> list[str]:
     """The roadmap's figures: capacity vs demand, power per site, cumulative spend."""
     periods = [str(p["name"]) for p in data.get("periods", [])]
-    rows = data.get("fleet")
-    fleet = rows if isinstance(rows, list) else data.get("fleet_by_period", [])
     figures = []
-    if fleet:
-        figures.append(capacity_plot(periods, fleet, data.get("rentals", [])))
+    if data.get("capacity"):
+        figures.append(capacity_plot(periods, data["capacity"]))
     if data.get("sites"):
         figures.append(power_plot(periods, data["sites"]))
     if data.get("cost_by_period_usd"):

@@ -7,12 +7,14 @@ present value is the sum of the discounted totals. The story:
 - 2027-Q1: texas-gb200 holds 20 GB200 NVL72 racks and 16 DGX H100; virginia-h100 holds 100
   DGX H100. Texas buys 10 racks (3.9M USD each, arriving a quarter later) and 4 MW of power
   (1.5M USD per MW, online two quarters later).
-- 2027-Q2: the 10 racks arrive; 40 DGX H100 reach end of life in Virginia; Texas rents 4 racks;
+- 2027-Q2: the 10 racks arrive; 40 DGX H100 reach end of life in Virginia; Texas rents 4 racks
+  (busy with the 30 it holds);
   Texas buys 15 more racks and Virginia 5 (3.6M USD each, arriving in Q3). Texas power binds.
 - 2027-Q3: the 20 racks arrive and the 4 MW come online; Virginia retires 20 DGX H100 early;
   the equipment still in its life is worth 88.2M USD at the horizon's end.
 
-Accelerators: 72 per GB200 NVL72 rack, 8 per DGX H100.
+Accelerators: 72 per GB200 NVL72 rack, 8 per DGX H100. The rows follow the contract that
+``planner roadmap`` writes (``capacity`` per period, site and system; ``notes``).
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ PERIODS = ("2027-Q1", "2027-Q2", "2027-Q3")
 # 1 / 1.10 ** (quarter / 4), rounded to 4 digits: a 10% yearly rate discounted per quarter.
 DISCOUNT_FACTORS = (1.0, 0.9765, 0.9535)
 
-PARTS = ("purchase", "rental", "energy", "colocation", "cpu_servers", "egress",
-         "power_buildout", "remaining_value")
+PARTS = ("purchase", "rental", "energy", "colocation", "cpu_servers", "cpu_server_energy",
+         "egress", "power_buildout", "remaining_value")
 
 # USD per period, in the order of PARTS.
 COSTS = (
-    (39.0e6, 0.0, 1.2e6, 2.5e6, 0.35e6, 0.02e6, 6.0e6, 0.0),  # 10 x 3.9M; 4 MW x 1.5M
-    (72.0e6, 1_572_480.0, 1.9e6, 3.8e6, 0.0, 0.03e6, 0.0, 0.0),  # 20 x 3.6M; 4 x 72 x 2.5 x 2184
-    (0.0, 0.0, 2.4e6, 4.9e6, 0.1e6, 0.04e6, 0.0, -88.2e6),
+    (39.0e6, 0.0, 1.2e6, 2.5e6, 0.35e6, 0.05e6, 0.02e6, 6.0e6, 0.0),  # 10 x 3.9M; 4 MW x 1.5M
+    (72.0e6, 1_572_480.0, 1.9e6, 3.8e6, 0.0, 0.0, 0.03e6, 0.0, 0.0),  # 20 x 3.6M; 4 x 72 x 2.5
+    (0.0, 0.0, 2.4e6, 4.9e6, 0.1e6, 0.02e6, 0.04e6, 0.0, -88.2e6),  # USD/h x 2184 h rented
 )
 
 
@@ -44,10 +46,13 @@ def _cost_row(period: str, factor: float, values: tuple[float, ...]) -> dict[str
     return row
 
 
-def _fleet(period: str, site: str, system: str, held: float, busy: float) -> dict[str, Any]:
+def _fleet(period: str, site: str, system: str, held: float, busy: float,
+           rented: float = 0.0) -> dict[str, Any]:
+    """A ``capacity`` row: accelerators held count the rented units too."""
     per_unit = 72 if system == "gb200-nvl72" else 8
     return {"period": period, "site": site, "system": system, "units_held": held,
-            "units_on": held, "units_busy": busy, "accelerators_held": held * per_unit,
+            "units_on": held, "units_rented": rented, "units_busy": busy,
+            "accelerators_held": (held + rented) * per_unit,
             "accelerators_busy": busy * per_unit}
 
 
@@ -102,16 +107,13 @@ ROADMAP: dict[str, Any] = {
         {"period": "2027-Q3", "site": "texas-gb200", "system": "gb200-nvl72",
          "job": "pretrain_frontier", "role": "train", "units": 44.0},
     ],
-    # The contract names both the fleet ("fleet": "default") and the units held per period
-    # ("fleet": [...]) with one key; the report reads the rows from "fleet" when it is a list,
-    # else from "fleet_by_period".
-    "fleet_by_period": [
+    "capacity": [
         _fleet("2027-Q1", "texas-gb200", "dgx-h100", 16.0, 16.0),
         _fleet("2027-Q1", "texas-gb200", "gb200-nvl72", 20.0, 19.5),
         _fleet("2027-Q1", "virginia-h100", "dgx-h100", 100.0, 90.0),
         _fleet("2027-Q1", "virginia-h100", "gb200-nvl72", 0.0, 0.0),
         _fleet("2027-Q2", "texas-gb200", "dgx-h100", 16.0, 16.0),
-        _fleet("2027-Q2", "texas-gb200", "gb200-nvl72", 30.0, 30.0),
+        _fleet("2027-Q2", "texas-gb200", "gb200-nvl72", 30.0, 34.0, rented=4.0),
         _fleet("2027-Q2", "virginia-h100", "dgx-h100", 60.0, 60.0),
         _fleet("2027-Q2", "virginia-h100", "gb200-nvl72", 0.0, 0.0),
         _fleet("2027-Q3", "texas-gb200", "dgx-h100", 16.0, 12.0),
@@ -139,6 +141,8 @@ ROADMAP: dict[str, Any] = {
          "message": "inventory[virginia-h100,dgx-h100,2027-Q3]"},
         {"period": "2027-Q3", "kind": "power", "where": "virginia-h100", "shadow_price": 0.0,
          "unit": "USD/MW", "message": "site_power[virginia-h100,2027-Q3]"},
+        {"period": "", "kind": "budget", "where": "", "shadow_price": 0.08,
+         "unit": "USD/USD", "message": "budget"},
     ],
     "jobs": [
         {"job": "serve_reasoning", "kind": "serve", "periods": list(PERIODS),
@@ -152,6 +156,8 @@ ROADMAP: dict[str, Any] = {
         {"name": "gb200_nvl72_price_decline_per_year", "value": 0.3,
          "source": "assumption", "note": "3.9M USD in 2027-Q1 to 3.6M USD in 2027-Q2"},
     ],
+    "notes": ["texas-gb200 power binds in 2027-Q2: 4 MW built in 2027-Q1 come online in "
+              "2027-Q3"],
     "solver": {"name": "highs", "status": "Optimal", "seconds": 1.2, "integer": False,
                "mip_gap": None},
 }
@@ -166,7 +172,7 @@ def large_roadmap(quarters: int = 12) -> dict[str, Any]:
     systems = {"dgx-h100": 8, "gb200-nvl72": 72, "trn2-ultraserver": 64, "vr200-nvl144": 144}
     data = copy.deepcopy(ROADMAP)
     data["periods"] = [{"name": n, "start": "", "end": ""} for n in names]
-    data["fleet_by_period"] = [
+    data["capacity"] = [
         _fleet_of(n, s, system, per_unit, (i + 1) * (j + 1) * 10.0 + q * 7 * (j - 1))
         for q, n in enumerate(names) for i, s in enumerate(sites)
         for j, (system, per_unit) in enumerate(systems.items()) if (i + j) % 3]
@@ -194,7 +200,7 @@ def large_roadmap(quarters: int = 12) -> dict[str, Any]:
          "message": f"site_power[texas-gb200,{names[q]}]"} for q in (2, 5)]
     data["cost_by_period_usd"] = [
         _cost_row(n, 1.1 ** (-q / 4),
-                  (300e6 / (q + 1), 5e6, 20e6 + q * 3e6, 30e6 + q * 4e6, 1e6, 0.2e6,
+                  (300e6 / (q + 1), 5e6, 20e6 + q * 3e6, 30e6 + q * 4e6, 1e6, 0.1e6, 0.2e6,
                    60e6 if q == 1 else 0.0, -900e6 if q == quarters - 1 else 0.0))
         for q, n in enumerate(names)]
     data["npv_usd"] = sum(r["discounted_total"] for r in data["cost_by_period_usd"])
@@ -204,5 +210,6 @@ def large_roadmap(quarters: int = 12) -> dict[str, Any]:
 def _fleet_of(period: str, site: str, system: str, per_unit: int,
               held: float) -> dict[str, Any]:
     return {"period": period, "site": site, "system": system, "units_held": held,
-            "units_on": held, "units_busy": 0.9 * held, "accelerators_held": held * per_unit,
+            "units_on": held, "units_rented": 0.0, "units_busy": 0.9 * held,
+            "accelerators_held": held * per_unit,
             "accelerators_busy": 0.9 * held * per_unit}

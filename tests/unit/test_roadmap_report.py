@@ -43,11 +43,11 @@ def test_headline_gives_the_npv_periods_and_solver(report: Report) -> None:
     head = report.sections[0]
     assert isinstance(head, KeyValues)
     items = dict(head.items)
-    # Totals: Q1 39 + 1.2 + 2.5 + 0.35 + 0.02 + 6 = 49.07M; Q2 72 + 1.57248 + 1.9 + 3.8 + 0.03
-    # = 79.30248M; Q3 2.4 + 4.9 + 0.1 + 0.04 - 88.2 = -80.76M. Discounted: 49.07 + 79.30248 x
-    # 0.9765 - 80.76 x 0.9535 = 49.07 + 77.43837 - 77.00466 = 49.50371M USD.
-    assert items["net present value"] == "49.5M USD"
-    assert items["spend, undiscounted (remaining value credited)"] == "47.61M USD"
+    # Totals: Q1 39 + 1.2 + 2.5 + 0.35 + 0.05 + 0.02 + 6 = 49.12M; Q2 72 + 1.57248 + 1.9 + 3.8
+    # + 0.03 = 79.30248M; Q3 2.4 + 4.9 + 0.1 + 0.02 + 0.04 - 88.2 = -80.74M. Discounted:
+    # 49.12 + 79.30248 x 0.9765 - 80.74 x 0.9535 = 49.12 + 77.43837 - 76.98559 = 49.57278M.
+    assert items["net present value"] == "49.57M USD"
+    assert items["spend, undiscounted (remaining value credited)"] == "47.68M USD"
     assert items["periods"] == "3: 2027-Q1 to 2027-Q3 (2027-01-01 to 2027-10-01)"
     assert items["discount rate"] == "10% a year"
     assert items["bought"] == "30 gb200-nvl72 for 111M USD"  # 10 + 15 + 5 racks
@@ -105,16 +105,17 @@ def test_cash_flow_parts_add_up_to_the_totals_as_printed(report: Report) -> None
     rows = _rows(table)
     assert rows["purchase"] == ("39.00", "72.00", "0.00", "111.00")
     assert rows["remaining value (credit)"] == ("0.00", "0.00", "-88.20", "-88.20")
-    assert rows["total"] == ("49.07", "79.30", "-80.76", "47.61")
+    assert rows["CPU server energy"] == ("0.05", "0.00", "0.02", "0.07")
+    assert rows["total"] == ("49.12", "79.30", "-80.74", "47.68")
     assert rows["discount factor"] == ("1.0000", "0.9765", "0.9535", "")
-    assert rows["discounted total"] == ("49.07", "77.44", "-77.00", "49.50")
+    assert rows["discounted total"] == ("49.12", "77.44", "-76.99", "49.57")
     parts = [label for label in rows if label not in ("total", "discount factor",
                                                       "discounted total")]
     assert len(parts) == len(PARTS)  # every part is non-zero in some period
     for column in range(4):
         printed = sum(_number(rows[p][column]) for p in parts)
-        # each printed part is rounded to 0.005M at most: 8 parts and the total
-        assert printed == pytest.approx(_number(rows["total"][column]), abs=9 * 0.005)
+        # each printed part is rounded to 0.005M at most: 9 parts and the total
+        assert printed == pytest.approx(_number(rows["total"][column]), abs=10 * 0.005)
     for column in range(3):
         assert _number(rows["total"][column]) * _number(rows["discount factor"][column]) == \
             pytest.approx(_number(rows["discounted total"][column]), abs=0.01)
@@ -183,10 +184,11 @@ def test_long_names_and_many_periods_fit_100_columns_unfolded(
 def test_bottlenecks_in_words_by_period(report: Report) -> None:
     table = _table(report, "bottlenecks")
     assert [row[:2] for row in table.rows] == [
+        ("all", "budget binds over all periods: 0.08 USD per USD"),
         ("2027-Q2", "power at texas-gb200 binds in 2027-Q2: 2.1M USD per MW"),
         ("2027-Q3", "inventory at virginia-h100/dgx-h100 binds in 2027-Q3: 41k USD per unit"),
     ]  # the zero-priced power limit at Virginia is left out
-    assert table.rows[0][2] == "site_power[texas-gb200,2027-Q2]"
+    assert table.rows[1][2] == "site_power[texas-gb200,2027-Q2]"
 
 
 @pytest.mark.parametrize(("price", "unit", "words"), [
@@ -233,25 +235,51 @@ def test_csv_tables_carry_raw_si_values(report: Report) -> None:
             "assumptions", "summary"} <= set(tables)
 
 
-def test_fleet_rows_under_the_fleet_key_give_the_same_table(report: Report) -> None:
+def test_objective_as_planner_optimize_writes_it(report: Report) -> None:
     data = copy.deepcopy(ROADMAP)
-    data["fleet"] = data.pop("fleet_by_period")
-    data["fleet_name"] = "default"
-    data["objective"] = {"name": "cost"}  # as `planner optimize` writes it
-    other = roadmap_report(data)
-    assert _table(other, "roadmap").rows == _table(report, "roadmap").rows
-    head = other.sections[0]
+    data["objective"] = {"name": "cost"}
+    head = roadmap_report(data).sections[0]
     assert isinstance(head, KeyValues)
-    assert dict(head.items)["fleet"] == "default"
     assert dict(head.items)["objective"] == "cost: net present value of all spending"
+
+
+def test_notes_follow_the_headline(report: Report) -> None:
+    notes = report.sections[1]
+    assert isinstance(notes, KeyValues) and notes.title == "Notes"
+    assert notes.items == (("1.", ROADMAP["notes"][0]),)
+
+
+def test_one_period_roadmap_with_the_cost_parts_of_optimize() -> None:
+    """``planner roadmap`` on a scenario without periods: one period named 'plan', no dates,
+    no capacity rows, optimize's cost parts (owned capital among them)."""
+    data = {"periods": [{"name": "plan", "start": None, "end": None, "discount_factor": 1.0}],
+            "discount_rate": 0.0, "npv_usd": 10.0e6, "capacity": [],
+            "cost_by_period_usd": [{"period": "plan", "purchase": 0.0,
+                                    "inventory_capex": 4.0e6, "energy": 2.0e6,
+                                    "colocation": 4.0e6, "total": 10.0e6,
+                                    "discount_factor": 1.0, "discounted_total": 10.0e6}],
+            "sites": [{"period": "plan", "site": "texas-gb200", "power_used_w": 2e6,
+                       "power_cap_w": 40e6}]}
+    report = roadmap_report(data, figures=True)
+    head = report.sections[0]
+    assert isinstance(head, KeyValues)
+    assert dict(head.items)["periods"] == "1: plan"
+    assert report.title.endswith(", plan")
+    assert dict(head.items)["discount rate"] == "0% a year"
+    assert _rows(_cash_tables(report)[0])["owned capital"] == ("4.00", "4.00")
+    assert "purchase" not in _rows(_cash_tables(report)[0])  # zero throughout
+    assert _table(report, "roadmap").rows == (("plan", "", "", "", "", "", "", ""),
+                                              ("  texas-gb200", "(no units)", "", "", "", "",
+                                               "", "2/40"))
+    assert len(report.figures) == 2  # no capacity plot without capacity rows
 
 
 def test_markdown_has_every_section_as_a_table(report: Report) -> None:
     text = render_report(report, "markdown")
     assert text.startswith("# Roadmap for roadmap-2027")
-    assert "- **net present value**: 49.5M USD" in text
+    assert "- **net present value**: 49.57M USD" in text
     assert "| part (M USD) | 2027-Q1 | 2027-Q2 | 2027-Q3 | all periods |" in text
-    assert "| total | 49.07 | 79.30 | -80.76 | 47.61 |" in text
+    assert "| total | 49.12 | 79.30 | -80.74 | 47.68 |" in text
     assert "|  | gb200-nvl72 | 15 | 10 |  | 4 | 30 |  |" in text
     for title in ("## Bottlenecks per period", "## Purchases", "## Power build-out",
                   "## Jobs", "## Placements per period", "## Assumptions"):
@@ -266,10 +294,10 @@ def test_html_has_the_three_plots() -> None:
         assert label in capacity
     for label in ("power (MW)", "texas-gb200 used", "texas-gb200 cap", "virginia-h100 cap"):
         assert label in power
-    # cumulative spend before the remaining value: 49.07 + 79.30 + 7.44 = 135.8M paid and
-    # 49.07 + 77.44 + 7.44 x 0.9535 = 133.6M discounted; after the 88.2M credit (84.1M
-    # discounted) it ends at 47.61M undiscounted and 49.5M discounted (the NPV)
-    for label in ("135.8 M", "133.6 M", "47.61 M", "49.5 M", "less the remaining value"):
+    # cumulative spend before the remaining value: 49.12 + 79.30 + 7.46 = 135.9M paid and
+    # 49.12 + 77.44 + 7.46 x 0.9535 = 133.7M discounted; after the 88.2M credit (84.1M
+    # discounted) it ends at 47.68M undiscounted and 49.57M discounted (the NPV)
+    for label in ("135.9 M", "133.7 M", "47.68 M", "49.57 M", "less the remaining value"):
         assert label in spend
     page = render_report(report, "html")
     assert page.count("<svg") == 3 and "<table>" in page
