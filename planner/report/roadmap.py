@@ -349,7 +349,7 @@ def _jobs(data: dict[str, Any]) -> Table:
     rows = tuple((j["job"], j["kind"], ", ".join(
         f"{p} {100 * float(s):.0f}%" for p, s in j.get("work_share_by_period", {}).items()))
         for j in records)
-    return Table("Jobs (share of each job's work done in each period)",
+    return Table("Jobs: share of the work done per period",
                  ("job", "kind", "work per period (%)"), rows, "jobs", tuple(records))
 
 
