@@ -217,7 +217,7 @@ def _roadmap_table(data: dict[str, Any]) -> Table:
         if r["period"] != previous[0]:
             rows.append((r["period"], *("" for _ in range(7))))
         first = (r["period"], r["site"]) != previous
-        rows.append((f"  {r['site']}" if first else "", r["system"] or "(no units)",
+        rows.append((f"  {r['site']}" if first else "", r["system"],
                      _count(r["bought_units"]), _count(r["arriving_units"]), _retired_cell(r),
                      _count(r["rented_units"]), _count(r["units_held"]),
                      _power_cell(r) if first else ""))
@@ -268,10 +268,10 @@ def _cash_flow_tables(data: dict[str, Any]) -> list[Table]:
         rows.append(("total", *(f"{v['total'] / divisor:,.2f}" for _, v in chunk)))
         rows.append(("discount factor", *(f"{v['discount_factor']:.4f}"
                                           if "discount_factor" in v else "" for _, v in chunk)))
-        rows.append(("discounted total", *(f"{v['discounted_total'] / divisor:,.2f}"
+        rows.append(("discounted total (sum: NPV)", *(f"{v['discounted_total'] / divisor:,.2f}"
                                            for _, v in chunk)))
         suffix = f" ({i + 1} of {len(chunks)})" if len(chunks) > 1 else ""
-        title = f"Cash flow, {word}{suffix} (discounted totals add up to the NPV)"
+        title = f"Cash flow ({word}){suffix}"
         tables.append(Table(title, (f"part ({word})", *(name for name, _ in chunk)),
                             tuple(rows), "cash_flow",
                             tuple(data.get("cost_by_period_usd", [])) if i == 0 else ()))

@@ -108,9 +108,9 @@ def test_cash_flow_parts_add_up_to_the_totals_as_printed(report: Report) -> None
     assert rows["CPU server energy"] == ("0.05", "0.00", "0.02", "0.07")
     assert rows["total"] == ("49.12", "79.30", "-80.74", "47.68")
     assert rows["discount factor"] == ("1.0000", "0.9765", "0.9535", "")
-    assert rows["discounted total"] == ("49.12", "77.44", "-76.99", "49.57")
+    assert rows["discounted total (sum: NPV)"] == ("49.12", "77.44", "-76.99", "49.57")
     parts = [label for label in rows if label not in ("total", "discount factor",
-                                                      "discounted total")]
+                                                      "discounted total (sum: NPV)")]
     assert len(parts) == len(PARTS)  # every part is non-zero in some period
     for column in range(4):
         printed = sum(_number(rows[p][column]) for p in parts)
@@ -118,11 +118,11 @@ def test_cash_flow_parts_add_up_to_the_totals_as_printed(report: Report) -> None
         assert printed == pytest.approx(_number(rows["total"][column]), abs=10 * 0.005)
     for column in range(3):
         assert _number(rows["total"][column]) * _number(rows["discount factor"][column]) == \
-            pytest.approx(_number(rows["discounted total"][column]), abs=0.01)
-    npv = sum(_number(c) for c in rows["discounted total"][:3])
-    assert npv == pytest.approx(_number(rows["discounted total"][3]), abs=0.015)
-    assert _number(rows["discounted total"][3]) == pytest.approx(ROADMAP["npv_usd"] / 1e6,
-                                                                 abs=0.005)
+            pytest.approx(_number(rows["discounted total (sum: NPV)"][column]), abs=0.01)
+    discounted = rows["discounted total (sum: NPV)"]
+    npv = sum(_number(c) for c in discounted[:3])
+    assert npv == pytest.approx(_number(discounted[3]), abs=0.015)
+    assert _number(discounted[3]) == pytest.approx(ROADMAP["npv_usd"] / 1e6, abs=0.005)
 
 
 def test_cash_flow_leaves_out_parts_that_are_zero_throughout() -> None:
@@ -160,7 +160,7 @@ def test_a_long_cash_flow_splits_into_tables_that_fit_100_columns(
     monkeypatch.setenv("COLUMNS", "100")
     text = render_report(report, "table")
     assert max(len(line) for line in text.splitlines()) <= 100
-    assert "Cash flow, M USD (2 of 2)" in text
+    assert "Cash flow (M USD) (2 of 2)" in text
 
 
 def test_terminal_table_fits_100_columns(monkeypatch: pytest.MonkeyPatch,
@@ -269,7 +269,7 @@ def test_one_period_roadmap_with_the_cost_parts_of_optimize() -> None:
     assert _rows(_cash_tables(report)[0])["owned capital"] == ("4.00", "4.00")
     assert "purchase" not in _rows(_cash_tables(report)[0])  # zero throughout
     assert _table(report, "roadmap").rows == (("plan", "", "", "", "", "", "", ""),
-                                              ("  texas-gb200", "(no units)", "", "", "", "",
+                                              ("  texas-gb200", "", "", "", "", "",
                                                "", "2/40"))
     assert len(report.figures) == 2  # no capacity plot without capacity rows
 
@@ -281,8 +281,8 @@ def test_markdown_has_every_section_as_a_table(report: Report) -> None:
     assert "| part (M USD) | 2027-Q1 | 2027-Q2 | 2027-Q3 | all periods |" in text
     assert "| total | 49.12 | 79.30 | -80.74 | 47.68 |" in text
     assert "|  | gb200-nvl72 | 15 | 10 |  | 4 | 30 |  |" in text
-    for title in ("## Bottlenecks per period", "## Purchases", "## Power build-out",
-                  "## Jobs", "## Placements per period", "## Assumptions"):
+    for title in ("## Cash flow (M USD)", "## Bottlenecks per period", "## Purchases",
+                  "## Power build-out", "## Jobs", "## Placements per period", "## Assumptions"):
         assert title in text
 
 
