@@ -20,6 +20,7 @@ from planner.perf.training import (
     TrainingJob,
     activation_bytes_per_token_layer,
     dp_time_s,
+    elementwise_bytes_per_token_layer,
     fastest_plan,
     memory_per_accelerator,
     microbatch_parts,
@@ -98,6 +99,25 @@ def test_quantized_elements_of_llama_70b() -> None:
     # (8,192 + 8,192 + 8,192 + 28,672) + (8,192 + 2,048 + 8,192 + 57,344 + 8,192) = 137,216
     arch = load_model("llama-3.1-70b").architecture
     assert quantized_elements_per_token_layer(arch) == 137_216
+
+
+def test_elementwise_bytes_of_llama_405b() -> None:
+    # forward 20·16,384 + 4·16,384 + 2·2,048 + 6·53,248 = 716,800 B; x3 with the backward,
+    # x4 when full recomputation runs the forward again
+    arch = load_model("llama-3.1-405b").architecture
+    assert elementwise_bytes_per_token_layer(arch, Recompute.SELECTIVE) == 3 * 716_800
+    assert elementwise_bytes_per_token_layer(arch, Recompute.FULL) == 4 * 716_800
+
+
+def test_elementwise_time_is_bytes_over_hbm() -> None:
+    # Llama 3 70B (d = q = 8,192, kv = 2,048, F = 28,672): forward 20·8,192 + 4·8,192 +
+    # 2·2,048 + 6·28,672 = 372,736 B, x3 = 1,118,208 B per token and layer; one 8,192-token
+    # microbatch, 10 layers (PP 8), TP 4 on H100 at 3.35 TB/s x 0.75:
+    # 1,118,208 x 8,192 x 10 / 4 / 2.5125e12 = 9.1149 ms, the same in BF16 and FP8.
+    plan = Plan(tp=4, pp=8, dp=2, microbatch=1)
+    for precision in (TrainingPrecision.BF16, TrainingPrecision.FP8_TENSORWISE):
+        parts = microbatch_parts(_job(precision), plan)
+        assert parts.elementwise_s == pytest.approx(1_118_208 * 8192 * 10 / 4 / 2.5125e12)
 
 
 def test_quantization_time_is_bytes_over_hbm() -> None:
