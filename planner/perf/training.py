@@ -177,10 +177,10 @@ DEFAULTS: dict[str, Assumption] = {
         "training_matmul", 0.64,
         "fit to the training fit set of planner.perf.calibrate_training (Llama 3 405B on "
         "8,192/16,384 H100, arXiv 2407.21783 Table 4; Megatron-LM Table 1 on A100, arXiv "
-        "2104.04473; Megatron-Core r0.8.0 weak scaling on H100; Llama 3 8B/70B on B200/GB200 "
-        "in FP8, MXFP8 and NVFP4): 0.64 minimises its mean absolute error (scanned 0.60-0.70 "
-        "by 0.01) with the memory-bound kernels counted apart (elementwise_bytes_per_token_"
-        "layer); 0.60 before they were",
+        "2104.04473; Megatron-Core r0.8.0 weak scaling on H100; Llama 3 8B/70B on B200, GB200 "
+        "and GB300 in FP8, MXFP8 and NVFP4): 0.64 minimises its mean absolute error (scanned "
+        "0.60-0.70 by 0.01) with the memory-bound kernels counted apart (elementwise_bytes_"
+        "per_token_layer); 0.60 before they were",
         "achieved fraction of the measured GEMM ceiling (planner.perf.gemm: 0.80 of peak on "
         "Hopper, 0.87 on A100, 0.78 on Blackwell in BF16) by a layer's GEMMs and attention"),
     "scale_up": Assumption(
