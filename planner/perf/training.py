@@ -921,7 +921,8 @@ def microbatch_parts(job: TrainingJob, plan: Plan) -> MicrobatchTime:
     tokens / (t·c), at ``training_matmul`` of the GEMM ceiling of the FLOP mix's peak, the
     routed experts' share slowed by ``expert_imbalance`` / ``grouped_gemm``; with an overlapped
     all-to-all (DualPipe), over 1 - ``ep_comm_sms`` of the SMs. Quantisation: the recipe's
-    bytes per token and layer over HBM at ``quantize_bandwidth``. TP: ceil(L/p) layers of
+    bytes per token and layer over HBM at ``quantize_bandwidth``; memory-bound kernels
+    (:func:`elementwise_bytes_per_token_layer`) likewise. TP: ceil(L/p) layers of
     :func:`comm.tp_bytes_per_layer` over b·s/c tokens, exposed max(c/(2t), c - GEMMs) with
     overlap. CP: the ring's KV traffic
     (:func:`comm.cp_bytes_per_layer`), exposed beyond the attention it runs behind. EP: of the
