@@ -57,8 +57,15 @@ _REPO = Path(__file__).resolve().parents[2]
 _LMSYS_H100 = "https://lmsys.org/blog/2025-05-05-large-scale-ep (SGLang, 96 H100)"
 _DEEPSEEK = ("https://github.com/deepseek-ai/open-infra-index (DeepSeek-V3/R1 inference system "
              "overview, H800)")
+_DEEPSEEK_PROFILE = ("https://github.com/deepseek-ai/profile-data (prefill profile, EP32, 4K "
+                     "prompts, 16K tokens per GPU), throughput per node as derived in "
+                     "https://lmsys.org/blog/2025-05-05-large-scale-ep")
 _GB200_1 = "https://lmsys.org/blog/2025-06-16-gb200-part-1 (SGLang, GB200 NVL72, Part I)"
 _GB200_2 = "https://lmsys.org/blog/2025-09-25-gb200-part-2 (SGLang, GB200 NVL72, Part II)"
+# DeepSeek's day of service: 608B input and 168B output tokens (3.62 : 1) and a mean KV-cache
+# length per output token of 4,989; with decode at input + output/2 (the estimate's rule) the
+# request that matches both has 1,211 output and 4,384 input tokens (4,384 + 605.5 = 4,989.5).
+_DEEPSEEK_LENGTHS = ("input_tokens=4384", "output_tokens=1211")
 _FP4 = ("weights_precision=fp4", "compute_precision=fp4", "kv_precision=fp8")
 
 
@@ -90,12 +97,16 @@ MOE_RUNS: tuple[MoeRun, ...] = (
            ("layout.prefill.ep=32", "input_tokens=4000"), _LMSYS_H100, "moe-fit"),
     MoeRun("SGLang H100 decode EP72, 2K inputs", "dgx-h100", "decode", 22300 / 8,
            ("layout.decode.ep=72",), _LMSYS_H100, "moe-fit"),
+    MoeRun("SGLang H100 prefill EP32, 1K prompts", "dgx-h100", "prefill", 57674 / 8,
+           ("layout.prefill.ep=32", "input_tokens=1000"), _LMSYS_H100, "moe-check"),
+    MoeRun("DeepSeek profile H800 prefill EP32, 4K prompts", "hgx-h800", "prefill", 62713 / 8,
+           ("layout.prefill.ep=32", "input_tokens=4096"), _DEEPSEEK_PROFILE, "moe-check"),
     MoeRun("DeepSeek H800 prefill EP32, 56% cache hits", "hgx-h800", "prefill", 73700 / 8,
-           ("layout.prefill.ep=32", "input_tokens=3600", "output_tokens=1000",
-            "prefix_cache_hit_fraction=0.563"), _DEEPSEEK, "moe-check"),
+           ("layout.prefill.ep=32", *_DEEPSEEK_LENGTHS, "prefix_cache_hit_fraction=0.563"),
+           _DEEPSEEK, "moe-check"),
     MoeRun("DeepSeek H800 decode EP144, 20 tokens/s/user", "hgx-h800", "decode", 14800 / 8,
-           ("layout.decode.ep=144", "input_tokens=3600", "output_tokens=1000",
-            "interactivity=20 tokens/s"), _DEEPSEEK, "moe-check"),
+           ("layout.decode.ep=144", *_DEEPSEEK_LENGTHS, "interactivity=20 tokens/s"),
+           _DEEPSEEK, "moe-check"),
     MoeRun("SGLang GB200 decode EP48 (Part I)", "gb200-nvl72", "decode", 7583,
            ("layout.decode.ep=48",), _GB200_1, "moe-check"),
     MoeRun("SGLang GB200 prefill EP8, BF16 attn, FP8 MoE", "gb200-nvl72", "prefill", 18471,
