@@ -60,9 +60,13 @@ from pathlib import Path
 
 from planner.perf.assumptions import CalibrationCase
 
-__all__ = ["MOE_RUNS", "MOE_WORKLOAD", "TOLERANCE", "MoeRun", "cases"]
+__all__ = ["MOE_RUNS", "MOE_WORKLOAD", "PRODUCTION_PREFILL_TOLERANCE", "TOLERANCE", "MoeRun",
+           "cases"]
 
 TOLERANCE = 0.50
+# DeepSeek's production prefill is a day average at about half its profiled capacity (SGLang's
+# comparison, module docstring), so a model of full pools over-predicts it by up to 2x.
+PRODUCTION_PREFILL_TOLERANCE = 1.0
 MOE_WORKLOAD = "workloads/calibration/moe_pool.yaml"
 _REPO = Path(__file__).resolve().parents[2]
 _LMSYS_H100 = "https://lmsys.org/blog/2025-05-05-large-scale-ep (SGLang, 96 H100)"
@@ -91,6 +95,7 @@ class MoeRun:
     sets: tuple[str, ...]
     source: str
     group: str  # "moe-fit" or "moe-check"
+    tolerance: float = TOLERANCE
 
     def command(self) -> str:
         """The ``planner estimate`` call whose ``<pool>.tokens_per_s_per_unit`` / accelerators
@@ -114,7 +119,7 @@ MOE_RUNS: tuple[MoeRun, ...] = (
            ("layout.prefill.ep=32", "input_tokens=4096"), _DEEPSEEK_PROFILE, "moe-check"),
     MoeRun("DeepSeek H800 prefill EP32, 56% cache hits", "hgx-h800", "prefill", 73700 / 8,
            ("layout.prefill.ep=32", *_DEEPSEEK_LENGTHS, "prefix_cache_hit_fraction=0.563"),
-           _DEEPSEEK, "moe-check"),
+           _DEEPSEEK, "moe-check", PRODUCTION_PREFILL_TOLERANCE),
     MoeRun("DeepSeek H800 decode EP144, 20 tokens/s/user", "hgx-h800", "decode", 14800 / 8,
            ("layout.decode.ep=144", *_DEEPSEEK_LENGTHS, "interactivity=20 tokens/s"),
            _DEEPSEEK, "moe-check"),
@@ -148,5 +153,5 @@ def cases() -> list[CalibrationCase]:
                     else "output tokens/s per accelerator (decode pool)")
         out.append(CalibrationCase(run.name, quantity, "tokens/s",
                                    run.published_per_accelerator, predicted_per_accelerator(run),
-                                   TOLERANCE, run.source, run.command(), run.group))
+                                   run.tolerance, run.source, run.command(), run.group))
     return out
