@@ -6,8 +6,7 @@ or added, a list emptied) or as text (characters inserted, spans deleted, lines 
 written into a copy of the repository's input folders, and run through the real command line:
 ``planner validate`` on the file, then the command that uses it (``estimate`` for workloads,
 models and systems, ``optimize`` for fleets and scenarios, ``roadmap`` for roadmaps). `--set`
-options get the same hostile values on
-existing and invented paths. Each run must:
+options get the same hostile values on existing and invented paths. Each run must:
 
 - exit 0, 2 or 3 (never 1, 4 or an uncaught exception), without a traceback;
 - on exit 2, give every error line that names an input file a line number (``file:LINE``),
