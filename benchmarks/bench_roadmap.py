@@ -98,7 +98,7 @@ def synthetic(jobs: int, sites: int, systems: int, periods: int, integer: bool) 
 
 def bundled(integer: bool) -> float:
     """Seconds of ``planner roadmap workloads/roadmap_2027.yaml`` in-process."""
-    from planner.roadmap import run_roadmap
+    from planner.roadmap_plan import run_roadmap
 
     begin = time.perf_counter()
     run_roadmap(ROOT / "workloads/roadmap_2027.yaml", integer=integer).to_dict()

@@ -211,10 +211,10 @@ def roadmap(path: PathLike, *, fleet: PathLike | None = None, objective: str = "
             mip_gap: float = 1e-2) -> Any:
     """Plan capacity period by period at the least net present value: purchases (arriving
     after their lead time), rentals, power build-out, retirements and every job's placement
-    per period (``planner/roadmap.py``). A scenario without ``periods`` is one period: the
+    per period (``planner/roadmap_plan.py``). A scenario without ``periods`` is one period: the
     plan and cost of :func:`optimize`. Returns a RoadmapResult (``.to_dict()``: README,
     "planner roadmap" JSON). ``budget`` caps the NPV."""
-    from planner.roadmap import run_roadmap
+    from planner.roadmap_plan import run_roadmap
 
     return run_roadmap(path, fleet=fleet, overrides=list(overrides), integer=integer,
                        budget=budget, solver=solver, time_limit_s=time_limit_s,

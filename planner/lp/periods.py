@@ -126,7 +126,7 @@ class BuildoutInput:
 
 @dataclass(frozen=True)
 class RoadmapInputs:
-    """Everything the roadmap LP reads, as plain numbers (``planner.roadmap`` fills it)."""
+    """Everything the roadmap LP reads, as plain numbers (``planner.roadmap_inputs`` fills it)."""
 
     periods: tuple[PeriodInput, ...]
     pools: tuple[PoolSupplyInput, ...]

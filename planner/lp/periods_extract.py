@@ -36,7 +36,7 @@ def _sum(pairs: list[tuple[Any, float]]) -> float:
 def roadmap_solution(rm: RoadmapLp, outcome: SolveOutcome, accelerators: dict[str, int],
                      job_kinds: dict[str, str]) -> dict[str, Any]:
     """The solved roadmap as the JSON contract (less the scenario's names and assumptions,
-    which ``planner.roadmap`` adds)."""
+    which ``planner.roadmap_plan`` adds)."""
     ri = rm.inputs
     names = [p.name for p in ri.periods]
     costs = _costs(rm)

@@ -2,7 +2,7 @@
 
 A scenario file (``workloads/scenario_mixed.yaml``) lists workloads that share a fleet; a roadmap
 scenario (``workloads/roadmap_2027.yaml``) adds the keys below, read by ``planner roadmap``
-(``planner/roadmap.py``). Dates are ISO dates (``2027-01-01``); every other number carries its
+(``planner/roadmap_plan.py``). Dates are ISO dates (``2027-01-01``); every other number carries its
 unit, as everywhere in the inputs.
 """
 
