@@ -8,6 +8,8 @@ so the only costs are purchases (less their remaining value) and rentals. Each p
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from planner.errors import InfeasibleError
@@ -195,3 +197,32 @@ def test_whole_units_with_integer() -> None:
     ri = roadmap([7.5, 7.5], [pool("a", 2)])
     data = solve_roadmap(ri, integer=True)
     assert bought(data) == {"P0": 8.0}
+
+
+def test_old_units_are_retired_early_to_free_power_for_newer_ones() -> None:
+    # One site of 100 kW holding 10 old units (10 kW, 1 request/s each, owned). A new unit draws
+    # the same 10 kW but serves 4 requests/s. Demand 10 then 40 requests/s: P1 needs 10 new
+    # units, i.e. all the site's power, so the old units are switched off for good (an early
+    # retirement in P1) although their life runs on.
+    old = SystemInput("old", 8, 100, UNIT_W, PRICE)
+    new = SystemInput("new", 8, 100, UNIT_W, 4 * PRICE)
+    a = SiteInput("a", "r1", 10 * UNIT_W, 1.0, 0.0, 0.0, {"old": 10, "new": 10_000}, {}, {})
+
+    def period(rate: float) -> PlanningInputs:
+        role = RoleInput("serve", rate * YEAR, "requests", {"old": 1.0, "new": 4.0})
+        job = JobInput("svc", "serve", YEAR, (role,),
+                       serve=ServeDemand({"*": rate}, latency_bound_s=0.1))
+        return PlanningInputs((a,), (), (old, new), CpuServerInput(100, 1_000.0, 10_000.0),
+                              EconomicsInput(5 * YEAR, 0.0), (job,))
+
+    periods = tuple(PeriodInput(f"P{t}", "", "", YEAR, 1.1 ** -t, period(rate),
+                                {"a": 10 * UNIT_W})
+                    for t, rate in enumerate([10.0, 40.0, 40.0]))
+    keep = PoolSupplyInput("a", "old", (10, 10, 10), (None,) * 3, (0.0,) * 3,
+                           ((False,) * 3,) * 3, (0.0,) * 3)
+    pools = (keep, dataclasses.replace(pool("a", 3), system="new"))
+    data = solve_roadmap(RoadmapInputs(periods, pools, (), {}, 1.1 ** -3))
+    assert bought(data) == {"P1": 10.0}
+    early = [(r["period"], r["system"], r["units"]) for r in data["retirements"]
+             if r["reason"] == "early"]
+    assert early == [("P1", "old", 10.0)]
