@@ -21,24 +21,34 @@ __all__ = ["default_plots", "primary_metric", "series"]
 
 
 def primary_metric(kind: str, command: str) -> str:
-    """The metric a sweep plots by default: cost per unit of work, or the plan's total cost."""
+    """The metric a sweep plots by default: cost per unit of work, the plan's total cost, or a
+    roadmap's net present value."""
+    if command == "roadmap":
+        return "npv_usd"
     return "total_cost_usd" if command == "optimize" or kind == "scenario" else \
         "cost_per_work_usd"
 
 
 def default_plots(parameters: Sequence[Mapping[str, Any]], kind: str,
                    command: str) -> list[PlotSpec]:
-    """One curve per numeric parameter, split by option and by the other grid parameters."""
-    y = primary_metric(kind, command)
+    """One curve per numeric parameter, split by option and by the other grid parameters; a
+    roadmap study also draws the accelerators it buys against each parameter."""
+    metrics = [primary_metric(kind, command)]
+    if command == "roadmap":
+        metrics.append("accelerators")
     numeric = [p for p in parameters if p["numeric"]]
     specs = []
-    for p in numeric:
-        others = [q["path"] for q in parameters if q["path"] != p["path"] and not q["random"]]
-        specs.append(PlotSpec(x=p["path"], y=y, group=others))
+    for y in metrics:
+        for p in numeric:
+            others = [q["path"] for q in parameters
+                      if q["path"] != p["path"] and not q["random"]]
+            specs.append(PlotSpec(x=p["path"], y=y, group=others))
     return specs
 
 
 _METRIC_LABELS = {"cost_per_work_usd": "USD per {work}", "total_cost_usd": "total cost (USD)",
+                  "npv_usd": "net present value (USD)", "mw_built": "power built (MW)",
+                  "peak_power_w": "peak facility power (W)",
                   "usd_per_query": "USD per query", "wall_time_s": "wall time (s)",
                   "units": "units needed", "accelerators": "accelerators needed",
                   "capex_usd": "purchase price of the units (USD)",
@@ -103,6 +113,10 @@ def _held_values(records: Sequence[Mapping[str, Any]], groups: Sequence[str]) ->
 
 
 def _metric_label(metric: str, kind: str) -> str:
+    if kind == "roadmap" and metric in ("units", "accelerators"):
+        return f"{metric} bought"
+    if metric.startswith("units_bought_"):
+        return f"{metric.removeprefix('units_bought_')} units bought"
     return _METRIC_LABELS.get(metric, metric.replace("_", " ")).format(work=work_unit(kind))
 
 
