@@ -66,6 +66,7 @@ def series(spec: PlotSpec, result: SweepResult) -> dict[str, Any]:
     held = _held_values(records, groups)
     fixed.update(held)
     lines: dict[str, tuple[list[float], list[float]]] = {}
+    order: dict[str, tuple[Any, ...]] = {}
     for r in records:
         if any(r["parameters"].get(g) != v for g, v in held.items()):
             continue
@@ -74,6 +75,8 @@ def series(spec: PlotSpec, result: SweepResult) -> dict[str, Any]:
             continue
         label = ", ".join([r["option"], *(f"{g}={r['parameters'].get(g)}" for g in groups
                                           if g not in held)])
+        order.setdefault(label, (r["option"], *(_order_key(r, g) for g in groups
+                                                   if g not in held)))
         xs, ys = lines.setdefault(label, ([], []))
         xs.append(x)
         ys.append(value)
@@ -90,7 +93,16 @@ def series(spec: PlotSpec, result: SweepResult) -> dict[str, Any]:
             "y_label": _metric_label(y, result.kind), "log_x": spec.log_x,
             "log_y": spec.log_y, "connect": not any(p["random"] for p in result.parameters
                                                     if p["path"] != spec.x),
-            "series": {k: [v[0], v[1]] for k, v in sorted(lines.items())}}
+            "series": {k: [v[0], v[1]] for k, v in sorted(lines.items(),
+                                                          key=lambda item: order[item[0]])}}
+
+
+def _order_key(record: Mapping[str, Any], path: str) -> tuple[int, float, str]:
+    """Lines in the order of their parameters' values: numbers by size (5% before 15%),
+    then text."""
+    x = (record.get("x") or {}).get(path)
+    text = str(record["parameters"].get(path))
+    return (0, float(x), text) if x is not None else (1, 0.0, text)
 
 
 def _fixed_values(spec: PlotSpec, groups: Sequence[str], result: SweepResult) -> dict[str, str]:
