@@ -25,9 +25,10 @@ Scenarios are the Cartesian product of the options (systems or fleets), the grid
 (``values`` lists and ``range`` grids) and the ``samples`` random draws (the same draws for
 every option and grid point: common random numbers, so options differ only by the option).
 Each scenario is evaluated by :func:`planner.comparison.evaluate_option` (a roadmap by
-:func:`planner.comparison.evaluate_roadmap`), so its result row has the comparison's keys. Scenarios run in-process (``workers=1``), on local processes
-(``concurrent.futures``) or on an existing Dask distributed cluster (``scheduler=ADDRESS``;
-its workers must see the same files at the same paths). A failed scenario is recorded with its
+:func:`planner.comparison.evaluate_roadmap`), so its result row has the comparison's keys.
+Scenarios run in-process (``workers=1``), on local processes (``concurrent.futures``) or on
+an existing Dask distributed cluster (``scheduler=ADDRESS``; its workers must see the same
+files at the same paths). A failed scenario is recorded with its
 error and never stops the study; the results file is rewritten as results arrive, and a rerun
 skips the scenarios it already holds (failed ones too, unless ``retry_failed``). Worker
 processes end with the study's process, also when it is killed (:func:`_worker_start`).
