@@ -144,3 +144,27 @@ def test_report_renders_in_a_browser(name: str, reports: dict[str, Path],
     assert png.is_file() and png.stat().st_size > 0, f"{name}: no screenshot"
     assert _not_blank(png), f"{name}: the screenshot is blank"
     assert problems == [], f"{name}: " + "; ".join(problems)
+
+
+@pytest.mark.parametrize("name", ["roadmap", "roadmap_12_quarters"])
+def test_roadmap_report_renders_in_a_browser(name: str, tmp_path: Path) -> None:
+    """The roadmap's HTML page (tables and its three plots), built from the hand-made roadmap
+    of the unit tests and from a made-up 12-quarter one with the default fleet's 5 sites and
+    long system names, passes the same layout check as the other reports."""
+    from planner.report.render import render_report
+    from planner.report.roadmap import roadmap_report
+
+    spec = importlib.util.spec_from_file_location(
+        "roadmap_fixture", REPO / "tests" / "unit" / "roadmap_fixture.py")
+    assert spec is not None and spec.loader is not None
+    fixture = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixture)
+    data = fixture.ROADMAP if name == "roadmap" else fixture.large_roadmap(12)
+    page = tmp_path / f"{name}.html"
+    page.write_text(render_report(roadmap_report(data, figures=True), "html"), encoding="utf-8")
+    assert page.read_text(encoding="utf-8").count("<svg") == 3
+    problems = _layout_problems(page, tmp_path)
+    png = _screenshot_dir(tmp_path) / f"{name}.png"
+    _browser(f"--screenshot={png}", page.as_uri(), profile=tmp_path / "profile-png")
+    assert png.is_file() and _not_blank(png), f"{name}: no screenshot or a blank one"
+    assert problems == [], f"{name}: " + "; ".join(problems)

@@ -172,3 +172,15 @@ def test_months_clamp_to_the_month_end_and_explicit_periods_must_not_overlap() -
         periods_of([ExplicitPeriod(name="a", start=dt.date(2027, 1, 1), end=dt.date(2027, 7, 1)),
                     ExplicitPeriod(name="b", start=dt.date(2027, 6, 1),
                                    end=dt.date(2027, 12, 1))])
+
+
+def test_the_bundled_roadmap_loads_with_its_periods_schedule_and_supply() -> None:
+    from planner.workload.load import load_scenario
+
+    scenario = load_scenario(ROOT / "workloads/roadmap_2027.yaml")
+    timeline = scenario.timeline
+    assert timeline is not None
+    assert [p.name for p in periods_of(timeline.periods)][::7] == ["2027-Q1", "2028-Q4"]
+    assert {w.name for w in scenario.workloads} == set(timeline.schedule)
+    vr = timeline.supply.systems["vr200-nvl144"]
+    assert vr.available_from == dt.date(2027, 10, 1)

@@ -1,4 +1,5 @@
-"""Golden JSON reports for every bundled workload: estimate on a reference system, and optimize.
+"""Golden JSON reports for every bundled workload: estimate on a reference system, optimize, and
+the bundled roadmap.
 
 Each case's JSON (`--format json`) is compared with its snapshot in tests/golden/snapshots/,
 numbers within a relative 1e-6 (solver timings and file paths ignored). Estimates are compared
@@ -48,6 +49,7 @@ CASES = {
     "optimize_posttrain_small": ["optimize", "workloads/posttrain_small.yaml"],
     "optimize_serve_reasoning": ["optimize", "workloads/serve_reasoning.yaml"],
     "optimize_scenario_mixed": ["optimize", "workloads/scenario_mixed.yaml"],
+    "roadmap_2027": ["roadmap", "workloads/roadmap_2027.yaml"],
 }
 
 
@@ -91,7 +93,19 @@ def test_report_matches_its_snapshot(name: str, monkeypatch: pytest.MonkeyPatch)
     expected = json.loads(snapshot.read_text())
     if name.startswith("optimize"):
         actual, expected = _unique_part(actual), _unique_part(expected)
+    elif name.startswith("roadmap"):
+        actual, expected = _unique_roadmap(actual), _unique_roadmap(expected)
     _assert_same(actual, expected)
+
+
+def _unique_roadmap(road: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a roadmap that every optimal solution shares: its NPV, periods, the
+    units retired at the end of their life (fixed by the inputs) and the assumptions."""
+    return {"status": road["status"], "npv_usd": road["npv_usd"], "periods": road["periods"],
+            "scenario": road["scenario"], "fleet": road["fleet"],
+            "end_of_life": [r for r in road["retirements"] if r["reason"] == "end_of_life"
+                            and r["system"] in ("dgx-a100", "dgx-h100")],
+            "assumptions": sorted(a["name"] for a in road["assumptions"])}
 
 
 def _unique_part(plan: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ MODELS = WORKLOADS / "models"
 BUNDLED_MODELS = ["deepseek-v3", "llama-2-70b", "llama-3.1-405b", "llama-3.1-70b",
                   "llama-3.1-8b", "qwq-32b"]
 BUNDLED_WORKLOADS = sorted(p.name for p in WORKLOADS.glob("*.yaml")
-                           if not p.name.startswith("scenario"))
+                           if not p.name.startswith(("scenario", "roadmap")))
 
 
 def test_bundled_model_ids() -> None:
