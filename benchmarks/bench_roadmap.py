@@ -28,7 +28,7 @@ from pathlib import Path
 from planner.units import SECONDS_PER_DAY
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lp import make_fleet  # noqa: E402  (the synthetic fleets of the LP benchmark)
+from bench_lp import make_fleet  # the synthetic fleets of the LP benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,7 +123,8 @@ def main() -> None:
               f"median {statistics.median(times):.2f} s over {len(times)} runs")
     runs = [synthetic(args.jobs, args.sites, args.systems, args.periods, args.integer)
             for _ in range(args.repeat)]
-    size = f"{args.jobs} jobs x {args.sites} sites x {args.systems} systems x {args.periods} periods"
+    size = (f"{args.jobs} jobs x {args.sites} sites x {args.systems} systems x "
+            f"{args.periods} periods")
     first = runs[0]
     print(f"synthetic {size}: {first['variables']:,.0f} variables, {first['rows']:,.0f} rows, "
           f"NPV {first['npv_usd']:,.0f} USD, optimal {all(r['status'] for r in runs)}")

@@ -208,7 +208,7 @@ def optimize(path: PathLike, *, fleet: PathLike | None = None, objective: str = 
 def roadmap(path: PathLike, *, fleet: PathLike | None = None, objective: str = "cost",
             integer: bool = False, solver: str = "highs", time_limit_s: float | None = None,
             budget: str | float | None = None, overrides: Sequence[str] = (),
-            mip_gap: float = 1e-4) -> Any:
+            mip_gap: float = 1e-2) -> Any:
     """Plan capacity period by period at the least net present value: purchases (arriving
     after their lead time), rentals, power build-out, retirements and every job's placement
     per period (``planner/roadmap.py``). A scenario without ``periods`` is one period: the

@@ -387,8 +387,10 @@ def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solv
 @click.option("--solver", type=click.Choice(("highs", "cbc")), default="highs", show_default=True)
 @click.option("--time-limit", type=click.FloatRange(min=0.1), metavar="SECONDS",
               help="Solver time limit (a MILP stopped by it returns its best plan and gap).")
-@click.option("--mip-gap", type=click.FloatRange(min=0, max=1, max_open=True), default=1e-4,
-              show_default=True, help="Relative gap at which --integer stops searching.")
+@click.option("--mip-gap", type=click.FloatRange(min=0, max=1, max_open=True), default=1e-2,
+              show_default=True,
+              help="Relative gap at which --integer stops searching (a roadmap's MILP has "
+                   "whole units in every period: 1 percent of the NPV by default).")
 @click.option("--budget", metavar="USD",
               help="Cap on the roadmap's net present value, e.g. '5B USD' (a cap per period "
                    "is 'budget_per_period' in the scenario).")

@@ -42,7 +42,7 @@ class RoadmapResult:
 def run_roadmap(path: PathLike, *, fleet: PathLike | None = None,
                 overrides: tuple[str, ...] | list[str] = (), integer: bool = False,
                 budget: str | float | None = None, solver: str = "highs",
-                time_limit_s: float | None = None, mip_gap: float = 1e-4,
+                time_limit_s: float | None = None, mip_gap: float = 1e-2,
                 objective: str = "cost") -> RoadmapResult:
     """Plan a roadmap scenario (or a plain scenario as one period) at the least NPV."""
     from planner.scenario import _budget

@@ -196,7 +196,10 @@ def megatron_case(row: MegatronRow, a100: System) -> CalibrationCase:
         "parallelism": {"tp": row.tp, "pp": row.pp, "dp": dp}, "recompute": "full",
         "zero_stage": 0})
     run = estimate_pretrain(spec, model, a100, NO_OVERLAP)
-    predicted = megatron_flops_per_iteration(row) / (run.step.step_s * row.gpus)
+    # the plan runs d·b·m sequences, the nearest multiple of d·b to the batch: FLOPs per second
+    # of the sequences it runs
+    predicted = (megatron_flops_per_iteration(row) / (run.step.step_s * row.gpus)
+                 * run.step.tokens / (row.batch * MEGATRON_SEQUENCE))
     return CalibrationCase(
         f"fit:ampere-bf16:megatron-{row.billions:g}b-a100-{row.gpus}",
         "TFLOP/s per GPU incl. recompute",

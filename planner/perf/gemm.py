@@ -6,7 +6,10 @@ achievable matmul FLOPS" (MAMF). The measurements, each with its source, are dat
 0.776 in BF16, 0.763 in FP8 and 0.736 in NVFP4, MI300X 0.601). A generation's figures stand for
 every accelerator whose catalog name contains one of its names as a word; an unmeasured format
 of a measured generation takes its BF16 figure (no penalty assumed); accelerators of no listed
-generation take the reference generation's, so they behave as the calibrated reference. The
+generation take the reference generation's, so they behave as the calibrated reference. A
+generation whose figures were measured on another part of the same silicon carries a
+``sustained`` factor that multiplies every format's ceiling (GB300 NVL72: 1.25, derived from
+published same-layout training throughputs against GB200 NVL72; see the data file). The
 training model multiplies these ceilings by one calibrated ``training_matmul``: the fraction of
 the ceiling a whole layer's kernels reach.
 """
@@ -23,7 +26,8 @@ from planner.catalog.schema import Precision
 from planner.schema import ComputeRate, StrictModel, validate_document
 from planner.yamlio import load_document
 
-__all__ = ["CEILINGS_FILE", "DATA_DIR", "Ceilings", "gemm_ceiling", "generation", "load_ceilings"]
+__all__ = ["CEILINGS_FILE", "DATA_DIR", "Ceilings", "Sustained", "gemm_ceiling", "generation",
+           "load_ceilings"]
 
 CEILINGS_FILE = "gemm_ceilings.yaml"
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -42,6 +46,15 @@ class Measurement(StrictModel):
         return self.measured / self.peak
 
 
+class Sustained(StrictModel):
+    """A platform's sustained tensor throughput relative to the part its ceilings were
+    measured on (same silicon at another power limit), with how it was found."""
+
+    factor: float = Field(gt=0)
+    tag: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+
+
 class Generation(StrictModel):
     """An accelerator generation and its measured ceilings by format."""
 
@@ -50,6 +63,7 @@ class Generation(StrictModel):
     bf16: Measurement
     fp8: Measurement | None = None
     fp4: Measurement | None = None
+    sustained: Sustained | None = None
 
 
 class Ceilings(StrictModel):
@@ -89,4 +103,5 @@ def gemm_ceiling(accelerator_name: str, precision: Precision,
     """Measured fraction of the dense peak at ``precision`` that large GEMMs reach."""
     entry = generation(accelerator_name, ceilings)
     measured = {Precision.FP8: entry.fp8, Precision.FP4: entry.fp4}.get(precision)
-    return (measured or entry.bf16).ratio
+    sustained = entry.sustained.factor if entry.sustained is not None else 1.0
+    return (measured or entry.bf16).ratio * sustained

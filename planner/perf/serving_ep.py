@@ -73,12 +73,30 @@ def ep_parts(inp: _Inputs, layout: Layout) -> tuple[EpModel, EpHardware, EpFacto
         scale_up_bandwidth=system.scale_up.bandwidth / 2.0 * inp.eff("scale_up"),
         scale_out_bandwidth=system.scale_out.bandwidth * inp.eff("ep_network"),
         domain=system.scale_up.domain_size, message_s=inp.eff("collective_latency_s"))
-    factors = EpFactors(overlap=inp.eff("ep_overlap_decode"),
+    tbo = two_batch_overlap(layout.ep, system.scale_up.domain_size)
+    factors = EpFactors(overlap=inp.eff("ep_overlap_decode") if tbo else 0.0,
                         imbalance=inp.eff("expert_imbalance"),
                         redundancy=inp.eff("redundant_experts"),
                         kernel_overlap=inp.eff("kernel_overlap") >= 0.5,
-                        prefill_overlap=inp.eff("ep_overlap"))
+                        prefill_overlap=inp.eff("ep_overlap") if tbo else 0.0,
+                        decode_kernels=inp.eff("ep_decode_kernels"))
     return model, hardware, factors
+
+
+def two_batch_overlap(ep: int, domain: int) -> bool:
+    """Whether an EP group runs two micro-batches to hide its all-to-all: when the group spans
+    several scale-up domains, so dispatch and combine cross the scale-out network (DeepSeek's
+    and SGLang's H800/H100 deployments); inside one NVLink domain the all-to-all is short and
+    SGLang disables it (https://lmsys.org/blog/2025-06-16-gb200-part-1, GB200 NVL72)."""
+    return ep > domain
+
+
+def decode_batch_cap(inp: _Inputs, layout: Layout) -> float:
+    """Most sequences an attention replica decodes at once: the dispatch buffer
+    (``ep_max_batch_per_rank`` tokens per rank) per micro-batch, two micro-batches under
+    two-batch overlap, times its tp ranks."""
+    micro_batches = 2 if two_batch_overlap(layout.ep, inp.system.scale_up.domain_size) else 1
+    return inp.eff("ep_max_batch_per_rank") * micro_batches * layout.tp
 
 
 def _attention_flops(inp: _Inputs) -> float:
@@ -117,7 +135,7 @@ def evaluate_ep(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
                                    kv_store_scale=lim.kv_store_scale)
     slo_batch = (largest_batch_within(step, lim.target_step_s, math.inf)
                  if lim.target_step_s > 0 else math.inf)
-    cap = inp.eff("ep_max_batch_per_rank") * layout.tp
+    cap = decode_batch_cap(inp, layout)
     chosen = min(memory_batch, slo_batch, cap) if lim.enforce_memory else min(slo_batch, cap)
     if not math.isfinite(chosen):
         chosen = memory_batch

@@ -13,8 +13,9 @@ and B = b·(1 + c)·dp_attention tokens in the whole EP group per step::
     attn_s      = b·(A_dec(s) + c·A_pre(s_p)) / tp / (peak_attn·eff_c)
     weights_s   = (W_dense / tp + W_routed·(1 + redundancy) / ep · hit(B)) / (BW·eff_m)
     kv_s        = b·s·kv·replication(tp) / tp / (BW·eff_m)
-    comm_s      = t·copies·d·(a_dispatch + a_combine)·L_moe over the links the copies cross
-    cm          = max(gemm_s, weights_s) + max(attn_s, kv_s)         (serving.py's kernel rule)
+    comm_s      = max over link kinds of t·copies·d·(a_dispatch + a_combine)·L_moe·imbalance
+                  / link bandwidth                                    (scale-out, scale-up)
+    cm          = (max(gemm_s, weights_s) + max(attn_s, kv_s)) / ep_decode_kernels
     step_s      = max(cm, comm_s) + (1 − ep_overlap_decode)·min(cm, comm_s)
 
 hit(B) = 1 − (1 − k/E)^B is the chance that an expert is used by at least one of B tokens that
@@ -28,11 +29,28 @@ kernels) sends a token once per remote unit its experts lie on and forwards insi
 its scale-out copies are the expected remote units hit, capped by node-limited routing; decode's
 low-latency kernels send one copy per expert over RDMA.
 
+The all-to-all of a step lasts as long as its busiest rank: every rank waits for the last
+combine, and the busiest expert rank receives (dispatch) and sends (combine) ``imbalance`` times
+the mean, which is why DeepSeek's expert load balancer minimises "the maximum dispatch receive
+load across all GPUs" (https://github.com/deepseek-ai/open-infra-index, Day 6) and SGLang notes
+that imbalance makes every rank wait "for the slowest GPU computation or communication"
+(https://lmsys.org/blog/2025-05-05-large-scale-ep). Scale-out and scale-up traffic of one
+all-to-all move at the same time (DeepEP forwards NVLink traffic while RDMA streams,
+https://github.com/deepseek-ai/DeepEP), so the slower link kind sets its time.
+
+Two-batch overlap (two micro-batches, one's all-to-all under the other's compute) is what
+DeepSeek and SGLang run when the EP group spans several units; inside one NVLink domain (GB200
+NVL72) SGLang disables it (https://lmsys.org/blog/2025-06-16-gb200-part-1), so the overlap
+factors apply only to groups wider than the scale-up domain, and so does the second
+micro-batch's dispatch buffer (:func:`planner.perf.serving_ep.decode_batch_cap`).
+
 Named factors (:data:`MOE_DEFAULTS`): ``ep_overlap`` and ``ep_overlap_decode`` (overlap of
-communication with computation in prefill and in decode), ``expert_imbalance`` (tokens on the
-busiest expert rank over the mean, after expert-parallel load balancing), ``redundant_experts``
-(extra expert replicas per layer, as a fraction of E), ``ep_max_batch_per_rank`` (the dispatch
-buffer) and ``ep_network`` (achieved fraction of the scale-out bandwidth in all-to-all).
+communication with computation in prefill and in decode), ``ep_decode_kernels`` (fraction of
+the rooflines an EP decode step's kernels reach), ``expert_imbalance`` (tokens on the busiest
+expert rank over the mean, after expert-parallel load balancing), ``redundant_experts`` (extra
+expert replicas per layer, as a fraction of E), ``ep_max_batch_per_rank`` (the dispatch buffer
+per micro-batch) and ``ep_network`` (achieved fraction of the scale-out bandwidth in
+all-to-all).
 """
 
 from __future__ import annotations
@@ -57,25 +75,40 @@ __all__ = [
     "largest_batch_within",
 ]
 
+_FIT = ("fitted jointly on planner.perf.calibrate_moe's fit set, SGLang's 96-H100 deployment "
+        "(https://lmsys.org/blog/2025-05-05-large-scale-ep)")
+
 MOE_DEFAULTS: dict[str, Assumption] = {
     "ep_overlap": Assumption(
-        "ep_overlap", 0.35,
-        "calibrated on the prefill fit cases of planner.perf.calibrate_moe (SGLang's 96-H100 "
-        "prefill at 2K and 4K prompts, https://lmsys.org/blog/2025-05-05-large-scale-ep); the "
-        "mechanism is two-batch overlap: DeepSeek's inference-system overview "
-        "(https://github.com/deepseek-ai/open-infra-index, 'Day 6') alternates two prefill "
-        "micro-batches so one's all-to-all runs under the other's compute, and SGLang measures "
-        "27-35% more prefill throughput with it than without",
+        "ep_overlap", 0.30,
+        f"{_FIT}: the prefill EP32 cases at 2K and 4K prompts (mean error 0.4% at 0.30, 2.2% "
+        "at 0.25, 3.2% at 0.35); the mechanism is two-batch overlap: DeepSeek's inference-"
+        "system overview (https://github.com/deepseek-ai/open-infra-index, 'Day 6') alternates "
+        "two prefill micro-batches so one's all-to-all runs under the other's compute; SGLang "
+        "measures 27-35% more prefill throughput with it, the model gives 16% at 0.30",
         "prefill: fraction of the shorter of compute time and all-to-all time hidden behind the "
-        "longer (0: back to back, 1: perfect two-batch overlap)"),
+        "longer (0: back to back, 1: perfect two-batch overlap); groups within one scale-up "
+        "domain run without it"),
     "ep_overlap_decode": Assumption(
-        "ep_overlap_decode", 0.1,
-        "calibrated on the decode fit case of planner.perf.calibrate_moe (SGLang's 96-H100 "
-        "decode EP72 at 2K inputs); decode overlaps differently (DeepSeek splits attention in "
-        "two and runs a 5-stage pipeline; SGLang's decode two-batch overlap halves the batch "
-        "each kernel sees); the fit finds little net overlap in decode",
+        "ep_overlap_decode", 0.48,
+        f"{_FIT}: decode EP72 at 256 sequences per GPU with two-batch overlap, 22,282 output "
+        "tokens/s per node (+0.2% at 0.48), together with ep_decode_kernels; SGLang measures "
+        "25.5% more decode throughput with two-batch overlap at 256 sequences per GPU, the "
+        "model gives 25.9%",
         "decode: fraction of the shorter of compute/memory time and all-to-all time hidden "
-        "behind the longer"),
+        "behind the longer; groups within one scale-up domain run without it"),
+    "ep_decode_kernels": Assumption(
+        "ep_decode_kernels", 0.70,
+        f"{_FIT}: the same decode deployment without two-batch overlap, 22,310 / 1.255 = "
+        "17,777 output tokens/s per node at 256 sequences per GPU (SGLang's ablation: "
+        "+25.5% with it), which is a plain sum of kernel and all-to-all time (-0.2% at 0.70). "
+        "Engine kernels at a few hundred tokens per GPU fall short of the offline-calibrated "
+        "rooflines: DeepGEMM's published H800 FP8 table reaches 206-535 TFLOPS at M = 64-128 "
+        "(https://github.com/deepseek-ai/DeepGEMM, first release), and SGLang's decode kernel "
+        "breakdown finds its MoE kernels 25% slower than DeepSeek's and unfused 'other "
+        "kernels' left to optimise",
+        "fraction of the compute and HBM rooflines (the calibrated compute and "
+        "memory_bandwidth) that the kernels of an expert-parallel decode step reach"),
     "expert_imbalance": Assumption(
         "expert_imbalance", 1.2,
         "assumption: expert-parallel load balancing (DeepSeek EPLB, https://github.com/"
@@ -90,12 +123,14 @@ MOE_DEFAULTS: dict[str, Assumption] = {
         "extra routed-expert replicas per MoE layer, as a fraction of E (memory and reads)"),
     "ep_max_batch_per_rank": Assumption(
         "ep_max_batch_per_rank", 128.0,
-        "published: DeepSeek's profiled decode runs 128 requests per GPU on EP128 "
-        "(https://github.com/deepseek-ai/profile-data), and DeepEP's low-latency kernels are "
-        "sized by num_max_dispatch_tokens_per_rank (128 in its examples and in SGLang's "
-        "SGLANG_DEEPEP_NUM_MAX_DISPATCH_TOKENS_PER_RANK default); decode CUDA graphs are "
-        "captured up to it",
-        "most sequences one expert-parallel decode rank steps at once (the dispatch buffer)"),
+        "published: DeepEP's low-latency kernels are sized by num_max_dispatch_tokens_per_rank "
+        "(128 in its examples and in SGLang's SGLANG_DEEPEP_NUM_MAX_DISPATCH_TOKENS_PER_RANK "
+        "default); with two-batch overlap each micro-batch dispatches its own half, so SGLang's "
+        "96-H100 decode captures CUDA graphs up to 256 sequences per GPU (--cuda-graph-bs 256 "
+        "with --enable-two-batch-overlap, https://github.com/sgl-project/sglang/issues/6017) "
+        "and its published decode table runs 256",
+        "most sequences one expert-parallel decode rank steps per micro-batch (the dispatch "
+        "buffer); two micro-batches under two-batch overlap"),
     "ep_network": Assumption(
         "ep_network", 0.85,
         "published: DeepEP (https://github.com/deepseek-ai/DeepEP) measures 43-58 GB/s of RDMA "
@@ -171,6 +206,7 @@ class EpFactors:
     redundancy: float
     kernel_overlap: bool
     prefill_overlap: float | None = None
+    decode_kernels: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,13 +234,15 @@ def _combine(cm: float, comm: float, overlap: float) -> float:
 
 
 def _a2a_s(model: EpModel, hw: EpHardware, ep: int, tokens: float, out_copies: float,
-           in_copies: float) -> float:
-    """Dispatch and combine time of ``tokens`` tokens on one accelerator, per step."""
-    per_copy = model.hidden * (model.dispatch_bytes + model.combine_bytes) * model.moe_layers
+           in_copies: float, imbalance: float = 1.0) -> float:
+    """Dispatch and combine time of ``tokens`` tokens on one accelerator, per step; the
+    busiest rank receives (dispatch) and sends (combine) ``imbalance`` times the mean."""
+    per_copy = (model.hidden * (model.dispatch_bytes + model.combine_bytes) * model.moe_layers
+                * imbalance)
     out_s = tokens * out_copies * per_copy / hw.scale_out_bandwidth if out_copies else 0.0
     in_s = tokens * in_copies * per_copy / hw.scale_up_bandwidth if in_copies else 0.0
     fixed = 2 * model.moe_layers * hw.message_s if ep > 1 else 0.0
-    return out_s + in_s + fixed
+    return max(out_s, in_s) + fixed
 
 
 def _decode_copies(model: EpModel, hw: EpHardware, ep: int) -> tuple[float, float]:
@@ -253,9 +291,10 @@ def ep_decode_step(model: EpModel, hw: EpHardware, f: EpFactors, *, ep: int, tp:
     kv = batch * context * model.kv_bytes_per_token * model.kv_replication_per_rank / tp \
         / hw.hbm_bandwidth
     cm = max(gemm + attn, weights + kv) if f.kernel_overlap else max(gemm, weights) + max(attn, kv)
+    cm /= f.decode_kernels
     out_copies, in_copies = _decode_copies(model, hw, ep)
-    comm = _a2a_s(model, hw, ep, tokens, out_copies, in_copies) + _tp_comm_s(model, hw, tp,
-                                                                             tokens)
+    comm = (_a2a_s(model, hw, ep, tokens, out_copies, in_copies, f.imbalance)
+            + _tp_comm_s(model, hw, tp, tokens))
     return EpPoint(batch, _combine(cm, comm, f.overlap), gemm + attn, weights + kv, comm)
 
 
@@ -302,9 +341,10 @@ def ep_prefill_s_per_token(model: EpModel, hw: EpHardware, f: EpFactors, *, ep: 
     gemm = (model.dense_flops + model.routed_flops * f.imbalance) / hw.gemm_flops
     attn = prefill_attention_flops / hw.attention_flops
     out_copies, in_copies = _prefill_copies(model, hw, ep)
-    per_copy = model.hidden * (model.dispatch_bytes + model.combine_bytes) * model.moe_layers
-    comm = out_copies * per_copy / hw.scale_out_bandwidth + in_copies * per_copy \
-        / hw.scale_up_bandwidth
+    per_copy = (model.hidden * (model.dispatch_bytes + model.combine_bytes) * model.moe_layers
+                * f.imbalance)
+    comm = max(out_copies * per_copy / hw.scale_out_bandwidth,
+               in_copies * per_copy / hw.scale_up_bandwidth)
     comm += _tp_comm_s(model, hw, tp, 1.0) - (2 * model.layers * hw.message_s if tp > 1 else 0.0)
     overlap = f.overlap if f.prefill_overlap is None else f.prefill_overlap
     return _combine(gemm + attn, comm, overlap)

@@ -305,18 +305,32 @@ def _bottleneck_words(b: dict[str, Any]) -> str:
     return f"{str(b['kind']).replace('_', ' ')}{where} binds {when}: {price}"
 
 
+BOTTLENECKS_PER_PERIOD = 4  # rows per period in the table; CSV and JSON keep every one
+
+
 def _bottlenecks(data: dict[str, Any]) -> Table:
-    """Each binding limit with a shadow price, in words: limits over all periods (a budget)
-    first, then by period, the largest price of a kind first."""
+    """Binding limits with a shadow price, in words: limits over all periods (a budget) first,
+    then by period the few that weigh most (``value_of_10_percent``: what 10 % more of the
+    resource would save); the CSV records keep every one."""
     order = {name: i for i, name in enumerate(_period_names(data))}
     records = sorted((b for b in data.get("bottlenecks", [])
                       if abs(float(b.get("shadow_price") or 0.0)) > _EPS),
-                     key=lambda b: (order.get(b.get("period") or "", -1), str(b["kind"]),
-                                    -abs(float(b["shadow_price"]))))
+                     key=lambda b: (order.get(b.get("period") or "", -1),
+                                    -abs(float(b.get("value_of_10_percent") or 0.0)),
+                                    str(b["kind"]), -abs(float(b["shadow_price"]))))
+    shown: list[dict[str, Any]] = []
+    for b in records:
+        same = sum(1 for s in shown if s.get("period") == b.get("period"))
+        if not b.get("period") or same < BOTTLENECKS_PER_PERIOD:
+            shown.append(b)
     rows = tuple((b.get("period") or "all", _bottleneck_words(b),
-                  str(b.get("constraint") or b.get("message", ""))) for b in records)
-    return Table("Bottlenecks per period (shadow price: what one more unit of the limit saves)",
-                 ("period", "binding limit and its shadow price", "constraint"), rows,
+                  str(b.get("constraint") or b.get("message", ""))) for b in shown)
+    more = len(records) - len(shown)
+    title = "Bottlenecks per period (shadow price: what one more unit of the limit saves)"
+    if more:
+        title += (f"; the {BOTTLENECKS_PER_PERIOD} worth most per period, {more} more in "
+                  "--format json or csv")
+    return Table(title, ("period", "binding limit and its shadow price", "constraint"), rows,
                  "bottlenecks", tuple(records))
 
 

@@ -149,7 +149,7 @@ ROWS = [
         ("optimize", MIXED, "--set", "o1_posttrain.deadline=1 hour"),
         ("job o1_posttrain role generate: 99.5% of its work",)),
     Row("pretrain_deadline_one_day", "deadline", ("optimize", PRE, "--set", "deadline=1 day"),
-        ("more gb200-nvl72 units at site texas-gb200 (purchase limit 100)",)),
+        ("more gb300-nvl72 units at site texas-gb200 (purchase limit 50)",)),
     # no units; issue 9: a regionless demand was blamed on the latency of region '*'
     Row("serve_rate_beyond_fleet", "no units",
         ("optimize", SERVE, "--set", "requests_per_second=1e9/s"),

@@ -494,14 +494,55 @@ def _toy_ep() -> tuple[EpModel, EpHardware, EpFactors]:
 def test_ep_all_to_all_bytes_on_the_links_they_cross() -> None:
     # 10 tokens per rank, 2 copies each, half the 16 ranks outside the 8-GPU domain:
     # per copy 1000·(1 + 2)·10 layers = 30 kB; out 10·1·30 kB / 1 GB/s = 0.3 ms,
-    # in 10·1·30 kB / 10 GB/s = 0.03 ms
+    # in 10·1·30 kB / 10 GB/s = 0.03 ms; the two link kinds move at once, so 0.3 ms
     model, hw, f = _toy_ep()
     point = ep_decode_step(model, hw, f, ep=16, tp=1, batch=10, context=0,
                            decode_attention_flops=0.0)
-    assert point.communication_s == pytest.approx(3.3e-4)
+    assert point.communication_s == pytest.approx(3.0e-4)
     inside = ep_decode_step(model, hw, f, ep=8, tp=1, batch=10, context=0,
                             decode_attention_flops=0.0)
     assert inside.communication_s == pytest.approx(10 * 2 * 30e3 / 1e10)
+
+
+def test_ep_all_to_all_waits_for_the_busiest_rank() -> None:
+    # imbalance 1.5: the busiest rank receives and sends 1.5x the mean, 0.3 ms -> 0.45 ms,
+    # and its routed matmuls take 1.5x too: 10 tokens · (2 + 1.5·1) GFLOP / 1 PFLOP/s
+    model, hw, _ = _toy_ep()
+    skewed = EpFactors(overlap=0.0, imbalance=1.5, redundancy=0.0, kernel_overlap=False)
+    point = ep_decode_step(model, hw, skewed, ep=16, tp=1, batch=10, context=0,
+                           decode_attention_flops=0.0)
+    assert point.communication_s == pytest.approx(4.5e-4)
+    assert point.compute_s == pytest.approx(10 * 3.5e9 / 1e15)
+
+
+def test_ep_decode_kernels_slow_the_compute_and_memory_part() -> None:
+    # kernels at 0.5 of the rooflines double the non-communication part of the step
+    model, hw, f = _toy_ep()
+    full = ep_decode_step(model, hw, f, ep=16, tp=1, batch=10, context=0,
+                          decode_attention_flops=0.0)
+    half = ep_decode_step(model, hw, EpFactors(0.0, 1.0, 0.0, False, decode_kernels=0.5),
+                          ep=16, tp=1, batch=10, context=0, decode_attention_flops=0.0)
+    cm = full.step_s - full.communication_s
+    assert half.step_s == pytest.approx(2 * cm + full.communication_s)
+
+
+@pytest.mark.parametrize(("ep", "domain", "overlapped", "cap"), [
+    (72, 8, True, 256.0),  # SGLang's 9-node H100 decode: two micro-batches of 128
+    (48, 72, False, 128.0),  # GB200 NVL72: inside one NVLink domain, one micro-batch
+    (8, 8, False, 128.0),
+], ids=["across-units", "nvl72", "one-node"])
+def test_two_batch_overlap_only_across_units(ep: int, domain: int, overlapped: bool,
+                                             cap: float) -> None:
+    from types import SimpleNamespace
+
+    from planner.perf.serving import DEFAULTS, Layout
+    from planner.perf.serving_ep import decode_batch_cap, two_batch_overlap
+
+    assert two_batch_overlap(ep, domain) is overlapped
+    inp = SimpleNamespace(system=SimpleNamespace(scale_up=SimpleNamespace(domain_size=domain)),
+                          eff=lambda name: DEFAULTS[name].value)
+    layout = Layout(1, 1, 1.0, ep=ep, dp_attention=ep)
+    assert decode_batch_cap(inp, layout) == cap  # type: ignore[arg-type]
 
 
 def test_ep_weights_read_are_the_experts_hit() -> None:

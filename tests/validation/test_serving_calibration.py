@@ -128,33 +128,67 @@ def test_wide_ep_h100_deployment_is_within_25_percent(
 def test_moe_fit_and_check_errors(moe_results: list[CalibrationCase]) -> None:
     fit = [abs(c.error) for c in moe_results if c.group == "moe-fit"]
     check = [abs(c.error) for c in moe_results if c.group == "moe-check"]
-    assert sum(fit) / len(fit) < 0.02  # 1.1%
-    assert sum(check) / len(check) < 0.28  # 24.6%: over-predicted, see calibrate_moe
-    # the check set is over-predicted, never under: production day averages and engine limits
-    assert all(c.error > 0 for c in moe_results if c.group == "moe-check")
+    assert sum(fit) / len(fit) < 0.01  # 0.4%
+    assert sum(check) / len(check) < 0.16  # 13.8%, see calibrate_moe
+    by_name = {c.name: c for c in moe_results}
+    # capacity measurements on H100/H800 within the 25% goal; DeepSeek's production prefill,
+    # a day average at about half its profiled capacity, is over-predicted
+    for name in ("SGLang H100 prefill EP32, 1K prompts",
+                 "DeepSeek profile H800 prefill EP32, 4K prompts",
+                 "DeepSeek H800 decode EP144, 20 tokens/s/user"):
+        assert abs(by_name[name].error) < 0.25, (name, by_name[name].error)
+    assert by_name["DeepSeek H800 prefill EP32, 56% cache hits"].error > 0.25
+
+
+def _fit_error(name: str, value: float, runs: list[object],
+               extra: dict[str, float] | None = None, published: float | None = None) -> float:
+    """Mean |error| of ``runs`` with one serving default (and ``extra`` ones) replaced."""
+    from planner.perf.assumptions import Assumption
+    from planner.perf.calibrate_moe import MoeRun, predicted_per_accelerator
+    from planner.perf.serving import DEFAULTS as SERVING_DEFAULTS
+
+    values = {name: value, **(extra or {})}
+    originals = {key: SERVING_DEFAULTS[key] for key in values}
+    try:
+        for key, number in values.items():
+            SERVING_DEFAULTS[key] = Assumption(key, number, "test", "")
+        errors = []
+        for run in runs:
+            assert isinstance(run, MoeRun)
+            target = published or run.published_per_accelerator
+            errors.append(abs(predicted_per_accelerator(run) / target - 1))
+    finally:
+        SERVING_DEFAULTS.update(originals)
+    return sum(errors) / len(errors)
 
 
 def test_overlaps_are_the_fit_set_minima() -> None:
     """ep_overlap (prefill) and ep_overlap_decode are the grid minima of their fit cases."""
-    from planner.perf.assumptions import Assumption
-    from planner.perf.calibrate_moe import MOE_RUNS, predicted_per_accelerator
+    from planner.perf.calibrate_moe import MOE_RUNS
     from planner.perf.serving import DEFAULTS as SERVING_DEFAULTS
 
-    def fit_error(name: str, value: float, pool: str) -> float:
-        runs = [r for r in MOE_RUNS if r.group == "moe-fit" and r.pool == pool]
-        SERVING_DEFAULTS[name] = Assumption(name, value, "test", "")
-        return sum(abs(predicted_per_accelerator(r) / r.published_per_accelerator - 1)
-                   for r in runs) / len(runs)
-
-    for name, pool, best, step in (("ep_overlap", "prefill", 0.35, 0.05),
-                                   ("ep_overlap_decode", "decode", 0.1, 0.1)):
-        original = SERVING_DEFAULTS[name]
-        try:
-            errors = [fit_error(name, best + d, pool) for d in (-step, 0.0, step)]
-        finally:
-            SERVING_DEFAULTS[name] = original
-        assert original.value == best
+    for name, pool, best, step in (("ep_overlap", "prefill", 0.30, 0.05),
+                                   ("ep_overlap_decode", "decode", 0.48, 0.02)):
+        runs: list[object] = [r for r in MOE_RUNS if r.group == "moe-fit" and r.pool == pool]
+        errors = [_fit_error(name, best + d, runs) for d in (-step, 0.0, step)]
+        assert SERVING_DEFAULTS[name].value == best
         assert errors[1] < errors[0] and errors[1] < errors[2], (name, errors)
+
+
+def test_decode_kernels_reproduce_the_no_overlap_ablation() -> None:
+    """ep_decode_kernels is the grid minimum for SGLang's decode without two-batch overlap:
+    22,310 / 1.255 output tokens/s per node (lmsys.org/blog/2025-05-05-large-scale-ep)."""
+    from planner.perf.calibrate_moe import MOE_RUNS
+    from planner.perf.serving import DEFAULTS as SERVING_DEFAULTS
+
+    runs: list[object] = [r for r in MOE_RUNS if r.group == "moe-fit" and r.pool == "decode"]
+    published = 22310 / 1.255 / 8
+    best = SERVING_DEFAULTS["ep_decode_kernels"].value
+    assert best == 0.70
+    errors = [_fit_error("ep_decode_kernels", best + d, runs, {"ep_overlap_decode": 0.0},
+                         published) for d in (-0.01, 0.0, 0.01)]
+    assert errors[1] < 0.01
+    assert errors[1] < errors[0] and errors[1] < errors[2], errors
 
 
 # ---------------------------------------------------------------- latency-bounded (server)

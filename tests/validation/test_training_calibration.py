@@ -2,7 +2,8 @@
 
 Fit set (informs ``training_matmul`` and the MXFP8/NVFP4 recipe figures): Llama 3 paper (arXiv
 2407.21783) Table 4 and model card; Megatron-LM (arXiv 2104.04473) Table 1; Megatron-Core
-r0.8.0 weak scaling; Llama 3 8B and 70B on B200/GB200 in FP8, MXFP8 and NVFP4. Check set
+r0.8.0 weak scaling; Llama 3 8B and 70B on B200/GB200 in FP8, MXFP8 and NVFP4; Llama 3 8B on
+GB300 at the GB200 layouts (the GB300 sustained factor of gemm_ceilings.yaml). Check set
 (informs nothing): Megatron-Bridge tables on H100, B200, GB200 and GB300 in FP8, MXFP8 and
 NVFP4, the 177B strong-scaling curve, and DeepSeek-V3's pre-training H800-hours (arXiv
 2412.19437 Table 1).
@@ -54,14 +55,26 @@ def test_fit_and_check_sets_cover_the_issue() -> None:
 
 
 def test_check_set_errors_by_group() -> None:
-    # Reported, not tuned: the issue's bar is a mean within 10% per group; these bounds record
-    # where the model stands (see the closing note for the cases beyond 20%).
+    # The issue's bar per group of the check set: mean absolute error within 10%, no case
+    # beyond 20% (Hopper FP8 7.0% / 13.0%, Blackwell FP8 3.1% / 5.7%, Blackwell FP4 7.0% /
+    # 9.5%); the fit set no worse than the 5.6% it stood at before the memory-bound kernels.
     errors = set_errors(CASES)
-    assert errors["check hopper-fp8"][1] < 0.10
-    assert errors["check blackwell-fp8"][1] < 0.12
-    assert errors["check blackwell-fp4"][1] < 0.14
+    for group in ("check hopper-fp8", "check blackwell-fp8", "check blackwell-fp4"):
+        _, mean, worst = errors[group]
+        assert mean < 0.10, group
+        assert worst < 0.20, group
     assert errors["check hopper-bf16"][1] < 0.05
-    assert errors["fit"][1] < 0.065
+    assert errors["fit"][1] < 0.056
+
+
+def test_original_cases_no_worse() -> None:
+    # The 16 cases the model was first calibrated on (Llama 3 405B paper and card, Megatron-LM
+    # Table 1, DeepSeek-V3 H800-hours) stood at 5.5% mean absolute error; now 4.6%.
+    original = [c for c in CASES if c.name.startswith(("fit:hopper-bf16:llama3-405b",
+                                                       "fit:ampere-bf16:megatron-"))]
+    original.append(BY_NAME["check:hopper-fp8:deepseek-v3-h800-gpu-hours"])
+    assert len(original) == 16
+    assert sum(abs(c.error) for c in original) / len(original) < 0.055
 
 
 def test_strong_scaling_loss_matches_the_published_curve() -> None:
