@@ -80,10 +80,11 @@ def build_planning_inputs(scenario: Scenario, fleet_path: str | os.PathLike[str]
     from planner.perf.cost import cost_basis as parse_basis
 
     if scenario.timeline is not None and not roadmap:
-        raise InputError(Problem(scenario.file, "periods",
-                                 "this scenario is a roadmap over periods",
-                                 f"run 'planner roadmap {scenario.file}' (optimize plans one "
-                                 "steady state)"))
+        from planner.yamlio import load_document
+
+        raise InputError(load_document(scenario.file).problem(
+            ("periods",), "this scenario is a roadmap over periods",
+            f"run 'planner roadmap {scenario.file}' (optimize plans one steady state)"))
     basis = parse_basis(cost_basis)
 
     catalog = load_catalog()

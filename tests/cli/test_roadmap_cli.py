@@ -184,3 +184,17 @@ def test_the_bundled_roadmap_loads_with_its_periods_schedule_and_supply() -> Non
     assert {w.name for w in scenario.workloads} == set(timeline.schedule)
     vr = timeline.supply.systems["vr200-nvl144"]
     assert vr.available_from == dt.date(2027, 10, 1)
+
+
+def test_the_api_returns_the_same_roadmap_as_the_command(tmp_path: Path) -> None:
+    import planner
+
+    path = roadmap_file(tmp_path)
+    result = planner.roadmap(path, overrides=["discount_rate=0%"])
+    data = result.to_dict()
+    assert data["discount_rate"] == 0.0
+    assert all(p["discount_factor"] == 1.0 for p in data["periods"])
+    cli = run_json("roadmap", path, "--set", "discount_rate=0%")
+    assert data["npv_usd"] == pytest.approx(cli["npv_usd"], rel=1e-9)
+    # without discounting the NPV is the plain sum of the periods' totals
+    assert data["npv_usd"] == pytest.approx(sum(r["total"] for r in data["cost_by_period_usd"]))

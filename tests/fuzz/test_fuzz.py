@@ -1,12 +1,12 @@
 """Fuzzing: mutated input files and `--set` options never crash, hang or lie about where.
 
-Every bundled kind of input file (workload, scenario, model, system, fleet, study) is mutated by
-hypothesis, structurally (a value replaced by a hostile one, a key dropped, renamed or added, a
-list emptied) or as text (characters inserted, spans deleted, lines doubled), written into a
-copy of the repository's input folders, and run through the real command line: ``planner
-validate`` on the file, then the command that uses it (``estimate`` for workloads, models and
-systems, ``optimize`` for fleets and scenarios). `--set` options get the same hostile values on
-existing and invented paths. Each run must:
+Every bundled kind of input file (workload, scenario, roadmap, model, system, fleet, study) is
+mutated by hypothesis, structurally (a value replaced by a hostile one, a key dropped, renamed
+or added, a list emptied) or as text (characters inserted, spans deleted, lines doubled),
+written into a copy of the repository's input folders, and run through the real command line:
+``planner validate`` on the file, then the command that uses it (``estimate`` for workloads,
+models and systems, ``optimize`` for fleets and scenarios, ``roadmap`` for roadmaps). `--set`
+options get the same hostile values on existing and invented paths. Each run must:
 
 - exit 0, 2 or 3 (never 1, 4 or an uncaught exception), without a traceback;
 - on exit 2, give every error line that names an input file a line number (``file:LINE``),
@@ -68,6 +68,8 @@ class Input:
                 follow = ["estimate", self.path, "--hardware", "dgx-h100"]
             case "scenario":
                 follow = ["optimize", self.path]
+            case "roadmap":
+                follow = ["roadmap", self.path]
             case "model":
                 model = Path(self.path).stem.replace("_", "-")
                 follow = ["estimate", "workloads/serve_reasoning_short.yaml", "--hardware",
@@ -88,7 +90,9 @@ def _inputs() -> list[Input]:
     found = [Input(str(p.relative_to(REPO)), "model")
              for p in sorted((REPO / "workloads" / "models").glob("*.yaml"))]
     for path in sorted((REPO / "workloads").glob("*.yaml")):
-        kind = "scenario" if "workloads:" in path.read_text() else "workload"
+        text = path.read_text()
+        kind = ("roadmap" if "\nperiods:" in text else "scenario") if "workloads:" in text \
+            else "workload"
         found.append(Input(str(path.relative_to(REPO)), kind))
     found += [Input(str(p.relative_to(REPO)), "system")
               for p in sorted((REPO / "hardware" / "systems").glob("*.yaml"))]
@@ -100,7 +104,7 @@ def _inputs() -> list[Input]:
 
 
 INPUTS = _inputs()
-WORKLOADS = [i for i in INPUTS if i.kind in ("workload", "scenario")]
+WORKLOADS = [i for i in INPUTS if i.kind in ("workload", "scenario", "roadmap")]
 
 # ---------------------------------------------------------------------------------------------
 # Hostile values
@@ -228,7 +232,8 @@ def set_option(draw: st.DrawFn) -> tuple[list[str], str]:
         text = value if isinstance(value, str) else yaml.safe_dump(
             value, default_flow_style=True).strip().removesuffix("\n...").strip()
         options += ["--set", f"{path}={text}"]
-    command = ["optimize", target.path] if target.kind == "scenario" or \
+    command = ["roadmap", target.path] if target.kind == "roadmap" else \
+        ["optimize", target.path] if target.kind == "scenario" or \
         draw(st.integers(0, 9)) == 0 else ["estimate", target.path, "--hardware", "dgx-h100"]
     return [*command, *options], target.path
 
