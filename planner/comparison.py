@@ -17,6 +17,10 @@ the workload kind, so rows can be laid side by side, ranked, written to CSV and 
 ``cheapest`` is the lowest total cost; ``fastest`` the shortest wall time, ties broken as
 :func:`pick_fastest` says (for serving: the highest tokens/s per user, then the shortest time to
 first token; for deadline-sized runs: the fewest accelerators, i.e. the fastest chips).
+
+A roadmap (``planner roadmap`` on a fleet, :func:`summarize_roadmap`) is summarised in a row
+with the same keys, ``total_cost_usd`` being its net present value, plus what it buys and
+builds when (see :func:`summarize_roadmap`).
 """
 
 from __future__ import annotations
@@ -36,12 +40,13 @@ if TYPE_CHECKING:
     from planner.workload.load import Scenario, WorkloadSpec
 
 __all__ = ["SCHEMA_VERSION", "ComparisonResult", "Option", "compare", "evaluate_option",
-           "pick_fastest", "summarize_estimate", "summarize_plan", "work_unit"]
+           "evaluate_roadmap", "pick_fastest", "summarize_estimate", "summarize_plan",
+           "summarize_roadmap", "work_unit"]
 
 SCHEMA_VERSION = 1
 PathLike = str | os.PathLike[str]
 WORK_UNITS = {"serve": "1M answer tokens", "posttrain": "1M samples", "pretrain": "run",
-              "scenario": "scenario"}
+              "scenario": "scenario", "roadmap": "roadmap"}
 TIE_TOLERANCE = 1e-3  # wall times within 0.1% count as equal when ranking "fastest"
 
 
@@ -225,6 +230,81 @@ def summarize_plan(option: Option, kind: str, data: Mapping[str, Any], catalog: 
     return row
 
 
+def summarize_roadmap(option: Option, data: Mapping[str, Any], catalog: Catalog,
+                      systems: Sequence[str] = ()) -> dict[str, Any]:
+    """A comparison row from a roadmap's ``to_dict()`` (``planner roadmap``) on one fleet.
+
+    ``npv_usd`` (also ``total_cost_usd``, so that rankings and plots of plans apply) and its
+    parts discounted (``cost_breakdown_usd``: each part of ``cost_by_period_usd`` times its
+    period's discount factor, summed; they add up to the NPV). Purchases count accelerator
+    systems only (CPU servers are ``cpu_servers_needed``): ``units``/``accelerators`` are the
+    units and accelerators bought over the horizon, ``units_bought_<system>`` and
+    ``first_bought_<system>`` (the period of its first order) keep the catalog's system id;
+    ``systems`` (those for sale: in the fleet's or the roadmap's purchase limits or price
+    paths) have ``units_bought_<system>`` even when none is bought (0, and no first period),
+    so that sweeps plot the zeros. ``mw_built`` sums the power build-out,
+    ``peak_power_w`` is the largest facility power drawn in one period at all sites together
+    (``peak_power_period``), ``units_retired`` and ``rented_units_max`` (the most units rented
+    in one period) complete the picture; ``bound`` is the binding limit other than demand with
+    the largest value of 10% more, in words.
+    """
+    row = _base_row(option, "roadmap")
+    row["basis"] = "roadmap"
+    npv = _number(data.get("npv_usd"))
+    row["npv_usd"] = row["total_cost_usd"] = npv
+    parts: dict[str, float] = {}
+    for period in data.get("cost_by_period_usd") or []:
+        factor = float(period.get("discount_factor") or 0.0)
+        for key, value in period.items():
+            if key not in ("period", "total", "discount_factor", "discounted_total") and \
+                    isinstance(value, int | float):
+                parts[key] = parts.get(key, 0.0) + float(value) * factor
+    row["cost_breakdown_usd"] = parts
+    bought: dict[str, float] = {}
+    first: dict[str, str] = {}
+    order = {p["name"]: i for i, p in enumerate(data.get("periods") or [])}
+    for p in sorted(data.get("purchases") or [], key=lambda p: order.get(p["period"], 0)):
+        units = float(p.get("units") or 0.0)
+        if p["system"] in catalog.systems and units > 0:
+            bought[p["system"]] = bought.get(p["system"], 0.0) + units
+            first.setdefault(p["system"], str(p["period"]))
+    bought = dict(sorted(bought.items()))
+    row["units"] = float(sum(bought.values()))
+    row["accelerators"] = sum(u * catalog.systems[s].accelerators for s, u in bought.items())
+    row["units_text"] = " + ".join(f"{u:,.4g} × {s}" for s, u in bought.items()) or \
+        "nothing bought"
+    for system_id in sorted({*bought, *(s for s in systems if s in catalog.systems)}):
+        row[f"units_bought_{system_id}"] = bought.get(system_id, 0.0)
+        row[f"first_bought_{system_id}"] = first.get(system_id)
+    row["cpu_servers_needed"] = sum(float(p.get("units") or 0.0) for p in
+                                    data.get("purchases") or []
+                                    if p.get("system") not in catalog.systems)
+    row["mw_built"] = float(sum(float(b.get("mw") or 0.0)
+                                for b in data.get("power_buildout") or []))
+    power: dict[str, float] = {}
+    for site in data.get("sites") or []:
+        power[site["period"]] = power.get(site["period"], 0.0) + \
+            float(site.get("power_used_w") or 0.0)
+    peak = max(power.items(), key=lambda item: item[1], default=(None, None))
+    row["peak_power_period"], row["peak_power_w"] = peak
+    row["units_retired"] = sum(float(r.get("units") or 0.0)
+                               for r in data.get("retirements") or [])
+    rented: dict[str, float] = {}
+    for r in data.get("rentals") or []:
+        rented[r["period"]] = rented.get(r["period"], 0.0) + float(r.get("units") or 0.0)
+    row["rented_units_max"] = max(rented.values(), default=0.0)
+    row["periods"] = len(order)
+    row["sites_used"] = ", ".join(sorted({p["site"] for p in data.get("placements") or []
+                                          if p.get("system") in catalog.systems
+                                          and float(p.get("units") or 0.0) > 0}))
+    limits = [b for b in data.get("bottlenecks") or [] if b.get("kind") != "demand"]
+    row["bound"] = str(limits[0].get("message") or limits[0].get("constraint")).split(":")[0] \
+        if limits else "none binding"
+    row["assumptions"] = list(data.get("assumptions", []))
+    row["details"] = {k: v for k, v in data.items() if k in ("status", "fleet", "scenario")}
+    return row
+
+
 def _plan_finish(data: Mapping[str, Any]) -> float | None:
     """When the plan's last training job finishes (inf if one never does); serving jobs run
     for their duration."""
@@ -343,6 +423,28 @@ def evaluate_option(path: PathLike, option: Option, overrides: Sequence[str] = (
         row = summarize_plan(option, kind, plan.to_dict(), catalog, facts)
     row["cost_basis"] = basis
     return row
+
+
+def evaluate_roadmap(path: PathLike, option: Option, overrides: Sequence[str] = (), *,
+                     integer: bool = False, solver: str = "highs",
+                     time_limit_s: float | None = None,
+                     budget: str | float | None = None) -> dict[str, Any]:
+    """Run ``planner roadmap`` on one fleet option; return its summary row
+    (:func:`summarize_roadmap`). Raises the PlannerError of the failing step."""
+    from planner import api
+    from planner.catalog.load import load_catalog, load_fleet
+
+    result = api.roadmap(path, fleet=option.target or None, integer=integer, solver=solver,
+                         time_limit_s=time_limit_s, budget=budget, overrides=overrides)
+    catalog = load_catalog()
+    scenario = api.load(path, overrides)
+    fleet = load_fleet(option.target or scenario.fleet, catalog)
+    for_sale = [s for site in fleet.sites for s in site.purchase_limits]
+    if scenario.timeline is not None:
+        supply = scenario.timeline.supply
+        for_sale += [*supply.systems, *(s for limits in supply.purchase_limits.values()
+                                        for s in limits)]
+    return summarize_roadmap(option, result.to_dict(), catalog, for_sale)
 
 
 def _scenario_kind(scenario: Scenario) -> str:

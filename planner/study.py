@@ -1,7 +1,8 @@
 """What-if sweeps: one base scenario, parameters varied by `--set` path, run in parallel.
 
 A study file names a base scenario (a workload or scenario file, a command: ``estimate`` on a
-list of systems or ``optimize`` on a fleet or several) and the parameters to vary::
+list of systems, ``optimize`` on a fleet or several, or ``roadmap`` on a roadmap scenario and a
+fleet or several) and the parameters to vary::
 
     name: deadline-study
     workload: ../workloads/o1_posttrain.yaml      # relative to the study file
@@ -23,10 +24,11 @@ list of systems or ``optimize`` on a fleet or several) and the parameters to var
 Scenarios are the Cartesian product of the options (systems or fleets), the grid parameters
 (``values`` lists and ``range`` grids) and the ``samples`` random draws (the same draws for
 every option and grid point: common random numbers, so options differ only by the option).
-Each scenario is evaluated by :func:`planner.comparison.evaluate_option`, so its result row has
-the comparison's keys. Scenarios run in-process (``workers=1``), on local processes
-(``concurrent.futures``) or on an existing Dask distributed cluster (``scheduler=ADDRESS``;
-its workers must see the same files at the same paths). A failed scenario is recorded with its
+Each scenario is evaluated by :func:`planner.comparison.evaluate_option` (a roadmap by
+:func:`planner.comparison.evaluate_roadmap`), so its result row has the comparison's keys.
+Scenarios run in-process (``workers=1``), on local processes (``concurrent.futures``) or on
+an existing Dask distributed cluster (``scheduler=ADDRESS``; its workers must see the same
+files at the same paths). A failed scenario is recorded with its
 error and never stops the study; the results file is rewritten as results arrive, and a rerun
 skips the scenarios it already holds (failed ones too, unless ``retry_failed``). Worker
 processes end with the study's process, also when it is killed (:func:`_worker_start`).
@@ -53,7 +55,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, model_validator
 
-from planner.comparison import Option, error_row, evaluate_option, work_unit
+from planner.comparison import Option, error_row, evaluate_option, evaluate_roadmap, work_unit
 from planner.errors import InputError, PlannerError, Problem
 from planner.limits import MAX_NAME_CHARS, MAX_SCENARIOS
 from planner.schema import Duration, PositiveInt, StrictModel
@@ -161,7 +163,7 @@ class Study(StrictModel):
     name: str = ""
     description: str = ""
     workload: str
-    command: Literal["estimate", "optimize"] = "estimate"
+    command: Literal["estimate", "optimize", "roadmap"] = "estimate"
     hardware: list[str] = Field(default_factory=list)
     fleet: str | None = None
     fleets: list[str] = Field(default_factory=list)
@@ -179,11 +181,14 @@ class Study(StrictModel):
     def _consistent(self) -> Study:
         if self.command == "estimate" and not self.hardware:
             raise ValueError("command 'estimate' needs a 'hardware' list of system ids")
-        if self.command == "optimize" and self.hardware:
-            raise ValueError("'hardware' is for command 'estimate'; optimize uses 'fleet' "
-                             "or 'fleets'")
+        if self.command != "estimate" and self.hardware:
+            raise ValueError(f"'hardware' is for command 'estimate'; {self.command} uses "
+                             "'fleet' or 'fleets'")
         if self.command == "estimate" and (self.fleet or self.fleets):
-            raise ValueError("'fleet'/'fleets' are for command 'optimize'")
+            raise ValueError("'fleet'/'fleets' are for commands 'optimize' and 'roadmap'")
+        if self.command == "roadmap" and self.objective != "cost":
+            raise ValueError("a roadmap minimises its net present value; objective "
+                             f"{self.objective!r} is not available (use objective: cost)")
         if any(p.is_random for p in self.parameters) and self.samples is None:
             raise ValueError("random parameters need 'samples: N' (how many draws)")
         return self
@@ -305,6 +310,8 @@ def _check_base(doc: Document, study: Study, workload: str) -> str:
         raise InputError(doc.problem(("command",), "estimate takes one workload; this "
                                      f"scenario has {len(scenario.workloads)}",
                                      "use command: optimize"))
+    if study.command == "roadmap":
+        return "roadmap"
     return str(scenario.workloads[0].spec.kind) if len(scenario.workloads) == 1 else "scenario"
 
 
@@ -462,6 +469,7 @@ class ScenarioTask:
     solver: str = "highs"
     time_limit_s: float | None = None
     cost_basis: str = "own"
+    command: str = ""  # "roadmap" runs planner roadmap; otherwise the option's kind decides
 
 
 def _with_basis(task: ScenarioTask, basis: str) -> ScenarioTask:
@@ -504,7 +512,8 @@ def _task(loaded: LoadedStudy, index: int, option: Option,
     overrides = (*study.overrides, *(f"{v.path}={v.text}" for v in values))
     return ScenarioTask(index, _scenario_id(loaded, option, [(v.path, v.text) for v in values]),
                         loaded.kind, loaded.workload, option, values, overrides,
-                        study.objective, study.integer, study.solver, study.time_limit)
+                        study.objective, study.integer, study.solver, study.time_limit,
+                        command=study.command)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,10 +525,14 @@ def run_task(task: ScenarioTask) -> dict[str, Any]:
     start = time.perf_counter()
     option = task.option
     try:
-        row = evaluate_option(task.workload, option, task.overrides,
-                              objective=task.objective, integer=task.integer,
-                              solver=task.solver, time_limit_s=task.time_limit_s,
-                              cost_basis=task.cost_basis)
+        if task.command == "roadmap":
+            row = evaluate_roadmap(task.workload, option, task.overrides, integer=task.integer,
+                                   solver=task.solver, time_limit_s=task.time_limit_s)
+        else:
+            row = evaluate_option(task.workload, option, task.overrides,
+                                  objective=task.objective, integer=task.integer,
+                                  solver=task.solver, time_limit_s=task.time_limit_s,
+                                  cost_basis=task.cost_basis)
     except PlannerError as err:
         row = error_row(option, task.kind, err)
     except Exception as err:  # a crash must not stop the study (--retry-failed reruns it)
@@ -686,7 +699,7 @@ def _dask_imports() -> tuple[Any, Any]:
 # The result
 
 
-_LEADING_COLUMNS = ("units", "accelerators", "wall_time_s", "total_cost_usd",
+_LEADING_COLUMNS = ("units", "accelerators", "wall_time_s", "total_cost_usd", "npv_usd",
                     "cost_per_work_usd", "work_unit", "usd_per_query", "capex_usd", "bound",
                     "power_w", "sites_used", "cpu_cores_short", "cpu_servers_needed")
 
@@ -787,6 +800,10 @@ def sweep(study_path: PathLike, out_dir: PathLike | None = None, workers: int = 
 
     basis = parse_basis(cost_basis).value
     loaded = load_study(study_path, max_scenarios)
+    if loaded.study.command == "roadmap" and basis != "own":
+        raise InputError(Problem("--cost-basis", basis, "a roadmap prices what it buys, rents "
+                                 "and builds period by period; it has no cost basis",
+                                 "drop --cost-basis (rentals are a decision of the roadmap)"))
     tasks = [_with_basis(t, basis) for t in expand(loaded)]
     previous = _previous_records(out_dir, {t.id for t in tasks}, retry_failed)
     todo = [t for t in tasks if t.id not in previous]

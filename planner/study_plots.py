@@ -21,24 +21,34 @@ __all__ = ["default_plots", "primary_metric", "series"]
 
 
 def primary_metric(kind: str, command: str) -> str:
-    """The metric a sweep plots by default: cost per unit of work, or the plan's total cost."""
+    """The metric a sweep plots by default: cost per unit of work, the plan's total cost, or a
+    roadmap's net present value."""
+    if command == "roadmap":
+        return "npv_usd"
     return "total_cost_usd" if command == "optimize" or kind == "scenario" else \
         "cost_per_work_usd"
 
 
 def default_plots(parameters: Sequence[Mapping[str, Any]], kind: str,
                    command: str) -> list[PlotSpec]:
-    """One curve per numeric parameter, split by option and by the other grid parameters."""
-    y = primary_metric(kind, command)
+    """One curve per numeric parameter, split by option and by the other grid parameters; a
+    roadmap study also draws the accelerators it buys against each parameter."""
+    metrics = [primary_metric(kind, command)]
+    if command == "roadmap":
+        metrics.append("accelerators")
     numeric = [p for p in parameters if p["numeric"]]
     specs = []
-    for p in numeric:
-        others = [q["path"] for q in parameters if q["path"] != p["path"] and not q["random"]]
-        specs.append(PlotSpec(x=p["path"], y=y, group=others))
+    for y in metrics:
+        for p in numeric:
+            others = [q["path"] for q in parameters
+                      if q["path"] != p["path"] and not q["random"]]
+            specs.append(PlotSpec(x=p["path"], y=y, group=others))
     return specs
 
 
 _METRIC_LABELS = {"cost_per_work_usd": "USD per {work}", "total_cost_usd": "total cost (USD)",
+                  "npv_usd": "net present value (USD)", "mw_built": "power built (MW)",
+                  "peak_power_w": "peak facility power (W)",
                   "usd_per_query": "USD per query", "wall_time_s": "wall time (s)",
                   "units": "units needed", "accelerators": "accelerators needed",
                   "capex_usd": "purchase price of the units (USD)",
@@ -56,6 +66,7 @@ def series(spec: PlotSpec, result: SweepResult) -> dict[str, Any]:
     held = _held_values(records, groups)
     fixed.update(held)
     lines: dict[str, tuple[list[float], list[float]]] = {}
+    order: dict[str, tuple[Any, ...]] = {}
     for r in records:
         if any(r["parameters"].get(g) != v for g, v in held.items()):
             continue
@@ -64,6 +75,8 @@ def series(spec: PlotSpec, result: SweepResult) -> dict[str, Any]:
             continue
         label = ", ".join([r["option"], *(f"{g}={r['parameters'].get(g)}" for g in groups
                                           if g not in held)])
+        order.setdefault(label, (r["option"], *(_order_key(r, g) for g in groups
+                                                   if g not in held)))
         xs, ys = lines.setdefault(label, ([], []))
         xs.append(x)
         ys.append(value)
@@ -80,7 +93,16 @@ def series(spec: PlotSpec, result: SweepResult) -> dict[str, Any]:
             "y_label": _metric_label(y, result.kind), "log_x": spec.log_x,
             "log_y": spec.log_y, "connect": not any(p["random"] for p in result.parameters
                                                     if p["path"] != spec.x),
-            "series": {k: [v[0], v[1]] for k, v in sorted(lines.items())}}
+            "series": {k: [v[0], v[1]] for k, v in sorted(lines.items(),
+                                                          key=lambda item: order[item[0]])}}
+
+
+def _order_key(record: Mapping[str, Any], path: str) -> tuple[int, float, str]:
+    """Lines in the order of their parameters' values: numbers by size (5% before 15%),
+    then text."""
+    x = (record.get("x") or {}).get(path)
+    text = str(record["parameters"].get(path))
+    return (0, float(x), text) if x is not None else (1, 0.0, text)
 
 
 def _fixed_values(spec: PlotSpec, groups: Sequence[str], result: SweepResult) -> dict[str, str]:
@@ -103,6 +125,10 @@ def _held_values(records: Sequence[Mapping[str, Any]], groups: Sequence[str]) ->
 
 
 def _metric_label(metric: str, kind: str) -> str:
+    if kind == "roadmap" and metric in ("units", "accelerators"):
+        return f"{metric} bought"
+    if metric.startswith("units_bought_"):
+        return f"{metric.removeprefix('units_bought_')} units bought"
     return _METRIC_LABELS.get(metric, metric.replace("_", " ")).format(work=work_unit(kind))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import itertools
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ def metric(record: dict[str, Any], name: str) -> float:
 def test_every_example_has_a_readme_with_its_command() -> None:
     folders = sorted(p for p in EXAMPLES.iterdir() if p.is_dir())
     assert [p.name for p in folders] == ["api_report", "moe_serving", "pretrain_sites",
-                                         "procurement", "reasoning_serving"]
+                                         "procurement", "reasoning_serving", "roadmap"]
     for folder in folders:
         readme = (folder / "README.md").read_text()
         if (folder / "study.yaml").is_file():
@@ -171,6 +172,46 @@ def test_moe_serving_disaggregation_and_prefix_cache(results: dict[str, SweepRes
         assert metric(warm, "ttft_p99_s") <= 2.0 + 1e-9
         assert metric(warm, "tpot_p99_s") <= 0.05 + 1e-9
     assert metric(records[("hgx-h800", "true", "0.5")], "group_size") >= 64  # EP across nodes
+
+
+def test_roadmap_growth_and_the_new_generations_price(results: dict[str, SweepResult]) -> None:
+    """examples/roadmap/README.md: growth drives the NPV; the Vera Rubin price decides whether
+    (and how many) racks are bought, never earlier than its first delivery allows."""
+    growth, price = "schedule.serve_reasoning.growth_per_quarter", \
+        "supply.systems.vr200-nvl144.price"
+    records = by(results["roadmap"], growth, price)
+    rates, prices = ("5%", "15%", "30%"), ("6.24M USD", "7.8M USD", "9.36M USD")
+    vr = "units_bought_vr200-nvl144"
+
+    def m(g: str, p: str, name: str) -> float:
+        return metric(records[("default-fleet", g, p)], name)
+
+    for p in prices:  # more demand never costs less, and buys no fewer accelerators
+        npv = [m(g, p, "npv_usd") for g in rates]
+        assert npv == sorted(npv) and npv[-1] > 2 * npv[0]
+        bought = [m(g, p, "accelerators") for g in rates]
+        assert bought == sorted(bought)
+    for g in rates:
+        # raising one system's price never lowers the least NPV (an LP's optimum is monotone
+        # in its costs), and never buys more of that system
+        npv = [m(g, p, "npv_usd") for p in prices]
+        assert all(a <= b * (1 + 1e-9) for a, b in itertools.pairwise(npv))
+        racks = [m(g, p, vr) for p in prices]
+        assert racks == sorted(racks, reverse=True) and racks[-1] == 0.0
+    # 5% a quarter fits on owned units: nothing bought, the price does not matter
+    assert {m("5%", p, "units") for p in prices} == {0.0}
+    assert len({round(m("5%", p, "npv_usd")) for p in prices}) == 1
+    # the first order is never earlier than 2 quarters (the lead time) before the first
+    # delivery on 2027-10-01; faster growth orders no later
+    order = {name: i for i, name in enumerate(["2027-Q1", "2027-Q2", "2027-Q3", "2027-Q4",
+                                                "2028-Q1", "2028-Q2", "2028-Q3", "2028-Q4"])}
+    for p in prices[:2]:
+        first = [records[("default-fleet", g, p)]["metrics"]["first_bought_vr200-nvl144"]
+                 for g in ("15%", "30%")]
+        assert all(order[f] >= order["2027-Q2"] for f in first)
+        assert order[first[1]] <= order[first[0]]
+    # Texas's second phase and Riyadh's 150 MW carry even 30% a quarter: nothing is built
+    assert {m(g, p, "mw_built") for g in rates for p in prices} == {0.0}
 
 
 def test_api_report_script(tmp_path: Path) -> None:

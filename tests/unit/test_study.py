@@ -193,8 +193,15 @@ def test_public_api_names_stay_functions_after_every_submodule_is_imported(
      "(did you mean 'votes'?)"),
     ("workload: serve.yaml\nhardware: [dgx-h100]\nplots:\n  - {x: votes, wehre: {}}\n",
      "plots[0].wehre: unknown field; did you mean 'where'?"),
+    ("workload: serve.yaml\ncommand: roadmap\nhardware: [dgx-h100]\n",
+     "'hardware' is for command 'estimate'; roadmap uses 'fleet' or 'fleets'"),
+    ("workload: serve.yaml\ncommand: roadmap\nobjective: time\n",
+     "a roadmap minimises its net present value; objective 'time' is not available"),
+    ("workload: serve.yaml\nhardware: [dgx-h100]\nfleet: f.yaml\n",
+     "'fleet'/'fleets' are for commands 'optimize' and 'roadmap'"),
 ], ids=["unknown-key", "unknown-system", "no-hardware", "no-workload", "range-spacing",
-        "random-needs-samples", "misspelt-path", "plot-key"])
+        "random-needs-samples", "misspelt-path", "plot-key", "roadmap-hardware",
+        "roadmap-objective", "estimate-fleet"])
 def test_study_errors_name_file_line_and_field(tmp_path: Path, body: str, expected: str,
                                                serve_yaml: str) -> None:
     write(tmp_path, "serve.yaml", serve_yaml)
@@ -437,3 +444,178 @@ def test_metrics_flatten_roles_and_cost_parts() -> None:
     assert flat["units_o1_generate"] == 2.0 and flat["bound_o1_generate"] == "compute"
     assert flat["cost_energy_usd"] == 5.0 and flat["cost_egress_usd"] == 1.0
     assert flat["wall_time_s"] == "inf"
+
+
+# ---------------------------------------------------------------------------------------------
+# Roadmap studies (command: roadmap)
+
+
+ROADMAP_STUDY = """\
+name: rm
+workload: roadmap.yaml
+command: roadmap
+fleet: fleet.yaml
+parameters:
+  - path: schedule.chat.growth_per_quarter
+    values: [0%, 20%, 50%]
+"""
+
+
+@pytest.fixture
+def roadmap_study(tmp_path: Path) -> Path:
+    """Four quarters of chat serving from 100 requests/s, growing by the swept rate, on the
+    default fleet's Riyadh site alone (nothing owned, DGX B200 for sale, no lead time)."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    full = yaml.safe_load((root / "hardware/fleets/default.yaml").read_text())
+    site = next(s for s in full["sites"] if s["id"] == "riyadh-expansion")
+    fleet = {**full, "id": "riyadh-only", "links": [],
+             "sites": [{**site, "purchase_limits": {"dgx-b200": 2000}}],
+             "sources": {k: {"tag": "assumption", "note": "a test fleet"}
+                         for k in ("economics", "cpu_server", "sites")}}
+    write(tmp_path, "fleet.yaml", yaml.safe_dump(fleet))
+    chat = {"name": "chat", "kind": "serve", "model": "llama-3.1-70b", "input_tokens": 1000,
+            "output_tokens": 1000, "interactivity": "30 tokens/s",
+            "weights_precision": "fp8", "kv_precision": "fp8", "compute_precision": "fp8",
+            "requests_per_second": "50 requests/s"}
+    doc = {"name": "rm-test", "fleet": "fleet.yaml",
+           "periods": {"start": "2027-01-01", "count": 4, "length": "quarter"},
+           "discount_rate": "10%", "workloads": [chat],
+           "schedule": {"chat": {"start": "100 requests/s", "growth_per_quarter": "20%"}}}
+    write(tmp_path, "roadmap.yaml", yaml.safe_dump(doc, sort_keys=False))
+    return write(tmp_path, "study.yaml", ROADMAP_STUDY)
+
+
+def test_a_roadmap_study_row_is_the_roadmap_of_its_overrides(roadmap_study: Path) -> None:
+    from planner import api
+    from planner.units import SECONDS_PER_DAY, SECONDS_PER_YEAR
+
+    result = st.sweep(roadmap_study)
+    assert result.command == "roadmap" and result.kind == "roadmap"
+    records = {r["parameters"]["schedule.chat.growth_per_quarter"]: r for r in result.records}
+    assert list(records) == ["0%", "20%", "50%"]
+    assert all(r["status"] == "ok" and r["option"] == "fleet" for r in records.values())
+    fleet = str(roadmap_study.parent / "fleet.yaml")
+    for growth, r in records.items():
+        m = r["metrics"]
+        data = api.roadmap(roadmap_study.parent / "roadmap.yaml", fleet=fleet,
+                           overrides=[f"schedule.chat.growth_per_quarter={growth}"]).to_dict()
+        assert m["npv_usd"] == pytest.approx(data["npv_usd"], rel=1e-9)
+        assert m["total_cost_usd"] == m["npv_usd"]
+        # the discounted cost parts add up to the NPV (the horizon's remaining value negative)
+        parts = [m[f"cost_{k}_usd"] for k in data["cost_by_period_usd"][0]
+                 if k not in ("period", "total", "discount_factor", "discounted_total")]
+        assert sum(parts) == pytest.approx(m["npv_usd"], rel=1e-9)
+        assert m["cost_remaining_value_usd"] < 0 < m["cost_purchase_usd"]
+        assert m["units_bought_dgx-b200"] == pytest.approx(
+            sum(p["units"] for p in data["purchases"]), rel=1e-9)
+        assert m["units"] == m["units_bought_dgx-b200"]
+        assert m["accelerators"] == pytest.approx(8 * m["units"])  # DGX B200: 8 GPUs a node
+        assert m["first_bought_dgx-b200"] == "2027-Q1"  # demand starts in the first quarter
+        assert m["mw_built"] == 0.0 and m["periods"] == 4 and m["status"] == "optimal"
+        assert m["peak_power_period"] == ("2027-Q1" if growth == "0%" else "2027-Q4")
+    # Nothing is owned and nothing retires within the year, so the units bought are the units
+    # the last quarter needs: demand there is 100 × (1 + g)^(quarters since 2027-01-01), with
+    # 273 days to 2027-10-01 and a year of SECONDS_PER_YEAR.
+    quarters = 273 / (SECONDS_PER_YEAR / SECONDS_PER_DAY) * 4
+    flat = records["0%"]["metrics"]["units_bought_dgx-b200"]
+    for growth, g in (("20%", 0.2), ("50%", 0.5)):
+        assert records[growth]["metrics"]["units_bought_dgx-b200"] == pytest.approx(
+            flat * (1 + g) ** quarters, rel=1e-6)
+    # more demand never costs less
+    npv = [records[g]["metrics"]["npv_usd"] for g in ("0%", "20%", "50%")]
+    assert npv == sorted(npv) and npv[0] < npv[-1]
+
+
+def test_a_roadmap_study_plots_its_npv_and_what_it_buys(roadmap_study: Path) -> None:
+    result = st.sweep(roadmap_study)
+    npv, bought = result.plot_series()
+    assert npv["y"] == "npv_usd" and npv["y_label"] == "net present value (USD)"
+    assert bought["y"] == "accelerators" and bought["y_label"] == "accelerators bought"
+    xs, ys = npv["series"]["fleet"]
+    assert xs == [0.0, 20.0, 50.0]
+    assert ys == [r["metrics"]["npv_usd"] for r in result.records]
+
+
+def test_a_roadmap_has_no_cost_basis(roadmap_study: Path) -> None:
+    with pytest.raises(InputError, match="a roadmap prices what it buys"):
+        st.sweep(roadmap_study, cost_basis="rent")
+
+
+def test_a_roadmap_study_with_hardware_exits_2(roadmap_study: Path) -> None:
+    from click.testing import CliRunner
+
+    from planner.cli import cli
+
+    bad = write(roadmap_study.parent, "bad.yaml",
+                ROADMAP_STUDY.replace("fleet: fleet.yaml", "hardware: [dgx-b200]"))
+    result = CliRunner().invoke(cli, ["sweep", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.yaml:1:1: 'hardware' is for command 'estimate'; roadmap uses 'fleet' or " \
+        "'fleets'" in result.stderr
+
+
+def test_roadmap_row_from_hand_built_data() -> None:
+    catalog = SimpleNamespace(systems={"big": system(id="big", accelerators=72),
+                                       "small": system(id="small", accelerators=8),
+                                       "idle": system(id="idle", accelerators=4)})
+    periods = [{"name": n, "start": "", "end": ""} for n in ("P0", "P1", "P2")]
+    costs = [{"period": "P0", "purchase": 100.0, "energy": 10.0, "remaining_value": 0.0,
+              "total": 110.0, "discount_factor": 1.0, "discounted_total": 110.0},
+             {"period": "P1", "purchase": 50.0, "energy": 20.0, "remaining_value": 0.0,
+              "total": 70.0, "discount_factor": 0.9, "discounted_total": 63.0},
+             {"period": "P2", "purchase": 0.0, "energy": 20.0, "remaining_value": -40.0,
+              "total": -20.0, "discount_factor": 0.8, "discounted_total": -16.0}]
+    data = {"npv_usd": 157.0, "periods": periods, "cost_by_period_usd": costs,
+            "status": "optimal", "scenario": "s", "fleet": "f",
+            "purchases": [
+                {"period": "P1", "site": "a", "system": "big", "units": 2.0},
+                {"period": "P0", "site": "b", "system": "small", "units": 3.0},
+                {"period": "P0", "site": "b", "system": "big", "units": 1.0},
+                {"period": "P1", "site": "b", "system": "cpu-server", "units": 5.0}],
+            "power_buildout": [{"period": "P0", "site": "a", "mw": 2.5},
+                               {"period": "P1", "site": "b", "mw": 1.0}],
+            "sites": [{"period": "P0", "site": "a", "power_used_w": 3e6},
+                      {"period": "P0", "site": "b", "power_used_w": 1e6},
+                      {"period": "P1", "site": "a", "power_used_w": 2e6},
+                      {"period": "P1", "site": "b", "power_used_w": 2.5e6}],
+            "retirements": [{"period": "P2", "site": "a", "system": "small", "units": 4.0}],
+            "rentals": [{"period": "P1", "site": "a", "system": "small", "units": 1.5},
+                        {"period": "P1", "site": "b", "system": "big", "units": 0.5},
+                        {"period": "P2", "site": "a", "system": "small", "units": 1.0}],
+            "bottlenecks": [{"kind": "demand", "message": "demand at x binds in P1: 3 USD"},
+                            {"kind": "power", "message": "power at a binds in P0: 2 USD per MW"}]}
+    row = cmp.summarize_roadmap(cmp.Option.fleet("f.yaml"), data, catalog,
+                                ["idle", "small", "unknown"])
+    # discounted parts: purchase 100 + 50 × 0.9 = 145; energy 10 + 18 + 16 = 44; remaining
+    # value −40 × 0.8 = −32; together 157, the NPV
+    assert row["cost_breakdown_usd"] == pytest.approx(
+        {"purchase": 145.0, "energy": 44.0, "remaining_value": -32.0})
+    assert row["npv_usd"] == row["total_cost_usd"] == 157.0
+    assert row["units_bought_big"] == 3.0 and row["first_bought_big"] == "P0"
+    assert row["units_bought_small"] == 3.0 and row["first_bought_small"] == "P0"
+    assert row["units_bought_idle"] == 0.0 and row["first_bought_idle"] is None
+    assert "units_bought_unknown" not in row and "units_bought_cpu-server" not in row
+    assert row["units"] == 6.0 and row["accelerators"] == 3 * 72 + 3 * 8
+    assert row["cpu_servers_needed"] == 5.0 and row["mw_built"] == 3.5
+    assert row["peak_power_w"] == 4.5e6 and row["peak_power_period"] == "P1"
+    assert row["units_retired"] == 4.0 and row["rented_units_max"] == 2.0
+    assert row["bound"] == "power at a binds in P0" and row["periods"] == 3
+    flat = st.flatten_row(row)
+    assert flat["cost_purchase_usd"] == pytest.approx(145.0) and flat["status"] == "optimal"
+
+
+def test_default_roadmap_plots_and_legends_in_value_order() -> None:
+    from planner.study_plots import default_plots, primary_metric
+
+    assert primary_metric("roadmap", "roadmap") == "npv_usd"
+    parameters = [{"path": "g", "numeric": True, "random": False},
+                  {"path": "p", "numeric": True, "random": False}]
+    specs = default_plots(parameters, "roadmap", "roadmap")
+    assert [(s.x, s.y, s.group) for s in specs] == [
+        ("g", "npv_usd", ["p"]), ("p", "npv_usd", ["g"]),
+        ("g", "accelerators", ["p"]), ("p", "accelerators", ["g"])]
+    records = [record("a", {"x": "1", "g": g}, 1.0) for g in ("5", "15", "30")]
+    (plot,) = sweep_result(records, (st.PlotSpec(x="x", group=["g"]),)).plot_series()
+    assert list(plot["series"]) == ["a, g=5", "a, g=15", "a, g=30"]  # not 15, 30, 5
