@@ -3,7 +3,8 @@
 PuLP's own HiGHS interface adds the model one column and one row at a time and passes the
 numbers as built; here the problem becomes arrays in one pass (columns in PuLP's order, so
 ties between equally good plans break as before), is scaled by :mod:`planner.lp.scaling`,
-passed to HiGHS in one call, and the solution is unscaled and written onto the PuLP objects
+passed to HiGHS in one call (rows, cost and size scaled for dual simplex, columns as well for
+the other methods), and the solution is unscaled and written onto the PuLP objects
 exactly as PuLP's interface writes it (``varValue``, ``dj``, ``slack``, ``pi``; duals of the
 minimised, i.e. for a maximisation negated, objective), so the rest of the package reads it
 the same way.
@@ -31,7 +32,8 @@ import numpy as np
 
 from planner.lp.scaling import MatrixLp, Solution, equilibrate, identity, scale, unscale_solution
 
-__all__ = ["HANDOFF_ENV", "HighsRun", "Method", "choose_method", "legacy_handoff", "solve"]
+__all__ = ["COLUMN_SCALED", "HANDOFF_ENV", "HighsRun", "Method", "choose_method", "legacy_handoff",
+           "solve"]
 
 HANDOFF_ENV = "PLANNER_LP_HANDOFF"
 IPM_FROM_NONZEROS = 1_000_000  # see choose_method
@@ -45,6 +47,11 @@ class Method(StrEnum):
     IPM = "ipm"
     IPM_NO_CROSSOVER = "ipm-no-crossover"
     PDLP = "pdlp"
+
+
+# methods handed a model whose columns are scaled too (``scaling.equilibrate``): dual simplex
+# scales the matrix itself and is faster from the row-scaled model (benchmarks/README.md)
+COLUMN_SCALED = frozenset({Method.IPM, Method.IPM_NO_CROSSOVER, Method.PDLP})
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +168,8 @@ def solve(prob: Any, *, time_limit_s: float | None, mip_gap: float,
 
     start = time.perf_counter()
     lp, variables, constraints = to_matrix(prob)
-    factors = equilibrate(lp) if scaled else identity(lp)
     chosen = method or choose_method(len(lp.value))
+    factors = equilibrate(lp, columns=chosen in COLUMN_SCALED) if scaled else identity(lp)
     highs = highspy.Highs()  # type: ignore[no-untyped-call]
     _options(highs, chosen, time_limit_s, mip_gap)
     highs.passModel(_highs_lp(scale(lp, factors)))

@@ -33,10 +33,31 @@ def _badly_scaled(integer: bool = False) -> tuple[pulp.LpProblem, dict[str, pulp
     return prob, {"g": g, "u": u}
 
 
-def test_factors_are_powers_of_two_and_narrow_the_ranges() -> None:
+def test_row_factors_centre_each_row_and_leave_columns_alone() -> None:
+    # the default for dual simplex: rows, cost and size only. The link row's 1 and 5e8 stay
+    # 5e8 apart, but each row's entries and right-hand side, and the costs, now sit
+    # around 1: the smallest times the largest is within a factor 4 of 1 (powers of two)
     prob, _ = _badly_scaled()
     lp, _, _ = highs.to_matrix(prob)
     factors = equilibrate(lp)
+    assert factors.col.tolist() == [1.0, 1.0]
+    for f in [*factors.row, factors.cost, factors.size]:
+        assert math.log2(f) == round(math.log2(f))
+    scaled = scale(lp, factors)
+    cost = np.abs(scaled.cost)
+    assert 0.25 <= cost.min() * cost.max() <= 4.0
+    for i in range(lp.rows):
+        part = slice(scaled.start[i], scaled.start[i + 1])
+        bounds = [b for b in (scaled.row_lower[i], scaled.row_upper[i])
+                  if np.isfinite(b) and b != 0]
+        numbers = np.abs(np.concatenate([scaled.value[part], bounds]))
+        assert 0.25 <= numbers.min() * numbers.max() <= 4.0, i
+
+
+def test_factors_are_powers_of_two_and_narrow_the_ranges() -> None:
+    prob, _ = _badly_scaled()
+    lp, _, _ = highs.to_matrix(prob)
+    factors = equilibrate(lp, columns=True)
     for f in [*factors.row, *factors.col, factors.cost, factors.size]:
         assert math.log2(f) == round(math.log2(f))
     scaled = scale(lp, factors)
@@ -47,10 +68,12 @@ def test_factors_are_powers_of_two_and_narrow_the_ranges() -> None:
     assert spread(scaled.cost) < spread(lp.cost) / 1e4
 
 
+@pytest.mark.parametrize("method", [highs.Method.DUAL_SIMPLEX, highs.Method.IPM],
+                         ids=["rows-scaled", "columns-scaled"])
 @pytest.mark.parametrize("scaled", [True, False], ids=["scaled", "unscaled"])
-def test_values_and_duals_in_user_units(scaled: bool) -> None:
+def test_values_and_duals_in_user_units(scaled: bool, method: highs.Method) -> None:
     prob, v = _badly_scaled()
-    run = highs.solve(prob, time_limit_s=None, mip_gap=1e-4, scaled=scaled)
+    run = highs.solve(prob, time_limit_s=None, mip_gap=1e-4, scaled=scaled, method=method)
     assert run.status == pulp.LpStatusOptimal
     assert v["u"].varValue == pytest.approx(2.0, rel=1e-9)
     assert v["g"].varValue == pytest.approx(4e8, rel=1e-9)
@@ -65,7 +88,7 @@ def test_values_and_duals_in_user_units(scaled: bool) -> None:
 def test_integer_columns_keep_their_units() -> None:
     prob, v = _badly_scaled(integer=True)
     lp, _, _ = highs.to_matrix(prob)
-    factors = equilibrate(lp)
+    factors = equilibrate(lp, columns=True)
     assert factors.size == 1.0
     assert factors.col[list(lp.integer).index(True)] == 1.0
     run = highs.solve(prob, time_limit_s=None, mip_gap=0.0)
