@@ -12,6 +12,7 @@ solve (HiGHS itself; LP mode may solve twice, rounding site choices), extract (t
     python benchmarks/bench_lp.py --compare --smallest 500 --largest 500  # vs the previous path
     python benchmarks/bench_lp.py --integer --largest 50 --compare  # MILP, gap 1e-4 vs 1e-6
     python benchmarks/bench_lp.py --methods --largest 200  # dual simplex, IPM, PDLP
+    python benchmarks/bench_lp.py --scalings --smallest 500 --largest 500 --seed 1  # first LP
 """
 
 from __future__ import annotations
@@ -223,6 +224,29 @@ def highs_warnings(jobs: int, sites: int, systems: int, scaled: bool) -> list[st
             return [line.strip() for line in file if "WARNING" in line]
 
 
+def scaling_runs(jobs: int, sites: int, systems: int, seed: int) -> list[str]:
+    """The first LP of this size handed to HiGHS' dual simplex unscaled, row-scaled (the
+    default) and row-and-column scaled: HiGHS CPU seconds, iterations, objective."""
+    import highspy
+
+    lp, _, _ = highs.to_matrix(build_lp(make_fleet(jobs, sites, systems, seed)).prob)
+    out = []
+    for label, factors in (("unscaled", identity(lp)), ("rows", equilibrate(lp)),
+                           ("rows+columns", equilibrate(lp, columns=True))):
+        h = highspy.Highs()
+        highs._options(h, highs.Method.DUAL_SIMPLEX, None, MIP_REL_GAP)
+        h.passModel(highs._highs_lp(scale(lp, factors)))
+        cpu = time.process_time()
+        h.run()
+        cpu = time.process_time() - cpu
+        info = h.getInfo()
+        objective = info.objective_function_value / (factors.cost * factors.size)
+        out.append(f"{jobs:>5} {sites:>5} {systems:>7} {label:>16}  seed {seed}  "
+                   f"HiGHS CPU {cpu:7.2f} s  {info.simplex_iteration_count:>7,} iterations  "
+                   f"objective {objective:.12g}  {h.getModelStatus().name}")
+    return out
+
+
 HEADER = (f"{'jobs':>5} {'sites':>5} {'systems':>7} {'path':>16} {'variables':>10} {'rows':>8} "
           f"{'nonzeros':>10} {'build_s':>8} {'handoff_s':>9} {'solve_s':>8} {'extract_s':>9} "
           f"{'total_s':>8} {'cpu_s':>8}  {'cost (USD)':>16}  {'first LP obj':>14}  status")
@@ -253,6 +277,10 @@ def main() -> None:
     parser.add_argument("--previous-first", action="store_true",
                         help="with --compare, run the previous path first (load drifts)")
     parser.add_argument("--mip-gap", type=float, default=MIP_REL_GAP)
+    parser.add_argument("--scalings", action="store_true",
+                        help="only time the first LP of each size under dual simplex, unscaled, "
+                             "row-scaled and row-and-column scaled")
+    parser.add_argument("--seed", type=int, default=0, help="fleet seed (--scalings)")
     parser.add_argument("--warnings", action="store_true",
                         help="only count HiGHS' warnings about each size's model, scaled "
                              "and unscaled")
@@ -262,6 +290,9 @@ def main() -> None:
     print(HEADER, flush=True)
     for size in LADDER:
         if not args.smallest <= size[0] <= args.largest:
+            continue
+        if args.scalings:
+            print("\n".join(scaling_runs(*size, args.seed)), flush=True)
             continue
         if args.warnings:
             for scaled in (False, True):
