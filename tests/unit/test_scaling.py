@@ -33,13 +33,30 @@ def _badly_scaled(integer: bool = False) -> tuple[pulp.LpProblem, dict[str, pulp
     return prob, {"g": g, "u": u}
 
 
-def test_row_factors_centre_each_row_and_leave_columns_alone() -> None:
-    # the default for dual simplex: rows, cost and size only. The link row's 1 and 5e8 stay
-    # 5e8 apart, but each row's entries and right-hand side, and the costs, now sit
+def test_columns_near_one_keep_their_units() -> None:
+    # dual simplex's hand-off: only column factors beyond 2**12 either way are kept. Fully
+    # equilibrated, g's factor is 2**18 and u's 2**-10 (the 3e-8 cost and the 1e6, 5e8
+    # entries); u's is dropped, the rows are centred again around g's, and every number of
+    # the model then sits within 2**6 of 1 (it spanned 3e-8 to 5e8)
+    prob, _ = _badly_scaled()
+    lp, _, _ = highs.to_matrix(prob)
+    assert np.log2(equilibrate(lp).col).tolist() == [18.0, -10.0]
+    factors = equilibrate(lp, column_threshold=12)
+    assert factors.col.tolist() == [2.0**18, 1.0]
+    scaled = scale(lp, factors)
+    bounds = np.concatenate([scaled.row_lower, scaled.row_upper])
+    numbers = np.abs(np.concatenate([scaled.value, scaled.cost, bounds]))
+    numbers = numbers[np.isfinite(numbers) & (numbers != 0)]
+    assert numbers.min() >= 2.0**-6 and numbers.max() <= 2.0**6
+
+
+def test_with_no_column_scaled_each_row_is_centred() -> None:
+    # threshold above every column factor: rows, cost and size only. The link row's 1 and
+    # 5e8 stay 5e8 apart, but each row's entries and right-hand side, and the costs, sit
     # around 1: the smallest times the largest is within a factor 4 of 1 (powers of two)
     prob, _ = _badly_scaled()
     lp, _, _ = highs.to_matrix(prob)
-    factors = equilibrate(lp)
+    factors = equilibrate(lp, column_threshold=30)
     assert factors.col.tolist() == [1.0, 1.0]
     for f in [*factors.row, factors.cost, factors.size]:
         assert math.log2(f) == round(math.log2(f))
@@ -57,7 +74,7 @@ def test_row_factors_centre_each_row_and_leave_columns_alone() -> None:
 def test_factors_are_powers_of_two_and_narrow_the_ranges() -> None:
     prob, _ = _badly_scaled()
     lp, _, _ = highs.to_matrix(prob)
-    factors = equilibrate(lp, columns=True)
+    factors = equilibrate(lp)
     for f in [*factors.row, *factors.col, factors.cost, factors.size]:
         assert math.log2(f) == round(math.log2(f))
     scaled = scale(lp, factors)
@@ -69,7 +86,7 @@ def test_factors_are_powers_of_two_and_narrow_the_ranges() -> None:
 
 
 @pytest.mark.parametrize("method", [highs.Method.DUAL_SIMPLEX, highs.Method.IPM],
-                         ids=["rows-scaled", "columns-scaled"])
+                         ids=["large-columns-scaled", "all-columns-scaled"])
 @pytest.mark.parametrize("scaled", [True, False], ids=["scaled", "unscaled"])
 def test_values_and_duals_in_user_units(scaled: bool, method: highs.Method) -> None:
     prob, v = _badly_scaled()
@@ -88,7 +105,7 @@ def test_values_and_duals_in_user_units(scaled: bool, method: highs.Method) -> N
 def test_integer_columns_keep_their_units() -> None:
     prob, v = _badly_scaled(integer=True)
     lp, _, _ = highs.to_matrix(prob)
-    factors = equilibrate(lp, columns=True)
+    factors = equilibrate(lp)
     assert factors.size == 1.0
     assert factors.col[list(lp.integer).index(True)] == 1.0
     run = highs.solve(prob, time_limit_s=None, mip_gap=0.0)
