@@ -30,10 +30,18 @@ from typing import Any
 
 import numpy as np
 
-from planner.lp.scaling import MatrixLp, Solution, equilibrate, identity, scale, unscale_solution
+from planner.lp.scaling import (
+    MatrixLp,
+    Scaling,
+    Solution,
+    equilibrate,
+    identity,
+    scale,
+    unscale_solution,
+)
 
 __all__ = ["COLUMN_SCALED", "HANDOFF_ENV", "SIMPLEX_COLUMN_THRESHOLD", "HighsRun", "Method",
-           "choose_method", "legacy_handoff", "solve"]
+           "choose_method", "legacy_handoff", "scaling_for", "solve"]
 
 HANDOFF_ENV = "PLANNER_LP_HANDOFF"
 IPM_FROM_NONZEROS = 1_000_000  # see choose_method
@@ -86,6 +94,12 @@ def choose_method(nonzeros: int) -> Method:
     both LPs of the run in 697 s. PDLP and IPM without crossover return non-vertex points that
     round to dearer plans, so they are never chosen."""
     return Method.IPM if nonzeros >= IPM_FROM_NONZEROS else Method.DUAL_SIMPLEX
+
+
+def scaling_for(lp: MatrixLp, method: Method) -> Scaling:
+    """The factors ``solve`` scales ``lp`` by for ``method``."""
+    threshold = 0.0 if method in COLUMN_SCALED else SIMPLEX_COLUMN_THRESHOLD
+    return equilibrate(lp, column_threshold=threshold)
 
 
 def to_matrix(prob: Any) -> tuple[MatrixLp, list[Any], list[Any]]:
@@ -173,8 +187,7 @@ def solve(prob: Any, *, time_limit_s: float | None, mip_gap: float,
     start = time.perf_counter()
     lp, variables, constraints = to_matrix(prob)
     chosen = method or choose_method(len(lp.value))
-    threshold = 0.0 if chosen in COLUMN_SCALED else SIMPLEX_COLUMN_THRESHOLD
-    factors = equilibrate(lp, column_threshold=threshold) if scaled else identity(lp)
+    factors = scaling_for(lp, chosen) if scaled else identity(lp)
     highs = highspy.Highs()  # type: ignore[no-untyped-call]
     _options(highs, chosen, time_limit_s, mip_gap)
     highs.passModel(_highs_lp(scale(lp, factors)))

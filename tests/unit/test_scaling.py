@@ -150,7 +150,7 @@ def _highs_warnings(n_jobs: int, scaled: bool, tmp_path: Path) -> list[str]:
         sys.path.pop(0)
     size = next(s for s in LADDER if s[0] == n_jobs)
     lp, _, _ = highs.to_matrix(build_lp(make_fleet(*size)).prob)
-    factors = equilibrate(lp) if scaled else identity(lp)
+    factors = highs.scaling_for(lp, highs.Method.DUAL_SIMPLEX) if scaled else identity(lp)
     h = highspy.Highs()
     log = tmp_path / f"highs-{scaled}.log"
     h.setOptionValue("log_to_console", False)
