@@ -32,7 +32,8 @@ are exact in binary floating point: the scaled model has the same solutions, onl
 change.
 
 Which columns move (``column_threshold``). By default every one. A solver that scales the
-matrix again itself (HiGHS' dual simplex, ``simplex_scale_strategy``) is handed a model in
+matrix again itself (HiGHS' dual simplex on an LP, ``simplex_scale_strategy``; a MILP keeps
+every column scaled, ``planner.lp.highs.scaling_for``) is handed a model in
 which a column factor within :math:`2^{12}` of 1 either way is reset to 1, and the rows are
 then centred again around the columns that keep theirs (``REPASSES`` row passes). On
 ``benchmarks/bench_lp.py``'s 500-job models dual simplex then needs 16.9k instead of 24k

@@ -50,6 +50,19 @@ def test_columns_near_one_keep_their_units() -> None:
     assert numbers.min() >= 2.0**-6 and numbers.max() <= 2.0**6
 
 
+def test_which_columns_each_method_scales() -> None:
+    # dual simplex: only factors beyond 2**12 (g's 2**18); the interior point method and a
+    # MILP (branch and bound over dual simplex, measured slower otherwise): every column
+    prob, _ = _badly_scaled()
+    lp, _, _ = highs.to_matrix(prob)
+    assert highs.scaling_for(lp, highs.Method.DUAL_SIMPLEX).col.tolist() == [2.0**18, 1.0]
+    assert highs.scaling_for(lp, highs.Method.IPM).col.tolist() == [2.0**18, 2.0**-10]
+    milp, _ = _badly_scaled(integer=True)
+    lp, _, _ = highs.to_matrix(milp)
+    assert highs.scaling_for(lp, highs.Method.DUAL_SIMPLEX).col.tolist() == \
+        equilibrate(lp).col.tolist()
+
+
 def test_with_no_column_scaled_each_row_is_centred() -> None:
     # threshold above every column factor: rows, cost and size only. The link row's 1 and
     # 5e8 stay 5e8 apart, but each row's entries and right-hand side, and the costs, sit
