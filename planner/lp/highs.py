@@ -59,9 +59,10 @@ class Method(StrEnum):
 
 # methods handed a model whose every column is scaled (``scaling.equilibrate``); for dual
 # simplex, which scales the matrix again itself, only columns whose factor would exceed
-# 2**12 either way are: 30 % fewer iterations at 500 jobs, and columns of tiny entries
-# (link bytes, 2**-16 and less) still scaled, without which HiGHS stopped 1.3 % short of
-# the optimum of the main job with the time objective (benchmarks/README.md)
+# 2**12 either way are: 30 % fewer iterations at 500 jobs, and the columns of tiny entries
+# (``ship``, GB over links: factors 2**15 to 2**18) still scaled, without which HiGHS
+# stopped 1.3 % short of the optimum of the main job with the time objective
+# (benchmarks/README.md)
 COLUMN_SCALED = frozenset({Method.IPM, Method.IPM_NO_CROSSOVER, Method.PDLP})
 SIMPLEX_COLUMN_THRESHOLD = 12.0
 

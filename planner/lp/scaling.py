@@ -25,17 +25,18 @@ geometric scaling", 1990). The matrix is extended by the cost vector as an extra
 factor is :math:`\\rho`) and by the finite, nonzero right-hand sides as an extra column (its
 factor is :math:`\\gamma`). A few passes alternately set each row's factor, then each column's,
 to :math:`1/\\sqrt{\\min|a| \\cdot \\max|a|}` over the row's (column's) scaled entries, so
-that its smallest and largest entries sit symmetrically around 1. :math:`\\gamma` is then
-set to centre the scaled right-hand sides together with the variables' bounds (which scale
-as :math:`\\gamma/c_j`). Every factor is rounded to a power of two, so scaling and unscaling
-are exact in binary floating point: the scaled model has the same solutions, only its numbers
-change.
+that its smallest and largest entries sit symmetrically around 1. Every factor is then
+rounded to a power of two, so scaling and unscaling are exact in binary floating point: the
+scaled model has the same solutions, only its numbers change.
 
 Which columns move (``column_threshold``). By default every one. A solver that scales the
 matrix again itself (HiGHS' dual simplex on an LP, ``simplex_scale_strategy``; a MILP keeps
 every column scaled, ``planner.lp.highs.scaling_for``) is handed a model in
 which a column factor within :math:`2^{12}` of 1 either way is reset to 1, and the rows are
-then centred again around the columns that keep theirs (``REPASSES`` row passes). On
+then centred again around the columns that keep theirs (``REPASSES`` row passes), and
+:math:`\\gamma` is set to centre the scaled right-hand sides together with the variables'
+bounds (which scale as :math:`\\gamma/c_j`, and which columns left at 1 no longer bring
+near 1). On
 ``benchmarks/bench_lp.py``'s 500-job models dual simplex then needs 16.9k instead of 24k
 iterations (22.5k instead of 32k on a second fleet; ``benchmarks/README.md``); keeping every
 column in its own units was as fast, but let HiGHS stop short of the optimum of a model whose
@@ -150,8 +151,8 @@ def equilibrate(lp: MatrixLp, passes: int = PASSES,
         held = np.ones(ext.n_cols, dtype=bool)
         held[-1] = fixed[-1]
         row_log, col_log = ext.passes(np.zeros(ext.n_rows), kept, held, REPASSES)
-    if not fixed[-1]:
-        col_log[-1] = _size_log(lp, rhs_rows, rhs_vals, row_log, col_log)
+        if not fixed[-1]:
+            col_log[-1] = _size_log(lp, rhs_rows, rhs_vals, row_log, col_log)
     row_f, col_f = np.exp2(np.round(row_log)), np.exp2(np.round(col_log))
     return Scaling(row_f[:-1], col_f[:-1], float(row_f[-1]), float(col_f[-1]))
 
