@@ -12,6 +12,7 @@ solve (HiGHS itself; LP mode may solve twice, rounding site choices), extract (t
     python benchmarks/bench_lp.py --compare --smallest 500 --largest 500  # vs the previous path
     python benchmarks/bench_lp.py --integer --largest 50 --compare  # MILP, gap 1e-4 vs 1e-6
     python benchmarks/bench_lp.py --methods --largest 200  # dual simplex, IPM, PDLP
+    python benchmarks/bench_lp.py --scalings --smallest 500 --largest 500 --seed 1  # first LP
 """
 
 from __future__ import annotations
@@ -210,7 +211,7 @@ def highs_warnings(jobs: int, sites: int, systems: int, scaled: bool) -> list[st
     import highspy
 
     lp, _, _ = highs.to_matrix(build_lp(make_fleet(jobs, sites, systems)).prob)
-    factors = equilibrate(lp) if scaled else identity(lp)
+    factors = highs.scaling_for(lp, highs.Method.DUAL_SIMPLEX) if scaled else identity(lp)
     with tempfile.TemporaryDirectory() as folder:
         log = os.path.join(folder, "highs.log")
         h = highspy.Highs()
@@ -221,6 +222,32 @@ def highs_warnings(jobs: int, sites: int, systems: int, scaled: bool) -> list[st
         h.run()
         with open(log, encoding="utf-8") as file:
             return [line.strip() for line in file if "WARNING" in line]
+
+
+def scaling_runs(jobs: int, sites: int, systems: int, seed: int) -> list[str]:
+    """The first LP of this size handed to HiGHS' dual simplex unscaled, with rows and only
+    the columns beyond 2**12 scaled (the default), with rows alone, and with every column:
+    HiGHS CPU seconds, iterations, objective."""
+    import highspy
+
+    lp, _, _ = highs.to_matrix(build_lp(make_fleet(jobs, sites, systems, seed)).prob)
+    out = []
+    for label, factors in (("unscaled", identity(lp)),
+                           ("large columns", highs.scaling_for(lp, highs.Method.DUAL_SIMPLEX)),
+                           ("rows only", equilibrate(lp, column_threshold=math.inf)),
+                           ("all columns", equilibrate(lp))):
+        h = highspy.Highs()
+        highs._options(h, highs.Method.DUAL_SIMPLEX, None, MIP_REL_GAP)
+        h.passModel(highs._highs_lp(scale(lp, factors)))
+        cpu = time.process_time()
+        h.run()
+        cpu = time.process_time() - cpu
+        info = h.getInfo()
+        objective = info.objective_function_value / (factors.cost * factors.size)
+        out.append(f"{jobs:>5} {sites:>5} {systems:>7} {label:>16}  seed {seed}  "
+                   f"HiGHS CPU {cpu:7.2f} s  {info.simplex_iteration_count:>7,} iterations  "
+                   f"objective {objective:.12g}  {h.getModelStatus().name}")
+    return out
 
 
 HEADER = (f"{'jobs':>5} {'sites':>5} {'systems':>7} {'path':>16} {'variables':>10} {'rows':>8} "
@@ -253,6 +280,10 @@ def main() -> None:
     parser.add_argument("--previous-first", action="store_true",
                         help="with --compare, run the previous path first (load drifts)")
     parser.add_argument("--mip-gap", type=float, default=MIP_REL_GAP)
+    parser.add_argument("--scalings", action="store_true",
+                        help="only time the first LP of each size under dual simplex, unscaled "
+                             "and scaled three ways")
+    parser.add_argument("--seed", type=int, default=0, help="fleet seed (--scalings)")
     parser.add_argument("--warnings", action="store_true",
                         help="only count HiGHS' warnings about each size's model, scaled "
                              "and unscaled")
@@ -262,6 +293,9 @@ def main() -> None:
     print(HEADER, flush=True)
     for size in LADDER:
         if not args.smallest <= size[0] <= args.largest:
+            continue
+        if args.scalings:
+            print("\n".join(scaling_runs(*size, args.seed)), flush=True)
             continue
         if args.warnings:
             for scaled in (False, True):

@@ -33,6 +33,57 @@ def _badly_scaled(integer: bool = False) -> tuple[pulp.LpProblem, dict[str, pulp
     return prob, {"g": g, "u": u}
 
 
+def test_columns_near_one_keep_their_units() -> None:
+    # dual simplex's hand-off: only column factors beyond 2**12 either way are kept. Fully
+    # equilibrated, g's factor is 2**18 and u's 2**-10 (the 3e-8 cost and the 1e6, 5e8
+    # entries); u's is dropped, the rows are centred again around g's, and every number of
+    # the model then sits within 2**6 of 1 (it spanned 3e-8 to 5e8)
+    prob, _ = _badly_scaled()
+    lp, _, _ = highs.to_matrix(prob)
+    assert np.log2(equilibrate(lp).col).tolist() == [18.0, -10.0]
+    factors = equilibrate(lp, column_threshold=12)
+    assert factors.col.tolist() == [2.0**18, 1.0]
+    scaled = scale(lp, factors)
+    bounds = np.concatenate([scaled.row_lower, scaled.row_upper])
+    numbers = np.abs(np.concatenate([scaled.value, scaled.cost, bounds]))
+    numbers = numbers[np.isfinite(numbers) & (numbers != 0)]
+    assert numbers.min() >= 2.0**-6 and numbers.max() <= 2.0**6
+
+
+def test_which_columns_each_method_scales() -> None:
+    # dual simplex: only factors beyond 2**12 (g's 2**18); the interior point method and a
+    # MILP (branch and bound over dual simplex, measured slower otherwise): every column
+    prob, _ = _badly_scaled()
+    lp, _, _ = highs.to_matrix(prob)
+    assert highs.scaling_for(lp, highs.Method.DUAL_SIMPLEX).col.tolist() == [2.0**18, 1.0]
+    assert highs.scaling_for(lp, highs.Method.IPM).col.tolist() == [2.0**18, 2.0**-10]
+    milp, _ = _badly_scaled(integer=True)
+    lp, _, _ = highs.to_matrix(milp)
+    assert highs.scaling_for(lp, highs.Method.DUAL_SIMPLEX).col.tolist() == \
+        equilibrate(lp).col.tolist()
+
+
+def test_with_no_column_scaled_each_row_is_centred() -> None:
+    # threshold above every column factor: rows, cost and size only. The link row's 1 and
+    # 5e8 stay 5e8 apart, but each row's entries and right-hand side, and the costs, sit
+    # around 1: the smallest times the largest is within a factor 4 of 1 (powers of two)
+    prob, _ = _badly_scaled()
+    lp, _, _ = highs.to_matrix(prob)
+    factors = equilibrate(lp, column_threshold=30)
+    assert factors.col.tolist() == [1.0, 1.0]
+    for f in [*factors.row, factors.cost, factors.size]:
+        assert math.log2(f) == round(math.log2(f))
+    scaled = scale(lp, factors)
+    cost = np.abs(scaled.cost)
+    assert 0.25 <= cost.min() * cost.max() <= 4.0
+    for i in range(lp.rows):
+        part = slice(scaled.start[i], scaled.start[i + 1])
+        bounds = [b for b in (scaled.row_lower[i], scaled.row_upper[i])
+                  if np.isfinite(b) and b != 0]
+        numbers = np.abs(np.concatenate([scaled.value[part], bounds]))
+        assert 0.25 <= numbers.min() * numbers.max() <= 4.0, i
+
+
 def test_factors_are_powers_of_two_and_narrow_the_ranges() -> None:
     prob, _ = _badly_scaled()
     lp, _, _ = highs.to_matrix(prob)
@@ -47,10 +98,12 @@ def test_factors_are_powers_of_two_and_narrow_the_ranges() -> None:
     assert spread(scaled.cost) < spread(lp.cost) / 1e4
 
 
+@pytest.mark.parametrize("method", [highs.Method.DUAL_SIMPLEX, highs.Method.IPM],
+                         ids=["large-columns-scaled", "all-columns-scaled"])
 @pytest.mark.parametrize("scaled", [True, False], ids=["scaled", "unscaled"])
-def test_values_and_duals_in_user_units(scaled: bool) -> None:
+def test_values_and_duals_in_user_units(scaled: bool, method: highs.Method) -> None:
     prob, v = _badly_scaled()
-    run = highs.solve(prob, time_limit_s=None, mip_gap=1e-4, scaled=scaled)
+    run = highs.solve(prob, time_limit_s=None, mip_gap=1e-4, scaled=scaled, method=method)
     assert run.status == pulp.LpStatusOptimal
     assert v["u"].varValue == pytest.approx(2.0, rel=1e-9)
     assert v["g"].varValue == pytest.approx(4e8, rel=1e-9)
@@ -110,7 +163,7 @@ def _highs_warnings(n_jobs: int, scaled: bool, tmp_path: Path) -> list[str]:
         sys.path.pop(0)
     size = next(s for s in LADDER if s[0] == n_jobs)
     lp, _, _ = highs.to_matrix(build_lp(make_fleet(*size)).prob)
-    factors = equilibrate(lp) if scaled else identity(lp)
+    factors = highs.scaling_for(lp, highs.Method.DUAL_SIMPLEX) if scaled else identity(lp)
     h = highspy.Highs()
     log = tmp_path / f"highs-{scaled}.log"
     h.setOptionValue("log_to_console", False)
