@@ -11,6 +11,7 @@ solve (HiGHS itself; LP mode may solve twice, rounding site choices), extract (t
     python benchmarks/bench_lp.py --largest 200   # stop after 200 jobs
     python benchmarks/bench_lp.py --compare --smallest 500 --largest 500  # vs the previous path
     python benchmarks/bench_lp.py --integer --largest 50 --compare  # MILP, gap 1e-4 vs 1e-6
+    python benchmarks/bench_lp.py --integer --units-only --smallest 50 --largest 50 --time-limit 60
     python benchmarks/bench_lp.py --methods --largest 200  # dual simplex, IPM, PDLP
     python benchmarks/bench_lp.py --scalings --smallest 500 --largest 500 --seed 1  # first LP
 """
@@ -186,13 +187,19 @@ def instrumented(t: Timings, legacy: bool) -> Iterator[None]:
 
 def run(jobs: int, sites: int, systems: int, *, integer: bool, time_limit_s: float,
         legacy: bool = False, method: highs.Method | None = None,
-        mip_gap: float = MIP_REL_GAP) -> Timings:
-    """Build, solve and extract one size (the previous hand-off with ``legacy``)."""
+        mip_gap: float = MIP_REL_GAP, units_only: bool = False) -> Timings:
+    """Build, solve and extract one size (the previous hand-off with ``legacy``; with
+    ``units_only`` a MILP keeps whole units per (site, system) only: ``build_lp``'s whole
+    units per placement, ``whole[j,r,s,h]``, become continuous, as in its integer model
+    before placements were made whole)."""
     inputs = make_fleet(jobs, sites, systems)
     t = Timings()
     os.environ[highs.HANDOFF_ENV] = "pulp" if legacy else ""
     begin, cpu = time.perf_counter(), time.process_time()
     model = build_lp(inputs, integer=integer)
+    if units_only:
+        for var in model.vars.get("whole", {}).values():
+            var.cat = "Continuous"
     t.build_s = time.perf_counter() - begin
     with instrumented(t, legacy):
         outcome = solve_lp(model, time_limit_s=time_limit_s, method=method, mip_gap=mip_gap)
@@ -280,6 +287,9 @@ def main() -> None:
     parser.add_argument("--previous-first", action="store_true",
                         help="with --compare, run the previous path first (load drifts)")
     parser.add_argument("--mip-gap", type=float, default=MIP_REL_GAP)
+    parser.add_argument("--units-only", action="store_true",
+                        help="with --integer, whole units per (site, system) only, not per "
+                             "placement (the MILP before whole placements; a relaxation)")
     parser.add_argument("--scalings", action="store_true",
                         help="only time the first LP of each size under dual simplex, unscaled "
                              "and scaled three ways")
@@ -304,7 +314,8 @@ def main() -> None:
                       f"{'scaled' if scaled else 'unscaled':>16}  {len(found)} HiGHS warnings"
                       + "".join(f"\n{'':>24}{w}" for w in found), flush=True)
             continue
-        common = {"integer": args.integer, "time_limit_s": args.time_limit}
+        common = {"integer": args.integer, "time_limit_s": args.time_limit,
+                  "units_only": args.units_only}
         if args.methods is not None:
             for method in [highs.Method(m) for m in args.methods] or list(highs.Method):
                 print(line(size, method.value, run(*size, **common, method=method)), flush=True)
@@ -314,7 +325,7 @@ def main() -> None:
             old = run(*size, **common, legacy=True, mip_gap=old_gap)
             print(line(size, "previous", old), flush=True)
         new = run(*size, **common, mip_gap=args.mip_gap)
-        print(line(size, "scaled", new), flush=True)
+        print(line(size, "units-only" if args.units_only else "scaled", new), flush=True)
         if args.compare:
             if not args.previous_first:
                 old = run(*size, **common, legacy=True, mip_gap=old_gap)
