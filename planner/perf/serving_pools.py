@@ -14,9 +14,11 @@ pool and a decode pool, each with its own best layout; the prompt's KV cache, PÂ
 from prefill to decode over the scale-out network (:func:`kv_transfer_s`). The prefill:decode
 unit ratio for a request rate is (P_c / prefill rate) : (O / decode rate).
 
-**Latency**: requests arrive as a Poisson process. Each attention replica of the prefill (or
-colocated) pool is an M/D/1 queue whose service time is the prefill of one prompt alone
-(:mod:`planner.perf.queueing`); the pool runs at the largest load at which the TTFT percentile
+**Latency**: requests arrive as a Poisson process. Each attention replica of the prefill pool
+is an M/D/1 queue whose service time is the prefill of one prompt alone
+(:mod:`planner.perf.queueing`); a colocated replica admits queued prompts in bulk at each step
+boundary, up to the engine's per-step token budget and the room its step-time limit leaves
+(:func:`_admitted_per_step`). The pool runs at the largest load at which the TTFT percentile
 stays within its limit, which is why latency-bounded throughput falls below offline
 throughput. The decode step, whose batch the TPOT limit caps, is the TPOT at that percentile (the
 operating batch is the largest one, so its step bounds every step).
