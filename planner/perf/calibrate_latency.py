@@ -3,19 +3,22 @@ model's predictions of them, through ``planner estimate`` on workloads/calibrati
 
 MLPerf Inference Llama 2 70B, closed division (reference/measurements.md V7): Offline and Server
 (Poisson arrivals; p99 TTFT ≤ 2 s and p99 TPOT ≤ 200 ms) on the same systems, so each
-submission's Server/Offline ratio is published too: 0.88 (H100, v4.1) to 0.98 (B200, v5.1). The
-Interactive scenario (p99 TTFT ≤ 450 ms, TPOT ≤ 40 ms; 0.32-0.59 of Offline) is reproduced in
-part since matmuls pay tile and wave quantization (:mod:`planner.perf.gemm_shape`): DGX B200 is
-a case (+23%, model ratio 0.72 against 0.586 published); GB200 stays out (+37%,
-:data:`INTERACTIVE_RUNS`), nor is AMD MI300X (Server 24,594 tokens/s, predicted +50%: its
+submission's Server/Offline ratio is published too: 0.88 (H100, v4.1) to 0.98 (B200, v5.1); the
+model gives 0.94-0.97. The Interactive scenario (p99 TTFT ≤ 450 ms, TPOT ≤ 40 ms; 0.32-0.59 of
+Offline) is reproduced in part: matmuls pay tile and wave quantization
+(:mod:`planner.perf.gemm_shape`), and a colocated replica admits only the prompt tokens its
+40 ms step has room for (:mod:`planner.perf.serving_pools`, bulk admission under a step-time
+limit). DGX B200 (+23%, model ratio 0.72 against 0.586 published) and the GB200 tray (+3%,
+0.55 against 0.575) are cases. AMD MI300X is not (Server 24,594 tokens/s, predicted +50%: its
 Offline is not calibrated either, the accelerator's efficiency factors are NVIDIA's). Inputs and
 outputs as in :mod:`planner.perf.calibrate_serving` (300 assumed input tokens, 294 output
 tokens), colocated serving as the engines run it, FP8 KV cache.
 
 The quantity is Server (or Interactive) output tokens/s per accelerator; the model's figure is
 the offline one times the largest load at which its p99 TTFT holds with Poisson arrivals
-(:mod:`planner.perf.queueing`), with the decode batch capped by the TPOT limit. Tolerance 30%, as
-for the offline cases. Sources:
+(:mod:`planner.perf.queueing`; prompts admitted in bulk, up to the engine's per-step token
+budget and what the TPOT limit leaves room for), with the decode batch capped by the TPOT
+limit. Tolerance 30%, as for the offline cases. Sources:
 https://github.com/mlcommons/inference_results_v4.1 and
 https://github.com/mlcommons/inference_results_v5.1 (closed, Server and Interactive scenarios).
 """
@@ -92,18 +95,14 @@ LATENCY_RUNS: tuple[LatencyRun, ...] = (
                "server", _V51),
     LatencyRun("MLPerf v5.1 70B DGX B200 Interactive", "dgx-b200", "fp4", 8, 101527, 59545,
                "interactive", _V51),
-)
-
-# Interactive-scenario results that are NOT calibration cases: the model over-predicts them by
-# more than the tolerance (GB200 tray +37%: ratio 0.73 against 0.575 published). Tile and wave
-# quantization (planner/perf/gemm_shape.py) moved the Interactive ratio from 0.94-0.95 to
-# 0.72-0.75 (with the slot occupancy cap); what remains is likely fixed per-step costs
-# (launches, scheduling, sampling) that the model lacks. Kept here, and checked in
-# tests/validation/test_serving_calibration.py.
-INTERACTIVE_RUNS: tuple[LatencyRun, ...] = (
     LatencyRun("MLPerf v5.1 70B GB200 tray Interactive", "gb200-nvl72", "fp4", 4, 51737, 29746,
                "interactive", _V51),
 )
+
+# Latency-bounded results that are NOT calibration cases (over the tolerance): none at present.
+# The GB200 tray Interactive result was one (+37%) until colocated replicas admitted prompts in
+# bulk within the TPOT limit's room (planner/perf/serving_pools.py); it is now a case.
+INTERACTIVE_RUNS: tuple[LatencyRun, ...] = ()
 
 
 def predicted(run: LatencyRun, bounded: bool = True) -> float:

@@ -14,9 +14,11 @@ pool and a decode pool, each with its own best layout; the prompt's KV cache, P�
 from prefill to decode over the scale-out network (:func:`kv_transfer_s`). The prefill:decode
 unit ratio for a request rate is (P_c / prefill rate) : (O / decode rate).
 
-**Latency**: requests arrive as a Poisson process. Each attention replica of the prefill (or
-colocated) pool is an M/D/1 queue whose service time is the prefill of one prompt alone
-(:mod:`planner.perf.queueing`); the pool runs at the largest load at which the TTFT percentile
+**Latency**: requests arrive as a Poisson process. Each attention replica of the prefill pool
+is an M/D/1 queue whose service time is the prefill of one prompt alone
+(:mod:`planner.perf.queueing`); a colocated replica admits queued prompts in bulk at each step
+boundary, up to the engine's per-step token budget and the room its step-time limit leaves
+(:func:`_admitted_per_step`). The pool runs at the largest load at which the TTFT percentile
 stays within its limit, which is why latency-bounded throughput falls below offline
 throughput. The decode step, whose batch the TPOT limit caps, is the TPOT at that percentile (the
 operating batch is the largest one, so its step bounds every step).
@@ -207,8 +209,9 @@ _BATCH_STEPS = 10
 def _batch_formation(spec: Serve, model: ModelSpec, system: System, precision: Precision,
                      assumptions: Mapping[str, Assumption], work: _Work,
                      chunk: PrefillChunk | None, layouts: tuple[Layout, ...] | None
-                     ) -> tuple[DecodeCapacity, float, float]:
-    """(decode point, prefill service time, load) of a colocated pool.
+                     ) -> tuple[DecodeCapacity, float, float, float]:
+    """(decode point, prefill service time, load, prompts admitted per step) of a colocated
+    pool.
 
     A continuously batched server admits a queued prompt at the next step boundary and runs it
     in that step, so a prompt's service is the longer of its own prefill and one step: a
@@ -218,10 +221,15 @@ def _batch_formation(spec: Serve, model: ModelSpec, system: System, precision: P
     """
     best = _decode(spec, model, system, precision, assumptions, work, chunk, layouts)
     if best.tokens_per_s_per_unit <= 0:
-        return best, 0.0, 0.0
+        return best, 0.0, 0.0, 1.0
     single = _single_prompt_s(model, system, best.layout, spec, precision, assumptions, work)
     if work.ttft is None:
-        return best, max(single, best.step_time_s), 1.0
+        return best, max(single, best.step_time_s), 1.0, 1.0
+    _, prefill_rate = best_prefill_layout(
+        model, system, precision=precision, weights_precision=spec.weights_precision,
+        kv_precision=spec.kv_precision, prompt_tokens=work.attention_prompt,
+        assumptions=assumptions, layouts=(best.layout,), memory_reserve=spec.memory_reserve)
+    prefill_rate *= best.layout.units_per_replica
     options = []
     limit = best.step_time_s
     for _ in range(_BATCH_STEPS):
@@ -231,28 +239,87 @@ def _batch_formation(spec: Serve, model: ModelSpec, system: System, precision: P
         if point.max_batch < 1:
             break
         service = max(single, point.step_time_s)
-        load = _load(work, service, point.step_time_s)
-        options.append((point.tokens_per_s_per_unit * load, point, service, load))
+        per_step = _admitted_per_step(work, point, assumptions, prefill_rate)
+        load = min(_admission_load(work, point, single, per_step),
+                   _slot_occupancy(work, point,
+                                   _unloaded_ttft_s(work, point, service, per_step)))
+        options.append((point.tokens_per_s_per_unit * load, point, service, load, per_step))
         limit /= 2.0
-    _, point, service, load = max(options, key=lambda o: o[0])
-    return point, service, load
+    _, point, service, load, per_step = max(options, key=lambda o: o[0])
+    return point, service, load, per_step
 
 
-def _slot_occupancy(work: _Work, decode: DecodeCapacity, service_s: float) -> float:
+def _admitted_per_step(work: _Work, point: DecodeCapacity,
+                       assumptions: Mapping[str, Assumption], prefill_rate: float) -> float:
+    """Queued prompts a colocated replica admits at one step boundary, k ≥ 1.
+
+    A chunked-prefill engine admits as many queued prompts as its per-step token budget holds
+    (TensorRT-LLM ``max_num_tokens``, vLLM ``max_num_batched_tokens``; the
+    ``prefill_batch_tokens`` assumption): k = ⌊budget / P_c⌋. With a step-time limit (TPOT or
+    interactivity) the budget is also capped at what keeps that step within the limit: the
+    prompt tokens the step already carries at full load (b · P_c / O, in its step time) plus
+    what the limit's headroom over the step computes at the replica's prefill rate.
+    """
+    if work.computed <= 0:
+        return 1.0
+    budget = assumptions["prefill_batch_tokens"].value
+    if work.target_step_s > 0 and prefill_rate > 0 and work.generated > 0:
+        carried = point.max_batch * work.computed / work.generated
+        headroom = max(work.target_step_s - point.step_time_s, 0.0)
+        budget = min(budget, carried + headroom * prefill_rate)
+    return max(1.0, float(math.floor(budget / work.computed)))
+
+
+def _queue_load(work: _Work, point: DecodeCapacity, per_step: float) -> float:
+    """Load of a replica's prompt queue when its whole batch is busy: it then takes
+    b / (O · step) prompts/s and serves k per step, a load of b / (O · k)."""
+    if work.generated <= 0:
+        return 0.0
+    return point.max_batch / (work.generated * per_step)
+
+
+def _admission_load(work: _Work, point: DecodeCapacity, single_s: float,
+                    per_step: float) -> float:
+    """Share of a colocated replica's batch kept busy at the TTFT limit (1 without one).
+
+    The prompt queue is an M/D/1 queue served k prompts per step (service step / k,
+    :func:`_admitted_per_step`); an admitted prompt then runs one step, its own prefill at
+    least, before its first token. The largest queue load ρ* meeting the TTFT percentile
+    (:func:`planner.perf.queueing.max_load`) over the full batch's queue load
+    (:func:`_queue_load`) is the share.
+    """
+    step = point.step_time_s
+    if work.ttft is None or step <= 0 or point.max_batch < 1 or work.computed <= 0:
+        return 1.0
+    rho = max_load(work.ttft.seconds, step / per_step, work.ttft.percentile, max(single_s, step))
+    full = _queue_load(work, point, per_step)
+    return min(1.0, rho / full) if full > 0 else 1.0
+
+
+def _unloaded_ttft_s(work: _Work, point: DecodeCapacity, service_s: float,
+                     per_step: float) -> float:
+    """A colocated request's TTFT with no queue: the admitting step's share (step / k, bulk
+    admission) or, without prompt work, a whole step, then its service."""
+    admit = point.step_time_s / per_step if work.computed > 0 else point.step_time_s
+    return service_s + admit
+
+
+def _slot_occupancy(work: _Work, decode: DecodeCapacity, unloaded_s: float) -> float:
     """Mean share of a replica's batch slots in use at the TTFT limit (1 without one).
 
     A request holds one of the c = max_batch slots for its whole decode (generated · step);
     with Poisson arrivals it finds them all taken with the Erlang C probability, and the wait
-    for a slot must fit in the TTFT slack left after its own service and one step
-    (:func:`planner.perf.queueing.max_offered_load`). Arrivals are then capped at a / holding,
-    i.e. the load at most a / c; the step time is kept at the full batch's (conservative: a
-    smaller batch in the same GEMM waves takes as long, planner/perf/gemm_shape.py).
+    for a slot must fit in the TTFT slack left after its unloaded TTFT
+    (:func:`_unloaded_ttft_s`, :func:`planner.perf.queueing.max_offered_load`). Arrivals are
+    then capped at a / holding, i.e. the load at most a / c; the step time is kept at the
+    full batch's (conservative: a smaller batch in the same GEMM waves takes as long,
+    planner/perf/gemm_shape.py).
     """
     slots = decode.max_batch
     if work.ttft is None or slots < 1:
         return 1.0
     holding = work.generated * decode.step_time_s
-    slack = work.ttft.seconds - service_s - decode.step_time_s
+    slack = work.ttft.seconds - unloaded_s
     return max_offered_load(slots, holding, slack, work.ttft.percentile) / slots
 
 
@@ -269,15 +336,24 @@ def colocated(spec: Serve, model: ModelSpec, system: System, precision: Precisio
     chunk = (PrefillChunk(work.computed / work.generated, work.attention_prompt / 2.0)
              if work.computed > 0 and work.generated > 0 else None)
     if work.ttft is None:
-        decode, service, load = _batch_formation(spec, model, system, precision, assumptions,
-                                                 work, chunk, layouts)
+        decode, service, load, per_step = _batch_formation(
+            spec, model, system, precision, assumptions, work, chunk, layouts)
     else:  # the layout that serves most at the TTFT limit, not the fastest offline
         candidates = layouts or tuple(all_layouts(model.architecture, system))
         formed = [_batch_formation(spec, model, system, precision, assumptions, work, chunk,
                                    (layout,)) for layout in candidates]
         fitting = [f for f in formed if f[0].max_batch_memory >= 1] or formed
-        decode, service, load = max(fitting, key=lambda f: f[0].tokens_per_s_per_unit * f[2])
-        load = min(load, _slot_occupancy(work, decode, service))
+        decode, service, load, per_step = max(
+            fitting, key=lambda f: f[0].tokens_per_s_per_unit * f[2])
+        load = min(load, _slot_occupancy(
+            work, decode, _unloaded_ttft_s(work, decode, service, per_step)))
+    if work.ttft is not None and work.computed > 0 and decode.step_time_s > 0:
+        # bulk admission: wait in the k-per-step queue, then the admitting step (service)
+        admit_s = decode.step_time_s / per_step
+        ttft = _ttft(work, load * _queue_load(work, decode, per_step), admit_s, service)
+        unloaded = _unloaded_ttft_s(work, decode, service, per_step)
+    else:
+        ttft, unloaded = _ttft(work, load, service, decode.step_time_s), service
     alone = _decode(spec, model, system, precision, assumptions, work, None, (decode.layout,))
     rate = decode.tokens_per_s_per_unit * load
     unit_s = work.generated / rate if rate > 0 else math.inf
@@ -297,7 +373,7 @@ def colocated(spec: Serve, model: ModelSpec, system: System, precision: Precisio
     return Deployment(
         disaggregated=False, decode=decode, prefill=prefill, decode_pool=pool,
         prefill_capacity_per_unit=prefill_only, load=load,
-        ttft_s=_ttft(work, load, service, decode.step_time_s), ttft_unloaded_s=service,
+        ttft_s=ttft, ttft_unloaded_s=unloaded,
         tpot_s=decode.step_time_s, kv_transfer_s=0.0, generated_tokens=work.generated,
         input_tokens=work.prompt, computed_prompt_tokens=work.computed)
 

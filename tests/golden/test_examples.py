@@ -157,10 +157,12 @@ def test_moe_serving_disaggregation_and_prefix_cache(results: dict[str, SweepRes
     for system in ("hgx-h800", "dgx-h100"):
         one_pool = metric(records[(system, "false", "0")], "tokens_per_s_per_unit")
         two_pools = metric(records[(system, "true", "0")], "tokens_per_s_per_unit")
-        assert two_pools > 2 * one_pool
+        # 1.2-1.5x: one pool admits a few prompts a step into its decode group (the room its
+        # 50 ms step leaves), separate pools prefill at full rate
+        assert two_pools > 1.2 * one_pool
     rack = [metric(records[("gb200-nvl72", d, "0")], "tokens_per_s_per_unit")
             for d in ("false", "true")]
-    assert abs(rack[1] / rack[0] - 1) < 0.6  # 45%, against about 3x on 8-GPU nodes
+    assert 0 < rack[1] / rack[0] - 1 < 0.6  # 27% on the rack
     for system in ("hgx-h800", "dgx-h100", "gb200-nvl72"):
         cold, warm = records[(system, "true", "0")], records[(system, "true", "0.5")]
         # a request's prompt costs its uncached half at the (slightly higher: longer attention)

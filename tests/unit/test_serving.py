@@ -700,9 +700,12 @@ def test_prefix_cache_removes_prefill_compute_and_reports_its_kv() -> None:
 
 
 def test_latency_limits_hold_and_cost_throughput() -> None:
-    free = estimate_serving(serve(interactivity="0 tokens/s"), model(), system())
+    # on the same layout (the offline search keeps tensor parallelism where it fits, the
+    # latency-bound one may take a deep pipeline whose batch holds more slots)
+    pin = {"decode": {"tp": 8, "pp": 1}}
+    free = estimate_serving(serve(interactivity="0 tokens/s", layout=pin), model(), system())
     bound = estimate_serving(serve(interactivity="0 tokens/s", ttft={"p99": "1 s"},
-                                   tpot={"p90": "60 ms"}), model(), system())
+                                   tpot={"p90": "60 ms"}, layout=pin), model(), system())
     data = bound.to_dict()
     assert data["ttft_p99_s"] <= 1.0 + 1e-9 and data["tpot_p99_s"] <= 0.06 + 1e-12
     assert bound.tokens_per_s_per_unit < free.tokens_per_s_per_unit
@@ -764,9 +767,11 @@ def test_cli_rejects_bad_serving_input(option: str, message: str) -> None:
 
 
 def test_colocated_load_is_capped_by_the_batch_slot_occupancy() -> None:
-    # 40 tokens/s per user leaves c = 24 slots, each held for 2,000 steps; with a 3 s p99 TTFT
-    # the prefill queue alone would allow more, so the Erlang C occupancy a / c (about 0.61:
-    # square-root staffing leaves a small batch's slots emptier) sets the load
+    # 40 tokens/s per user leaves few slots per replica, each held for 2,000 steps; with a 3 s
+    # p99 TTFT the prefill queue alone would allow more, so the Erlang C occupancy a / c sets
+    # the load (square-root staffing leaves a small batch's slots emptier). The layout is the
+    # one with the most tokens/s at that occupancy: an 8-stage pipeline, whose replica holds
+    # c = 45 slots at a / c about 0.71 (tensor parallelism alone: 6 slots at about 0.31)
     from planner.perf.queueing import max_offered_load
 
     spec = serve(disaggregated=False, interactivity="40 tokens/s", ttft={"p99": "3 s"})
@@ -775,7 +780,39 @@ def test_colocated_load_is_capped_by_the_batch_slot_occupancy() -> None:
     assert dep is not None and dep.disaggregated is False
     c = result.decode.max_batch
     holding = 2000 * result.decode.step_time_s
-    slack = 3.0 - dep.ttft_unloaded_s - result.decode.step_time_s
+    slack = 3.0 - dep.ttft_unloaded_s
     occupancy = max_offered_load(c, holding, slack, 0.99) / c
-    assert c == 24 and 0.55 < occupancy < 0.65
+    assert result.decode.layout.pp == 8
+    assert c == 45 and 0.65 < occupancy < 0.75
     assert dep.load == pytest.approx(occupancy)
+
+
+def test_prompts_admitted_per_step_fit_the_token_budget_and_the_step_limit() -> None:
+    # hand-computed: P_c = 1,000 prompt tokens, O = 2,000 generated, a batch of 100 in a 20 ms
+    # step carries 100 * 1,000 / 2,000 = 50 prompt tokens; a 40 ms limit leaves 20 ms, which
+    # computes 2,000 more at 100,000 prompt tokens/s: budget 2,050, k = 2 (8 with no limit,
+    # the engine's 8,192; 1 when the step already fills the limit)
+    import dataclasses
+
+    from planner.perf import serving_pools as sp
+    from planner.workload.schema import LatencyTarget
+
+    decode = estimate_serving(serve(), model(), system()).decode
+    point = dataclasses.replace(decode, max_batch=100, step_time_s=0.020)
+    ttft = LatencyTarget.model_validate({"p99": "2 s"})
+    work = sp._Work(1000.0, 1000.0, 1000.0, 2000.0, 1500.0, 0.040, ttft, None)
+    budget = assumptions()
+    assert sp._admitted_per_step(work, point, budget, 100_000.0) == 2.0
+    free = sp._replace_step(work, 0.0)
+    assert sp._admitted_per_step(free, point, budget, 100_000.0) == 8.0
+    tight = sp._replace_step(work, 0.020)
+    assert sp._admitted_per_step(tight, point, budget, 100_000.0) == 1.0
+    # the full batch's prompt queue load is b / (O * k): 100 / 4,000 leaves the queue nearly
+    # idle (share 1); 8,000 / 4,000 = 2 overloads it, and the share kept busy is the M/D/1 load
+    # meeting the 2 s p99 (service step / k = 10 ms after a 500 ms prefill) over 2
+    assert sp._queue_load(work, point, 2.0) == pytest.approx(0.025)
+    assert sp._admission_load(work, point, 0.5, 2.0) == 1.0
+    crowded = dataclasses.replace(point, max_batch=8000)
+    rho = max_load(2.0, 0.010, 0.99, 0.5)
+    assert 0.9 < rho < 1.0
+    assert sp._admission_load(work, crowded, 0.5, 2.0) == pytest.approx(rho / 2.0)

@@ -202,10 +202,13 @@ def latency_results() -> list[CalibrationCase]:
 
 
 def test_server_cases_within_tolerance(latency_results: list[CalibrationCase]) -> None:
-    assert len(latency_results) >= 8
+    assert len(latency_results) >= 9
     assert all(abs(c.error) <= c.tolerance for c in latency_results)
     mean = sum(abs(c.error) for c in latency_results) / len(latency_results)
-    assert mean < 0.14  # 12.0% (7 Server cases, B200 Interactive +22.7%)
+    worst = max(abs(c.error) for c in latency_results)
+    # 11.7% and 22.8% (7 Server cases, 2 Interactive); one prompt admitted per step gave 12.0%
+    # and 25.8% on the first 8, with the GB200 tray Interactive result out at +37%
+    assert mean < 0.12 and worst < 0.25
 
 
 def test_interactive_ratio_falls_with_gemm_tile_quantization() -> None:
@@ -220,30 +223,45 @@ def test_interactive_ratio_falls_with_gemm_tile_quantization() -> None:
     assert 0.70 < ratio < 0.80, ratio
 
 
+def test_interactive_prefill_budget_is_capped_by_the_tpot_limit() -> None:
+    """On the GB200 tray the engine's 8,192-token budget (27 of MLPerf's 300-token prompts a
+    step) does not fit a 40 ms Interactive step: the budget is the room the step leaves under
+    the limit (a 15 ms TP2 step leaves about 1,600 tokens, 5 prompts), and the
+    Interactive/Offline ratio falls to about 0.55, 0.575 published (0.73 admitting one prompt
+    a step, +37%; 0.87 admitting the full budget, +62%)."""
+    from planner.perf.calibrate_latency import LATENCY_RUNS, predicted
+
+    run = next(r for r in LATENCY_RUNS
+               if r.scenario == "interactive" and r.system == "gb200-nvl72")
+    ratio = predicted(run) / predicted(run, bounded=False)
+    assert abs(ratio - run.published_ratio) < 0.05, ratio
+
+
 def test_server_throughput_falls_below_offline_inside_the_published_band() -> None:
     """MLPerf Llama 2 70B Server/Offline is 0.88-0.98 in the published results; the model's
-    ratio comes from the TTFT queue, the batch it allows and the shape efficiency of that
-    batch's matmuls, not from a factor. B200 falls below the band (0.83: its 256-row two-SM
-    tiles lose more at the Server batch than Hopper's 128-row ones)."""
+    ratio comes from the TTFT queue (prompts admitted in bulk at each step, up to the engine's
+    8,192-token budget), the batch it allows and the shape efficiency of that batch's matmuls,
+    not from a factor: 0.94-0.97. Admitting one prompt per step gave 0.83-0.94 (Blackwell
+    below the band)."""
     from planner.perf.calibrate_latency import LATENCY_RUNS, predicted
 
     server = [run for run in LATENCY_RUNS if run.scenario == "server"]
     published = [run.published_ratio for run in server]
-    assert min(published) >= 0.88 and max(published) <= 0.985
+    low, high = min(published), max(published)
+    assert low >= 0.88 and high <= 0.985
     for run in server[:5]:
         ratio = predicted(run) / predicted(run, bounded=False)
-        assert 0.80 <= ratio < 0.995, (run.name, ratio)
+        assert low <= ratio <= high, (run.name, ratio)
 
 
-def test_interactive_scenario_is_a_known_miss() -> None:
-    """The model over-predicts MLPerf Interactive on the GB200 tray (TPOT 40 ms) by more than
-    30%; this test fails once the model learns the rest of the effect, so it can join the
-    calibration (DGX B200 Interactive already has)."""
-    from planner.perf.calibrate_latency import INTERACTIVE_RUNS, predicted
+def test_every_published_interactive_result_is_a_case() -> None:
+    """Both MLPerf v5.1 Interactive results (DGX B200, GB200 tray) are calibration cases; none
+    is kept out as a known miss."""
+    from planner.perf.calibrate_latency import INTERACTIVE_RUNS, LATENCY_RUNS
 
-    for run in INTERACTIVE_RUNS:
-        per_accelerator = run.published_tokens_per_s / run.accelerators
-        assert predicted(run) / per_accelerator - 1 > 0.30
+    assert INTERACTIVE_RUNS == ()
+    assert {r.system for r in LATENCY_RUNS if r.scenario == "interactive"} == {
+        "dgx-b200", "gb200-nvl72"}
 
 
 def test_listed_commands_reproduce_the_predictions(monkeypatch: pytest.MonkeyPatch) -> None:
