@@ -42,6 +42,7 @@ __all__ = ["Period", "RoadmapSetup", "add_months", "periods_of", "prepare_roadma
            "roadmap_inputs"]
 
 _DAYS_PER_YEAR = SECONDS_PER_YEAR / SECONDS_PER_DAY
+ROADMAP = "<roadmap>"  # the file of a problem found here, until it is placed in the scenario
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +95,11 @@ def periods_of(spec: PeriodGrid | list[ExplicitPeriod]) -> tuple[Period, ...]:
     listed = tuple(Period(p.name, p.start, p.end) for p in sorted(spec, key=lambda p: p.start))
     for before, after in itertools.pairwise(listed):
         if after.start < before.end:
-            raise InputError(Problem("<roadmap>", "periods",
+            raise InputError(Problem(ROADMAP, "periods",
                                      f"periods {before.name} and {after.name} overlap",
                                      "each period must end before the next starts"))
     if len({p.name for p in listed}) != len(listed):
-        raise InputError(Problem("<roadmap>", "periods", "two periods share a name",
+        raise InputError(Problem(ROADMAP, "periods", "two periods share a name",
                                  "give each period its own name"))
     return listed
 
@@ -135,16 +136,36 @@ def prepare_roadmap(scenario: Scenario, timeline: Timeline, *,
 
     catalog = load_catalog()
     fleet = load_fleet(fleet_path or scenario.fleet, catalog)
-    _check_supply(scenario.file, timeline, fleet, set(catalog.systems))
+    try:
+        _check_supply(timeline, fleet, set(catalog.systems))
+    except InputError as err:
+        raise _located(err, scenario.file) from None
     fleet = _with_roadmap_limits(fleet, timeline)
     base, context = build_planning_inputs(_with_windows(scenario, timeline), fleet=fleet,
                                           roadmap=True)
-    inputs, job_kinds, notes = roadmap_inputs(base, timeline, fleet.economics.lifetime,
-                                              budget_usd=budget_usd)
+    try:
+        inputs, job_kinds, notes = roadmap_inputs(base, timeline, fleet.economics.lifetime,
+                                                  budget_usd=budget_usd)
+        if all(period.inputs is None for period in inputs.periods):
+            raise InputError(Problem(ROADMAP, "schedule", "no job runs in any period: every "
+                                     "job's window lies outside the periods and no serving "
+                                     "demand is positive", "move the windows inside the "
+                                     "periods, or add periods"))
+    except InputError as err:
+        raise _located(err, scenario.file) from None
     return RoadmapSetup(
         inputs=inputs, periods=periods_of(timeline.periods), context=context,
         systems={h.id: h.accelerators for h in base.systems}, job_kinds=job_kinds,
         assumptions=tuple(_assumptions(timeline, fleet)), notes=tuple(notes))
+
+
+def _located(err: InputError, file: str) -> InputError:
+    """The roadmap's problems (file ``ROADMAP``) placed at their line in the scenario file."""
+    from planner.yamlio import load_document
+
+    doc = load_document(file)
+    return InputError([doc.problem(tuple(p.path.split(".")), p.message, p.hint)
+                       if p.file == ROADMAP else p for p in err.problems])
 
 
 def roadmap_inputs(base: PlanningInputs, timeline: Timeline, lifetime_s: float, *,
@@ -189,19 +210,19 @@ def _period_input(period: Period, first: dt.date, rate: float,
 
 # ---- checks and the fleet's purchase rights ------------------------------------------------
 
-def _check_supply(file: str, timeline: Timeline, fleet: Fleet, systems: set[str]) -> None:
+def _check_supply(timeline: Timeline, fleet: Fleet, systems: set[str]) -> None:
     """Every site and system the supply names exists (one error lists them all)."""
     sites = {s.id for s in fleet.sites}
     supply = timeline.supply
-    problems = [Problem(file, f"supply.{part}.{name}", f"unknown site {name!r}",
+    problems = [Problem(ROADMAP, f"supply.{part}.{name}", f"unknown site {name!r}",
                         "use a site of the fleet: " + ", ".join(sorted(sites)))
                 for part, table in (("sites", supply.sites), ("inventory", supply.inventory),
                                     ("purchase_limits", supply.purchase_limits))
                 for name in table if name not in sites]
-    problems += [Problem(file, f"supply.systems.{name}", f"unknown system {name!r}",
+    problems += [Problem(ROADMAP, f"supply.systems.{name}", f"unknown system {name!r}",
                          "use a system of the catalog (planner catalog list)")
                  for name in supply.systems if name not in systems]
-    problems += [Problem(file, f"supply.{part}.{site}.{name}", f"unknown system {name!r}",
+    problems += [Problem(ROADMAP, f"supply.{part}.{site}.{name}", f"unknown system {name!r}",
                          "use a system of the catalog (planner catalog list)")
                  for part, table in (("inventory", supply.inventory),
                                      ("purchase_limits", supply.purchase_limits))
@@ -222,8 +243,6 @@ def _with_windows(scenario: Scenario, timeline: Timeline) -> Scenario:
             seconds = (entry.deadline - entry.window_start).days * SECONDS_PER_DAY
         elif entry is not None and entry.duration is not None:
             seconds = entry.duration
-        if entry is not None and entry.window_start is None:
-            seconds = None
         if seconds is not None and hasattr(loaded.spec, "deadline"):
             spec = loaded.spec.model_copy(update={"deadline": seconds})
             loaded = dataclasses.replace(loaded, spec=spec)
@@ -310,7 +329,7 @@ def _serve_factor(job: JobInput, timeline: Timeline, periods: tuple[Period, ...]
     given = entry.requests_per_second or {}
     known = [name for name in (p.name for p in periods[: t + 1]) if name in given]
     if not known:
-        raise InputError(Problem("<roadmap>", f"schedule.{job.id}.requests_per_second",
+        raise InputError(Problem(ROADMAP, f"schedule.{job.id}.requests_per_second",
                                  f"no request rate for period {periods[t].name} or before",
                                  f"start with the first period: {periods[0].name}: ..."))
     return given[known[-1]] / base if base > 0 else 0.0
@@ -406,12 +425,12 @@ def _pools(base: PlanningInputs, life_default: float, timeline: Timeline,
             prices: list[float | None] = []
             service: list[tuple[bool, ...]] = []
             remaining: list[float] = []
+            scale = purchase_price(system, site) / system.purchase_usd \
+                if system.purchase_usd > 0 else 1.0  # a site's own quote, on the same path
             for tau, period in enumerate(periods):
                 arrive = tau + lead
                 ok = limit > 0 and arrive < len(periods) and (
                     ready is None or periods[arrive].start >= ready)
-                scale = purchase_price(system, site) / system.purchase_usd \
-                    if system.purchase_usd > 0 else 1.0
                 prices.append(_price_at(timeline, system.id, system.purchase_usd, first,
                                         period.start) * scale if ok else None)
                 online = periods[arrive].start if arrive < len(periods) else end

@@ -106,6 +106,12 @@ def solve_roadmap(ri: RoadmapInputs, *, integer: bool = False, solver: SolverNam
     from planner.lp.periods_extract import roadmap_solution
 
     _check_options("cost", solver, time_limit_s, mip_gap)
+    if all(period.inputs is None for period in ri.periods):
+        raise InputError(Problem("<roadmap>", "schedule", "no job runs in any period: every "
+                                 "job's window lies outside the periods and no serving "
+                                 "demand is positive",
+                                 "move the schedule's windows inside the periods, or add "
+                                 "periods"))
     problems = [Problem(f"<period {period.name}>", p.path, p.message, p.hint)
                 for period in ri.periods if period.inputs is not None
                 for p in check_inputs(period.inputs)]

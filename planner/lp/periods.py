@@ -58,7 +58,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from planner.lp.build import MW, BuiltLp, PeriodLink, Row, add_row, build_lp
+from planner.lp.build import MW, BuiltLp, PeriodLink, add_row, build_lp
 from planner.lp.index import lp_safe
 from planner.lp.inputs import PlanningInputs
 
@@ -69,7 +69,6 @@ __all__ = [
     "RoadmapInputs",
     "RoadmapLp",
     "build_roadmap_lp",
-    "row_of",
 ]
 
 Pairs = list[tuple[Any, float]]
@@ -215,9 +214,7 @@ def _merged(prob: Any, ri: RoadmapInputs, blocks: dict[str, BuiltLp], integer: b
     """One BuiltLp over the whole problem: every block's variables and rows keyed by
     (period, *key), plus the roadmap's own variables, so the solver and its rounding
     (``planner.lp.solve``) see the roadmap as one LP."""
-    first = next(iter(blocks.values()), None)
-    if first is None:
-        raise ValueError("no job runs in any period of the roadmap")
+    first = next(iter(blocks.values()))  # solve_roadmap refuses a roadmap without any job
     whole = BuiltLp(prob, first.index, "cost", integer, False, names=names,
                     blocks=tuple(blocks.values()))
     for name, block in blocks.items():
@@ -341,9 +338,4 @@ def _add_budgets(rm: RoadmapLp) -> None:
             if pairs:
                 _row(rm, "period_budget", (period.name,), pairs, "<=",
                      ri.budget_per_period_usd / scale, scale)
-
-
-def row_of(rm: RoadmapLp, family: str, key: tuple[str, ...]) -> Row | None:
-    """A roadmap row by family and key (None when it was not built)."""
-    return rm.lp.rows.get((family, key))
 

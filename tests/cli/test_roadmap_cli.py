@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from pathlib import Path
 
 import pytest
@@ -134,6 +135,8 @@ def test_optimize_refuses_a_roadmap_and_says_what_to_run(tmp_path: Path) -> None
      "price_decline_per_year"),
     ({"schedule": {"chat": {"requests_per_second": {"2027-Q2": "10 requests/s"}}}},
      "no request rate for period 2027-Q1"),
+    ({"schedule": {"chat": {"requests_per_second": {"2027-Q1": "0 requests/s"}}}},
+     "no job runs in any period"),
 ])
 def test_bad_time_keys_exit_2_with_where_and_how(tmp_path: Path, change: dict,
                                                  expected: str) -> None:
@@ -141,6 +144,7 @@ def test_bad_time_keys_exit_2_with_where_and_how(tmp_path: Path, change: dict,
     assert code == 2, err
     assert expected in err
     assert "Traceback" not in err
+    assert re.search(r"roadmap\.yaml:\d+", err), err  # the line in the scenario file
 
 
 def test_time_keys_without_periods_are_an_error(tmp_path: Path) -> None:
