@@ -61,7 +61,6 @@ def _costs(rm: RoadmapLp) -> list[dict[str, Any]]:
     out = []
     for t, period in enumerate(rm.inputs.periods):
         parts = {part: _sum(rm.parts.get((t, part), [])) for part in COST_PARTS}
-        parts["cpu_servers"] += _sum(rm.parts.get((t, "inventory_capex"), []))
         total = sum(parts.values())
         out.append({"period": period.name, **parts, "total": total,
                     "discount_factor": period.discount,
