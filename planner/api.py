@@ -227,6 +227,7 @@ class CalibrationReport:
 
     cases: tuple[Any, ...]
     errors: tuple[str, ...] = field(default_factory=tuple)
+    known_misses: tuple[Any, ...] = field(default_factory=tuple)
 
     @property
     def mean_abs_error(self) -> float:
@@ -247,7 +248,8 @@ class CalibrationReport:
         """JSON form: cases plus summary errors."""
         return {"schema_version": SCHEMA_VERSION, "cases": [c.to_dict() for c in self.cases],
                 "mean_abs_error": self.mean_abs_error, "max_abs_error": self.max_abs_error,
-                "all_within_tolerance": self.all_within_tolerance, "errors": list(self.errors)}
+                "all_within_tolerance": self.all_within_tolerance, "errors": list(self.errors),
+                "known_misses": [c.to_dict() for c in self.known_misses]}
 
     def to_frame(self) -> Any:
         """One row per reference case (needs pandas)."""
@@ -274,4 +276,4 @@ def calibration() -> CalibrationReport:
 
     cases = [*calibrate_serving.cases(), *calibrate_moe.cases(), *calibrate_latency.cases(),
              *calibrate_training.cases(), *calibrate_measured.cases()]
-    return CalibrationReport(tuple(cases))
+    return CalibrationReport(tuple(cases), known_misses=tuple(calibrate_latency.misses()))

@@ -39,8 +39,8 @@ a relative factor that is itself overridden always applies.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -602,6 +602,12 @@ class DecodeCapacity:
     compute_s: float
     memory_s: float
     communication_s: float
+    step_time_quantile_s: float = 0.0  # the step at the TPOT percentile (0: the mean step)
+
+    @property
+    def tpot_s(self) -> float:
+        """Time per output token at the TPOT limit's percentile (the mean step without one)."""
+        return self.step_time_quantile_s or self.step_time_s
 
     @property
     def tokens_per_s_per_replica(self) -> float:
@@ -612,10 +618,34 @@ class DecodeCapacity:
 @dataclass(frozen=True, slots=True)
 class PrefillChunk:
     """Prompt work chunked into decode steps (colocated serving): prompt tokens per sequence
-    per step, and the mean context they attend to."""
+    per step, the mean context they attend to, and the TPOT limit with the standard-normal
+    quantile z of its percentile (z = 0: a mean-speed limit, or none).
+
+    A request's TPOT is the mean of the steps it decodes in (MLPerf LoadGen: (latency − TTFT)
+    / (tokens − 1), then its percentile over requests). While it decodes (O steps of τ) prompts
+    arrive at λ = b / (O·τ) at full load (Little's law), b of them on average; their number is
+    Poisson, so the prompt work in its steps is b ± √b prompts of equal length. At the q-th
+    percentile of requests it is (1 + z_q/√b) times the mean (normal approximation of the
+    Poisson count): :meth:`at_percentile`. Small batches see the largest bursts.
+    """
 
     tokens_per_step: float
     context_tokens: float
+    burst_z: float = 0.0
+    tpot_limit_s: float = 0.0
+
+    def at_percentile(self, batch: float) -> PrefillChunk:
+        """The prompt tokens per sequence per step a request meets at the TPOT percentile."""
+        if self.burst_z <= 0 or batch <= 0:
+            return self
+        return replace(self, tokens_per_step=self.tokens_per_step
+                       * (1.0 + self.burst_z / math.sqrt(batch)), burst_z=0.0,
+                       tpot_limit_s=0.0)
+
+    @property
+    def bursty(self) -> bool:
+        """Whether a TPOT percentile applies to the steps that carry this prompt work."""
+        return self.burst_z > 0 and self.tpot_limit_s > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -675,6 +705,10 @@ def _evaluate(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
     steps = _step_model(inp, layout, lim.context_tokens, lim.kv_read_scale, lim.chunk)
     memory_batch, capacity, kv_per_seq = _memory_batch(inp, layout, lim)
     slo_batch, chosen, bound = _operating_batch(steps, memory_batch, lim)
+    quantile_step = _quantile_step(inp, layout, lim)
+    if quantile_step is not None and lim.chunk is not None and math.isfinite(slo_batch):
+        slo_batch = float(_largest_batch(quantile_step, lim.chunk.tpot_limit_s, slo_batch))
+        chosen = min(chosen, slo_batch)
     batch = math.floor(chosen + _EPS) if math.isfinite(chosen) else 0
     probe = max(batch, 1)
     step = steps.step_s(probe)
@@ -687,7 +721,39 @@ def _evaluate(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
         tokens_per_s_per_user=1.0 / step if batch else 0.0, layout=layout,
         fits_memory=batch >= 1 and used <= capacity, memory_bytes_per_replica=used,
         memory_capacity_bytes=capacity, compute_s=steps.compute_s(probe),
-        memory_s=steps.memory_s(probe), communication_s=steps.comm_s(probe))
+        memory_s=steps.memory_s(probe), communication_s=steps.comm_s(probe),
+        step_time_quantile_s=quantile_step(probe) if quantile_step else 0.0)
+
+
+def _quantile_step(inp: _Inputs, layout: Layout, lim: _Limits
+                   ) -> Callable[[float], float] | None:
+    """Step time at the TPOT percentile as a function of the batch (None without a TPOT
+    percentile or chunked prompts): the step with its prompt share at that percentile
+    (:meth:`PrefillChunk.at_percentile`). It is held to the TPOT limit the chunk carries, not
+    to ``lim.target_step_s``, which may be a shorter step tried for the batch
+    (planner/perf/serving_pools.py, ``_batch_formation``)."""
+    chunk = lim.chunk
+    if lim.target_step_s <= 0 or chunk is None or not chunk.bursty:
+        return None
+
+    def step(batch: float) -> float:
+        return _step_model(inp, layout, lim.context_tokens, lim.kv_read_scale,
+                           chunk.at_percentile(batch)).step_s(batch)
+
+    return step
+
+
+def _largest_batch(step_of: Callable[[float], float], limit_s: float, upper: float) -> int:
+    """Largest whole batch b ≤ upper with step_of(b) ≤ limit (0 if one sequence misses it);
+    the percentile step grows with b (its prompt share b + z·√b does), so bisection finds it."""
+    low, high = 0, math.floor(upper + _EPS)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if step_of(mid) <= limit_s:
+            low = mid
+        else:
+            high = mid - 1
+    return low
 
 
 def _best(options: list[DecodeCapacity]) -> DecodeCapacity:

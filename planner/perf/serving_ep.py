@@ -25,6 +25,7 @@ from planner.perf.serving_moe import (
     EpFactors,
     EpHardware,
     EpModel,
+    EpPoint,
     ep_decode_step,
     ep_memory_batch,
     ep_prefill_s_per_token,
@@ -123,18 +124,31 @@ def evaluate_ep(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
     decode_attention = decode_attention_flops_per_token(inp.arch, lim.context_tokens) \
         * lim.kv_read_scale
 
-    def step(batch: float) -> object:
+    memory_batch = ep_memory_batch(model, hw, f, ep=layout.ep, tp=layout.tp,
+                                   context=lim.context_tokens, reserve=lim.memory_reserve,
+                                   kv_store_scale=lim.kv_store_scale)
+    def step_at_percentile(batch: float) -> EpPoint:
+        """The step at the TPOT percentile (planner.perf.serving.PrefillChunk.at_percentile)."""
+        share = chunk.at_percentile(batch).tokens_per_step if chunk else 0.0
+        return ep_decode_step(model, hw, f, ep=layout.ep, tp=layout.tp, batch=batch,
+                              context=lim.context_tokens,
+                              decode_attention_flops=decode_attention,
+                              prefill_per_seq=share,
+                              prefill_attention_flops=prefill_attention)
+
+    def step_at_mean(batch: float) -> EpPoint:
         return ep_decode_step(model, hw, f, ep=layout.ep, tp=layout.tp, batch=batch,
                               context=lim.context_tokens,
                               decode_attention_flops=decode_attention,
                               prefill_per_seq=prefill_per_seq,
                               prefill_attention_flops=prefill_attention)
 
-    memory_batch = ep_memory_batch(model, hw, f, ep=layout.ep, tp=layout.tp,
-                                   context=lim.context_tokens, reserve=lim.memory_reserve,
-                                   kv_store_scale=lim.kv_store_scale)
-    slo_batch = (largest_batch_within(step, lim.target_step_s, math.inf)
+    bursty = lim.target_step_s > 0 and chunk is not None and chunk.bursty
+    slo_batch = (largest_batch_within(step_at_mean, lim.target_step_s, math.inf)
                  if lim.target_step_s > 0 else math.inf)
+    if bursty and chunk is not None:
+        slo_batch = min(slo_batch, largest_batch_within(step_at_percentile, chunk.tpot_limit_s,
+                                                        math.inf))
     cap = decode_batch_cap(inp, layout)
     chosen = min(memory_batch, slo_batch, cap) if lim.enforce_memory else min(slo_batch, cap)
     if not math.isfinite(chosen):
@@ -165,7 +179,8 @@ def evaluate_ep(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
         fits_memory=batch >= 1 and weights + kv <= capacity,
         memory_bytes_per_replica=(weights + kv) * layout.group_size,
         memory_capacity_bytes=capacity * layout.group_size, compute_s=point.compute_s,
-        memory_s=point.memory_s, communication_s=point.communication_s)
+        memory_s=point.memory_s, communication_s=point.communication_s,
+        step_time_quantile_s=step_at_percentile(max(batch, 1)).step_s if bursty else 0.0)
 
 
 def ep_prefill_tokens_per_s_per_unit(inp: _Inputs, layout: Layout, prompt_tokens: float,

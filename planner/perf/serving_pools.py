@@ -20,8 +20,11 @@ is an M/D/1 queue whose service time is the prefill of one prompt alone
 boundary, up to the engine's per-step token budget and the room its step-time limit leaves
 (:func:`_admitted_per_step`). The pool runs at the largest load at which the TTFT percentile
 stays within its limit, which is why latency-bounded throughput falls below offline
-throughput. The decode step, whose batch the TPOT limit caps, is the TPOT at that percentile (the
-operating batch is the largest one, so its step bounds every step).
+throughput. The TPOT limit caps the decode batch at its percentile: a request's TPOT is the
+mean of the steps it decodes in, whose prompt work is Poisson — about b prompts arrive during
+one request's decode at batch b — so at the q-th percentile its steps carry (1 + z_q/√b) times
+the mean prompt share (:class:`planner.perf.serving.PrefillChunk`); throughput is the mean
+step's.
 
 **Units and prices**: a colocated pool's unit time is split between the phases in proportion
 to their stand-alone times (so its ``prefill`` and ``decode`` units add up to the pool); per
@@ -35,6 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 from planner.catalog.schema import Precision, System
@@ -265,7 +269,7 @@ def _admitted_per_step(work: _Work, point: DecodeCapacity,
     budget = assumptions["prefill_batch_tokens"].value
     if work.target_step_s > 0 and prefill_rate > 0 and work.generated > 0:
         carried = point.max_batch * work.computed / work.generated
-        headroom = max(work.target_step_s - point.step_time_s, 0.0)
+        headroom = max(work.target_step_s - point.tpot_s, 0.0)
         budget = min(budget, carried + headroom * prefill_rate)
     return max(1.0, float(math.floor(budget / work.computed)))
 
@@ -323,6 +327,15 @@ def _slot_occupancy(work: _Work, decode: DecodeCapacity, unloaded_s: float) -> f
     return max_offered_load(slots, holding, slack, work.ttft.percentile) / slots
 
 
+def _burst_z(work: _Work) -> float:
+    """Standard-normal quantile of the TPOT limit's percentile when that limit sets the step
+    (:class:`planner.perf.serving.PrefillChunk`); 0 for a mean-speed (interactivity) limit."""
+    tpot = work.tpot
+    if tpot is None or tpot.seconds > work.target_step_s or tpot.percentile <= 0.5:
+        return 0.0
+    return NormalDist().inv_cdf(tpot.percentile)
+
+
 def _replace_step(work: _Work, step_s: float) -> _Work:
     return _Work(work.prompt, work.computed, work.attention_prompt, work.generated,
                  work.context, step_s, work.ttft, work.tpot)
@@ -333,7 +346,9 @@ def colocated(spec: Serve, model: ModelSpec, system: System, precision: Precisio
     """One pool: decode steps that carry chunked prefill, queued at the TTFT limit; the load is
     also capped by the batch slots' Erlang C occupancy (:func:`_slot_occupancy`)."""
     layouts = _pins(spec.layout.decode, model, system)
-    chunk = (PrefillChunk(work.computed / work.generated, work.attention_prompt / 2.0)
+    burst_z = _burst_z(work)
+    chunk = (PrefillChunk(work.computed / work.generated, work.attention_prompt / 2.0, burst_z,
+                          work.target_step_s if burst_z > 0 else 0.0)
              if work.computed > 0 and work.generated > 0 else None)
     if work.ttft is None:
         decode, service, load, per_step = _batch_formation(
@@ -374,7 +389,7 @@ def colocated(spec: Serve, model: ModelSpec, system: System, precision: Precisio
         disaggregated=False, decode=decode, prefill=prefill, decode_pool=pool,
         prefill_capacity_per_unit=prefill_only, load=load,
         ttft_s=ttft, ttft_unloaded_s=unloaded,
-        tpot_s=decode.step_time_s, kv_transfer_s=0.0, generated_tokens=work.generated,
+        tpot_s=decode.tpot_s, kv_transfer_s=0.0, generated_tokens=work.generated,
         input_tokens=work.prompt, computed_prompt_tokens=work.computed)
 
 

@@ -28,6 +28,7 @@ from planner.perf.serving import (
     DEFAULTS,
     Bound,
     ContextMode,
+    PrefillChunk,
     StepModel,
     candidate_layouts,
     compute_efficiency,
@@ -711,6 +712,48 @@ def test_latency_limits_hold_and_cost_throughput() -> None:
     assert bound.tokens_per_s_per_unit < free.tokens_per_s_per_unit
     assert 0 < data["load"] < 1
     assert free.to_dict()["ttft_p99_s"] is None  # no limit: the queue runs full
+
+
+def test_prompt_share_at_the_tpot_percentile_by_hand() -> None:
+    """(1 + z/√b): 2 prompt tokens per sequence per step at b = 64 and z = 2.326 (p99) is
+    2·(1 + 2.326/8) = 2.5815 at the percentile; a mean-speed limit (z = 0) keeps the mean."""
+    chunk = PrefillChunk(2.0, 5000.0, burst_z=2.326, tpot_limit_s=0.08)
+    assert chunk.bursty
+    assert chunk.at_percentile(64).tokens_per_step == pytest.approx(2.5815)
+    assert not chunk.at_percentile(64).bursty  # the percentile step carries no second burst
+    mean = PrefillChunk(2.0, 5000.0)
+    assert not mean.bursty and mean.at_percentile(64) is mean
+
+
+@pytest.mark.parametrize("batch", [16, 64, 256])
+def test_prompts_in_a_request_decode_window_match_the_closed_form(batch: int) -> None:
+    """Simulated Poisson arrivals: the prompts that arrive while one request decodes number b
+    on average at full load (Little's law: λ = b / window), and their 99th percentile over
+    requests is b·(1 + 2.326/√b) within 6% (normal approximation of the Poisson count)."""
+    rng = np.random.default_rng(7)
+    window = 1.0
+    arrivals = np.cumsum(rng.exponential(window / batch, size=400_000))
+    ends = np.searchsorted(arrivals, arrivals + window, side="right")
+    counts = (ends - np.arange(arrivals.size) - 1)[: arrivals.size - 4 * batch]
+    assert float(counts.mean()) == pytest.approx(batch, rel=0.02)
+    simulated = float(np.quantile(counts, 0.99)) / batch
+    assert simulated == pytest.approx(1.0 + 2.326 / np.sqrt(batch), rel=0.06)
+
+
+def test_a_p99_tpot_limit_costs_more_than_a_p50_one_at_small_batches() -> None:
+    """Long prompts and a tight TPOT leave a small colocated batch (25 at p50); at p99 its
+    steps must absorb the prompt bursts a request meets, so the batch (and throughput) is
+    smaller than at p50, and the reported p99 TPOT, not the mean step, sits at the limit."""
+    pin = {"decode": {"tp": 8, "pp": 1}}
+    common = {"interactivity": "0 tokens/s", "input_tokens": 8000, "output_tokens": 500,
+              "layout": pin, "ttft": {"p99": "20 s"}, "disaggregated": False}
+    p50 = estimate_serving(serve(tpot={"p50": "80 ms"}, **common), model(), system())
+    p99 = estimate_serving(serve(tpot={"p99": "80 ms"}, **common), model(), system())
+    assert p99.tokens_per_s_per_unit < p50.tokens_per_s_per_unit
+    data = p99.to_dict()
+    assert data["tpot_p99_s"] <= 0.08 + 1e-12
+    assert data["tpot_p99_s"] > data["step_time_s"]
+    assert p50.to_dict()["tpot_p99_s"] == pytest.approx(p50.to_dict()["step_time_s"])
 
 
 def test_auto_keeps_the_deployment_with_more_tokens_per_unit() -> None:

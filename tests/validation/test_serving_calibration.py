@@ -202,12 +202,13 @@ def latency_results() -> list[CalibrationCase]:
 
 
 def test_server_cases_within_tolerance(latency_results: list[CalibrationCase]) -> None:
-    assert len(latency_results) >= 9
+    assert len(latency_results) >= 14
     assert all(abs(c.error) <= c.tolerance for c in latency_results)
     mean = sum(abs(c.error) for c in latency_results) / len(latency_results)
     worst = max(abs(c.error) for c in latency_results)
-    # 11.7% and 22.8% (7 Server cases, 2 Interactive); one prompt admitted per step gave 12.0%
-    # and 25.8% on the first 8, with the GB200 tray Interactive result out at +37%
+    # 10.8% and 22.8% (10 Server cases, 4 Interactive); without the TPOT percentile the 405B
+    # Interactive cases were +24% (GB200 NVL72) and +32% (H200, then a known miss); the 9
+    # Llama 2 70B cases alone 11.7% and 22.8%
     assert mean < 0.12 and worst < 0.25
 
 
@@ -245,7 +246,8 @@ def test_server_throughput_falls_below_offline_inside_the_published_band() -> No
     below the band)."""
     from planner.perf.calibrate_latency import LATENCY_RUNS, predicted
 
-    server = [run for run in LATENCY_RUNS if run.scenario == "server"]
+    server = [run for run in LATENCY_RUNS
+              if run.scenario == "server" and run.model == "llama-2-70b"]
     published = [run.published_ratio for run in server]
     low, high = min(published), max(published)
     assert low >= 0.88 and high <= 0.985
@@ -254,14 +256,53 @@ def test_server_throughput_falls_below_offline_inside_the_published_band() -> No
         assert low <= ratio <= high, (run.name, ratio)
 
 
-def test_every_published_interactive_result_is_a_case() -> None:
-    """Both MLPerf v5.1 Interactive results (DGX B200, GB200 tray) are calibration cases; none
-    is kept out as a known miss."""
-    from planner.perf.calibrate_latency import INTERACTIVE_RUNS, LATENCY_RUNS
+def test_405b_server_ratio_inside_the_published_band() -> None:
+    """MLPerf v5.1 Llama 3.1 405B (9,400-token mean prompts, p99 TTFT 6 s and TPOT 175 ms):
+    Server/Offline is 0.534 on an H200 8x (TP8, one replica per node: a whole node prefills
+    each prompt, so the TTFT queue binds) and 0.786 on a GB200 NVL72 (TP4, FP4). The model,
+    at the published layouts, gives 0.554 and 0.752, inside that band and within 0.04 of each
+    system's ratio; the DGX B200 (0.764 published) gets 0.808, just above the band."""
+    from planner.perf.calibrate_latency import LATENCY_RUNS, predicted
 
-    assert INTERACTIVE_RUNS == ()
-    assert {r.system for r in LATENCY_RUNS if r.scenario == "interactive"} == {
-        "dgx-b200", "gb200-nvl72"}
+    runs = {r.system: r for r in LATENCY_RUNS
+            if r.model == "llama-3.1-405b" and r.scenario == "server"}
+    band = (runs["dgx-h200"].published_ratio, runs["gb200-nvl72"].published_ratio)
+    assert band == pytest.approx((0.534, 0.786), abs=1e-3)
+    for system, run in runs.items():
+        ratio = predicted(run) / predicted(run, bounded=False)
+        assert abs(ratio - run.published_ratio) < 0.05, (system, ratio)
+        if system != "dgx-b200":
+            assert band[0] <= ratio <= band[1], (system, ratio)
+
+
+def test_known_misses_are_outside_the_tolerance_and_reported() -> None:
+    """The results kept out of the cases (calibrate_latency.OUT_OF_TOLERANCE) are still
+    missed by more than the tolerance; when one comes within it, it belongs in the cases.
+    `planner calibration` lists them apart with their errors and estimate calls."""
+    from planner.perf.calibrate_latency import OUT_OF_TOLERANCE, misses
+    from planner.report.calibration import calibration_report
+
+    found = misses()
+    assert [c.name for c in found] == [r.name for r in OUT_OF_TOLERANCE]
+    assert all(abs(c.error) > c.tolerance for c in found), [(c.name, c.error) for c in found]
+    report = calibration_report({"cases": [], "mean_abs_error": 0.0, "max_abs_error": 0.0,
+                                 "all_within_tolerance": True, "errors": [],
+                                 "known_misses": [c.to_dict() for c in found]})
+    table = next(s for s in report.sections if getattr(s, "key", "") == "known_misses")
+    assert [row[0] for row in table.rows] == [c.name for c in found]
+    assert all(row[4].startswith("planner estimate") for row in table.rows)
+
+
+def test_every_published_interactive_result_is_a_case_or_a_known_miss() -> None:
+    """Llama 2 70B Interactive (DGX B200, GB200 tray) and Llama 3.1 405B Interactive on the
+    GB200 NVL72 and the H200 8x are cases; 405B Interactive on the DGX B200 is a known miss."""
+    from planner.perf.calibrate_latency import LATENCY_RUNS, OUT_OF_TOLERANCE
+
+    cases = {(r.model, r.system) for r in LATENCY_RUNS if r.scenario == "interactive"}
+    assert cases == {("llama-2-70b", "dgx-b200"), ("llama-2-70b", "gb200-nvl72"),
+                     ("llama-3.1-405b", "gb200-nvl72"), ("llama-3.1-405b", "dgx-h200")}
+    assert {(r.model, r.system) for r in OUT_OF_TOLERANCE if r.scenario == "interactive"} == {
+        ("llama-3.1-405b", "dgx-b200")}
 
 
 def test_listed_commands_reproduce_the_predictions(monkeypatch: pytest.MonkeyPatch) -> None:
