@@ -202,13 +202,14 @@ def latency_results() -> list[CalibrationCase]:
 
 
 def test_server_cases_within_tolerance(latency_results: list[CalibrationCase]) -> None:
-    assert len(latency_results) >= 14
+    assert len(latency_results) >= 15
     assert all(abs(c.error) <= c.tolerance for c in latency_results)
     mean = sum(abs(c.error) for c in latency_results) / len(latency_results)
     worst = max(abs(c.error) for c in latency_results)
-    # 10.2% and 22.8% (10 Server cases, 4 Interactive); without the TPOT percentile the 405B
-    # Interactive cases were +24% (GB200 NVL72) and +32% (H200, then a known miss); the 9
-    # Llama 2 70B cases alone 11.7% and 22.8%
+    # 11.1% and 24.3% (11 Server cases, 4 Interactive; the worst is the single-replica GB200
+    # tray 405B Server); without the TPOT percentile the 405B Interactive cases were +24%
+    # (GB200 NVL72) and +32% (H200, then a known miss); the 9 Llama 2 70B cases alone 11.7%
+    # and 22.8%
     assert mean < 0.12 and worst < 0.25
 
 
@@ -264,8 +265,9 @@ def test_405b_server_ratio_inside_the_published_band() -> None:
     system's ratio; the DGX B200 (0.764 published) gets 0.808, just above the band."""
     from planner.perf.calibrate_latency import LATENCY_RUNS, predicted
 
-    runs = {r.system: r for r in LATENCY_RUNS
-            if r.model == "llama-3.1-405b" and r.scenario == "server"}
+    runs = {r.system: r for r in LATENCY_RUNS if r.model == "llama-3.1-405b"
+            and r.scenario == "server" and r.accelerators >= 8}
+    assert set(runs) == {"dgx-b200", "gb200-nvl72", "dgx-h200"}
     band = (runs["dgx-h200"].published_ratio, runs["gb200-nvl72"].published_ratio)
     assert band == pytest.approx((0.534, 0.786), abs=1e-3)
     for system, run in runs.items():
