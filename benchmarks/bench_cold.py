@@ -9,6 +9,10 @@ alternate between the two code trees so that both see the same load.
 
 ``--against`` puts another checkout of the repository first on ``PYTHONPATH`` (e.g. an
 earlier commit unpacked with ``git archive``), so the same interpreter and packages run it.
+
+"Cold" means a new process, as an installed package starts: the children may write and read
+bytecode caches (``PYTHONDONTWRITEBYTECODE`` is dropped from their environment), and one
+untimed round runs first so that both trees start from compiled modules.
 """
 
 from __future__ import annotations
@@ -23,7 +27,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = (("main job", ["optimize", "workloads/o1_posttrain.yaml"]), ("--help", ["--help"]))
+CASES = (
+    ("main job", ["optimize", "workloads/o1_posttrain.yaml"]),
+    ("main json", ["optimize", "workloads/o1_posttrain.yaml", "--format", "json"]),
+    ("estimate", ["estimate", "workloads/o1_posttrain.yaml", "--hardware", "gb200-nvl72"]),
+    ("--help", ["--help"]),
+)
 
 
 def once(args: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -43,9 +52,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--against", type=Path, help="another checkout to compare with")
     args = parser.parse_args()
-    trees = {"this": dict(os.environ)}
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    trees = {"this": base}
     if args.against:
-        trees["other"] = {**os.environ, "PYTHONPATH": str(args.against.resolve())}
+        trees["other"] = {**base, "PYTHONPATH": str(args.against.resolve())}
+    for env in trees.values():  # untimed: compile both trees' modules to bytecode
+        for _, argv in CASES:
+            once(argv, env)
     samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for _ in range(args.runs):
         for tree, env in trees.items():
