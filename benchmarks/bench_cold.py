@@ -51,18 +51,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--against", type=Path, help="another checkout to compare with")
+    parser.add_argument("--case", action="append", choices=[label for label, _ in CASES],
+                        help="time only this case (repeatable; default: all)")
     args = parser.parse_args()
+    cases = [(label, argv) for label, argv in CASES if not args.case or label in args.case]
     base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    trees = {"this": base}
+    # both trees on PYTHONPATH, so both are found the same way (not one through the
+    # editable install's finder)
+    trees = {"this": {**base, "PYTHONPATH": str(ROOT)}}
     if args.against:
         trees["other"] = {**base, "PYTHONPATH": str(args.against.resolve())}
     for env in trees.values():  # untimed: compile both trees' modules to bytecode
-        for _, argv in CASES:
+        for _, argv in cases:
             once(argv, env)
     samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for _ in range(args.runs):
         for tree, env in trees.items():
-            for label, argv in CASES:
+            for label, argv in cases:
                 samples.setdefault((tree, label), []).append(once(argv, env))
     for (tree, label), runs in samples.items():
         wall, cpu = [w for w, _ in runs], [c for _, c in runs]
@@ -70,11 +75,14 @@ def main() -> None:
               f"{statistics.median(wall):6.3f} s   CPU min {min(cpu):6.3f} s median "
               f"{statistics.median(cpu):6.3f} s")
     if args.against:
-        for label, _ in CASES:
+        for label, _ in cases:
             this, other = samples[("this", label)], samples[("other", label)]
             cpu = min(c for _, c in this) / min(c for _, c in other)
             wall = min(w for w, _ in this) / min(w for w, _ in other)
-            print(f"{label}: this / other, min CPU {cpu:.2f}, min wall {wall:.2f}")
+            median = (statistics.median(c for _, c in this)
+                      / statistics.median(c for _, c in other))
+            print(f"{label}: this / other, min CPU {cpu:.2f}, median CPU {median:.2f}, "
+                  f"min wall {wall:.2f}")
 
 
 if __name__ == "__main__":
