@@ -1182,9 +1182,11 @@ def _layouts(job: TrainingJob, accelerators: int, pins: Parallelism) -> Iterator
                 dp = pins.dp if pins.dp is not None else most
                 if dp < 1 or tp * cp * pp * dp > accelerators:
                     continue
+                schedules = _schedule_options(job, pins, pp)
+                eps = _ep_options(job, pins, tp * dp)
                 for micro in _microbatch_options(job, pins, dp):
-                    for schedule, virtual in _schedule_options(job, pins, pp):
-                        for ep in _ep_options(job, pins, tp * dp):
+                    for schedule, virtual in schedules:
+                        for ep in eps:
                             yield tp, pp, dp, micro, virtual, ep, cp, schedule
 
 
@@ -1198,12 +1200,13 @@ def _by_compute_bound(job: TrainingJob, layouts: list[_Layout]) -> list[tuple[fl
     """
     rate = job.sustained_peak_flops * job.matmul_efficiency
     stage = {pp: stage_flops_per_token(job, pp) for pp in {layout[1] for layout in layouts}}
+    bubble = {(schedule, pp, virtual): bubble_s(schedule, pp, virtual, 1.0)
+              for _, pp, _, _, virtual, _, _, schedule in layouts}
     batch = job.batch_sequences
-    ranked = [(stage[pp] / (tp * cp * dp * rate)
-               * (1.0 + bubble_s(schedule, pp, virtual, 1.0)
-                  / _microbatch_count(batch, dp, micro)), (tp, pp, dp, micro, virtual, ep, cp,
-                                                           schedule))
-              for tp, pp, dp, micro, virtual, ep, cp, schedule in layouts]
+    ranked = [(stage[layout[1]] / (layout[0] * layout[6] * layout[2] * rate)
+               * (1.0 + bubble[(layout[7], layout[1], layout[4])]
+                  / _microbatch_count(batch, layout[2], layout[3])), layout)
+              for layout in layouts]
     ranked.sort(key=lambda pair: pair[0])
     return ranked
 
