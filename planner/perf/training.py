@@ -1200,12 +1200,13 @@ def _by_compute_bound(job: TrainingJob, layouts: list[_Layout]) -> list[tuple[fl
     """
     rate = job.sustained_peak_flops * job.matmul_efficiency
     stage = {pp: stage_flops_per_token(job, pp) for pp in {layout[1] for layout in layouts}}
-    bubble = {(schedule, pp, virtual): bubble_s(schedule, pp, virtual, 1.0)
-              for _, pp, _, _, virtual, _, _, schedule in layouts}
-    batch = job.batch_sequences
+    bubble = {key: bubble_s(key[0], key[1], key[2], 1.0)
+              for key in {(layout[7], layout[1], layout[4]) for layout in layouts}}
+    count = {key: _microbatch_count(job.batch_sequences, key[0], key[1])
+             for key in {(layout[2], layout[3]) for layout in layouts}}
     ranked = [(stage[layout[1]] / (layout[0] * layout[6] * layout[2] * rate)
                * (1.0 + bubble[(layout[7], layout[1], layout[4])]
-                  / _microbatch_count(batch, layout[2], layout[3])), layout)
+                  / count[(layout[2], layout[3])]), layout)
               for layout in layouts]
     ranked.sort(key=lambda pair: pair[0])
     return ranked
