@@ -6,14 +6,14 @@ the terminal and, after every step, asks how wide rich would lay it out. Asking 
 loop most of the time the main job spent drawing its tables. Here each column is measured once
 and each step redoes only rich's arithmetic, for the tables ``planner.report.text._build``
 makes (a header row, no footer, one space of padding each side, no fixed column widths, not
-expanded). In rich (``rich/measure.py``, ``rich/padding.py``, ``rich/table.py``, 13.x-15.x) a
-column's measured maximum for ``limit`` columns is ``min(widest + 2, limit)`` (``widest``:
-the widest line of its header and cells, 2: the padding; ``Measurement.get`` of a padded cell,
-including its cases for an empty cell and for ``limit`` under 3), raised to ``min_width + 2``
-and capped at ``max_width + 2`` (``Table._measure_column``), and 0 when ``limit`` is under 1;
-only the maximum enters the layout. The layout itself calls rich's own
+expanded). In rich's ``rich/measure.py``, ``rich/padding.py`` and ``rich/table.py`` (read at
+rich 15.0) a column's measured maximum for ``limit`` columns is ``min(widest + 2, limit)``
+(``widest``: the widest line of its header and cells; 2: the padding; this covers
+``Measurement.get``'s cases for an empty cell and for ``limit`` under 3), raised to
+``min_width + 2`` and capped at ``max_width + 2`` (``Table._measure_column``), and 0 when
+``limit`` is under 1; only the maximum enters the layout. The layout itself calls rich's own
 ``Table._collapse_widths`` and ``rich._ratio.ratio_reduce``. ``tests/unit/test_report_widths.py``
-compares the result with rich's for many tables and widths.
+checks the result against the installed rich's for many tables and widths.
 """
 
 from __future__ import annotations
