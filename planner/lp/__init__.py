@@ -9,7 +9,7 @@ get a diagnosis (``diagnose``).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.errors import InfeasibleError, InputError, Problem
 from planner.lp.build import Objective, build_lp
@@ -28,9 +28,11 @@ from planner.lp.inputs import (
     SystemInput,
     check_inputs,
 )
-from planner.lp.periods import RoadmapInputs
 from planner.lp.solution import Solution
 from planner.lp.solve import MIP_REL_GAP, SolverName, solve_lp
+
+if TYPE_CHECKING:  # the roadmap's LP is imported by solve_roadmap, not by every plan
+    from planner.lp.periods import RoadmapInputs
 
 __all__ = [
     "CpuServerInput",

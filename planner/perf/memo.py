@@ -62,8 +62,8 @@ def freeze(value: Any) -> Any:
             return value
         case bool() | int() | float() | complex():
             return (type(value), value)
-        case Mapping():
-            return ("map", tuple((freeze(k), freeze(v)) for k, v in value.items()))
+        case dict():
+            return _frozen_map(value)
         case list() | tuple():
             return (type(value).__name__, tuple(freeze(v) for v in value))
         case set() | frozenset():
@@ -74,7 +74,16 @@ def freeze(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return (type(value), tuple(freeze(getattr(value, f.name))
                                    for f in dataclasses.fields(value)))
+    # Other mappings last: an isinstance check against an abstract base class walks its
+    # registered subclasses the first time it meets a type, and the perf model's arguments
+    # are mostly pydantic models and dataclasses.
+    if isinstance(value, Mapping):
+        return _frozen_map(value)
     raise UnfreezableError(f"no value-based key for a {type(value).__name__}")
+
+
+def _frozen_map(value: Mapping[Any, Any]) -> Any:
+    return ("map", tuple((freeze(k), freeze(v)) for k, v in value.items()))
 
 
 def _disabled() -> bool:

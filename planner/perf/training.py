@@ -90,6 +90,7 @@ layer-equivalents that the pipeline split balances in, as it does the output hea
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -631,7 +632,11 @@ def microbatches(job: TrainingJob, plan: Plan) -> int:
     Megatron-LM requires the global batch to be a multiple of d·b; the plan rounds the
     requested batch of B sequences to d·b·m, the nearest such multiple (at least one).
     """
-    return max(1, math.floor(job.batch_sequences / (plan.dp * plan.microbatch) + 0.5))
+    return _microbatch_count(job.batch_sequences, plan.dp, plan.microbatch)
+
+
+def _microbatch_count(batch_sequences: int, dp: int, microbatch: int) -> int:
+    return max(1, math.floor(batch_sequences / (dp * microbatch) + 0.5))
 
 
 def stage_layers(job: TrainingJob, pp: int) -> int:
@@ -654,12 +659,17 @@ def stage_flops_per_token(job: TrainingJob, pp: int) -> float:
     per_token = job.model_flops_per_token + job.recompute_flops_per_token
     extra = job.head_flops_per_token + job.mtp_flops_per_token
     layer = (per_token - job.head_flops_per_token) / job.layers
-    e = extra / layer
+    return layer * _slowest_stage(job.layers, extra / layer, pp)
+
+
+@functools.lru_cache(maxsize=4096)
+def _slowest_stage(layers: int, e: float, pp: int) -> float:
+    """Layers' work of the slowest stage (:func:`stage_flops_per_token`), remembered: the plan
+    search asks it for every plan it times, with a few distinct arguments."""
     if pp <= 1:
-        return layer * (job.layers + e)
-    most = math.ceil(job.layers / pp)
-    slowest = min(max(math.ceil((job.layers - k) / (pp - 1)), k + e) for k in range(most + 1))
-    return layer * slowest
+        return layers + e
+    most = math.ceil(layers / pp)
+    return min(max(math.ceil((layers - k) / (pp - 1)), k + e) for k in range(most + 1))
 
 
 def first_stage_layers(job: TrainingJob, pp: int) -> int:
@@ -1154,6 +1164,17 @@ def candidate_plans(job: TrainingJob, accelerators: int, pins: Parallelism) -> I
     d is the most data-parallel ranks that fit (floor(n / (t·c·p)), at most one sequence
     each), unless pinned; a pinned layout that needs more than ``accelerators`` yields nothing.
     """
+    for layout in _layouts(job, accelerators, pins):
+        yield Plan(*layout)
+
+
+_Layout = tuple[int, int, int, int, int, int, int, PipelineSchedule]
+"""A plan's fields in :class:`Plan`'s order (tp, pp, dp, microbatch, virtual_stages, ep, cp,
+schedule): the search ranks thousands of candidates and makes a Plan only of those it visits."""
+
+
+def _layouts(job: TrainingJob, accelerators: int, pins: Parallelism) -> Iterator[_Layout]:
+    """The candidates of :func:`candidate_plans`, as field tuples, in the same order."""
     for tp in _tp_options(job, pins, accelerators):
         for cp in _cp_options(job, pins):
             for pp in _pp_options(job, pins, accelerators // (tp * cp)):
@@ -1161,14 +1182,16 @@ def candidate_plans(job: TrainingJob, accelerators: int, pins: Parallelism) -> I
                 dp = pins.dp if pins.dp is not None else most
                 if dp < 1 or tp * cp * pp * dp > accelerators:
                     continue
+                schedules = _schedule_options(job, pins, pp)
+                eps = _ep_options(job, pins, tp * dp)
                 for micro in _microbatch_options(job, pins, dp):
-                    for schedule, virtual in _schedule_options(job, pins, pp):
-                        for ep in _ep_options(job, pins, tp * dp):
-                            yield Plan(tp, pp, dp, micro, virtual, ep, cp, schedule)
+                    for schedule, virtual in schedules:
+                        for ep in eps:
+                            yield tp, pp, dp, micro, virtual, ep, cp, schedule
 
 
-def _by_compute_bound(job: TrainingJob, plans: list[Plan]) -> list[tuple[float, Plan]]:
-    """Plans with a lower bound on their seconds per token, fastest bound first.
+def _by_compute_bound(job: TrainingJob, layouts: list[_Layout]) -> list[tuple[float, _Layout]]:
+    """Layouts with a lower bound on their seconds per token, fastest bound first.
 
     Compute alone on the slowest stage (:func:`stage_flops_per_token`) over the t·c·d ranks
     of a stage at the sustained rate, times (m + bubble)/m of the schedule;
@@ -1176,10 +1199,15 @@ def _by_compute_bound(job: TrainingJob, plans: list[Plan]) -> list[tuple[float, 
     stop at the first plan whose bound exceeds the best fitting plan.
     """
     rate = job.sustained_peak_flops * job.matmul_efficiency
-    stage = {pp: stage_flops_per_token(job, pp) for pp in {plan.pp for plan in plans}}
-    ranked = [(stage[plan.pp] / (plan.tp * plan.cp * plan.dp * rate)
-               * (1.0 + bubble_s(plan.schedule, plan.pp, plan.virtual_stages, 1.0)
-                  / microbatches(job, plan)), plan) for plan in plans]
+    stage = {pp: stage_flops_per_token(job, pp) for pp in {layout[1] for layout in layouts}}
+    bubble = {key: bubble_s(key[0], key[1], key[2], 1.0)
+              for key in {(layout[7], layout[1], layout[4]) for layout in layouts}}
+    count = {key: _microbatch_count(job.batch_sequences, key[0], key[1])
+             for key in {(layout[2], layout[3]) for layout in layouts}}
+    ranked = [(stage[layout[1]] / (layout[0] * layout[6] * layout[2] * rate)
+               * (1.0 + bubble[(layout[7], layout[1], layout[4])]
+                  / count[(layout[2], layout[3])]), layout)
+              for layout in layouts]
     ranked.sort(key=lambda pair: pair[0])
     return ranked
 
@@ -1222,9 +1250,10 @@ def _search(job: TrainingJob, accelerators: int, pins: Parallelism) -> PlanChoic
     """
     best: tuple[float, Plan, StepTime, Memory] | None = None
     too_big: list[tuple[float, Plan]] = []
-    for bound, plan in _by_compute_bound(job, list(candidate_plans(job, accelerators, pins))):
+    for bound, layout in _by_compute_bound(job, list(_layouts(job, accelerators, pins))):
         if best is not None and bound >= best[0]:
             break  # every later plan is slower than the best that fits (and than 0.99 of it)
+        plan = Plan(*layout)
         memory = memory_per_accelerator(job, plan)
         if memory.total_bytes > job.hbm_bytes:
             too_big.append((bound, plan))

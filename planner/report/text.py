@@ -10,6 +10,8 @@ import shutil
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from planner.report.widths import measure_columns, rendered_width
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -80,34 +82,37 @@ def rich_table_of(title: str, headers: Sequence[str], rows: Sequence[Sequence[st
     Each column is at least as wide as its longest word (up to 36 characters), so when the
     terminal is narrow rich wraps cells between words instead of cutting them; see
     :func:`_fit_columns` for tables too wide for that. The result always fits
-    :func:`console_width`: while it does not, the widest column gives up a character.
+    :func:`console_width`: while it does not, the widest column gives up a character (each
+    step's width is rich's layout arithmetic on widths measured once,
+    :mod:`planner.report.widths`).
     """
     columns = [[row[i] for row in rows if i < len(row)] for i in range(len(headers))]
     width = console_width()
     heads, widths = _fit_columns(headers, columns, width)
     table = _build(title, heads, rows, columns, widths)
-    if _rendered_width(table, width) > width:
-        # Too wide: first let long headers wrap to their column's content ("units (cores
-        # for cpu)" over a column of 7-digit numbers), and only then fold the widest words.
-        caps = [max(w, max((len(c) for c in cells), default=w))
-                for w, cells in zip(widths, columns, strict=True)]
-        table = _build(title, heads, rows, columns, widths, caps)
-        while _rendered_width(table, width) > width and max(caps) > 1:
-            slack = [c - w for c, w in zip(caps, widths, strict=True)]
-            if max(slack) > 0:  # wrap the cells with the most room first, between words
-                i = max(range(len(caps)), key=lambda k: (slack[k] > 0, caps[k]))
-                caps[i] -= 1
-            else:  # every column is down to its longest word: fold the widest
-                i = widths.index(max(widths))
-                widths[i] -= 1
-                caps[i] = widths[i]
-            table = _build(title, heads, rows, columns, widths, caps)
+    measured = measure_columns(table)
+    if rendered_width(measured, width, widths) <= width:
+        return table
+    # Too wide: first let long headers wrap to their column's content ("units (cores for
+    # cpu)" over a column of 7-digit numbers), and only then fold the widest words.
+    caps = [max(w, max((len(c) for c in cells), default=w))
+            for w, cells in zip(widths, columns, strict=True)]
+    while rendered_width(measured, width, widths, caps) > width and max(caps) > 1:
+        slack = [c - w for c, w in zip(caps, widths, strict=True)]
+        if max(slack) > 0:  # wrap the cells with the most room first, between words
+            i = max(range(len(caps)), key=lambda k: (slack[k] > 0, caps[k]))
+            caps[i] -= 1
+        else:  # every column is down to its longest word: fold the widest
+            i = widths.index(max(widths))
+            widths[i] -= 1
+            caps[i] = widths[i]
+    for column, low, cap in zip(table.columns, widths, caps, strict=True):
+        column.min_width, column.max_width = low, cap
     return table
 
 
 def _build(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]],
-           columns: Sequence[Sequence[str]], widths: Sequence[int],
-           caps: Sequence[int] | None = None) -> Table:
+           columns: Sequence[Sequence[str]], widths: Sequence[int]) -> Table:
     from rich.table import Table as RichTable
     from rich.text import Text
 
@@ -115,21 +120,12 @@ def _build(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]],
     for i, (header, cells) in enumerate(zip(headers, columns, strict=True)):
         numeric = i > 0 and is_numeric_column(cells)
         table.add_column(header, justify="right" if numeric else "left", overflow="fold",
-                         min_width=widths[i], max_width=caps[i] if caps else None)
+                         min_width=widths[i])
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))
     if not rows:
         table.add_row(Text("(none)"), *("" for _ in headers[1:]))
     return table
-
-
-def _rendered_width(table: Table, width: int) -> int:
-    """The width rich lays the table out in when given ``width`` (it crops anything wider)."""
-    from rich.console import Console
-
-    console = Console(width=width, file=io.StringIO(), color_system=None, force_terminal=False)
-    columns = table._calculate_column_widths(console, console.options)
-    return sum(columns) + len(columns) + 1  # cells with their padding, plus the borders
 
 
 def rich_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -72,3 +72,34 @@ def test_import_planner_is_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == ""
+
+
+def _modules_after(code: str) -> set[str]:
+    """The top-level packages a fresh interpreter has imported after running ``code``."""
+    import subprocess
+    import sys
+
+    probe = code + "\nimport sys; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, cwd=PACKAGE.parent)
+    return set(out.stdout.split())
+
+
+def test_the_command_line_starts_light() -> None:
+    """`planner --help` imports click, and none of the libraries a command may need."""
+    loaded = _modules_after("import planner.cli")
+    assert "click" in loaded
+    assert not loaded & {"pydantic", "yaml", "numpy", "pulp", "highspy", "networkx", "rich",
+                         "matplotlib"}
+
+
+def test_the_main_job_imports_neither_networkx_nor_matplotlib() -> None:
+    """A plan's tables need rich, its LP numpy and HiGHS; its site graph needs no networkx
+    (planner/topology/graph.py) and the terminal no matplotlib (planner/report/)."""
+    loaded = _modules_after(
+        "import contextlib, io\n"
+        "from planner.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    main(['optimize', 'workloads/o1_posttrain.yaml'])")
+    assert {"rich", "numpy", "highspy", "pydantic"} <= loaded
+    assert not loaded & {"networkx", "matplotlib", "pandas", "dask"}
