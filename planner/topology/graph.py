@@ -9,23 +9,16 @@ the smallest bandwidth along it; the network bound between groups of sites is a 
 (Ford-Fulkerson's theorem: the largest flow equals the smallest cut), which is what
 :func:`network_limit` compares a required rate against before any LP is solved.
 
-Dijkstra is :func:`_dijkstra`, a few lines on graphs of a few sites, the same steps as
-networkx's ``_dijkstra_multisource`` (``networkx/algorithms/shortest_paths/weighted.py``:
-neighbours in the order their edges were added, a node's first predecessor kept unless a
-strictly shorter one appears), so paths and their ties come out as networkx's do
-(``tests/unit/test_topology.py`` compares them). Only the max-flow bound, needed to explain an
-infeasible plan, imports networkx (whose ``__init__`` imports all of its algorithms, a
-noticeable part of a plan's start-up); only this package imports it.
+Only this package imports networkx, and lazily, so that ``import planner`` stays fast.
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["LinkLike", "NetworkCheck", "SiteGraph", "network_limit"]
 
@@ -65,8 +58,7 @@ class SiteGraph:
 
     regions: Mapping[str, str]
     edges: Mapping[tuple[str, str], _Edge]
-    _next: Mapping[str, Mapping[str, float]] = field(repr=False, compare=False)
-    """Each site's neighbours with the link latency, in the order of ``edges``."""
+    _graph: Any = field(repr=False, compare=False)
     _latency: Mapping[str, Mapping[str, float]] = field(repr=False, compare=False)
 
     @classmethod
@@ -75,6 +67,8 @@ class SiteGraph:
 
         Raises ``KeyError`` for a link that names an unknown site; callers validate first.
         """
+        import networkx as nx
+
         edges: dict[tuple[str, str], _Edge] = {}
         for link in links:
             for key in ((link.a, link.b), (link.b, link.a)):
@@ -82,12 +76,14 @@ class SiteGraph:
                     if site not in regions:
                         raise KeyError(site)
                 edges[key] = _merge(edges.get(key), link)
-        edges = dict(sorted(edges.items()))
-        after: dict[str, dict[str, float]] = {site: {} for site in sorted(regions)}
-        for (a, b), edge in edges.items():
-            after[a][b] = edge.latency_s
-        latency = {a: dict(sorted(_dijkstra(after, a)[0].items())) for a in after}
-        return cls(dict(sorted(regions.items())), edges, after, latency)
+        graph = nx.DiGraph()
+        graph.add_nodes_from(sorted(regions))
+        for (a, b), edge in sorted(edges.items()):
+            graph.add_edge(a, b, capacity=edge.bandwidth_bytes_per_s, latency=edge.latency_s)
+        lengths = dict(nx.all_pairs_dijkstra_path_length(graph, weight="latency"))
+        latency = {a: {b: float(lengths[a][b]) for b in sorted(lengths[a])}
+                   for a in sorted(lengths)}
+        return cls(dict(sorted(regions.items())), dict(sorted(edges.items())), graph, latency)
 
     @property
     def sites(self) -> tuple[str, ...]:
@@ -101,15 +97,14 @@ class SiteGraph:
 
     def path(self, a: str, b: str) -> tuple[str, ...] | None:
         """The lowest-latency path from ``a`` to ``b`` (both included), or None if cut off."""
+        import networkx as nx
+
         if a == b:
             return (a,)
-        _, before = _dijkstra(self._next, a, b)
-        if b not in before:
+        try:
+            return tuple(nx.dijkstra_path(self._graph, a, b, weight="latency"))
+        except nx.NetworkXNoPath:
             return None
-        path = [b]
-        while path[-1] != a:
-            path.append(before[path[-1]])
-        return tuple(reversed(path))
 
     def latency_s(self, a: str, b: str) -> float:
         """Latency of the lowest-latency path in seconds; ``inf`` when no path exists."""
@@ -145,41 +140,13 @@ class SiteGraph:
             return 0.0
         if set(src) & set(dst):
             return math.inf
-        graph = nx.DiGraph()
-        graph.add_nodes_from(self.sites)
-        for (a, b), edge in self.edges.items():
-            graph.add_edge(a, b, capacity=edge.bandwidth_bytes_per_s)
+        graph = self._graph.copy()
         for s in src:
             graph.add_edge(_SOURCE, s)  # no capacity attribute = unbounded in networkx
         for t in dst:
             graph.add_edge(t, _SINK)
         value, _ = nx.maximum_flow(graph, _SOURCE, _SINK, capacity="capacity")
         return float(value)
-
-
-def _dijkstra(after: Mapping[str, Mapping[str, float]], source: str, target: str | None = None
-              ) -> tuple[dict[str, float], dict[str, str]]:
-    """Lowest latencies from ``source`` to the sites it reaches (stopping at ``target`` if
-    given), and each reached site's predecessor on its path (see the module docstring)."""
-    done: dict[str, float] = {}
-    seen = {source: 0.0}
-    before: dict[str, str] = {}
-    order = itertools.count()
-    fringe = [(0.0, next(order), source)]
-    while fringe:
-        dist, _, site = heapq.heappop(fringe)
-        if site in done:
-            continue
-        done[site] = dist
-        if site == target:
-            break
-        for other, latency in after[site].items():
-            through = dist + latency
-            if other not in done and (other not in seen or through < seen[other]):
-                seen[other] = through
-                heapq.heappush(fringe, (through, next(order), other))
-                before[other] = site
-    return done, before
 
 
 _SOURCE = "\x00source"

@@ -12,8 +12,6 @@ import math
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from planner.topology import SiteGraph, network_limit
 
@@ -96,36 +94,3 @@ def test_network_limit_precheck(graph: SiteGraph) -> None:
     assert check.limited and check.shortfall_bytes_per_s == pytest.approx(30.0)
     assert check.sources == ("a",) and check.sinks == ("c",)
     assert not network_limit(graph, ["a"], ["c"], 70.0).limited
-
-
-@st.composite
-def _networks(draw: st.DrawFn) -> tuple[dict[str, str], list[Link]]:
-    sites = [f"s{i}" for i in range(draw(st.integers(1, 7)))]
-    pairs = [(a, b) for a in sites for b in sites if a < b]
-    chosen = draw(st.lists(st.sampled_from(pairs), max_size=12)) if pairs else []
-    latencies = st.sampled_from([0.0, 0.001, 0.002, 0.003, 0.0105])  # ties are common
-    links = [Link(a, b, 1.0, draw(latencies)) for a, b in chosen]
-    return dict.fromkeys(sites, "r"), links
-
-
-@settings(max_examples=300, deadline=None)
-@given(_networks())
-def test_paths_and_latencies_are_networkx_dijkstras(network: tuple[dict[str, str], list[Link]]
-                                                    ) -> None:
-    """Same lowest latencies and, among equally short paths, the same one as networkx."""
-    import networkx as nx
-
-    regions, links = network
-    graph = SiteGraph.build(regions, links)
-    reference = nx.DiGraph()
-    reference.add_nodes_from(graph.sites)
-    for (a, b), edge in graph.edges.items():
-        reference.add_edge(a, b, latency=edge.latency_s)
-    lengths = dict(nx.all_pairs_dijkstra_path_length(reference, weight="latency"))
-    for a in graph.sites:
-        for b in graph.sites:
-            reach = b in lengths[a]
-            assert graph.latency_s(a, b) == (lengths[a][b] if reach else math.inf)
-            expected = tuple(nx.dijkstra_path(reference, a, b, weight="latency")) \
-                if reach else None
-            assert graph.path(a, b) == expected
