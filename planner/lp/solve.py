@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from planner.errors import SolverError
-from planner.lp import highs
+from planner.lp import highs, two_stage
 from planner.lp.build import (
     SPEED_TOLERANCE,
     BuiltLp,
@@ -93,31 +93,40 @@ class _Settings:
 
 @dataclass(frozen=True, slots=True)
 class _Ran:
-    """One solver run: classified status, engine name, achieved MILP gap, LP method."""
+    """One solver run: classified status, engine name, achieved MILP gap, LP method, and the
+    MILP's proved bound in the build's objective units (HiGHS only)."""
 
     status: str
     engine: str
     mip_gap: float | None = None
     method: str | None = None
+    bound: float | None = None
 
 
 def solve_lp(m: BuiltLp, *, solver: SolverName = "highs", time_limit_s: float | None = None,
              dump_lp: str | os.PathLike[str] | None = None, mip_gap: float = MIP_REL_GAP,
-             method: Method | None = None) -> SolveOutcome:
+             method: Method | None = None, two_stages: bool = True) -> SolveOutcome:
     """Solve ``m`` in place; variable values and duals are then read from its PuLP objects.
 
     Returns status ``optimal``, ``time_limit`` (MILP with a feasible point) or ``infeasible``;
     raises :class:`SolverError` for unbounded problems, solver failures and time limits
     without a solution. ``mip_gap`` is the relative gap a MILP stops at; ``method`` the LP
-    method of HiGHS (default: chosen by size, ``planner.lp.highs.choose_method``).
+    method of HiGHS (default: chosen by size, ``planner.lp.highs.choose_method``);
+    ``two_stages=False`` solves a MILP with whole placements in one stage (the previous path,
+    kept for ``benchmarks/bench_lp.py --one-stage``).
     """
     if dump_lp is not None:
         m.prob.writeLP(os.fspath(dump_lp))
     start = time.perf_counter()
     cfg = _Settings(solver, time_limit_s, mip_gap, method)
-    ran = _run(m, cfg)
+    notes: tuple[str, ...] = ()
+    if two_stages and two_stage.applies(m):
+        staged = two_stage.solve_two_stage(m, lambda: _run(m, cfg))
+        ran, notes = _Ran(staged.status, staged.engine, staged.mip_gap), staged.notes
+    else:
+        ran = _run(m, cfg)
     outcome = SolveOutcome(ran.status, ran.engine, 0.0, len(m.prob.variables()), len(m.rows),
-                           mip_gap=ran.mip_gap, method=ran.method)
+                           notes=list(notes), mip_gap=ran.mip_gap, method=ran.method)
     if ran.status in ("optimal", "time_limit"):
         if m.integer:
             _finish_integer(m, outcome, cfg)
@@ -180,7 +189,7 @@ def _run(m: BuiltLp, cfg: _Settings) -> _Ran:
             _solve_quietly(m, engine)
             return _Ran(_classify(m, engine.name), engine.name)
         method = None if m.integer else run.method.value
-        return _Ran(_classify(m, engine.name), engine.name, run.mip_gap, method)
+        return _Ran(_classify(m, engine.name), engine.name, run.mip_gap, method, run.bound)
     try:
         _solve_quietly(m, engine)
     except pulp.PulpSolverError as err:
@@ -188,15 +197,18 @@ def _run(m: BuiltLp, cfg: _Settings) -> _Ran:
             raise SolverError(f"the CBC solver failed: {err}") from err
         engine = _solver("cbc", cfg)
         _solve_quietly(m, engine)
-    return _Ran(_classify(m, engine.name), engine.name, _pulp_gap(m, engine.name))
+    gap, bound = _pulp_gap(m, engine.name)
+    return _Ran(_classify(m, engine.name), engine.name, gap, bound=bound)
 
 
-def _pulp_gap(m: BuiltLp, engine: str) -> float | None:
-    """The MILP gap PuLP's HiGHS interface left on the problem (CBC reports none)."""
+def _pulp_gap(m: BuiltLp, engine: str) -> tuple[float | None, float | None]:
+    """The MILP gap and bound PuLP's HiGHS interface left on the problem (CBC reports
+    neither)."""
     model = getattr(m.prob, "solverModel", None)
     if not m.integer or engine != "HiGHS" or model is None:
-        return None
-    return float(model.getInfo().mip_gap)
+        return None, None
+    info = model.getInfo()
+    return float(info.mip_gap), highs.mip_bound(m.prob, float(info.mip_dual_bound))
 
 
 def _solve_quietly(m: BuiltLp, engine: Any) -> None:
