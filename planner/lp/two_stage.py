@@ -161,9 +161,7 @@ def _near(m: BuiltLp, plan: dict[Any, float],
     provisioned there (keys end in job, role, site, system; a roadmap's start with the
     period)."""
     sites = {key[:-1] for key in used}
-    pools = {key for key, var in m.vars["units"].items() if plan[var] > _USED}
-    return {key for key in m.vars["whole"] if key not in used and key[:-1] in sites
-            and (*key[:-4], key[-2], key[-1]) in pools}
+    return {key for key in m.vars["whole"] if key not in used and key[:-1] in sites}
 
 
 def proved_gap(objective: float, bound: float | None) -> float | None:
