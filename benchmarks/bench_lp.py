@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from planner.errors import SolverError
 from planner.lp import (
     CpuServerInput,
     EconomicsInput,
@@ -389,10 +390,16 @@ def compare_integer(size: tuple[int, int, int], args: argparse.Namespace) -> Non
     order = ["previous", "two-stage", "one-stage"] if args.previous_first else list(runs)
     done = {}
     for label in order:
-        done[label] = runs[label]()
+        try:
+            done[label] = runs[label]()
+        except SolverError as err:  # the one-stage MILP may find no plan within the limit
+            print(f"{size[0]:>5} {size[1]:>5} {size[2]:>7} {label:>16}  {err}", flush=True)
+            continue
         print(line(size, label, done[label]), flush=True)
     new = done["two-stage"]
     for label in ("previous", "one-stage"):
+        if label not in done:
+            continue
         old = done[label]
         print(f"{'':>21} ratio two-stage / {label}: CPU {new.cpu_s / old.cpu_s:.2f}, "
               f"total {new.total_s / old.total_s:.2f}, cost "
