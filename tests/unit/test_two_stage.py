@@ -1,0 +1,126 @@
+"""Integer plans in two stages (planner/lp/two_stage.py): hand-built fleets whose first stage
+(whole units per site and system only) places fractions of a unit per job.
+
+Prices as in tests/unit/test_lp.py: a unit costs 5,000 USD of capital over the 0.1-year
+horizon (250k USD, 5 years, no interest) plus 10 kW x 876 h x the site's electricity price:
+438 USD at 50 USD/MWh (5,438 in all), 876 USD at 100 USD/MWh (5,876 in all).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from test_lp import plan, site, train_job  # tests/unit/test_lp.py
+
+from planner.lp import optimize
+from planner.lp.build import BuiltLp, build_lp
+from planner.lp.extract import extract_solution
+from planner.lp.inputs import PlanningInputs
+from planner.lp.solve import SolveOutcome, solve_lp
+from planner.lp.two_stage import proved_gap
+
+A_UNIT, B_UNIT = 5_438.0, 5_876.0  # USD per unit at site a (50 USD/MWh), site b (100 USD/MWh)
+TOL = 1e-6
+
+
+def two_jobs(*, cap_units: float = 100, single_site: bool = False) -> PlanningInputs:
+    """Jobs of 2.5 units of work each; site a (cheap power, ``cap_units`` units of 10 kW)
+    and site b (dear power)."""
+    sites = (site("a", cap_w=cap_units * 10e3), site("b", usd_per_mwh=100.0))
+    jobs = (train_job(2.5, id="j1", single_site=single_site),
+            train_job(2.5, id="j2", single_site=single_site))
+    return plan(sites, jobs)
+
+
+def solved(inputs: PlanningInputs, *, two_stages: bool = True) -> tuple[BuiltLp, SolveOutcome]:
+    m = build_lp(inputs, integer=True)
+    return m, solve_lp(m, two_stages=two_stages)
+
+
+def broken_rows(m: BuiltLp) -> list[str]:
+    """Rows of the whole-placement model the plan breaks (none for a buildable plan)."""
+    whole = {key: var.varValue or 0.0 for key, var in m.vars["whole"].items()}
+    out = [f"whole{key}" for key, x in whole.items() if abs(x - round(x)) > TOL]
+    out += [f"place{key}" for key, var in m.vars["place"].items()
+            if (var.varValue or 0.0) > whole[key] + TOL]
+    for pool, var in m.vars["units"].items():
+        units = var.varValue or 0.0
+        held = sum(x for key, x in whole.items() if key[2:] == pool)
+        if held > units + TOL or abs(units - round(units)) > TOL:
+            out.append(f"units{pool}")
+    return out
+
+
+def notes(outcome: SolveOutcome) -> str:
+    return " ".join(outcome.notes)
+
+
+def test_rounding_each_job_up_is_proved_against_the_first_stage_bound() -> None:
+    # Stage 1: 5 units at a hold 2.5 + 2.5 units of work: 5 x 5,438 = 27,190 USD, its bound.
+    # Whole placements: each job needs 3 units, 6 x 5,438 = 32,628 USD, which is also the
+    # one-stage optimum; gap (32,628 - 27,190) / 32,628 = 1/6.
+    m, outcome = solved(two_jobs())
+    assert outcome.status == "optimal"
+    assert broken_rows(m) == []
+    sol = extract_solution(m, outcome)
+    assert sol.total_cost_usd == pytest.approx(6 * A_UNIT, rel=1e-6)
+    assert sorted((p.job, p.site, p.units) for p in sol.placements) == [
+        ("j1", "a", 3.0), ("j2", "a", 3.0)]
+    assert sol.solver.mip_gap == pytest.approx(1 / 6, rel=1e-4)
+    assert "two stages" in notes(outcome) and "near neighbourhood" in notes(outcome)
+    assert "27,190 USD" in notes(outcome) and "32,628 USD" in notes(outcome)
+    one_m, one = solved(two_jobs(), two_stages=False)
+    assert extract_solution(one_m, one).total_cost_usd == pytest.approx(sol.total_cost_usd)
+    assert not one.notes
+
+
+def test_a_full_site_sends_the_rounding_to_the_open_neighbourhood() -> None:
+    # Site a holds 5 units (50 kW): stage 1 puts both jobs there (27,190 USD). Near it each
+    # job would need 3 units at a, 6 > 5; the open neighbourhood moves half a unit of one job
+    # to b: 5 x 5,438 + 5,876 = 33,066 USD, gap 5,876 / 33,066.
+    m, outcome = solved(two_jobs(cap_units=5))
+    assert broken_rows(m) == []
+    sol = extract_solution(m, outcome)
+    assert sol.total_cost_usd == pytest.approx(5 * A_UNIT + B_UNIT, rel=1e-6)
+    assert sum(p.units for p in sol.placements if p.site == "a") == 5.0
+    assert sum(p.units for p in sol.placements if p.site == "b") == 1.0
+    assert sol.solver.mip_gap == pytest.approx(B_UNIT / (5 * A_UNIT + B_UNIT), rel=1e-4)
+    assert "open neighbourhood" in notes(outcome)
+    one_m, one = solved(two_jobs(cap_units=5), two_stages=False)
+    assert extract_solution(one_m, one).total_cost_usd == pytest.approx(sol.total_cost_usd)
+
+
+def test_site_choices_that_cannot_be_made_whole_fall_back_to_one_stage() -> None:
+    # Single-site jobs: stage 1 picks a for both (5 units). With the picks fixed neither
+    # neighbourhood fits 3 + 3 units at a, so the whole-placement MILP is solved in one
+    # stage: one job at a, the other at b, 3 x 5,438 + 3 x 5,876 = 33,942 USD, proved optimal.
+    m, outcome = solved(two_jobs(cap_units=5, single_site=True))
+    assert broken_rows(m) == []
+    sol = extract_solution(m, outcome)
+    assert sol.total_cost_usd == pytest.approx(3 * A_UNIT + 3 * B_UNIT, rel=1e-6)
+    assert sorted(p.site for p in sol.placements) == ["a", "b"]
+    assert sol.solver.mip_gap is not None and sol.solver.mip_gap <= 1e-4
+    assert "in one stage" in notes(outcome)
+
+
+def test_cbc_proves_no_bound_so_no_gap_is_reported() -> None:
+    # CBC (through PuLP) reports no bound: the plan is the same, its gap unknown.
+    highs = optimize(two_jobs(), integer=True)
+    cbc = optimize(two_jobs(), integer=True, solver="cbc")
+    assert cbc.total_cost_usd == pytest.approx(highs.total_cost_usd, rel=1e-6)
+    assert cbc.solver.mip_gap is None
+
+
+@pytest.mark.parametrize(("objective", "bound", "gap"), [
+    (32_628.0, 27_190.0, 5_438.0 / 32_628.0), (100.0, 100.0, 0.0), (100.0, 100.5, 0.0),
+    (100.0, None, None)])
+def test_proved_gap(objective: float, bound: float | None, gap: Any) -> None:
+    assert proved_gap(objective, bound) == (gap if gap is None else pytest.approx(gap))
+
+
+def test_json_and_report_carry_the_two_stage_note_and_gap() -> None:
+    data = optimize(two_jobs(), integer=True).to_dict()
+    assert data["solver"]["mip_gap"] == pytest.approx(1 / 6, rel=1e-4)
+    texts = [a["value"] for a in data["assumptions"] if a["name"].startswith("solver_note")]
+    assert any("made whole in two stages" in str(t) for t in texts)
