@@ -3,7 +3,17 @@
 - HiGHS (through highspy) is the default; CBC is the fallback when highspy is missing or HiGHS
   fails, and can be asked for directly. Both return duals (``constraint.pi``).
 - ``integer=True``: the MILP is solved, then every integer variable is fixed at its value and the
-  LP is solved again, so that the bottleneck report has duals.
+  LP is solved again, so that the bottleneck report has duals. A minimising MILP with whole
+  units per placement (``build``: ``whole[j,r,s,h]``) is solved in two stages
+  (:mod:`planner.lp.two_stage`): with ``whole`` continuous first (a relaxation: its bound is a
+  lower bound of the whole-placement model), then with every placement whole, restricted to a
+  neighbourhood of that plan (choices fixed, each placement between the whole units around
+  its first-stage value or on another system of the same site), widened and, failing that,
+  solved in one stage; a note gives both objective values. At 50 jobs of
+  ``benchmarks/bench_lp.py`` that takes 0.3x the time of the previous path where one stage
+  ran to its time limit (``benchmarks/README.md``, "MILP"). ``two_stages=False`` keeps the
+  one-stage solve; the roadmap uses it (``planner.lp.solve_roadmap``), as does the time
+  objective, whose first pass maximises lambda.
 - Time objective: once lambda is maximised (and its duals kept for the bottleneck report), the
   cheapest plan at that speed is found (``build.add_speed_floor``), so that cost is not left to
   chance among equally fast plans.
@@ -20,9 +30,12 @@
   units; the LP method (dual simplex, interior point, PDLP) is chosen by model size unless
   given.
 - MILPs are solved to a relative gap of 1e-4 by default (``MIP_REL_GAP``, ``mip_gap``): at 50
-  jobs of ``benchmarks/bench_lp.py`` a gap of 1e-6 took 26.5 s instead of 6.9 s for a plan
-  0.005 % cheaper (``benchmarks/README.md``). The gap HiGHS achieved is reported
-  (``SolveOutcome.mip_gap``; CBC does not report one).
+  jobs of ``benchmarks/bench_lp.py`` (units per site and system whole) a gap of 1e-6 took
+  26.5 s instead of 6.9 s for a plan 0.005 % cheaper (``benchmarks/README.md``). The gap
+  proved is reported (``SolveOutcome.mip_gap``; CBC reports none): HiGHS' own, or, in two
+  stages, the plan's objective over the first stage's bound, which is larger than the
+  requested gap when making placements whole costs more than that (0.5-0.7 % on the bench
+  and the bundled ``o1_posttrain`` scenario).
 - A time limit applies to each solve. An LP stopped by it has no usable solution
   (``SolverError``); a MILP stopped with a feasible point is returned with status
   ``time_limit`` and the gap of that incumbent.
