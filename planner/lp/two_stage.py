@@ -13,9 +13,10 @@ its time limit (``benchmarks/README.md``, "MILP"). :func:`solve_two_stage` solve
 2. **Stage 2**: the whole-placement MILP restricted to a neighbourhood of stage 1's plan
    (:class:`Neighbourhood`): the 0/1 choices (``CHOICES``) fixed at stage 1's values; each
    placement stage 1 used keeps between the whole units below and above its stage-1 value
-   (``floor`` to ``ceil``); a role may also take whole units of the other systems provisioned at
-   a site where stage 1 placed it (``near``); nothing else is placed. Units, purchases and
-   rentals are free integers again, so rounding a placement up may buy or rent one more unit.
+   (``floor`` to ``ceil``); a role may also take whole units of any other system at a site
+   where stage 1 placed it (``near``); nothing else is placed. Units, purchases and
+   rentals stay integers free of stage 1's values, so rounding a placement up may buy or rent
+   one more unit. It runs at the requested gap, as does every solve here.
    When that neighbourhood is infeasible (a pool at its purchase limit, say) the ``open`` one
    lets every placement of the fixed choices take any whole count at or above its stage-1
    floor; when that is infeasible too, the whole-placement MILP is solved in one stage
@@ -128,8 +129,8 @@ def solve_two_stage(m: BuiltLp, run: Callable[[], StageRun]) -> TwoStage:
 
 
 def stage_one_plan(m: BuiltLp) -> dict[Any, float]:
-    """The values stage 2 starts from: placements, units and choices, by variable."""
-    families = ("place", "units", *CHOICES)
+    """The values stage 2 starts from: placements and choices, by variable."""
+    families = ("place", *CHOICES)
     return {var: float(var.varValue or 0.0) for family in families
             for var in m.vars[family].values()}
 
@@ -144,7 +145,7 @@ def restrict(m: BuiltLp, plan: dict[Any, float], hood: Neighbourhood) -> Saved:
         var.lowBound = var.upBound = float(round(plan[var]))
     place = m.vars["place"]
     used = {key for key, var in place.items() if plan[var] > _USED}
-    near = _near(m, plan, used) if hood is Neighbourhood.NEAR else set()
+    near = _near(m, used) if hood is Neighbourhood.NEAR else set()
     for key, var in wholes.items():
         x = plan[place[key]]
         low = float(math.floor(x + _WHOLE)) if key in used else 0.0
@@ -155,11 +156,9 @@ def restrict(m: BuiltLp, plan: dict[Any, float], hood: Neighbourhood) -> Saved:
     return saved
 
 
-def _near(m: BuiltLp, plan: dict[Any, float],
-          used: set[tuple[str, ...]]) -> set[tuple[str, ...]]:
-    """Unused placements of a role at a site where stage 1 placed it, on a system stage 1
-    provisioned there (keys end in job, role, site, system; a roadmap's start with the
-    period)."""
+def _near(m: BuiltLp, used: set[tuple[str, ...]]) -> set[tuple[str, ...]]:
+    """Unused placements of a role at a site where stage 1 placed it, on any system there
+    (keys end in job, role, site, system; a roadmap's start with the period)."""
     sites = {key[:-1] for key in used}
     return {key for key in m.vars["whole"] if key not in used and key[:-1] in sites}
 
