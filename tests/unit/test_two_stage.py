@@ -11,12 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pulp import LpConstraintGE, LpConstraintLE
 from test_lp import plan, site, train_job  # tests/unit/test_lp.py
 
 from planner.lp import optimize
 from planner.lp.build import BuiltLp, build_lp
 from planner.lp.extract import extract_solution
 from planner.lp.inputs import PlanningInputs
+from planner.lp.solution import Solution
 from planner.lp.solve import SolveOutcome, solve_lp
 from planner.lp.two_stage import proved_gap
 
@@ -39,9 +41,12 @@ def solved(inputs: PlanningInputs, *, two_stages: bool = True) -> tuple[BuiltLp,
 
 
 def broken_rows(m: BuiltLp) -> list[str]:
-    """Rows of the whole-placement model the plan breaks (none for a buildable plan)."""
+    """Rows of the whole-placement model the plan breaks (none for a buildable plan): every
+    row as built, every ``whole`` and ``units`` a whole number, and, spelled out,
+    ``place <= whole`` and ``sum whole <= units`` per pool."""
+    out = [row.constraint.name for row in m.rows.values() if not _holds(row.constraint)]
     whole = {key: var.varValue or 0.0 for key, var in m.vars["whole"].items()}
-    out = [f"whole{key}" for key, x in whole.items() if abs(x - round(x)) > TOL]
+    out += [f"whole{key}" for key, x in whole.items() if abs(x - round(x)) > TOL]
     out += [f"place{key}" for key, var in m.vars["place"].items()
             if (var.varValue or 0.0) > whole[key] + TOL]
     for pool, var in m.vars["units"].items():
@@ -50,6 +55,22 @@ def broken_rows(m: BuiltLp) -> list[str]:
         if held > units + TOL or abs(units - round(units)) > TOL:
             out.append(f"units{pool}")
     return out
+
+
+def _holds(constraint: Any) -> bool:
+    """The row is met within 1e-6 of its size (PuLP's value includes the constant)."""
+    value = constraint.value()
+    size = TOL * max(1.0, abs(constraint.constant))
+    if constraint.sense == LpConstraintLE:
+        return bool(value <= size)
+    if constraint.sense == LpConstraintGE:
+        return bool(value >= -size)
+    return bool(abs(value) <= size)
+
+
+def whole_placements(sol: Solution) -> bool:
+    """Every accelerator placement of the extracted plan is a whole number of units."""
+    return all(p.units == round(p.units) for p in sol.placements if p.system != "cpu")
 
 
 def notes(outcome: SolveOutcome) -> str:
@@ -64,6 +85,7 @@ def test_rounding_each_job_up_is_proved_against_the_first_stage_bound() -> None:
     assert outcome.status == "optimal"
     assert broken_rows(m) == []
     sol = extract_solution(m, outcome)
+    assert whole_placements(sol)
     assert sol.total_cost_usd == pytest.approx(6 * A_UNIT, rel=1e-6)
     assert sorted((p.job, p.site, p.units) for p in sol.placements) == [
         ("j1", "a", 3.0), ("j2", "a", 3.0)]
@@ -82,6 +104,7 @@ def test_a_full_site_sends_the_rounding_to_the_open_neighbourhood() -> None:
     m, outcome = solved(two_jobs(cap_units=5))
     assert broken_rows(m) == []
     sol = extract_solution(m, outcome)
+    assert whole_placements(sol)
     assert sol.total_cost_usd == pytest.approx(5 * A_UNIT + B_UNIT, rel=1e-6)
     assert sum(p.units for p in sol.placements if p.site == "a") == 5.0
     assert sum(p.units for p in sol.placements if p.site == "b") == 1.0
@@ -98,6 +121,7 @@ def test_site_choices_that_cannot_be_made_whole_fall_back_to_one_stage() -> None
     m, outcome = solved(two_jobs(cap_units=5, single_site=True))
     assert broken_rows(m) == []
     sol = extract_solution(m, outcome)
+    assert whole_placements(sol)
     assert sol.total_cost_usd == pytest.approx(3 * A_UNIT + 3 * B_UNIT, rel=1e-6)
     assert sorted(p.site for p in sol.placements) == ["a", "b"]
     assert sol.solver.mip_gap is not None and sol.solver.mip_gap <= 1e-4
