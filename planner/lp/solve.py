@@ -9,7 +9,8 @@
   lower bound of the whole-placement model), then with every placement whole, restricted to a
   neighbourhood of that plan (choices fixed, each placement between the whole units around
   its first-stage value or on another system of the same site), widened and, failing that,
-  solved in one stage; a note gives both objective values. At 50 jobs of
+  solved in one stage; a plan more than 2 % above the first stage's bound is also solved in
+  one stage (small models, where rounding weighs); a note gives both objective values. At 50 jobs of
   ``benchmarks/bench_lp.py`` that takes 0.3x the time of the previous path where one stage
   ran to its time limit (``benchmarks/README.md``, "MILP"). ``two_stages=False`` keeps the
   one-stage solve; the roadmap uses it (``planner.lp.solve_roadmap``), as does the time
