@@ -188,8 +188,11 @@ def _options(highs: Any, method: Method, time_limit_s: float | None, mip_gap: fl
 
 
 def solve(prob: Any, *, time_limit_s: float | None, mip_gap: float,
-          method: Method | None = None, scaled: bool = True) -> HighsRun:
-    """Solve ``prob`` with HiGHS (scaled unless told otherwise); write its solution back."""
+          method: Method | None = None, scaled: bool = True,
+          feasibility_jump: bool = True) -> HighsRun:
+    """Solve ``prob`` with HiGHS (scaled unless told otherwise); write its solution back.
+    ``feasibility_jump=False`` turns off HiGHS' feasibility-jump heuristic for a MILP (the
+    second stage of ``planner.lp.two_stage``, benchmarks/README.md)."""
     import highspy
 
     start = time.perf_counter()
@@ -198,6 +201,8 @@ def solve(prob: Any, *, time_limit_s: float | None, mip_gap: float,
     factors = scaling_for(lp, chosen) if scaled else identity(lp)
     highs = highspy.Highs()  # type: ignore[no-untyped-call]
     _options(highs, chosen, time_limit_s, mip_gap)
+    if not feasibility_jump:
+        highs.setOptionValue("mip_heuristic_run_feasibility_jump", False)
     highs.passModel(_highs_lp(scale(lp, factors)))
     ran = time.perf_counter()
     highs.run()

@@ -115,16 +115,17 @@ class _First:
     stopped: bool
 
 
-def solve_two_stage(m: BuiltLp, run: Callable[[], StageRun]) -> TwoStage:
-    """Solve ``m`` (whole placements) in two stages; ``run`` solves ``m`` as its bounds and
-    categories stand. The plan is left on ``m``'s variables; stage 2's bounds stay in place."""
+def solve_two_stage(m: BuiltLp, run: Callable[[bool], StageRun]) -> TwoStage:
+    """Solve ``m`` (whole placements) in two stages; ``run(near)`` solves ``m`` as its bounds
+    and categories stand (``near``: a neighbourhood of stage 2). The plan is left on ``m``'s
+    variables; stage 2's bounds stay in place."""
     import pulp
 
     wholes = list(m.vars["whole"].values())
     saved = _save(wholes)
     for var in wholes:
         var.cat = pulp.LpContinuous
-    ran = run()
+    ran = run(False)
     _restore(saved)
     if ran.status not in ("optimal", "time_limit"):
         return TwoStage(ran.status, ran.engine, None, None, None, None, "stage 1")
@@ -132,21 +133,21 @@ def solve_two_stage(m: BuiltLp, run: Callable[[], StageRun]) -> TwoStage:
     plan = stage_one_plan(m)  # a failed run may overwrite the values on m
     for hood in Neighbourhood:
         undo = restrict(m, plan, hood)
-        second = run()
+        second = run(True)
         if second.status in ("optimal", "time_limit"):
             out = _result(m, second, first, first.bound, _objective(m), hood.value)
             if out.mip_gap is None or out.mip_gap <= ONE_STAGE_FROM_GAP:
                 return out
             return _retry_in_one_stage(m, run, first, out, undo)
         _restore(undo)
-    whole = run()
+    whole = run(False)
     if whole.status not in ("optimal", "time_limit"):
         return TwoStage(whole.status, whole.engine, first.relaxed, first.bound, None, None,
                         ONE_STAGE)
     return _result(m, whole, first, _best(first.bound, whole.bound), _objective(m), ONE_STAGE)
 
 
-def _retry_in_one_stage(m: BuiltLp, run: Callable[[], StageRun], first: _First,
+def _retry_in_one_stage(m: BuiltLp, run: Callable[[bool], StageRun], first: _First,
                         staged: TwoStage, undo: Saved) -> TwoStage:
     """Stage 2's plan is more than ``ONE_STAGE_FROM_GAP`` above stage 1's bound: solve the
     whole-placement MILP in one stage (``undo`` lifts stage 2's bounds) and keep the cheaper
@@ -155,7 +156,7 @@ def _retry_in_one_stage(m: BuiltLp, run: Callable[[], StageRun], first: _First,
     values = [(var, var.varValue) for var in m.prob.variables()]
     _restore(undo)
     try:
-        whole: StageRun | None = run()
+        whole: StageRun | None = run(False)
     except SolverError:  # e.g. no plan within the time limit: stage 2's stands
         whole = None
     found = whole is not None and whole.status in ("optimal", "time_limit")
