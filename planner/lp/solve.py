@@ -10,9 +10,10 @@
   neighbourhood of that plan (choices fixed, each placement between the whole units around
   its first-stage value or on another system of the same site), widened and, failing that,
   solved in one stage; a plan more than 2 % above the first stage's bound is also solved in
-  one stage (small models, where rounding weighs); a note gives both objective values. At 50 jobs of
-  ``benchmarks/bench_lp.py`` that takes 0.3x the time of the previous path where one stage
-  ran to its time limit (``benchmarks/README.md``, "MILP"). ``two_stages=False`` keeps the
+  one stage (small models, where rounding weighs); a note gives both objective values. At 50
+  jobs of ``benchmarks/bench_lp.py`` that takes 0.32-0.35x the CPU time of the previous path
+  (PuLP's hand-off at gap 1e-6, units whole per site and system only), where one stage runs
+  to its time limit (``benchmarks/README.md``, "MILP"). ``two_stages=False`` keeps the
   one-stage solve; the roadmap uses it (``planner.lp.solve_roadmap``), as does the time
   objective, whose first pass maximises lambda.
 - Time objective: once lambda is maximised (and its duals kept for the bottleneck report), the
