@@ -10,8 +10,16 @@ solve (HiGHS itself; LP mode may solve twice, rounding site choices), extract (t
     python benchmarks/bench_lp.py                 # the default ladder, LP mode
     python benchmarks/bench_lp.py --largest 200   # stop after 200 jobs
     python benchmarks/bench_lp.py --compare --smallest 500 --largest 500  # vs the previous path
-    python benchmarks/bench_lp.py --integer --largest 50 --compare  # MILP, gap 1e-4 vs 1e-6
+    python benchmarks/bench_lp.py --integer --compare --smallest 50 --largest 50  # MILP: below
+    python benchmarks/bench_lp.py --integer --one-stage --smallest 50 --largest 50 --time-limit 30
     python benchmarks/bench_lp.py --integer --units-only --smallest 50 --largest 50 --time-limit 60
+
+MILP (``--integer``): by default in two stages (``planner.lp.two_stage``). ``--compare`` runs,
+alternating, the two-stage solve at ``--mip-gap`` (1e-4), the previous path (PuLP's unscaled
+hand-off at a gap of 1e-6 on the model with whole units per (site, system) only, the integer
+model before placements were made whole: what an integer plan cost in time then) and the
+one-stage solve of the whole-placement model at ``--mip-gap`` (``--one-stage``), and prints
+the ratios to the two-stage run.
     python benchmarks/bench_lp.py --methods --largest 200  # dual simplex, IPM, PDLP
     python benchmarks/bench_lp.py --scalings --smallest 500 --largest 500 --seed 1  # first LP
 """
@@ -29,6 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from planner.errors import SolverError
 from planner.lp import (
     CpuServerInput,
     EconomicsInput,
@@ -135,6 +144,7 @@ class Timings:
     status: str = ""
     mip_gap: float | None = None
     extra: dict[str, float] = field(default_factory=dict)
+    check: list[str] = field(default_factory=list)  # rows of the whole model the plan breaks
 
 
 @contextmanager
@@ -187,11 +197,13 @@ def instrumented(t: Timings, legacy: bool) -> Iterator[None]:
 
 def run(jobs: int, sites: int, systems: int, *, integer: bool, time_limit_s: float,
         legacy: bool = False, method: highs.Method | None = None,
-        mip_gap: float = MIP_REL_GAP, units_only: bool = False) -> Timings:
+        mip_gap: float = MIP_REL_GAP, units_only: bool = False,
+        one_stage: bool = False) -> Timings:
     """Build, solve and extract one size (the previous hand-off with ``legacy``; with
     ``units_only`` a MILP keeps whole units per (site, system) only: ``build_lp``'s whole
     units per placement, ``whole[j,r,s,h]``, become continuous, as in its integer model
-    before placements were made whole)."""
+    before placements were made whole; ``one_stage`` solves a whole-placement MILP in one
+    stage instead of two, ``planner.lp.two_stage``)."""
     inputs = make_fleet(jobs, sites, systems)
     t = Timings()
     os.environ[highs.HANDOFF_ENV] = "pulp" if legacy else ""
@@ -202,7 +214,8 @@ def run(jobs: int, sites: int, systems: int, *, integer: bool, time_limit_s: flo
             var.cat = "Continuous"
     t.build_s = time.perf_counter() - begin
     with instrumented(t, legacy):
-        outcome = solve_lp(model, time_limit_s=time_limit_s, method=method, mip_gap=mip_gap)
+        outcome = solve_lp(model, time_limit_s=time_limit_s, method=method, mip_gap=mip_gap,
+                           two_stages=not one_stage)
     start = time.perf_counter()
     solution = extract_solution(model, outcome)
     t.extract_s = time.perf_counter() - start
@@ -210,7 +223,24 @@ def run(jobs: int, sites: int, systems: int, *, integer: bool, time_limit_s: flo
     t.cpu_s = time.process_time() - cpu
     t.objective, t.status, t.mip_gap = solution.total_cost_usd, outcome.status, outcome.mip_gap
     t.extra = {"variables": outcome.variables, "rows": outcome.constraints}
+    t.check = whole_plan_problems(model) if integer and not units_only else []
     return t
+
+
+def whole_plan_problems(m: Any) -> list[str]:
+    """Rows of the whole-placement model the solved plan breaks (none for a buildable plan):
+    every ``whole`` a whole number, ``place <= whole``, per pool ``sum whole <= units``."""
+    tol = 1e-6
+    value = {key: var.varValue or 0.0 for key, var in m.vars["whole"].items()}
+    out = [f"whole{key} = {x}" for key, x in value.items() if abs(x - round(x)) > tol]
+    out += [f"place{key} > whole" for key, var in m.vars["place"].items()
+            if (var.varValue or 0.0) > value[key] + tol]
+    used: dict[Any, float] = {}
+    for key, x in value.items():
+        used[key[-2:]] = used.get(key[-2:], 0.0) + x
+    out += [f"units{pool} < {x}" for pool, x in used.items()
+            if x > (m.vars["units"][pool].varValue or 0.0) + tol]
+    return out
 
 
 def highs_warnings(jobs: int, sites: int, systems: int, scaled: bool) -> list[str]:
@@ -269,7 +299,8 @@ def line(size: tuple[int, int, int], label: str, t: Timings) -> str:
             f"{t.extra['rows']:>8,.0f} {t.nonzeros:>10,} {t.build_s:>8.2f} {t.handoff_s:>9.2f} "
             f"{t.solve_s:>8.2f} {t.extract_s:>9.2f} {t.total_s:>8.2f} {t.cpu_s:>8.2f}  "
             f"{t.objective:>16,.0f}  {t.first_objective:>14.8g}  "
-            f"{t.status} ({t.solves} solves){gap}")
+            f"{t.status} ({t.solves} solves){gap}"
+            + (f" BREAKS {len(t.check)} rows: {t.check[:3]}" if t.check else ""))
 
 
 def main() -> None:
@@ -287,6 +318,9 @@ def main() -> None:
     parser.add_argument("--previous-first", action="store_true",
                         help="with --compare, run the previous path first (load drifts)")
     parser.add_argument("--mip-gap", type=float, default=MIP_REL_GAP)
+    parser.add_argument("--one-stage", action="store_true",
+                        help="with --integer, solve the whole-placement MILP in one stage "
+                             "(the path before the two-stage solve)")
     parser.add_argument("--units-only", action="store_true",
                         help="with --integer, whole units per (site, system) only, not per "
                              "placement (the MILP before whole placements; a relaxation)")
@@ -299,7 +333,8 @@ def main() -> None:
                              "and unscaled")
     args = parser.parse_args()
     for legacy in (False, True):  # imports and first-call costs stay out of the table
-        run(10, 5, 3, integer=args.integer, time_limit_s=args.time_limit, legacy=legacy)
+        run(10, 5, 3, integer=args.integer, time_limit_s=args.time_limit, legacy=legacy,
+            units_only=legacy)
     print(HEADER, flush=True)
     for size in LADDER:
         if not args.smallest <= size[0] <= args.largest:
@@ -316,6 +351,10 @@ def main() -> None:
             continue
         common = {"integer": args.integer, "time_limit_s": args.time_limit,
                   "units_only": args.units_only}
+        if args.integer and args.compare:
+            compare_integer(size, args)
+            continue
+        common["one_stage"] = args.one_stage
         if args.methods is not None:
             for method in [highs.Method(m) for m in args.methods] or list(highs.Method):
                 print(line(size, method.value, run(*size, **common, method=method)), flush=True)
@@ -325,7 +364,8 @@ def main() -> None:
             old = run(*size, **common, legacy=True, mip_gap=old_gap)
             print(line(size, "previous", old), flush=True)
         new = run(*size, **common, mip_gap=args.mip_gap)
-        print(line(size, "units-only" if args.units_only else "scaled", new), flush=True)
+        label = "units-only" if args.units_only else "one-stage" if args.one_stage else "scaled"
+        print(line(size, label if args.integer else "scaled", new), flush=True)
         if args.compare:
             if not args.previous_first:
                 old = run(*size, **common, legacy=True, mip_gap=old_gap)
@@ -334,6 +374,36 @@ def main() -> None:
                   f"total {new.total_s / old.total_s:.2f}, "
                   f"solve {new.solve_s / old.solve_s:.2f}, hand-off "
                   f"{new.handoff_s / old.handoff_s:.2f}", flush=True)
+
+
+def compare_integer(size: tuple[int, int, int], args: argparse.Namespace) -> None:
+    """Two stages at ``--mip-gap``, the previous path (PuLP hand-off, gap 1e-6, whole units
+    per (site, system) only) and one stage at ``--mip-gap``, in that order (the previous path
+    first with ``--previous-first``), then the ratios of the two-stage run to the others."""
+    limit = args.time_limit
+    runs = {"two-stage": lambda: run(*size, integer=True, time_limit_s=limit,
+                                     mip_gap=args.mip_gap),
+            "previous": lambda: run(*size, integer=True, time_limit_s=limit, legacy=True,
+                                    mip_gap=1e-6, units_only=True),
+            "one-stage": lambda: run(*size, integer=True, time_limit_s=limit,
+                                     mip_gap=args.mip_gap, one_stage=True)}
+    order = ["previous", "two-stage", "one-stage"] if args.previous_first else list(runs)
+    done = {}
+    for label in order:
+        try:
+            done[label] = runs[label]()
+        except SolverError as err:  # the one-stage MILP may find no plan within the limit
+            print(f"{size[0]:>5} {size[1]:>5} {size[2]:>7} {label:>16}  {err}", flush=True)
+            continue
+        print(line(size, label, done[label]), flush=True)
+    new = done["two-stage"]
+    for label in ("previous", "one-stage"):
+        if label not in done:
+            continue
+        old = done[label]
+        print(f"{'':>21} ratio two-stage / {label}: CPU {new.cpu_s / old.cpu_s:.2f}, "
+              f"total {new.total_s / old.total_s:.2f}, cost "
+              f"{new.objective / old.objective:.5f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -120,7 +120,10 @@ def solve_roadmap(ri: RoadmapInputs, *, integer: bool = False, solver: SolverNam
     if problems:
         raise InputError(problems)
     rm = build_roadmap_lp(ri, integer=integer)
-    outcome = solve_lp(rm.lp, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap)
+    # one stage: in two (planner.lp.two_stage) the bundled roadmap took a third of the time
+    # for a plan 1.1 % dearer, outside its 1 % gap (benchmarks/README.md, "MILP")
+    outcome = solve_lp(rm.lp, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap,
+                       two_stages=False)
     if outcome.status == "infeasible":
         raise _roadmap_infeasible(ri, solver, time_limit_s)
     data = roadmap_solution(rm, outcome, accelerators or {}, job_kinds or {})

@@ -41,7 +41,7 @@ from planner.lp.scaling import (
 )
 
 __all__ = ["COLUMN_SCALED", "HANDOFF_ENV", "SIMPLEX_COLUMN_THRESHOLD", "HighsRun", "Method",
-           "choose_method", "legacy_handoff", "scaling_for", "solve"]
+           "choose_method", "legacy_handoff", "mip_bound", "scaling_for", "solve"]
 
 HANDOFF_ENV = "PLANNER_LP_HANDOFF"
 IPM_FROM_NONZEROS = 1_000_000  # see choose_method
@@ -69,8 +69,10 @@ SIMPLEX_COLUMN_THRESHOLD = 12.0
 
 @dataclass(frozen=True, slots=True)
 class HighsRun:
-    """How one HiGHS run ended: PuLP status codes, method, achieved MILP gap, size, and the
-    seconds spent handing the model over (arrays, scaling, passing) and in HiGHS itself."""
+    """How one HiGHS run ended: PuLP status codes, method, achieved MILP gap, size, the
+    seconds spent handing the model over (arrays, scaling, passing) and in HiGHS itself, and
+    (MILP) the bound HiGHS proved on the objective, in the problem's own units and sense (a
+    lower bound when minimising)."""
 
     status: int
     sol_status: int
@@ -79,6 +81,7 @@ class HighsRun:
     nonzeros: int
     handoff_s: float = 0.0
     run_s: float = 0.0
+    bound: float | None = None
 
 
 def legacy_handoff() -> bool:
@@ -185,8 +188,11 @@ def _options(highs: Any, method: Method, time_limit_s: float | None, mip_gap: fl
 
 
 def solve(prob: Any, *, time_limit_s: float | None, mip_gap: float,
-          method: Method | None = None, scaled: bool = True) -> HighsRun:
-    """Solve ``prob`` with HiGHS (scaled unless told otherwise); write its solution back."""
+          method: Method | None = None, scaled: bool = True,
+          feasibility_jump: bool = True) -> HighsRun:
+    """Solve ``prob`` with HiGHS (scaled unless told otherwise); write its solution back.
+    ``feasibility_jump=False`` turns off HiGHS' feasibility-jump heuristic for a MILP (the
+    second stage of ``planner.lp.two_stage``, benchmarks/README.md)."""
     import highspy
 
     start = time.perf_counter()
@@ -195,6 +201,8 @@ def solve(prob: Any, *, time_limit_s: float | None, mip_gap: float,
     factors = scaling_for(lp, chosen) if scaled else identity(lp)
     highs = highspy.Highs()  # type: ignore[no-untyped-call]
     _options(highs, chosen, time_limit_s, mip_gap)
+    if not feasibility_jump:
+        highs.setOptionValue("mip_heuristic_run_feasibility_jump", False)
     highs.passModel(_highs_lp(scale(lp, factors)))
     ran = time.perf_counter()
     highs.run()
@@ -207,8 +215,26 @@ def solve(prob: Any, *, time_limit_s: float | None, mip_gap: float,
     status, sol_status = _status(highs.getModelStatus(), info.objective_function_value)
     integer = bool(lp.integer.any())
     gap = float(info.mip_gap) if integer and sol_status in (1, 2) else None
+    bound = _bound(prob, factors, float(info.mip_dual_bound)) if integer else None
     prob.assignStatus(status, sol_status)
-    return HighsRun(status, sol_status, chosen, gap, len(lp.value), ran - start, done - ran)
+    return HighsRun(status, sol_status, chosen, gap, len(lp.value), ran - start, done - ran,
+                    bound)
+
+
+def mip_bound(prob: Any, minimised_bound: float) -> float | None:
+    """A MILP's proved bound in ``prob``'s own sense (HiGHS minimises the negated objective of
+    a maximisation); None when HiGHS proved none (an infinite bound)."""
+    import pulp
+
+    if not np.isfinite(minimised_bound):
+        return None
+    return -minimised_bound if prob.sense == pulp.LpMaximize else minimised_bound
+
+
+def _bound(prob: Any, factors: Scaling, scaled: float) -> float | None:
+    """HiGHS' dual bound of the scaled model in the build's units (``scaling``: the solver's
+    objective is the build's times ``cost * size``)."""
+    return mip_bound(prob, scaled / (factors.cost * factors.size))
 
 
 def _write_back(variables: list[Any], constraints: list[Any], sol: Solution) -> None:

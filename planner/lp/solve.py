@@ -3,7 +3,19 @@
 - HiGHS (through highspy) is the default; CBC is the fallback when highspy is missing or HiGHS
   fails, and can be asked for directly. Both return duals (``constraint.pi``).
 - ``integer=True``: the MILP is solved, then every integer variable is fixed at its value and the
-  LP is solved again, so that the bottleneck report has duals.
+  LP is solved again, so that the bottleneck report has duals. A minimising MILP with whole
+  units per placement (``build``: ``whole[j,r,s,h]``) is solved in two stages
+  (:mod:`planner.lp.two_stage`): with ``whole`` continuous first (a relaxation: its bound is a
+  lower bound of the whole-placement model), then with every placement whole, restricted to a
+  neighbourhood of that plan (choices fixed, each placement between the whole units around
+  its first-stage value or on another system of the same site), widened and, failing that,
+  solved in one stage; a plan more than 2 % above the first stage's bound is also solved in
+  one stage (small models, where rounding weighs); a note gives both objective values. At 50
+  jobs of ``benchmarks/bench_lp.py`` that takes 0.32-0.35x the CPU time of the previous path
+  (PuLP's hand-off at gap 1e-6, units whole per site and system only), where one stage runs
+  to its time limit (``benchmarks/README.md``, "MILP"). ``two_stages=False`` keeps the
+  one-stage solve; the roadmap uses it (``planner.lp.solve_roadmap``), as does the time
+  objective, whose first pass maximises lambda.
 - Time objective: once lambda is maximised (and its duals kept for the bottleneck report), the
   cheapest plan at that speed is found (``build.add_speed_floor``), so that cost is not left to
   chance among equally fast plans.
@@ -20,9 +32,12 @@
   units; the LP method (dual simplex, interior point, PDLP) is chosen by model size unless
   given.
 - MILPs are solved to a relative gap of 1e-4 by default (``MIP_REL_GAP``, ``mip_gap``): at 50
-  jobs of ``benchmarks/bench_lp.py`` a gap of 1e-6 took 26.5 s instead of 6.9 s for a plan
-  0.005 % cheaper (``benchmarks/README.md``). The gap HiGHS achieved is reported
-  (``SolveOutcome.mip_gap``; CBC does not report one).
+  jobs of ``benchmarks/bench_lp.py`` (units per site and system whole) a gap of 1e-6 took
+  26.5 s instead of 6.9 s for a plan 0.005 % cheaper (``benchmarks/README.md``). The gap
+  proved is reported (``SolveOutcome.mip_gap``; CBC reports none): HiGHS' own, or, in two
+  stages, the plan's objective over the first stage's bound, which is larger than the
+  requested gap when making placements whole costs more than that (0.5-0.7 % on the bench
+  and the bundled ``o1_posttrain`` scenario).
 - A time limit applies to each solve. An LP stopped by it has no usable solution
   (``SolverError``); a MILP stopped with a feasible point is returned with status
   ``time_limit`` and the gap of that incumbent.
@@ -42,7 +57,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from planner.errors import SolverError
-from planner.lp import highs
+from planner.lp import highs, two_stage
 from planner.lp.build import (
     SPEED_TOLERANCE,
     BuiltLp,
@@ -93,31 +108,40 @@ class _Settings:
 
 @dataclass(frozen=True, slots=True)
 class _Ran:
-    """One solver run: classified status, engine name, achieved MILP gap, LP method."""
+    """One solver run: classified status, engine name, achieved MILP gap, LP method, and the
+    MILP's proved bound in the build's objective units (HiGHS only)."""
 
     status: str
     engine: str
     mip_gap: float | None = None
     method: str | None = None
+    bound: float | None = None
 
 
 def solve_lp(m: BuiltLp, *, solver: SolverName = "highs", time_limit_s: float | None = None,
              dump_lp: str | os.PathLike[str] | None = None, mip_gap: float = MIP_REL_GAP,
-             method: Method | None = None) -> SolveOutcome:
+             method: Method | None = None, two_stages: bool = True) -> SolveOutcome:
     """Solve ``m`` in place; variable values and duals are then read from its PuLP objects.
 
     Returns status ``optimal``, ``time_limit`` (MILP with a feasible point) or ``infeasible``;
     raises :class:`SolverError` for unbounded problems, solver failures and time limits
     without a solution. ``mip_gap`` is the relative gap a MILP stops at; ``method`` the LP
-    method of HiGHS (default: chosen by size, ``planner.lp.highs.choose_method``).
+    method of HiGHS (default: chosen by size, ``planner.lp.highs.choose_method``);
+    ``two_stages=False`` solves a MILP with whole placements in one stage (the previous path,
+    kept for ``benchmarks/bench_lp.py --one-stage``).
     """
     if dump_lp is not None:
         m.prob.writeLP(os.fspath(dump_lp))
     start = time.perf_counter()
     cfg = _Settings(solver, time_limit_s, mip_gap, method)
-    ran = _run(m, cfg)
+    notes: tuple[str, ...] = ()
+    if two_stages and two_stage.applies(m):
+        staged = two_stage.solve_two_stage(m, lambda near: _run(m, cfg, neighbourhood=near))
+        ran, notes = _Ran(staged.status, staged.engine, staged.mip_gap), staged.notes
+    else:
+        ran = _run(m, cfg)
     outcome = SolveOutcome(ran.status, ran.engine, 0.0, len(m.prob.variables()), len(m.rows),
-                           mip_gap=ran.mip_gap, method=ran.method)
+                           notes=list(notes), mip_gap=ran.mip_gap, method=ran.method)
     if ran.status in ("optimal", "time_limit"):
         if m.integer:
             _finish_integer(m, outcome, cfg)
@@ -166,21 +190,23 @@ def _silence_highs_banner() -> None:
     _banner_silenced = True
 
 
-def _run(m: BuiltLp, cfg: _Settings) -> _Ran:
-    """One solve with fallback to CBC if HiGHS raises."""
+def _run(m: BuiltLp, cfg: _Settings, *, neighbourhood: bool = False) -> _Ran:
+    """One solve with fallback to CBC if HiGHS raises; ``neighbourhood``: the second stage of
+    a two-stage MILP, which HiGHS solves without its feasibility-jump heuristic (0.6 s of
+    about 2.3 s saved at 50 jobs, the same plan; ``benchmarks/README.md``)."""
     import pulp
 
     engine = _solver(cfg.solver, cfg)
     if engine.name == "HiGHS" and not highs.legacy_handoff():
         try:
             run = highs.solve(m.prob, time_limit_s=cfg.time_limit_s, mip_gap=cfg.mip_gap,
-                              method=cfg.method)
+                              method=cfg.method, feasibility_jump=not neighbourhood)
         except (RuntimeError, ValueError):  # a HiGHS failure falls back to CBC, as before
             engine = _solver("cbc", cfg)
             _solve_quietly(m, engine)
             return _Ran(_classify(m, engine.name), engine.name)
         method = None if m.integer else run.method.value
-        return _Ran(_classify(m, engine.name), engine.name, run.mip_gap, method)
+        return _Ran(_classify(m, engine.name), engine.name, run.mip_gap, method, run.bound)
     try:
         _solve_quietly(m, engine)
     except pulp.PulpSolverError as err:
@@ -188,15 +214,18 @@ def _run(m: BuiltLp, cfg: _Settings) -> _Ran:
             raise SolverError(f"the CBC solver failed: {err}") from err
         engine = _solver("cbc", cfg)
         _solve_quietly(m, engine)
-    return _Ran(_classify(m, engine.name), engine.name, _pulp_gap(m, engine.name))
+    gap, bound = _pulp_gap(m, engine.name)
+    return _Ran(_classify(m, engine.name), engine.name, gap, bound=bound)
 
 
-def _pulp_gap(m: BuiltLp, engine: str) -> float | None:
-    """The MILP gap PuLP's HiGHS interface left on the problem (CBC reports none)."""
+def _pulp_gap(m: BuiltLp, engine: str) -> tuple[float | None, float | None]:
+    """The MILP gap and bound PuLP's HiGHS interface left on the problem (CBC reports
+    neither)."""
     model = getattr(m.prob, "solverModel", None)
     if not m.integer or engine != "HiGHS" or model is None:
-        return None
-    return float(model.getInfo().mip_gap)
+        return None, None
+    info = model.getInfo()
+    return float(info.mip_gap), highs.mip_bound(m.prob, float(info.mip_dual_bound))
 
 
 def _solve_quietly(m: BuiltLp, engine: Any) -> None:
