@@ -187,8 +187,13 @@ def optimize(path: PathLike, *, fleet: PathLike | None = None, objective: str = 
              integer: bool = False, solver: str = "highs", time_limit_s: float | None = None,
              budget: str | float | None = None, dump_lp: PathLike | None = None,
              overrides: Sequence[str] = (), charge_inventory_capex: bool = False,
-             mip_gap: float = 1e-4, cost_basis: str | None = None) -> Any:
+             mip_gap: float = 1e-4, cost_basis: str | None = None,
+             one_stage: bool = False) -> Any:
     """Place the scenario's workloads on the fleet; returns a Solution (see README JSON keys).
+
+    ``integer`` plans are solved in two stages (whole units per site and system, then whole
+    placements near that plan; planner/lp/two_stage.py) unless ``one_stage``, which proves
+    ``mip_gap`` for the whole-placement MILP at a cost in time.
 
     Owned inventory costs energy and colocation only (its capital is sunk) unless
     ``charge_inventory_capex``, which also charges its amortised purchase price (the
@@ -202,7 +207,8 @@ def optimize(path: PathLike, *, fleet: PathLike | None = None, objective: str = 
                                             charge_inventory_capex=charge_inventory_capex,
                                             cost_basis=cost_basis)
     return plan(inputs, context, objective=objective, integer=integer, solver=solver,
-                time_limit_s=time_limit_s, dump_lp=dump_lp, mip_gap=mip_gap)
+                time_limit_s=time_limit_s, dump_lp=dump_lp, mip_gap=mip_gap,
+                one_stage=one_stage)
 
 
 def roadmap(path: PathLike, *, fleet: PathLike | None = None, objective: str = "cost",

@@ -315,6 +315,10 @@ def estimate(file: Path, hardware: str, cost_basis: str, overrides: tuple[str, .
               help="Solver time limit (a MILP stopped by it returns its best plan and gap).")
 @click.option("--mip-gap", type=click.FloatRange(min=0, max=1, max_open=True), default=1e-4,
               show_default=True, help="Relative gap at which --integer stops searching.")
+@click.option("--one-stage", is_flag=True,
+              help="Solve --integer as one MILP, proving --mip-gap for whole placements "
+                   "(default: two stages, whole units per site and system first, then whole "
+                   "placements near that plan; faster at scale, its proved gap reported).")
 @click.option("--budget", metavar="USD", help="Budget cap, e.g. '2B USD'.")
 @click.option("--dump-lp", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the LP model (LP format) here for debugging.")
@@ -329,7 +333,7 @@ def estimate(file: Path, hardware: str, cost_basis: str, overrides: tuple[str, .
 @_format_options
 @_assumptions_option
 def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solver: str,
-             time_limit: float | None, mip_gap: float, budget: str | None,
+             time_limit: float | None, mip_gap: float, one_stage: bool, budget: str | None,
              dump_lp: Path | None, charge_inventory_capex: bool, explain: str | None,
              cost_basis: str, overrides: tuple[str, ...], fmt: str, output: Path | None,
              show_assumptions: bool) -> None:
@@ -355,7 +359,7 @@ def optimize(file: Path, fleet: Path | None, objective: str, integer: bool, solv
                               solver=solver, time_limit_s=time_limit, budget=budget,
                               dump_lp=dump_lp, overrides=overrides,
                               charge_inventory_capex=charge_inventory_capex, mip_gap=mip_gap,
-                              cost_basis=cost_basis)
+                              cost_basis=cost_basis, one_stage=one_stage)
     except OSError as err:  # the LP file could not be written after all (e.g. a full disk)
         if dump_lp is None or err.filename is None or Path(err.filename) != dump_lp:
             raise

@@ -423,11 +423,13 @@ class PlanResult:
 
 def plan(inputs: PlanningInputs, context: PlanContext, *, objective: str = "cost",
          integer: bool = False, solver: str = "highs", time_limit_s: float | None = None,
-         dump_lp: str | os.PathLike[str] | None = None, mip_gap: float = 1e-4) -> PlanResult:
+         dump_lp: str | os.PathLike[str] | None = None, mip_gap: float = 1e-4,
+         one_stage: bool = False) -> PlanResult:
     """Solve the LP and wrap the Solution with its context."""
     from planner.lp import optimize
 
     solution = optimize(inputs, objective=cast(Any, objective), integer=integer,
                         solver=cast(Any, solver),
-                        time_limit_s=time_limit_s, dump_lp=dump_lp, mip_gap=mip_gap)
+                        time_limit_s=time_limit_s, dump_lp=dump_lp, mip_gap=mip_gap,
+                        one_stage=one_stage)
     return PlanResult(solution, context)

@@ -57,13 +57,15 @@ _SOLVERS = ("highs", "cbc")
 def optimize(inputs: PlanningInputs, *, objective: Objective = "cost", integer: bool = False,
              solver: SolverName = "highs", time_limit_s: float | None = None,
              dump_lp: str | os.PathLike[str] | None = None,
-             mip_gap: float = MIP_REL_GAP) -> Solution:
+             mip_gap: float = MIP_REL_GAP, one_stage: bool = False) -> Solution:
     """Find the cheapest (or fastest, within budget) placement of every job on the fleet.
 
     Raises ``InputError`` for an inconsistent table, ``InfeasibleError`` (with a diagnosis of
     what is short, where and by how much) and ``SolverError`` for solver failures or time limits
     without a solution. ``dump_lp`` writes the model in LP format before solving. ``mip_gap``
     is the relative gap at which a MILP stops (``integer``); the gap reached is reported.
+    ``one_stage`` solves an integer plan's whole placements in one MILP instead of two stages
+    (:mod:`planner.lp.two_stage`): the requested gap is then proved, at a cost in time.
     """
     _check_options(objective, solver, time_limit_s, mip_gap)
     problems = check_inputs(inputs)
@@ -78,7 +80,7 @@ def optimize(inputs: PlanningInputs, *, objective: Objective = "cost", integer: 
                        time_limit_s=time_limit_s)
     m = build_lp(inputs, objective=objective, integer=integer)
     outcome = solve_lp(m, solver=solver, time_limit_s=time_limit_s, dump_lp=dump_lp,
-                       mip_gap=mip_gap)
+                       mip_gap=mip_gap, two_stages=not one_stage)
     if outcome.status == "infeasible":
         raise diagnose(inputs, objective=objective, integer=integer, solver=solver,
                        time_limit_s=time_limit_s)

@@ -38,9 +38,10 @@
   stages, the plan's objective over the first stage's bound, which is larger than the
   requested gap when making placements whole costs more than that (0.5-0.7 % on the bench
   and the bundled ``o1_posttrain`` scenario).
-- A time limit applies to each solve. An LP stopped by it has no usable solution
-  (``SolverError``); a MILP stopped with a feasible point is returned with status
-  ``time_limit`` and the gap of that incumbent.
+- A time limit applies to each solve; the stages of a two-stage MILP share one (each gets
+  what the earlier ones left, at least a tenth of it: ``STAGE_MIN_SHARE``). An LP stopped by
+  it has no usable solution (``SolverError``); a MILP stopped with a feasible point is
+  returned with status ``time_limit`` and the gap of that incumbent.
 
 Nothing is printed: HiGHS' one-time start-up banner is written to the process's standard
 output by the C++ library even when logging is off, so the first solve silences it at the file
@@ -53,7 +54,7 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from planner.errors import SolverError
@@ -72,6 +73,7 @@ __all__ = ["SolveOutcome", "SolverName", "solve_lp"]
 SolverName = Literal["highs", "cbc"]
 _TOL = 1e-7
 MIP_REL_GAP = 1e-4  # HiGHS' default; see the module docstring
+STAGE_MIN_SHARE = 0.1  # the least share of the time limit a stage of a two-stage MILP gets
 _banner_silenced = False
 
 
@@ -136,7 +138,8 @@ def solve_lp(m: BuiltLp, *, solver: SolverName = "highs", time_limit_s: float | 
     cfg = _Settings(solver, time_limit_s, mip_gap, method)
     notes: tuple[str, ...] = ()
     if two_stages and two_stage.applies(m):
-        staged = two_stage.solve_two_stage(m, lambda near: _run(m, cfg, neighbourhood=near))
+        staged = two_stage.solve_two_stage(
+            m, lambda near: _run(m, _left(cfg, start), neighbourhood=near))
         ran, notes = _Ran(staged.status, staged.engine, staged.mip_gap), staged.notes
     else:
         ran = _run(m, cfg)
@@ -152,6 +155,16 @@ def solve_lp(m: BuiltLp, *, solver: SolverName = "highs", time_limit_s: float | 
                 _cheapest_at_best_speed(m, outcome, cfg)
     outcome.seconds = time.perf_counter() - start
     return outcome
+
+
+def _left(cfg: _Settings, start: float) -> _Settings:
+    """The settings of one stage of a two-stage MILP: the stages share the time limit, each
+    getting what the earlier ones left (at least ``STAGE_MIN_SHARE`` of the limit, so that a
+    late stage can still return a plan)."""
+    if cfg.time_limit_s is None:
+        return cfg
+    left = cfg.time_limit_s - (time.perf_counter() - start)
+    return replace(cfg, time_limit_s=max(left, STAGE_MIN_SHARE * cfg.time_limit_s))
 
 
 def _solver(name: SolverName, cfg: _Settings) -> Any:
