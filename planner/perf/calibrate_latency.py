@@ -16,9 +16,13 @@ tokens), colocated serving as the engines run it, FP8 KV cache.
 
 MLPerf Inference Llama 3.1 405B (v5.1, closed; p99 TTFT ≤ 6 s and TPOT ≤ 175 ms in Server,
 4.5 s and 80 ms in Interactive; 9,400-token mean prompts, :data:`LENGTHS`) at the tensor- and
-pipeline-parallel layout each submission's Server/Interactive config publishes: Server/Offline
-0.554 on an H200 8x (published 0.534), 0.752 on a GB200 NVL72 (0.786), 0.808 on a DGX B200
-(0.764). Their decode batches are small (about 60 sequences at TP4 and 80 ms), so the TPOT
+pipeline-parallel layout each submission's Server/Interactive config publishes (where none
+is, the model's own choice): Server/Offline 0.554 on an H200 8x (published 0.534; Cisco's H200
+16x 0.538), 0.695 on Cisco's H100 16x (0.719), 0.752 on a GB200 NVL72 (0.786), 0.808 on a DGX
+B200 (0.764). The H100 case tests the layout search: a 405B FP8 replica fits at TP8, and the
+search at the latency limits keeps to single-stage layouts whenever one fits, as offline does
+(it once took 16 pipeline stages over 128 GPUs, whose KV room gave 0.89 of Offline, +36%).
+The 405B decode batches are small (about 60 sequences at TP4 and 80 ms), so the TPOT
 limit is taken at its percentile: the prompt work in a request's steps is Poisson
 (:class:`planner.perf.serving.PrefillChunk`), which takes 405B Interactive on GB200 NVL72 from
 +24% to 0% and on H200 from +32% to -2%, and leaves Llama 2 70B (batches of 250 and more at
@@ -150,6 +154,14 @@ LATENCY_RUNS: tuple[LatencyRun, ...] = (
     # share one scheduler.
     LatencyRun("MLPerf v5.1 405B GB200 tray Server (Nebius)", "gb200-nvl72", "fp4", 4, 855.82,
                596.11, "server", _V51_405B, "llama-3.1-405b", _TP4),
+    # Cisco's two-node submissions (closed/Cisco/results/<system>/llama3_1-405b): H100 16x
+    # Server/Offline 563.36 / 783.131 = 0.719 (its 32-GPU system: 1,126.94 / 1,561.57 =
+    # 0.722), no layout published, so the model's own choice (TP8, one pipeline stage) is
+    # what is tested; H200 16x 584.29 / 1,086.01 = 0.538 at TP8 (configs/C885_H200x8/Server).
+    LatencyRun("MLPerf v5.1 405B H100 16x Server (Cisco)", "dgx-h100", "fp8", 16, 783.131,
+               563.36, "server", _V51_405B, "llama-3.1-405b"),
+    LatencyRun("MLPerf v5.1 405B H200 16x Server (Cisco)", "dgx-h200", "fp8", 16, 1086.01,
+               584.29, "server", _V51_405B, "llama-3.1-405b", _TP8),
     LatencyRun("MLPerf v5.1 405B GB200 NVL72 Interactive", "gb200-nvl72", "fp4", 72, 14774.3,
                9921.02, "interactive", _V51_405B, "llama-3.1-405b", _TP4),
     LatencyRun("MLPerf v5.1 405B H200 8x Interactive (Nebius)", "dgx-h200", "fp8", 8, 552.749,

@@ -353,11 +353,15 @@ def colocated(spec: Serve, model: ModelSpec, system: System, precision: Precisio
     if work.ttft is None:
         decode, service, load, per_step = _batch_formation(
             spec, model, system, precision, assumptions, work, chunk, layouts)
-    else:  # the layout that serves most at the TTFT limit, not the fastest offline
+    else:  # the layout that serves most at the TTFT limit (single-stage if one fits), not the
+        # fastest offline
         candidates = layouts or tuple(all_layouts(model.architecture, system))
         formed = [_batch_formation(spec, model, system, precision, assumptions, work, chunk,
                                    (layout,)) for layout in candidates]
         fitting = [f for f in formed if f[0].max_batch_memory >= 1] or formed
+        # pipeline stages only when no single-stage layout fits, as everywhere else
+        # (planner.perf.serving._choose, prefill_options)
+        fitting = [f for f in fitting if f[0].layout.pp == 1] or fitting
         decode, service, load, per_step = max(
             fitting, key=lambda f: f[0].tokens_per_s_per_unit * f[2])
         load = min(load, _slot_occupancy(

@@ -143,14 +143,23 @@ def format_value(key: str, value: Any) -> str:
             return f"{number:,.0f}"
         return f"{number:,.4g}"
     if isinstance(value, dict):
-        return ", ".join(_pair(str(k), v) for k, v in value.items())
+        return ", ".join(_pair(str(k), v, key) for k, v in value.items())
     if isinstance(value, list):
         return ", ".join(format_value(key, v) for v in value)
     return str(value)
 
 
-def _pair(key: str, value: Any) -> str:
+# Labels of keys inside an object whose meaning depends on the object: a serve estimate's
+# prefill pool counts input tokens (planner/perf/serving.py, ServeEstimate.to_dict).
+_NESTED_LABELS: dict[tuple[str, str], str] = {
+    ("prefill", "tokens_per_s_per_unit"): "input tokens per unit",
+}
+
+
+def _pair(key: str, value: Any, parent: str = "") -> str:
     """'tp=8' for a bare setting; 'weights 6.44 GB' where the value carries the key's unit."""
+    if (parent, key) in _NESTED_LABELS:
+        return f"{_NESTED_LABELS[parent, key]} {format_value(key, value)}"
     words = label(key)
     if words != key.replace("_", " "):
         return f"{words} {format_value(key, value)}"

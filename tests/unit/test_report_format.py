@@ -56,6 +56,12 @@ PLAN = {
 }
 
 
+def test_a_prefill_pool_counts_input_tokens_and_a_decode_pool_output_tokens() -> None:
+    pool = {"units": 0.5, "tokens_per_s_per_unit": 64_000.0}
+    assert format_value("prefill", pool) == "units=0.5, input tokens per unit 6.4e+04 tok/s"
+    assert format_value("decode", pool) == "units=0.5, output tokens per unit 6.4e+04 tok/s"
+
+
 def test_findings_name_the_cpu_short_site_its_shipping_and_purchases() -> None:
     lines = plan_findings(PLAN)
     assert lines[0] == ("indiana: verifier CPU cores are all in use (9,600 cores busy of 9,600 "
