@@ -6,11 +6,17 @@ Pollaczek-Khinchine formula (Kleinrock 1975, Queueing Systems vol. 1, §5.6)::
 
     W = ρ·E[S]·(1 + c²) / (2·(1 − ρ))            c² = Var[S] / E[S]²  (0 for equal prompts)
 
-A request waits at all with probability ρ, and its wait, given that it waits, has an
-approximately exponential tail with mean W / ρ (exact for M/M/1, the standard heavy-traffic
-approximation for M/G/1, Kingman 1962). Hence P(wait > t) ≈ ρ·exp(−ρ·t / W) and the q-quantile::
+A request waits at all with probability ρ. Prompts of one length make the queue M/D/1, whose
+wait has the exponential tail P(wait > t) ≈ C·exp(−θ·t) (Cramér-Lundberg; Asmussen 2003,
+Applied Probability and Queues, XIII.5): θ·S is the positive root x of ρ·(e^x − 1) = x and
+C = (1 − ρ) / (ρ·e^x − 1), so the q-quantile is ln(C / (1 − q)) / θ — within 1.5% of the
+simulated p90 and p99 from ρ = 0.5 to 0.95 (5% at 0.3). With variable service (c² > 0) the wait, given
+that it waits, is taken as exponential with mean W / ρ (exact for M/M/1, the heavy-traffic
+approximation for M/G/1, Kingman 1962)::
 
-    t_q = (W / ρ)·ln(ρ / (1 − q))   when ρ > 1 − q, else 0.
+    t_q = (W / ρ)·ln(ρ / (1 − q))   when ρ > 1 − q, else 0,
+
+which overstates the M/D/1 quantile by about 25% at ρ = 0.3 and 5% at ρ = 0.7.
 
 :func:`simulate_waits` runs the same queue (Lindley's recursion, vectorised with numpy) and the
 unit tests check the closed form against it. :func:`max_load` inverts the closed form: the
@@ -58,10 +64,41 @@ def wait_quantile_s(load: float, service_s: float, quantile: float,
     """q-quantile of the wait in queue (module docstring), 0 when fewer than 1 − q wait."""
     if load <= 1.0 - quantile or load <= 0:
         return 0.0
+    if load >= 1:
+        return math.inf
+    if service_cv2 == 0 and service_s > 0:
+        return _md1_wait_quantile_s(load, service_s, quantile)
     wait = mean_wait_s(load, service_s, service_cv2)
     if not math.isfinite(wait):
         return math.inf
     return wait / load * math.log(load / (1.0 - quantile))
+
+
+def _md1_decay(load: float) -> float:
+    """x = θ·S > 0 with load·(e^x − 1) = x: the decay rate of an M/D/1 wait's tail times the
+    service time (the positive root; f(x) = load·(e^x − 1) − x is negative just above 0)."""
+    lo, hi = 0.0, 1.0
+    while load * math.expm1(hi) - hi <= 0:
+        lo, hi = hi, 2.0 * hi
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        if load * math.expm1(mid) - mid <= 0:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def _md1_wait_quantile_s(load: float, service_s: float, quantile: float) -> float:
+    """q-quantile of an M/D/1 wait from its exponential tail P(W > t) ≈ C·e^(−θt) (Cramér-
+    Lundberg: θ from :func:`_md1_decay`, C = (1 − ρ) / (ρ·e^(θS) − 1); Asmussen 2003, Applied
+    Probability and Queues, XIII.5); within a few percent of the simulated quantile from
+    ρ = 0.3 (tests/unit/test_queueing.py), where the Kingman form is about 25% long."""
+    x = _md1_decay(load)
+    scale = (1.0 - load) / (load * math.exp(x) - 1.0)
+    if scale <= 1.0 - quantile:
+        return 0.0
+    return math.log(scale / (1.0 - quantile)) * service_s / x
 
 
 def max_load(limit_s: float, service_s: float, quantile: float, fixed_s: float = 0.0,
