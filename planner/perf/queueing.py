@@ -10,9 +10,9 @@ A request waits at all with probability ρ. Prompts of one length make the queue
 wait has the exponential tail P(wait > t) ≈ C·exp(−θ·t) (Cramér-Lundberg; Asmussen 2003,
 Applied Probability and Queues, XIII.5): θ·S is the positive root x of ρ·(e^x − 1) = x and
 C = (1 − ρ) / (ρ·e^x − 1), so the q-quantile is ln(C / (1 − q)) / θ — within 1.5% of the
-simulated p90 and p99 from ρ = 0.5 to 0.95 (5% at 0.3). With variable service (c² > 0) the wait, given
-that it waits, is taken as exponential with mean W / ρ (exact for M/M/1, the heavy-traffic
-approximation for M/G/1, Kingman 1962)::
+simulated p90 and p99 from ρ = 0.5 to 0.95 (5% at 0.3). With variable service (c² > 0) the
+wait, given that it waits, is taken as exponential with mean W / ρ (exact for M/M/1, the
+heavy-traffic approximation for M/G/1, Kingman 1962)::
 
     t_q = (W / ρ)·ln(ρ / (1 − q))   when ρ > 1 − q, else 0,
 
