@@ -181,6 +181,10 @@ class Efficiency(StrictModel):
     tp_comm: Fraction | None = Field(
         None, description="1 counts tensor/pipeline-parallel communication in decode; 0 drops "
         "it, as the source article does")
+    ep_max_batch_per_rank: PositiveInt | None = Field(
+        None, description="sequences one expert-parallel decode rank steps per micro-batch: the "
+        "engine's dispatch buffer (DeepEP num_max_dispatch_tokens_per_rank, SGLang "
+        "SGLANG_DEEPEP_NUM_MAX_DISPATCH_TOKENS_PER_RANK); default 128")
 
 
 class System(StrictModel):

@@ -10,6 +10,8 @@ compute factors, 11.9% with one factor for all precisions).
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from planner.perf.assumptions import CalibrationCase
@@ -125,11 +127,30 @@ def test_wide_ep_h100_deployment_is_within_25_percent(
         assert abs(by_name[name].error) < 0.25, (name, by_name[name].error)
 
 
+def test_published_dispatch_buffers_set_the_gb200_part2_decode_batch() -> None:
+    """SGLang's GB200 Part II decode ran 768 (BF16 attention, FP8 MoE) and 1,024 (NVFP4 MoE)
+    sequences per rank (its reproduction instructions); pinned through the workload's
+    ``efficiency.ep_max_batch_per_rank``, the model's decode batch is that buffer, and with the
+    default 128 both cases fall 9-17% short."""
+    from planner.perf.calibrate_moe import MOE_RUNS, predicted_per_accelerator
+
+    part2 = [run for run in MOE_RUNS if run.pool == "decode" and "Part I)" not in run.name
+             and run.system == "gb200-nvl72"]
+    assert {s for run in part2 for s in run.sets if s.startswith("efficiency.")} == {
+        "efficiency.ep_max_batch_per_rank=768", "efficiency.ep_max_batch_per_rank=1024"}
+    for run in part2:
+        pinned = predicted_per_accelerator(run)
+        default = predicted_per_accelerator(dataclasses.replace(run, sets=tuple(
+            s for s in run.sets if not s.startswith("efficiency."))))
+        assert abs(pinned / run.published_per_accelerator - 1) < 0.10, (run.name, pinned)
+        assert default / run.published_per_accelerator - 1 < -0.08, (run.name, default)
+
+
 def test_moe_fit_and_check_errors(moe_results: list[CalibrationCase]) -> None:
     fit = [abs(c.error) for c in moe_results if c.group == "moe-fit"]
     check = [abs(c.error) for c in moe_results if c.group == "moe-check"]
     assert sum(fit) / len(fit) < 0.01  # 0.4%
-    assert sum(check) / len(check) < 0.16  # 13.8%, see calibrate_moe
+    assert sum(check) / len(check) < 0.14  # 12.7%, see calibrate_moe
     by_name = {c.name: c for c in moe_results}
     # capacity measurements on H100/H800 within the 25% goal; DeepSeek's production prefill,
     # a day average at about half its profiled capacity, is over-predicted
