@@ -11,6 +11,7 @@ compute factors, 11.9% with one factor for all precisions).
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -144,6 +145,23 @@ def test_published_dispatch_buffers_set_the_gb200_part2_decode_batch() -> None:
             s for s in run.sets if not s.startswith("efficiency."))))
         assert abs(pinned / run.published_per_accelerator - 1) < 0.10, (run.name, pinned)
         assert default / run.published_per_accelerator - 1 < -0.08, (run.name, default)
+
+
+def test_long_context_decode_batch_matches_the_published_hbm_limit() -> None:
+    """SGLang's long-context DeepSeek-R1 (NVFP4, FP8 KV, 128K prompts, 8K outputs, decode on
+    DEP8; https://www.lmsys.org/blog/2026-02-19-gb300-longctx): GB300's 288 GB HBM holds 40
+    requests per GPU against GB200's 24. The model's HBM-limited decode batch (weights, the
+    latent KV at the mean decode context, the reserve) gives 46 and 25."""
+    from planner.api import estimate
+
+    workload = Path(__file__).resolve().parents[2] / "workloads/calibration/moe_pool.yaml"
+    sets = ["layout.decode.ep=8", "input_tokens=131072", "output_tokens=8192",
+            "weights_precision=fp4", "compute_precision=fp4", "kv_precision=fp8"]
+    batch = {system: estimate(workload, system, sets).to_dict()["max_batch_memory"]
+             for system in ("gb300-nvl72", "gb200-nvl72")}
+    assert batch["gb300-nvl72"] == pytest.approx(40, rel=0.2)
+    assert batch["gb200-nvl72"] == pytest.approx(24, rel=0.2)
+    assert 1.5 < batch["gb300-nvl72"] / batch["gb200-nvl72"] < 2.0
 
 
 def test_moe_fit_and_check_errors(moe_results: list[CalibrationCase]) -> None:
@@ -305,8 +323,6 @@ def test_latency_bounded_layout_search_keeps_pipeline_stages_for_models_that_nee
     whenever one fits (as offline and in prefill): on a DGX H100, 405B FP8 fits at TP8, and
     the search once took 16 pipeline stages over 128 GPUs, whose extra KV room lifted Server
     to 0.89 of Offline (+36% on Cisco's H100 16x, published 0.719)."""
-    from pathlib import Path
-
     from planner.api import estimate
     from planner.perf.calibrate_latency import LATENCY_RUNS
 
@@ -359,7 +375,6 @@ def test_listed_commands_reproduce_the_predictions(monkeypatch: pytest.MonkeyPat
     """The `planner estimate` call each case lists gives its prediction (one code path)."""
     import json
     import shlex
-    from pathlib import Path
 
     from click.testing import CliRunner
 
