@@ -34,6 +34,12 @@ def serving_cause(values: dict[str, Any], interactivity: float) -> str:
     """Why a serving estimate has no throughput: memory, or the interactivity target."""
     system = values.get("system", "the system")
     model = values.get("model", "the model")
+    if _prefill_pool_holds_nothing(values):
+        prefill = values["prefill"]
+        layout = ", ".join(f"{k}={v}" for k, v in (prefill.get("parallelism") or {}).items())
+        return (f"the prefill pool's layout ({layout}) cannot hold {model} with one prompt's KV "
+                f"cache on {system}; pin a wider layout.prefill (more ep or tp ranks) or leave "
+                "it to the layout search")
     if float(values.get("max_batch_memory") or 0.0) < 1.0:
         need = float(values.get("memory_bytes_per_replica") or 0.0)
         have = float(values.get("memory_capacity_bytes") or 0.0)
@@ -51,8 +57,17 @@ NO_RATE_MEMORY = "memory-capacity"
 NO_RATE_INTERACTIVITY = "interactivity"
 
 
+def _prefill_pool_holds_nothing(values: dict[str, Any]) -> bool:
+    """A disaggregated estimate whose prefill pool (its pinned layout) fits no prompt."""
+    prefill = values.get("prefill")
+    return bool(values.get("disaggregated")) and isinstance(prefill, dict) \
+        and float(prefill.get("tokens_per_s_per_unit") or 0.0) <= 0.0
+
+
 def no_rate_bound(values: dict[str, Any]) -> str:
     """The bound to record for a system that gets no serving throughput."""
+    if _prefill_pool_holds_nothing(values):
+        return NO_RATE_MEMORY
     return NO_RATE_MEMORY if float(values.get("max_batch_memory") or 0.0) < 1.0 \
         else NO_RATE_INTERACTIVITY
 

@@ -102,6 +102,12 @@ ROWS = [
     Row("serve_estimate_fits_nowhere", "interactivity",
         ("estimate", SERVE, "--hardware", "dgx-a100", "--set", "weights_precision=bf16"),
         ("cannot be served on dgx-a100", "no batch of llama-3.1-405b")),
+    # a pinned prefill layout too narrow for the model was blamed on the decode speed
+    Row("serve_pinned_prefill_layout_too_narrow", "memory",
+        ("estimate", "workloads/calibration/moe_pool.yaml", "--hardware", "gb200-nvl72",
+         "--set", "layout.prefill.ep=2"),
+        ("cannot be served on gb200-nvl72",
+         "the prefill pool's layout (tp=1, pp=1, ep=2, dp_attention=2) cannot hold deepseek-v3")),
     Row("serve_long_input_estimate", "interactivity",
         ("estimate", SERVE, "--hardware", "dgx-a100", "--set", "input_tokens=120000"),
         ("cannot be served on dgx-a100",)),
