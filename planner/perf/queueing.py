@@ -90,10 +90,9 @@ def _md1_decay(load: float) -> float:
 
 
 def _md1_wait_quantile_s(load: float, service_s: float, quantile: float) -> float:
-    """q-quantile of an M/D/1 wait from its exponential tail P(W > t) ≈ C·e^(−θt) (Cramér-
-    Lundberg: θ from :func:`_md1_decay`, C = (1 − ρ) / (ρ·e^(θS) − 1); Asmussen 2003, Applied
-    Probability and Queues, XIII.5); within a few percent of the simulated quantile from
-    ρ = 0.3 (tests/unit/test_queueing.py), where the Kingman form is about 25% long."""
+    """q-quantile of an M/D/1 wait from its exponential tail P(W > t) ≈ C·e^(−θt) (module
+    docstring; θ from :func:`_md1_decay`, C = (1 − ρ) / (ρ·e^(θS) − 1)); checked against the
+    simulation in tests/unit/test_serving.py."""
     x = _md1_decay(load)
     scale = (1.0 - load) / (load * math.exp(x) - 1.0)
     if scale <= 1.0 - quantile:

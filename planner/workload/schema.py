@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from planner.catalog.schema import ID_PATTERN, Efficiency, Precision, Source
@@ -356,6 +356,16 @@ class ServeLayout(StrictModel):
     decode: PoolLayout = PoolLayout()
 
 
+def _below_one(value: float) -> float:
+    """A prefix-cache hit fraction: every prompt computes at least its newest tokens."""
+    if value >= 1.0:
+        raise PydanticCustomError(
+            "unit", "{message}",
+            {"message": f"expected a fraction below 1, got {value:g}",
+             "hint": "the newest tokens of a prompt are never cached; write e.g. 0.9"})
+    return value
+
+
 class Serve(_Workload):
     """A reasoning-model serving fleet at an interactivity target."""
 
@@ -379,8 +389,9 @@ class Serve(_Workload):
         None, description="time-to-first-token limit; a plain duration is a p99 limit")
     tpot: LatencyTarget | None = Field(
         None, description="time-per-output-token limit; a plain duration is a p99 limit")
-    prefix_cache_hit_fraction: Fraction = Field(
-        0.0, description="share of input tokens served from a prefix cache (no prefill compute)")
+    prefix_cache_hit_fraction: Annotated[Fraction, AfterValidator(_below_one)] = Field(
+        0.0, description="share of input tokens served from a prefix cache (no prefill compute); "
+        "below 1: the newest tokens of a prompt are always computed")
     disaggregated: bool | Literal["auto"] = Field(
         "auto", description="separate prefill and decode pools; auto picks the cheaper")
     layout: ServeLayout = ServeLayout()

@@ -146,6 +146,12 @@ CASES = [
         "set_wrong_dimension", "interactivity=30 GB",
         f"error: {SERVE} (--set interactivity=30 GB): interactivity: '30 GB' is a size; "
         "expected a rate; for example '30 tokens/s'"),
+    # a hit fraction of 1 left the prefill pool nothing to compute and ended in a traceback
+    estimate_set(
+        "set_prefix_cache_hit_fraction_one", "prefix_cache_hit_fraction=1",
+        f"error: {SERVE} (--set prefix_cache_hit_fraction=1): prefix_cache_hit_fraction: "
+        "expected a fraction below 1, got 1; the newest tokens of a prompt are never cached; "
+        "write e.g. 0.9"),
     Case("set_zero_count_on_optimize", ("optimize", SERVE, "--set", "votes=0"),
          (f"error: {SERVE} (--set votes=0): votes: expected a whole number of at least 1, got 0; "
           "write a count such as 1 or 8",)),
