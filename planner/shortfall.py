@@ -66,10 +66,9 @@ def _prefill_pool_holds_nothing(values: dict[str, Any]) -> bool:
 
 def no_rate_bound(values: dict[str, Any]) -> str:
     """The bound to record for a system that gets no serving throughput."""
-    if _prefill_pool_holds_nothing(values):
-        return NO_RATE_MEMORY
-    return NO_RATE_MEMORY if float(values.get("max_batch_memory") or 0.0) < 1.0 \
-        else NO_RATE_INTERACTIVITY
+    short_of_memory = _prefill_pool_holds_nothing(values) \
+        or float(values.get("max_batch_memory") or 0.0) < 1.0
+    return NO_RATE_MEMORY if short_of_memory else NO_RATE_INTERACTIVITY
 
 
 def estimate_shortfall(kind: str, values: dict[str, Any], spec: Any) -> InfeasibleError | None:

@@ -68,10 +68,7 @@ def wait_quantile_s(load: float, service_s: float, quantile: float,
         return math.inf
     if service_cv2 == 0 and service_s > 0:
         return _md1_wait_quantile_s(load, service_s, quantile)
-    wait = mean_wait_s(load, service_s, service_cv2)
-    if not math.isfinite(wait):
-        return math.inf
-    return wait / load * math.log(load / (1.0 - quantile))
+    return mean_wait_s(load, service_s, service_cv2) / load * math.log(load / (1.0 - quantile))
 
 
 def _md1_decay(load: float) -> float:
