@@ -169,6 +169,10 @@ class Efficiency(StrictModel):
         "peak; multiplies compute when serving math runs in FP4")
     training_matmul: Fraction | None = None
     scale_up: Fraction | None = None
+    prefill_scale_up: Fraction | None = Field(
+        None, description="achieved fraction of the one-direction scale-up bandwidth in the "
+        "tensor-parallel all-reduces of prefill (large messages; nccl-tests bus bandwidth); "
+        "default 1.0")
     scale_out: Fraction | None = None
     goodput: Fraction | None = None
     kernel_overlap: Fraction | None = Field(
@@ -185,6 +189,10 @@ class Efficiency(StrictModel):
         None, description="sequences one expert-parallel decode rank steps per micro-batch: the "
         "engine's dispatch buffer (DeepEP num_max_dispatch_tokens_per_rank, SGLang "
         "SGLANG_DEEPEP_NUM_MAX_DISPATCH_TOKENS_PER_RANK); default 128")
+    prefill_batch_tokens: PositiveInt | None = Field(
+        None, description="prompt tokens one step may prefill: the engine's per-step token "
+        "budget (TensorRT-LLM max_num_tokens, vLLM max_num_batched_tokens, SGLang "
+        "chunked_prefill_size); longer prompts are prefilled over several steps; default 8192")
 
 
 class System(StrictModel):

@@ -16,19 +16,24 @@ tokens), colocated serving as the engines run it, FP8 KV cache.
 
 MLPerf Inference Llama 3.1 405B (v5.1, closed; p99 TTFT ≤ 6 s and TPOT ≤ 175 ms in Server,
 4.5 s and 80 ms in Interactive; 9,400-token mean prompts, :data:`LENGTHS`) at the tensor- and
-pipeline-parallel layout each submission's Server/Interactive config publishes (where none
-is, the model's own choice): Server/Offline 0.554 on an H200 8x (published 0.534; Cisco's H200
-16x 0.538), 0.695 on Cisco's H100 16x (0.719), 0.752 on a GB200 NVL72 (0.786), 0.808 on a DGX
-B200 (0.764). The H100 case tests the layout search: a 405B FP8 replica fits at TP8, and the
-search at the latency limits keeps to single-stage layouts whenever one fits, as offline does
-(it once took 16 pipeline stages over 128 GPUs, whose KV room gave 0.89 of Offline, +36%).
-The 405B decode batches are small (about 60 sequences at TP4 and 80 ms), so the TPOT
-limit is taken at its percentile: the prompt work in a request's steps is Poisson
-(:class:`planner.perf.serving.PrefillChunk`), which takes 405B Interactive on GB200 NVL72 from
-+24% to 0% and on H200 from +32% to -2%, and leaves Llama 2 70B (batches of 250 and more at
-200 ms) where it was. Results missed by more than the tolerance are kept apart
-(:data:`OUT_OF_TOLERANCE`, :func:`misses`) with their reasons, and ``planner calibration``
-lists them as known misses.
+pipeline-parallel layout and the per-step token budget (TensorRT-LLM runtime
+``max_num_tokens``, ``efficiency.prefill_batch_tokens``) each submission's Server/Interactive
+config publishes (where none is, the model's own choice and the engine default 8,192):
+2,048 on Blackwell in Server, 2,560 on H200. A prompt longer than the budget is prefilled in
+pieces, one per step, so the replica's prompt queue serves one prompt per 4-5 steps and
+its TTFT limit binds, as the published runs' logs show (TTFT p99 4.4-5.6 s of 6 s, TPOT p99
+103-138 ms of 175 ms). Server/Offline: 0.710 on a DGX B200 (published 0.764), 0.651 on a
+GB200 NVL72 (0.786), 0.696 on Cisco's H100 16x (0.719), 0.496 on an H200 8x (0.534; Cisco's
+H200 16x 0.538); the Server throughputs are within 7.5%. Prefill all-reduces run at the bus
+bandwidth of large messages (``prefill_scale_up``), which the H200 cases need: at the decode
+steps' calibrated 0.6 they came out 20% low. The H100 case tests the layout search: a 405B
+FP8 replica fits at TP8, and the search at the latency limits keeps to single-stage layouts
+whenever one fits, as offline does (it once took 16 pipeline stages over 128 GPUs, whose KV
+room gave 0.89 of Offline, +36%). The 405B decode batches are small (about 60 sequences at
+TP4 and 80 ms), so the TPOT limit is taken at its percentile: the prompt work in a request's
+steps is Poisson (:class:`planner.perf.serving.PrefillChunk`). Results missed by more than
+the tolerance are kept apart (:data:`OUT_OF_TOLERANCE`, :func:`misses`) with their reasons,
+and ``planner calibration`` lists them as known misses.
 
 The quantity is Server (or Interactive) output tokens/s per accelerator; the model's figure is
 the offline one times the largest load at which its p99 TTFT holds with Poisson arrivals
@@ -91,6 +96,9 @@ class LatencyRun:
     source: str
     model: str = "llama-2-70b"
     layout: tuple[str, ...] = ()  # the submission's published layout, pinned when bounded
+    # the submission's published per-step token budget (TensorRT-LLM runtime max_num_tokens),
+    # pinned when bounded; None keeps the engine default the model assumes
+    step_tokens: int | None = None
 
     @property
     def published_ratio(self) -> float:
@@ -105,7 +113,9 @@ class LatencyRun:
                 "kv_precision=fp8"]
         if not bounded:
             return sets
-        return sets + list(LIMITS[self.model, self.scenario]) + list(self.layout)
+        budget = ([f"efficiency.prefill_batch_tokens={self.step_tokens}"]
+                  if self.step_tokens is not None else [])
+        return sets + list(LIMITS[self.model, self.scenario]) + list(self.layout) + budget
 
     def command(self) -> str:
         """The ``planner estimate`` call that reproduces the prediction."""
@@ -125,15 +135,15 @@ LATENCY_RUNS: tuple[LatencyRun, ...] = (
     LatencyRun("MLPerf v4.1 70B B200 (1 GPU, preview) Server", "dgx-b200", "fp4", 1, 11264,
                10756, "server", _V41),
     LatencyRun("MLPerf v5.1 70B DGX B200 Server", "dgx-b200", "fp4", 8, 101527, 99123,
-               "server", _V51),
+               "server", _V51, step_tokens=3584),
     LatencyRun("MLPerf v5.1 70B GB200 tray Server", "gb200-nvl72", "fp4", 4, 51737, 49360,
-               "server", _V51),
+               "server", _V51, step_tokens=3584),
     LatencyRun("MLPerf v5.1 70B H200 8x Server (lowest submission)", "dgx-h200", "fp8", 8,
                34302, 33161, "server", _V51),
     LatencyRun("MLPerf v5.1 70B H100 16x Server (Cisco)", "dgx-h100", "fp8", 16, 62352, 61101,
                "server", _V51),
     LatencyRun("MLPerf v5.1 70B DGX B200 Interactive", "dgx-b200", "fp4", 8, 101527, 59545,
-               "interactive", _V51),
+               "interactive", _V51, step_tokens=768),
     LatencyRun("MLPerf v5.1 70B GB200 tray Interactive", "gb200-nvl72", "fp4", 4, 51737, 29746,
                "interactive", _V51),
     # Llama 3.1 405B (MLPerf v5.1): the Server and Interactive layouts the submissions publish
@@ -142,18 +152,18 @@ LATENCY_RUNS: tuple[LatencyRun, ...] = (
     # eleven B200 submissions), GB200 NVL72 0.786, H200 8x 0.534 (Nebius; Quanta 0.537);
     # Interactive/Offline: GB200 NVL72 0.672, H200 8x 0.367, DGX B200 0.463.
     LatencyRun("MLPerf v5.1 405B DGX B200 Server", "dgx-b200", "fp4", 8, 1624.11, 1240.42,
-               "server", _V51_405B, "llama-3.1-405b", _TP4),
+               "server", _V51_405B, "llama-3.1-405b", _TP4, 2048),
     LatencyRun("MLPerf v5.1 405B GB200 NVL72 Server", "gb200-nvl72", "fp4", 72, 14774.3,
-               11614.28, "server", _V51_405B, "llama-3.1-405b", _TP4),
+               11614.28, "server", _V51_405B, "llama-3.1-405b", _TP4, 2048),
     LatencyRun("MLPerf v5.1 405B H200 8x Server (Nebius)", "dgx-h200", "fp8", 8, 552.749,
-               295.36, "server", _V51_405B, "llama-3.1-405b", _TP8),
+               295.36, "server", _V51_405B, "llama-3.1-405b", _TP8, 2560),
     # One GB200 tray (4 GPUs, one TP4 replica; Nebius, TP4 as NVIDIA's tray config): 0.697 of
     # Offline (Azure's ND GB200 v6 tray: 0.689), against 0.764 for the DGX B200's two replicas
     # and 0.786 for the rack's eighteen. The model queues each replica on its own, so it gives
     # the tray and the rack the same ratio; the published ratios rise with the replicas that
     # share one scheduler.
     LatencyRun("MLPerf v5.1 405B GB200 tray Server (Nebius)", "gb200-nvl72", "fp4", 4, 855.82,
-               596.11, "server", _V51_405B, "llama-3.1-405b", _TP4),
+               596.11, "server", _V51_405B, "llama-3.1-405b", _TP4, 2048),
     # Cisco's two-node submissions (closed/Cisco/results/<system>/llama3_1-405b): H100 16x
     # Server/Offline 563.36 / 783.131 = 0.719 (its 32-GPU system: 1,126.94 / 1,561.57 =
     # 0.722), no layout published, so the model's own choice (TP8, one pipeline stage) is
@@ -161,18 +171,18 @@ LATENCY_RUNS: tuple[LatencyRun, ...] = (
     LatencyRun("MLPerf v5.1 405B H100 16x Server (Cisco)", "dgx-h100", "fp8", 16, 783.131,
                563.36, "server", _V51_405B, "llama-3.1-405b"),
     LatencyRun("MLPerf v5.1 405B H200 16x Server (Cisco)", "dgx-h200", "fp8", 16, 1086.01,
-               584.29, "server", _V51_405B, "llama-3.1-405b", _TP8),
+               584.29, "server", _V51_405B, "llama-3.1-405b", _TP8, 2560),
     LatencyRun("MLPerf v5.1 405B GB200 NVL72 Interactive", "gb200-nvl72", "fp4", 72, 14774.3,
-               9921.02, "interactive", _V51_405B, "llama-3.1-405b", _TP4),
+               9921.02, "interactive", _V51_405B, "llama-3.1-405b", _TP4, 1024),
     LatencyRun("MLPerf v5.1 405B H200 8x Interactive (Nebius)", "dgx-h200", "fp8", 8, 552.749,
-               202.78, "interactive", _V51_405B, "llama-3.1-405b", _TP8),
+               202.78, "interactive", _V51_405B, "llama-3.1-405b", _TP8, 2560),
 )
 
 # Latency-bounded results that are NOT calibration cases because the model misses them by more
 # than the tolerance; `planner calibration` lists them with their errors. Llama 3.1 405B
 # Interactive on a DGX B200 (751 tokens/s, 0.463 of Offline) is over-predicted by about 44%
-# at its published TP4, while the GB200 NVL72 result at the same TP4, token budget class and
-# limits (0.672 of Offline) is reproduced: per TP4 replica the rack sustains 1.46x the load of
+# at its published TP4 and 1,536-token budget, while the GB200 NVL72 result at the same TP4
+# and limits (0.672 of Offline; 1,024-token budget) is within 13%: per TP4 replica the rack sustains 1.46x the load of
 # the DGX (0.80 against 0.55 requests/s) with the same Offline throughput per GPU, a difference
 # the model has no term for (18 replicas behind one scheduler against 2 is one candidate). The
 # H200 and GB200 405B Interactive results left this list when the TPOT limit was taken at its
@@ -180,15 +190,15 @@ LATENCY_RUNS: tuple[LatencyRun, ...] = (
 # result when colocated replicas admitted prompts in bulk within the TPOT limit's room.
 OUT_OF_TOLERANCE: tuple[LatencyRun, ...] = (
     LatencyRun("MLPerf v5.1 405B DGX B200 Interactive", "dgx-b200", "fp4", 8, 1624.11, 751.37,
-               "interactive", _V51_405B, "llama-3.1-405b", _TP4),
-    # GB300 NVL72 (TP2, its published Server layout): the model's Offline figure is already
+               "interactive", _V51_405B, "llama-3.1-405b", _TP4, 1536),
+    # GB300 NVL72 (TP2 and a 1,536-token budget, its published Server config): the model's Offline figure is already
     # ~1.7x the published 223.7 tokens/s per GPU, because it runs FP4 matmuls at the catalog's
     # 15 PFLOPS dense Blackwell Ultra peak (hardware/systems/gb300_nvl72.yaml); the published
     # GB300/GB200 Offline ratio on this benchmark is 1.09. No FP4 GEMM measurement of a B300
     # is published to replace the peak with.
     LatencyRun("MLPerf v5.1 405B GB300 NVL72 Server", "gb300-nvl72", "fp4", 72, 16104.1,
                12248.42, "server", _V51_405B, "llama-3.1-405b",
-               ("layout.decode.tp=2", "layout.decode.pp=1")),
+               ("layout.decode.tp=2", "layout.decode.pp=1"), 1536),
 )
 
 

@@ -117,6 +117,15 @@ DEFAULTS: dict[str, Assumption] = {
         "token is a large share of the step",
         "achieved fraction of one-direction scale-up bandwidth in ring all-reduce; NCCL reaches "
         "0.6-0.9 on NVLink for large messages"),
+    "prefill_scale_up": Assumption(
+        "prefill_scale_up", 1.0,
+        "nccl-tests all_reduce_perf bus bandwidth at large sizes: 460-480 GB/s on 8x H100 SXM "
+        "NVLink against 450 GB/s one-direction line rate (docs.alayanew.com NCCL-tests guide, "
+        "2026, the source of the training model's scale_up); a prefill step's all-reduce "
+        "carries thousands of tokens (tens to hundreds of MB), a decode step's a few hundred",
+        "achieved fraction of one-direction scale-up bandwidth in the tensor-parallel "
+        "all-reduces of prefill (prefill pools, a prompt's own prefill, a colocated replica's "
+        "prompt queue)"),
     "collective_latency_s": Assumption(
         "collective_latency_s", 10e-6,
         "assumption: order of magnitude of a small-message all-reduce on an NVLink domain "
@@ -508,15 +517,18 @@ class _Inputs:
         return _value(self.assumptions, name)
 
 
-def _comm_per_token_s(inp: _Inputs, layout: Layout) -> float:
+def _comm_per_token_s(inp: _Inputs, layout: Layout, prefill: bool = False) -> float:
     """Seconds per token per step at one stage: tensor-parallel all-reduces plus pipeline hops.
 
     All-reduce: 2L·ring·d·a / (pp·B_up·eff_up), B_up = scale-up bandwidth in one direction (half
-    the bidirectional figure systems quote). Hop: each micro-batch crosses pp − 1 stage
-    boundaries over the scale-out network, each rank sending its 1/tp share of the activations.
+    the bidirectional figure systems quote); eff_up is ``scale_up`` for decode steps and
+    ``prefill_scale_up`` for prefill, whose all-reduces carry thousands of tokens each (bus
+    bandwidth of large messages). Hop: each micro-batch crosses pp − 1 stage boundaries over
+    the scale-out network, each rank sending its 1/tp share of the activations.
     """
     arch, act = inp.arch, inp.eff("activation_bytes")
-    up_bw = inp.system.scale_up.bandwidth / 2.0 * inp.eff("scale_up")
+    up_bw = (inp.system.scale_up.bandwidth / 2.0
+             * inp.eff("prefill_scale_up" if prefill else "scale_up"))
     ring = (ALLREDUCES_PER_LAYER * arch.layers * _ring_factor(layout.tp) * arch.hidden * act
             / (layout.pp * up_bw))
     hop = 0.0
@@ -898,7 +910,7 @@ def _prefill_s_per_token(inp: _Inputs, layout: Layout, prompt_tokens: float) -> 
     rows = max(prompt_tokens, inp.eff("prefill_batch_tokens"))
     compute = (_prefill_gemm_flops_per_token(inp, layout, prompt_tokens, rows)
                / (layout.group_size * inp.peak_flops * inp.compute_efficiency))
-    return compute + _comm_per_token_s(inp, layout)
+    return compute + _comm_per_token_s(inp, layout, prefill=True)
 
 
 def _fits(inp: _Inputs, layout: Layout, tokens: float, reserve: float) -> bool:
@@ -999,7 +1011,7 @@ def time_to_first_token_s(model: ModelSpec, system: System, layout: Layout, *,
                / (layout.tp * inp.peak_flops * inp.compute_efficiency))
     memory = inp.weights_bytes / (layout.tp * system.accelerator.hbm_bandwidth
                                   * inp.eff("memory_bandwidth"))
-    comm = (prompt_tokens * _comm_per_token_s(inp, layout) * layout.pp
+    comm = (prompt_tokens * _comm_per_token_s(inp, layout, prefill=True) * layout.pp
             + _comm_fixed_s(inp, layout))
     return max(compute, memory) + comm
 

@@ -242,9 +242,12 @@ def _batch_formation(spec: Serve, model: ModelSpec, system: System, precision: P
             _replace_step(work, limit), chunk, (best.layout,))
         if point.max_batch < 1:
             break
-        service = max(single, point.step_time_s)
         per_step = _admitted_per_step(work, point, assumptions, prefill_rate)
-        load = min(_admission_load(work, point, single, per_step),
+        # the admitting step, which prefills a whole prompt; a prompt in pieces is prefilled
+        # by the n steps that are its queue service
+        service = max(single, point.step_time_s) if _prompt_pieces(work, assumptions) == 1 \
+            else 0.0
+        load = min(_admission_load(work, point, service, per_step),
                    _slot_occupancy(work, point,
                                    _unloaded_ttft_s(work, point, service, per_step)))
         options.append((point.tokens_per_s_per_unit * load, point, service, load, per_step))
@@ -253,22 +256,48 @@ def _batch_formation(spec: Serve, model: ModelSpec, system: System, precision: P
     return point, service, load, per_step
 
 
+def _prompt_pieces(work: _Work, assumptions: Mapping[str, Assumption]) -> int:
+    """Steps a prompt's prefill is split over: ⌈P_c / budget⌉ for a prompt longer than the
+    engine's per-step token budget (``prefill_batch_tokens``), else 1."""
+    budget = assumptions["prefill_batch_tokens"].value
+    if work.computed <= budget:
+        return 1
+    return math.ceil(work.computed / budget)
+
+
 def _admitted_per_step(work: _Work, point: DecodeCapacity,
                        assumptions: Mapping[str, Assumption], prefill_rate: float) -> float:
-    """Queued prompts a colocated replica admits at one step boundary, k ≥ 1.
+    """Queued prompts a colocated replica admits per step, k: the prompt queue's service time
+    is step / k.
 
     A chunked-prefill engine admits as many queued prompts as its per-step token budget holds
-    (TensorRT-LLM ``max_num_tokens``, vLLM ``max_num_batched_tokens``; the
-    ``prefill_batch_tokens`` assumption): k = ⌊budget / P_c⌋. With a step-time limit (TPOT or
-    interactivity) the budget is also capped at what keeps that step within the limit: the
-    prompt tokens the step already carries at full load (b · P_c / O, in its step time) plus
-    what the limit's headroom over the step computes at the replica's prefill rate.
+    (TensorRT-LLM ``max_num_tokens``, vLLM ``max_num_batched_tokens``, SGLang
+    ``chunked_prefill_size``; the ``prefill_batch_tokens`` assumption): k = ⌊budget / P_c⌋. With
+    a step-time limit (TPOT or interactivity) the budget is also capped at what keeps that step
+    within the limit: the prompt tokens the step already carries at full load (b · P_c / O, in
+    its step time) plus what the limit's headroom over the step computes at the replica's
+    prefill rate.
+
+    A prompt longer than the budget is prefilled in n = ⌈P_c / budget⌉ pieces, one per step,
+    first come first served (TensorRT-LLM ``enable_chunked_context``), so the queue serves one
+    prompt per n steps, each step carrying its piece of P_c / n tokens beyond the b · P_c / O the
+    step time already holds: k = step / (n · (step + max(P_c / n − b · P_c / O, 0) / r)). Taking
+    such a prompt into one step instead would count its whole prefill as one step's service and
+    hide the queue that sets these servers' TTFT.
     """
     if work.computed <= 0:
         return 1.0
     budget = assumptions["prefill_batch_tokens"].value
+    pieces = _prompt_pieces(work, assumptions)
+    carried = (point.max_batch * work.computed / work.generated
+               if work.generated > 0 else 0.0)
+    if pieces > 1:
+        if prefill_rate <= 0:
+            return 1.0 / pieces
+        piece_step = (point.step_time_s
+                      + max(work.computed / pieces - carried, 0.0) / prefill_rate)
+        return point.step_time_s / (pieces * piece_step)
     if work.target_step_s > 0 and prefill_rate > 0 and work.generated > 0:
-        carried = point.max_batch * work.computed / work.generated
         headroom = max(work.target_step_s - point.tpot_s, 0.0)
         budget = min(budget, carried + headroom * prefill_rate)
     return max(1.0, float(math.floor(budget / work.computed)))
@@ -282,20 +311,21 @@ def _queue_load(work: _Work, point: DecodeCapacity, per_step: float) -> float:
     return point.max_batch / (work.generated * per_step)
 
 
-def _admission_load(work: _Work, point: DecodeCapacity, single_s: float,
+def _admission_load(work: _Work, point: DecodeCapacity, admitting_s: float,
                     per_step: float) -> float:
     """Share of a colocated replica's batch kept busy at the TTFT limit (1 without one).
 
     The prompt queue is an M/D/1 queue served k prompts per step (service step / k,
     :func:`_admitted_per_step`); an admitted prompt then runs one step, its own prefill at
-    least, before its first token. The largest queue load ρ* meeting the TTFT percentile
+    least, before its first token (``admitting_s``; 0 for a prompt prefilled in pieces, whose
+    pieces' steps are the service). The largest queue load ρ* meeting the TTFT percentile
     (:func:`planner.perf.queueing.max_load`) over the full batch's queue load
     (:func:`_queue_load`) is the share.
     """
     step = point.step_time_s
     if work.ttft is None or step <= 0 or point.max_batch < 1 or work.computed <= 0:
         return 1.0
-    rho = max_load(work.ttft.seconds, step / per_step, work.ttft.percentile, max(single_s, step))
+    rho = max_load(work.ttft.seconds, step / per_step, work.ttft.percentile, admitting_s)
     full = _queue_load(work, point, per_step)
     return min(1.0, rho / full) if full > 0 else 1.0
 

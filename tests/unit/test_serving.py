@@ -873,3 +873,54 @@ def test_prompts_admitted_per_step_fit_the_token_budget_and_the_step_limit() -> 
     rho = max_load(2.0, 0.010, 0.99, 0.5)
     assert 0.9 < rho < 1.0
     assert sp._admission_load(work, crowded, 0.5, 2.0) == pytest.approx(rho / 2.0)
+
+
+def test_prompts_longer_than_the_token_budget_are_prefilled_over_several_steps() -> None:
+    # hand-computed: P_c = 10,000 prompt tokens, O = 1,000 generated, budget 4,096: n = 3
+    # pieces of 3,333.3 tokens; a batch of 10 in a 50 ms step already carries
+    # 10 * 10,000 / 1,000 = 100 prompt tokens, so a piece's step takes
+    # 50 ms + (3,333.3 - 100) / 100,000 s = 82.33 ms and the queue serves one prompt per
+    # 3 * 82.33 = 247 ms: k = 50 / 247 = 0.2024 (the old rule took the whole prompt into one
+    # 50 ms step, k = 1, whatever its length)
+    import dataclasses
+
+    from planner.perf import serving_pools as sp
+    from planner.workload.schema import LatencyTarget
+
+    decode = estimate_serving(serve(), model(), system()).decode
+    point = dataclasses.replace(decode, max_batch=10, step_time_s=0.050)
+    ttft = LatencyTarget.model_validate({"p99": "6 s"})
+    work = sp._Work(10_000.0, 10_000.0, 10_000.0, 1000.0, 10_500.0, 0.175, ttft, None)
+    budget = assumptions(prefill_batch_tokens=4096.0)
+    assert sp._prompt_pieces(work, budget) == 3
+    piece_step = 0.050 + (10_000.0 / 3 - 100.0) / 100_000.0
+    assert sp._admitted_per_step(work, point, budget, 100_000.0) == pytest.approx(
+        0.050 / (3 * piece_step))
+    assert 0.050 / (3 * piece_step) == pytest.approx(0.2024, abs=1e-4)
+    # the prompt queue's load at the full batch: 10 / (1,000 * 0.2024) = 0.0494
+    assert sp._queue_load(work, point, 0.050 / (3 * piece_step)) == pytest.approx(0.0494,
+                                                                                 abs=1e-4)
+    # a budget that holds the prompt keeps one piece (and the TPOT-capped bulk rule)
+    assert sp._prompt_pieces(work, assumptions(prefill_batch_tokens=10_000.0)) == 1
+
+
+def test_prefill_all_reduce_runs_at_large_message_bus_bandwidth() -> None:
+    # hand-computed per prompt token on a TP8 replica of Llama 3.1 405B (16,384 wide, 126
+    # layers) with 2-byte activations: 2 * 126 * (2 * 7 / 8) * 16,384 * 2 B = 14,450,688 B over
+    # one direction of the 900 GB/s link, 450 GB/s: 32.1 us at prefill_scale_up (1.0) for
+    # prefill, 53.5 us at scale_up (0.6) for decode steps
+    from planner.perf import serving as sv
+    from planner.perf.precision import Precision
+
+    sys8 = system()
+    inp = sv._inputs(model(), sys8, Precision.BF16, Precision.BF16, Precision.BF16,
+                     assumptions())
+    layout = sv.layout_for(model().architecture, sys8, 8)
+    per_token = (sv.ALLREDUCES_PER_LAYER * model().architecture.layers * 2 * 7 / 8
+                 * model().architecture.hidden * 2.0)
+    one_way = sys8.scale_up.bandwidth / 2.0
+    assert sv._comm_per_token_s(inp, layout, prefill=True) == pytest.approx(
+        per_token / (one_way * 1.0))
+    assert per_token == 14_450_688
+    assert sv._comm_per_token_s(inp, layout) == pytest.approx(per_token / (one_way * 0.6))
+    assert sv._comm_per_token_s(inp, layout, prefill=True) == pytest.approx(32.11e-6, rel=1e-3)
