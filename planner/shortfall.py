@@ -14,9 +14,10 @@ from typing import Any
 
 from planner.errors import InfeasibleError
 from planner.units import Dimension, format_quantity
+from planner.workload.schema import LatencyTarget
 
-__all__ = ["NO_RATE_INTERACTIVITY", "NO_RATE_MEMORY", "estimate_shortfall", "no_rate_bound",
-           "serving_cause"]
+__all__ = ["NO_RATE_INTERACTIVITY", "NO_RATE_MEMORY", "NO_RATE_TTFT", "estimate_shortfall",
+           "no_rate_bound", "serving_cause"]
 
 
 def _infinite(value: Any) -> bool:
@@ -30,10 +31,20 @@ def _tokens_per_s(rate: float) -> str:
     return f"{rate:,.0f} tokens/s" if rate >= 1 else f"{rate:.3g} tokens/s"
 
 
-def serving_cause(values: dict[str, Any], interactivity: float) -> str:
-    """Why a serving estimate has no throughput: memory, or the interactivity target."""
+def serving_cause(values: dict[str, Any], interactivity: float,
+                  ttft: LatencyTarget | None = None) -> str:
+    """Why a serving estimate has no throughput: memory, the time-to-first-token limit, or the
+    interactivity target."""
     system = values.get("system", "the system")
     model = values.get("model", "the model")
+    if ttft is not None and _ttft_unmet(values):
+        alone = format_quantity(float(values.get("ttft_s") or math.inf), Dimension.DURATION)
+        limit = format_quantity(ttft.seconds, Dimension.DURATION)
+        return (f"no request rate meets the {ttft.name} time to first token of {limit} on "
+                f"{system}: a prompt takes {alone} to its first token with no queue at all "
+                "(one pool prefills a prompt longer than efficiency.prefill_batch_tokens over "
+                "several steps); raise ttft, raise efficiency.prefill_batch_tokens, try "
+                "disaggregated: true or use a faster system")
     if _prefill_pool_holds_nothing(values):
         prefill = values["prefill"]
         layout = ", ".join(f"{k}={v}" for k, v in (prefill.get("parallelism") or {}).items())
@@ -55,6 +66,13 @@ def serving_cause(values: dict[str, Any], interactivity: float) -> str:
 # What a serving estimate with no throughput is bound by (the LP's diagnosis reads these).
 NO_RATE_MEMORY = "memory-capacity"
 NO_RATE_INTERACTIVITY = "interactivity"
+NO_RATE_TTFT = "ttft"
+
+
+def _ttft_unmet(values: dict[str, Any]) -> bool:
+    """Decoding works but no load meets the TTFT limit (the queue's operating load is 0)."""
+    return float(values.get("decode_tokens_per_s_per_unit") or 0.0) > 0.0 \
+        and float(values.get("load", 1.0) or 0.0) <= 0.0
 
 
 def _prefill_pool_holds_nothing(values: dict[str, Any]) -> bool:
@@ -68,7 +86,9 @@ def no_rate_bound(values: dict[str, Any]) -> str:
     """The bound to record for a system that gets no serving throughput."""
     short_of_memory = _prefill_pool_holds_nothing(values) \
         or float(values.get("max_batch_memory") or 0.0) < 1.0
-    return NO_RATE_MEMORY if short_of_memory else NO_RATE_INTERACTIVITY
+    if short_of_memory:
+        return NO_RATE_MEMORY
+    return NO_RATE_TTFT if _ttft_unmet(values) else NO_RATE_INTERACTIVITY
 
 
 def estimate_shortfall(kind: str, values: dict[str, Any], spec: Any) -> InfeasibleError | None:
@@ -76,7 +96,8 @@ def estimate_shortfall(kind: str, values: dict[str, Any], spec: Any) -> Infeasib
     system = values.get("system", "the system")
     if kind == "serve" and _infinite(values.get("units_needed")):
         return InfeasibleError(f"the workload cannot be served on {system}",
-                               [serving_cause(values, float(spec.interactivity))])
+                               [serving_cause(values, float(spec.interactivity),
+                                              spec.ttft_target())])
     if kind == "posttrain" and _infinite(values.get("units")):
         rate = _tokens_per_s(float(spec.generator.interactivity))
         lines = [f"role {role['role']} ({role.get('model', '?')}) gets no throughput on "

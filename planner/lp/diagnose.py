@@ -16,6 +16,7 @@ limit at all.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 
 from planner.errors import InfeasibleError
@@ -81,15 +82,32 @@ def _cpu_beyond_fleet(inputs: PlanningInputs) -> list[Shortfall]:
                       "CPU servers or lower verifier_cpu_seconds")]
 
 
+# Why a system rates a role at no throughput (planner.shortfall.no_rate_bound), in words.
+_CAUSE_WORDS = {"memory-capacity": "does not fit in memory",
+                "interactivity": "no batch meets the interactivity target",
+                "ttft": "no request rate meets the time to first token limit"}
+
+
 def _unplaceable(inputs: PlanningInputs, job: str, role: str, systems: list[str]) -> Shortfall:
-    causes = set(next(r.bound for j in inputs.jobs if j.id == job for r in j.roles
-                      if r.name == role).values()) if not systems else set()
+    bounds: Mapping[str, str] = next(r.bound for j in inputs.jobs if j.id == job
+                                  for r in j.roles if r.name == role) if not systems else {}
+    causes = set(bounds.values())
     if not systems and causes == {"interactivity"}:
         text = (f"job {job} role {role} cannot run on any system: none decodes fast enough "
                 "for its interactivity target, even one stream alone; lower interactivity")
+    elif not systems and causes == {"ttft"}:
+        text = (f"job {job} role {role} cannot run on any system: none meets its time to "
+                "first token limit, even with no queue; raise ttft or "
+                "efficiency.prefill_batch_tokens")
     elif not systems and causes == {"memory-capacity"}:
         text = (f"job {job} role {role} cannot run on any system: the model does not fit in "
                 "memory on any of them")
+    elif not systems and causes and causes <= _CAUSE_WORDS.keys():
+        by_cause = "; ".join(
+            f"{_CAUSE_WORDS.get(cause, cause)}: "
+            f"{', '.join(sorted(k for k, v in bounds.items() if v == cause))}"
+            for cause in sorted(causes))
+        text = f"job {job} role {role} cannot run on any system (no throughput; {by_cause})"
     elif not systems:
         text = (f"job {job} role {role} cannot run on any system (no throughput: the model "
                 "may not fit in memory, or no batch meets the interactivity target)")

@@ -178,24 +178,24 @@ LATENCY_RUNS: tuple[LatencyRun, ...] = (
                202.78, "interactive", _V51_405B, "llama-3.1-405b", _TP8, 2560),
 )
 
-# Latency-bounded results that are NOT calibration cases because the model misses them by more
-# than the tolerance; `planner calibration` lists them with their errors. Llama 3.1 405B
-# Interactive on a DGX B200 (751 tokens/s, 0.463 of Offline) is over-predicted by about 44%
-# at its published TP4 and 1,536-token budget, while the GB200 NVL72 result at the same TP4
-# and limits (0.672 of Offline; 1,024-token budget) is within 13%: per TP4 replica the rack sustains 1.46x the load of
-# the DGX (0.80 against 0.55 requests/s) with the same Offline throughput per GPU, a difference
-# the model has no term for (18 replicas behind one scheduler against 2 is one candidate). The
-# H200 and GB200 405B Interactive results left this list when the TPOT limit was taken at its
-# percentile (planner/perf/serving.py, PrefillChunk); the Llama 2 70B GB200 tray Interactive
-# result when colocated replicas admitted prompts in bulk within the TPOT limit's room.
+# Latency-bounded results that are NOT calibration cases because the model misses them by more than
+# the tolerance; `planner calibration` lists them with their errors. Llama 3.1 405B Interactive on a
+# DGX B200 (751 tokens/s, 0.463 of Offline) is over-predicted by about 44% at its published TP4 and
+# 1,536-token budget, while the GB200 NVL72 result at the same TP4 and limits (0.672 of Offline;
+# 1,024-token budget) is within 13%: per TP4 replica the rack sustains 1.46x the load of the DGX
+# (0.80 against 0.55 requests/s) with the same Offline throughput per GPU, a difference the model
+# has no term for (18 replicas behind one scheduler against 2 is one candidate). The H200 and GB200
+# 405B Interactive results left this list when the TPOT limit was taken at its percentile
+# (planner/perf/serving.py, PrefillChunk); the Llama 2 70B GB200 tray Interactive result when
+# colocated replicas admitted prompts in bulk within the TPOT limit's room.
 OUT_OF_TOLERANCE: tuple[LatencyRun, ...] = (
     LatencyRun("MLPerf v5.1 405B DGX B200 Interactive", "dgx-b200", "fp4", 8, 1624.11, 751.37,
                "interactive", _V51_405B, "llama-3.1-405b", _TP4, 1536),
-    # GB300 NVL72 (TP2 and a 1,536-token budget, its published Server config): the model's Offline figure is already
-    # ~1.7x the published 223.7 tokens/s per GPU, because it runs FP4 matmuls at the catalog's
-    # 15 PFLOPS dense Blackwell Ultra peak (hardware/systems/gb300_nvl72.yaml); the published
-    # GB300/GB200 Offline ratio on this benchmark is 1.09. No FP4 GEMM measurement of a B300
-    # is published to replace the peak with.
+    # GB300 NVL72 (TP2 and a 1,536-token budget, its published Server config): the model's Offline
+    # figure is already ~1.7x the published 223.7 tokens/s per GPU, because it runs FP4 matmuls at
+    # the catalog's 15 PFLOPS dense Blackwell Ultra peak (hardware/systems/gb300_nvl72.yaml); the
+    # published GB300/GB200 Offline ratio on this benchmark is 1.09. No FP4 GEMM measurement of a
+    # B300 is published to replace the peak with.
     LatencyRun("MLPerf v5.1 405B GB300 NVL72 Server", "gb300-nvl72", "fp4", 72, 16104.1,
                12248.42, "server", _V51_405B, "llama-3.1-405b",
                ("layout.decode.tp=2", "layout.decode.pp=1"), 1536),

@@ -108,6 +108,18 @@ ROWS = [
          "--set", "layout.prefill.ep=2"),
         ("cannot be served on gb200-nvl72",
          "the prefill pool's layout (tp=1, pp=1, ep=2, dp_attention=2) cannot hold deepseek-v3")),
+    # an unmeetable TTFT limit was blamed on the decode speed ("decodes at 0 tokens/s")
+    Row("serve_ttft_unmeetable_estimate", "latency",
+        ("estimate", "workloads/calibration/offline.yaml", "--hardware", "dgx-h200",
+         "--set", "model=llama-3.1-405b", "--set", "input_tokens=9400",
+         "--set", "weights_precision=fp8", "--set", "compute_precision=fp8",
+         "--set", "ttft=100 ms", "--set", "tpot=175 ms"),
+        ("cannot be served on dgx-h200", "no request rate meets the p99 time to first token of "
+         "100 ms", "with no queue at all")),
+    Row("serve_ttft_unmeetable_optimize", "latency",
+        ("optimize", SERVE, "--set", "ttft=2 ms"),
+        ("cannot run on any system", "no request rate meets the time to first token limit: "
+         "dgx-b200, dgx-h100", "no batch meets the interactivity target: dgx-a100")),
     Row("serve_long_input_estimate", "interactivity",
         ("estimate", SERVE, "--hardware", "dgx-a100", "--set", "input_tokens=120000"),
         ("cannot be served on dgx-a100",)),
