@@ -14,26 +14,26 @@ Offline is not calibrated either, the accelerator's efficiency factors are NVIDI
 outputs as in :mod:`planner.perf.calibrate_serving` (300 assumed input tokens, 294 output
 tokens), colocated serving as the engines run it, FP8 KV cache.
 
-MLPerf Inference Llama 3.1 405B (v5.1, closed; p99 TTFT ≤ 6 s and TPOT ≤ 175 ms in Server,
-4.5 s and 80 ms in Interactive; 9,400-token mean prompts, :data:`LENGTHS`) at the tensor- and
-pipeline-parallel layout and the per-step token budget (TensorRT-LLM runtime
-``max_num_tokens``, ``efficiency.prefill_batch_tokens``) each submission's Server/Interactive
-config publishes (where none is, the model's own choice and the engine default 8,192):
-2,048 on Blackwell in Server, 2,560 on H200. A prompt longer than the budget is prefilled in
-pieces, one per step, so the replica's prompt queue serves one prompt per 4-5 steps and
-its TTFT limit binds, as the published runs' logs show (TTFT p99 4.4-5.6 s of 6 s, TPOT p99
-103-138 ms of 175 ms). Server/Offline: 0.710 on a DGX B200 (published 0.764), 0.651 on a
-GB200 NVL72 (0.786), 0.696 on Cisco's H100 16x (0.719), 0.496 on an H200 8x (0.534; Cisco's
-H200 16x 0.538); the Server throughputs are within 7.5%. Prefill all-reduces run at the bus
-bandwidth of large messages (``prefill_scale_up``), which the H200 cases need: at the decode
-steps' calibrated 0.6 they came out 20% low. The H100 case tests the layout search: a 405B
-FP8 replica fits at TP8, and the search at the latency limits keeps to single-stage layouts
-whenever one fits, as offline does (it once took 16 pipeline stages over 128 GPUs, whose KV
-room gave 0.89 of Offline, +36%). The 405B decode batches are small (about 60 sequences at
-TP4 and 80 ms), so the TPOT limit is taken at its percentile: the prompt work in a request's
-steps is Poisson (:class:`planner.perf.serving.PrefillChunk`). Results missed by more than
-the tolerance are kept apart (:data:`OUT_OF_TOLERANCE`, :func:`misses`) with their reasons,
-and ``planner calibration`` lists them as known misses.
+MLPerf Inference Llama 3.1 405B (v5.1, closed; p99 TTFT ≤ 6 s and TPOT ≤ 175 ms in Server, 4.5 s
+and 80 ms in Interactive; 9,400-token mean prompts, :data:`LENGTHS`) at the tensor- and
+pipeline-parallel layout and the per-step token budget (TensorRT-LLM runtime ``max_num_tokens``,
+``efficiency.prefill_batch_tokens``) each submission's Server/Interactive config publishes
+(where none is, the model's own choice and the engine default 8,192): 2,048 on Blackwell in
+Server, 2,560 on H200. A prompt longer than the budget is prefilled in pieces over several
+steps, first come first served, so the replica's prompt queue serves one prompt per 4-5 steps
+and its TTFT limit binds, as the published runs' logs show (TTFT p99 4.4-5.6 s of 6 s, TPOT p99
+103-138 ms of 175 ms). Server/Offline: 0.733 on a DGX B200 (published 0.764), 0.674 on a GB200
+NVL72 (0.786), 0.696 on Cisco's H100 16x (0.719), 0.505 on an H200 8x (0.534; Cisco's H200 16x
+0.538); the Server throughputs are within 7%. Prefill all-reduces run at the bus bandwidth of
+large messages (``prefill_scale_up``), which the H200 cases need: at the decode steps'
+calibrated 0.6 they came out 20% low. The H100 case tests the layout search: a 405B FP8 replica
+fits at TP8, and the search at the latency limits keeps to single-stage layouts whenever one
+fits, as offline does (it once took 16 pipeline stages over 128 GPUs, whose KV room gave 0.89 of
+Offline, +36%). The 405B decode batches are small (about 60 sequences at TP4 and 80 ms), so the
+TPOT limit is taken at its percentile: the prompt work in a request's steps is Poisson
+(:class:`planner.perf.serving.PrefillChunk`). Results missed by more than the tolerance are kept
+apart (:data:`OUT_OF_TOLERANCE`, :func:`misses`) with their reasons, and ``planner calibration``
+lists them as known misses.
 
 The quantity is Server (or Interactive) output tokens/s per accelerator; the model's figure is
 the offline one times the largest load at which its p99 TTFT holds with Poisson arrivals
@@ -182,7 +182,7 @@ LATENCY_RUNS: tuple[LatencyRun, ...] = (
 # the tolerance; `planner calibration` lists them with their errors. Llama 3.1 405B Interactive on a
 # DGX B200 (751 tokens/s, 0.463 of Offline) is over-predicted by about 44% at its published TP4 and
 # 1,536-token budget, while the GB200 NVL72 result at the same TP4 and limits (0.672 of Offline;
-# 1,024-token budget) is within 13%: per TP4 replica the rack sustains 1.46x the load of the DGX
+# 1,024-token budget) is within 8%: per TP4 replica the rack sustains 1.46x the load of the DGX
 # (0.80 against 0.55 requests/s) with the same Offline throughput per GPU, a difference the model
 # has no term for (18 replicas behind one scheduler against 2 is one candidate). The H200 and GB200
 # 405B Interactive results left this list when the TPOT limit was taken at its percentile

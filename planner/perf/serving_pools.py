@@ -278,12 +278,15 @@ def _admitted_per_step(work: _Work, point: DecodeCapacity,
     its step time) plus what the limit's headroom over the step computes at the replica's
     prefill rate.
 
-    A prompt longer than the budget is prefilled in n = ⌈P_c / budget⌉ pieces, one per step,
-    first come first served (TensorRT-LLM ``enable_chunked_context``), so the queue serves one
-    prompt per n steps, each step carrying its piece of P_c / n tokens beyond the b · P_c / O the
-    step time already holds: k = step / (n · (step + max(P_c / n − b · P_c / O, 0) / r)). Taking
-    such a prompt into one step instead would count its whole prefill as one step's service and
-    hide the queue that sets these servers' TTFT.
+    A prompt longer than the budget is prefilled in pieces over several steps, first come first
+    served (TensorRT-LLM ``enable_chunked_context`` with the ``first_come_first_served``
+    chunking policy: each step's budget goes to the oldest prompt, and what its last piece
+    leaves to the next one). A step that prefills takes a full budget of prompt tokens, beyond
+    the b · P_c / O its step time already holds, so the queue serves prompts as a fluid at
+    budget tokens per (step + max(budget − b · P_c / O, 0) / r): k = step / ((P_c / budget) ·
+    (step + max(budget − b · P_c / O, 0) / r)). Taking such a prompt into one step instead would
+    count its whole prefill as one step's service and hide the queue that sets these servers'
+    TTFT.
     """
     if work.computed <= 0:
         return 1.0
@@ -294,9 +297,8 @@ def _admitted_per_step(work: _Work, point: DecodeCapacity,
     if pieces > 1:
         if prefill_rate <= 0:
             return 1.0 / pieces
-        piece_step = (point.step_time_s
-                      + max(work.computed / pieces - carried, 0.0) / prefill_rate)
-        return point.step_time_s / (pieces * piece_step)
+        piece_step = point.step_time_s + max(budget - carried, 0.0) / prefill_rate
+        return point.step_time_s / (work.computed / budget * piece_step)
     if work.target_step_s > 0 and prefill_rate > 0 and work.generated > 0:
         headroom = max(work.target_step_s - point.tpot_s, 0.0)
         budget = min(budget, carried + headroom * prefill_rate)

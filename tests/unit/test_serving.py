@@ -876,12 +876,13 @@ def test_prompts_admitted_per_step_fit_the_token_budget_and_the_step_limit() -> 
 
 
 def test_prompts_longer_than_the_token_budget_are_prefilled_over_several_steps() -> None:
-    # hand-computed: P_c = 10,000 prompt tokens, O = 1,000 generated, budget 4,096: n = 3
-    # pieces of 3,333.3 tokens; a batch of 10 in a 50 ms step already carries
-    # 10 * 10,000 / 1,000 = 100 prompt tokens, so a piece's step takes
-    # 50 ms + (3,333.3 - 100) / 100,000 s = 82.33 ms and the queue serves one prompt per
-    # 3 * 82.33 = 247 ms: k = 50 / 247 = 0.2024 (the old rule took the whole prompt into one
-    # 50 ms step, k = 1, whatever its length)
+    # hand-computed: P_c = 10,000 prompt tokens, O = 1,000 generated, budget 4,096: the prompt
+    # takes 10,000 / 4,096 = 2.441 steps' budgets (first come first served: the next prompt
+    # fills what its last piece leaves). A batch of 10 in a 50 ms step already carries
+    # 10 * 10,000 / 1,000 = 100 prompt tokens, so a step with a full budget takes
+    # 50 ms + (4,096 - 100) / 100,000 s = 89.96 ms and the queue serves one prompt per
+    # 2.441 * 89.96 = 219.6 ms: k = 50 / 219.6 = 0.2277 (the old rule took the whole prompt
+    # into one 50 ms step, k = 1, whatever its length)
     import dataclasses
 
     from planner.perf import serving_pools as sp
@@ -893,13 +894,12 @@ def test_prompts_longer_than_the_token_budget_are_prefilled_over_several_steps()
     work = sp._Work(10_000.0, 10_000.0, 10_000.0, 1000.0, 10_500.0, 0.175, ttft, None)
     budget = assumptions(prefill_batch_tokens=4096.0)
     assert sp._prompt_pieces(work, budget) == 3
-    piece_step = 0.050 + (10_000.0 / 3 - 100.0) / 100_000.0
-    assert sp._admitted_per_step(work, point, budget, 100_000.0) == pytest.approx(
-        0.050 / (3 * piece_step))
-    assert 0.050 / (3 * piece_step) == pytest.approx(0.2024, abs=1e-4)
-    # the prompt queue's load at the full batch: 10 / (1,000 * 0.2024) = 0.0494
-    assert sp._queue_load(work, point, 0.050 / (3 * piece_step)) == pytest.approx(0.0494,
-                                                                                 abs=1e-4)
+    full_step = 0.050 + (4096.0 - 100.0) / 100_000.0
+    k = sp._admitted_per_step(work, point, budget, 100_000.0)
+    assert k == pytest.approx(0.050 / (10_000.0 / 4096.0 * full_step))
+    assert k == pytest.approx(0.2277, abs=1e-4)
+    # the prompt queue's load at the full batch: 10 / (1,000 * 0.2277) = 0.0439
+    assert sp._queue_load(work, point, k) == pytest.approx(0.0439, abs=1e-4)
     # a budget that holds the prompt keeps one piece (and the TPOT-capped bulk rule)
     assert sp._prompt_pieces(work, assumptions(prefill_batch_tokens=10_000.0)) == 1
 
