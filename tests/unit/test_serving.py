@@ -21,6 +21,7 @@ from planner.perf.queueing import (
     erlang_c,
     max_load,
     max_offered_load,
+    md1_wait_cdf,
     mean_wait_s,
     simulate_waits,
     wait_quantile_s,
@@ -583,6 +584,17 @@ def test_queue_closed_form_matches_the_simulation() -> None:
             simulated = float(np.quantile(waits, quantile))
             assert wait_quantile_s(load, 1.0, quantile) == pytest.approx(simulated, rel=0.06)
     assert wait_quantile_s(0.005, 1.0, 0.99) == 0.0  # fewer than 1% of requests wait
+    # Erlang's exact distribution below one service time: P(W <= t) = (1 - rho)·e^(rho·t/S),
+    # 0.5·e^0.25 = 0.6420 at rho = 0.5, t = S/2
+    assert md1_wait_cdf(0.5, 0.5, 1.0) == pytest.approx(0.5 * math.exp(0.25))
+    assert md1_wait_cdf(0.5, 0.0, 1.0) == pytest.approx(0.5)
+    # light load: just above rho = 1 - q the p99 wait is short and grows continuously (the
+    # exponential tail alone gave 0.43·S at rho = 0.0101 and 0 at 0.0099); simulated 0.087·S
+    # at rho = 0.011
+    assert wait_quantile_s(0.0101, 1.0, 0.99) < 0.02
+    assert wait_quantile_s(0.011, 1.0, 0.99) == pytest.approx(0.087, abs=0.01)
+    assert wait_quantile_s(0.011, 1.0, 0.99) == pytest.approx(
+        (1.0 / 0.011) * math.log(0.99 / (1.0 - 0.011)))  # solves (1 - rho)·e^(rho·t) = 0.99
     # the exponential form with mean W / ρ (Kingman) is still used for variable service
     kingman = mean_wait_s(0.5, 1.0, 1.0) / 0.5 * math.log(0.5 / 0.01)
     assert wait_quantile_s(0.5, 1.0, 0.99, service_cv2=1.0) == pytest.approx(kingman)
