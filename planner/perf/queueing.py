@@ -12,9 +12,9 @@ Applied Probability and Queues, XIII.5): θ·S is the positive root x of ρ·(e^
 C = (1 − ρ) / (ρ·e^x − 1), so the q-quantile is ln(C / (1 − q)) / θ — within 1.5% of the
 simulated p90 and p99 from ρ = 0.5 to 0.95 (5% at 0.3). Quantiles within five service times
 come from Erlang's exact distribution instead (:func:`md1_wait_cdf`): the tail's C overstates
-short waits, which at light load made the p99 jump from 0 to 0.43·S as ρ crossed 1 − q. With variable service (c² > 0) the
-wait, given that it waits, is taken as exponential with mean W / ρ (exact for M/M/1, the
-heavy-traffic approximation for M/G/1, Kingman 1962)::
+short waits, which at light load made the p99 jump from 0 to 0.43·S as ρ crossed 1 − q.
+With variable service (c² > 0) the wait, given that it waits, is taken as exponential with
+mean W / ρ (exact for M/M/1, the heavy-traffic approximation for M/G/1, Kingman 1962)::
 
     t_q = (W / ρ)·ln(ρ / (1 − q))   when ρ > 1 − q, else 0,
 
