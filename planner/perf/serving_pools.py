@@ -218,8 +218,10 @@ def _batch_formation(spec: Serve, model: ModelSpec, system: System, precision: P
     pool.
 
     A continuously batched server admits a queued prompt at the next step boundary and runs it
-    in that step, so a prompt's service is the longer of its own prefill and one step: a
-    larger batch serves more tokens per step but makes prompts wait longer. With a TTFT limit
+    in that step, so a prompt's service is the longer of its own prefill and one step (a
+    prompt longer than the step's token budget is prefilled over several steps instead,
+    :func:`_admitted_per_step`): a larger batch serves more tokens per step but makes prompts
+    wait longer. With a TTFT limit
     the batch is chosen among step-time limits halving from the largest (the TPOT limit, or
     the offline step) for the most tokens/s at the load the TTFT limit allows.
     """
