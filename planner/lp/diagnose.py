@@ -104,7 +104,7 @@ def _unplaceable(inputs: PlanningInputs, job: str, role: str, systems: list[str]
                 "memory on any of them")
     elif not systems and causes and causes <= _CAUSE_WORDS.keys():
         by_cause = "; ".join(
-            f"{_CAUSE_WORDS.get(cause, cause)}: "
+            f"{_CAUSE_WORDS[cause]}: "
             f"{', '.join(sorted(k for k, v in bounds.items() if v == cause))}"
             for cause in sorted(causes))
         text = f"job {job} role {role} cannot run on any system (no throughput; {by_cause})"
