@@ -282,4 +282,5 @@ def calibration() -> CalibrationReport:
 
     cases = [*calibrate_serving.cases(), *calibrate_moe.cases(), *calibrate_latency.cases(),
              *calibrate_training.cases(), *calibrate_measured.cases()]
-    return CalibrationReport(tuple(cases), known_misses=tuple(calibrate_latency.misses()))
+    misses = [*calibrate_serving.misses(), *calibrate_latency.misses()]
+    return CalibrationReport(tuple(cases), known_misses=tuple(misses))

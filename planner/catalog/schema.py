@@ -179,6 +179,10 @@ class Efficiency(StrictModel):
         None, description="decode step model switch: 0 runs matmul and attention kernels one "
         "after another (calibrated default); 1 overlaps all compute with all memory traffic "
         "(the source article's whole-step roofline)")
+    attention_kv_precision: Fraction | None = Field(
+        None, description="serving attention switch: 1 runs attention math at the KV cache's "
+        "precision, FP8 for an FP8 or FP4 cache and BF16 otherwise (calibrated default); 0 at "
+        "the matmul precision (the source article's roofline)")
     gemm_tiles: Fraction | None = Field(
         None, description="serving matmul switch: 1 charges tile and wave quantization "
         "(calibrated default), 0 runs every matmul in full waves of full tiles")

@@ -75,6 +75,7 @@ __all__ = [
     "MemoryPoint",
     "ServingEstimate",
     "StepModel",
+    "attention_precision",
     "candidate_layouts",
     "compute_efficiency",
     "compute_precision_for",
@@ -87,17 +88,18 @@ __all__ = [
     "layout_for",
     "max_context_tokens",
     "prefill_tokens_per_s_per_unit",
+    "reserved_context_scale",
     "serving_assumptions",
     "time_to_first_token_s",
     "vote_cost_multiplier",
 ]
 
-_CAL = ("calibrated jointly with compute and scale_up on the 28 offline cases of "
+_CAL = ("calibrated jointly with compute and scale_up on the 28 offline fit cases of "
         "planner.perf.calibrate_serving: MLPerf Inference Llama 2 70B Offline (v4.1 H100/H200, "
         "v5.1 B200/GB200) and TensorRT-LLM Llama 3.1 405B throughput tables "
         "(reference/measurements.md V7, V8), with the per-precision relative factors fixed at "
-        "their kernel measurements; mean absolute error 7.5% with prefill run back to back, "
-        "6.7% (worst 19%) through the estimate path with chunked prefill")
+        "their kernel measurements; mean absolute error 7.1% (worst 20%) on the fit set and "
+        "8.1% on the 59-case check set (TensorRT-LLM Llama 3.1 8B and Llama 3.3 70B tables)")
 
 DEFAULTS: dict[str, Assumption] = {
     "memory_bandwidth": Assumption(
@@ -143,6 +145,16 @@ DEFAULTS: dict[str, Assumption] = {
         "overlaps all compute with all memory traffic, the source article's whole-step roofline "
         "(reference/seed_numbers.md, claim 1)",
         "1 = whole-step max(compute, memory); 0 = per-kernel rooflines added"),
+    "attention_kv_precision": Assumption(
+        "attention_kv_precision", 1.0,
+        "model switch: attention kernels multiply K and V as the cache stores them, so an FP8 "
+        "cache gives FP8 attention and a BF16 cache BF16 attention, and no engine runs FP4 "
+        "attention (TensorRT-LLM's FP8 context FMHA, use_fp8_context_fmha, needs an FP8 KV "
+        "cache and is what the MLPerf Inference v5.1 NVIDIA FP4 configs set; FlashMLA runs BF16 "
+        "or FP8); 0 runs attention at the matmul precision, the source article's roofline "
+        "(reference/seed_numbers.md, claim 4)",
+        "1 = attention math at the KV cache's precision (FP8 for an FP8 or FP4 cache, else "
+        "BF16); 0 = at the matmul precision"),
     "gemm_tiles": Assumption(
         "gemm_tiles", 1.0,
         "model switch: tile and wave quantization of each matmul (planner/perf/gemm_shape.py: "
@@ -171,14 +183,16 @@ DEFAULTS: dict[str, Assumption] = {
         "FP8 GEMM fraction of the FP8 peak over the BF16 GEMM fraction of the BF16 peak; "
         "multiplies compute when the math runs in FP8"),
     "compute_fp4_relative": Assumption(
-        "compute_fp4_relative", 0.718,
+        "compute_fp4_relative", 0.559,
         "published: vLLM PR #20646 (https://github.com/vllm-project/vllm/pull/20646), "
         "bench_nvfp4_gemm.py on Blackwell (B200: its BF16 reaches 1.42 PFLOPS, above any Hopper "
-        "peak; the CUTLASS NVFP4 kernel is SM100-only), N=6144 K=4096, M=16384, pre-quantised "
-        "inputs: NVFP4 3,904 TFLOPS = 0.434 of 9 PFLOPS, BF16 1,360 TFLOPS = 0.605 of 2.25 "
-        "PFLOPS; 0.434 / 0.605 = 0.718 (the PR's table before its tuning)",
-        "FP4 (NVFP4) GEMM fraction of the FP4 peak over the BF16 GEMM fraction of the BF16 "
-        "peak; multiplies compute when the math runs in FP4"),
+        "peak; the CUTLASS NVFP4 kernel is SM100-only), N=6144 K=4096, M=16384, with the "
+        "activations quantised to NVFP4 in the timed call, as an engine must before every FP4 "
+        "GEMM: NVFP4 3,039 TFLOPS = 0.338 of 9 PFLOPS, BF16 1,360 TFLOPS = 0.605 of 2.25 "
+        "PFLOPS; 0.338 / 0.605 = 0.559 (the PR's table before its tuning; its pre-quantised "
+        "column, 3,904 TFLOPS, would give 0.718)",
+        "FP4 (NVFP4) GEMM fraction of the FP4 peak, activation quantisation included, over the "
+        "BF16 GEMM fraction of the BF16 peak; multiplies compute when the math runs in FP4"),
     "tp_comm": Assumption(
         "tp_comm", 1.0,
         "model switch: 1 includes tensor- and pipeline-parallel communication; 0 drops it, as "
@@ -193,7 +207,8 @@ DEFAULTS.update(MOE_DEFAULTS)
 # article's efficiency is an end-to-end fraction of the FP8 peak, so no FP8 relative factor, and
 # its roofline has no tile model.
 ARTICLE_OVERRIDES: dict[str, float] = {"kernel_overlap": 1.0, "tp_comm": 0.0,
-                                       "compute_fp8_relative": 1.0, "gemm_tiles": 0.0}
+                                       "compute_fp8_relative": 1.0, "gemm_tiles": 0.0,
+                                       "attention_kv_precision": 0.0}
 
 # Which assumption scales ``compute`` at each precision (absent: 1, the BF16 reference).
 RELATIVE_COMPUTE: dict[Precision, str] = {Precision.FP8: "compute_fp8_relative",
@@ -233,6 +248,20 @@ def decode_context_tokens(input_tokens: float, output_tokens: float,
     if ContextMode(mode) is ContextMode.FINAL:
         return input_tokens + output_tokens
     return input_tokens + output_tokens / 2.0
+
+
+def reserved_context_scale(spec: Serve, context_tokens: float) -> float:
+    """KV stored per decoding sequence over the KV it reads, from the workload's
+    ``kv_reserve``: 1 when the server holds what the sequences have generated so far
+    (``average``: engines that preempt or evict when the cache fills, vLLM, SGLang and
+    TensorRT-LLM's MAX_UTILIZATION), (P + O) / context when it reserves every admitted
+    request's final length (``final``: TensorRT-LLM's default capacity policy,
+    GUARANTEED_NO_EVICT, ``SchedulerConfig`` in tensorrt_llm/llmapi/llm_args.py); never below
+    1, as a decode step at the final context already stores it."""
+    if ContextMode(spec.kv_reserve) is ContextMode.AVERAGE or context_tokens <= 0:
+        return 1.0
+    final = decode_context_tokens(spec.input_tokens, spec.output_tokens, ContextMode.FINAL)
+    return max(1.0, final / context_tokens)
 
 
 def vote_cost_multiplier(votes: int, shared_fraction: float, prefix_read_once: bool) -> float:
@@ -415,7 +444,13 @@ class StepModel:
     Without it, matmul and attention kernels run one after another, each at its own roofline
     (how an inference engine executes a layer)::
 
-        step(b) = max(g_c·b, W_s) + max(a_c·b, kv_s·b) + c_0 + c_1·b
+        step(b) = max(g_c·b, W_s) + max(a_c·b, kv_s·b) + p_c·b + c_0 + c_1·b
+
+    p_c is the attention of the prompt tokens a colocated step carries (chunked prefill): a
+    separate, compute-bound kernel (TensorRT-LLM runs context FMHA for the prompt chunks and
+    the generation kernel for the decoding sequences; vLLM and SGLang likewise split a mixed
+    batch's attention by phase), so it adds to the step instead of hiding under the decode
+    attention's KV reads.
     """
 
     gemm_s_per_seq: float
@@ -426,6 +461,7 @@ class StepModel:
     comm_s_per_seq: float
     overlap: bool = True
     gemm_shape: GemmShape | None = None
+    prefill_attention_s_per_seq: float = 0.0
 
     def _gemm_s_per_seq(self, batch: float) -> float:
         """Matmul seconds per sequence at a batch: g_c / shape efficiency of the step's M."""
@@ -435,7 +471,8 @@ class StepModel:
 
     def compute_s(self, batch: float) -> float:
         """Matmul and attention arithmetic time of a step."""
-        return (self._gemm_s_per_seq(batch) + self.attention_s_per_seq) * batch
+        return (self._gemm_s_per_seq(batch) + self.attention_s_per_seq
+                + self.prefill_attention_s_per_seq) * batch
 
     def memory_s(self, batch: float) -> float:
         """HBM time of a step: weights plus the batch's KV cache."""
@@ -454,9 +491,10 @@ class StepModel:
         """
         g = self.gemm_s_per_seq if batch is None else self._gemm_s_per_seq(batch)
         a, w, kv = self.attention_s_per_seq, self.weights_s, self.kv_s_per_seq
+        p = self.prefill_attention_s_per_seq
         if self.overlap:
-            return [(0.0, g + a), (w, kv)]
-        return [(0.0, g + a), (0.0, g + kv), (w, a), (w, kv)]
+            return [(0.0, g + a + p), (w, kv)]
+        return [(0.0, g + a + p), (0.0, g + kv + p), (w, a + p), (w, kv + p)]
 
     def step_s(self, batch: float) -> float:
         """Step time: the largest piece plus communication."""
@@ -511,6 +549,12 @@ class _Inputs:
     compute_efficiency: float
     kv_precision: Precision = Precision.BF16
     compute_precision: Precision = Precision.BF16
+    attention_flops: float = 0.0  # achieved attention FLOP/s per accelerator; 0: matmul rate
+
+    @property
+    def attention_rate(self) -> float:
+        """Achieved FLOP/s per accelerator of the attention math (:func:`attention_precision`)."""
+        return self.attention_flops or self.peak_flops * self.compute_efficiency
 
     def eff(self, name: str) -> float:
         """A named assumption's value."""
@@ -574,15 +618,17 @@ def _step_model(inp: _Inputs, layout: Layout, context_tokens: float,
     kv_read = (context_tokens * inp.kv_bytes_per_token * kv_replication(inp.arch, layout.tp)
                * kv_read_scale)
     flops = g * inp.peak_flops * inp.compute_efficiency
+    attention_flops = g * inp.attention_rate
     gemm = forward_flops_per_token(inp.arch, 0.0) / flops
     comm = _comm_per_token_s(inp, layout)
     extra = chunk.tokens_per_step if chunk else 0.0
-    prefill_attention = (attention_flops_per_token(inp.arch, chunk.context_tokens) / flops
-                         if chunk else 0.0)
+    prefill_attention = (attention_flops_per_token(inp.arch, chunk.context_tokens)
+                         / attention_flops if chunk else 0.0)
     return StepModel(
         gemm_s_per_seq=gemm * (1.0 + extra),
-        attention_s_per_seq=(decode_attention_flops_per_token(inp.arch, context_tokens) / flops
-                             + extra * prefill_attention),
+        attention_s_per_seq=(decode_attention_flops_per_token(inp.arch, context_tokens)
+                             / attention_flops),
+        prefill_attention_s_per_seq=extra * prefill_attention,
         weights_s=layout.pp * inp.weights_bytes / bandwidth,
         kv_s_per_seq=kv_read / bandwidth,
         comm_s_fixed=_comm_fixed_s(inp, layout),
@@ -830,19 +876,41 @@ def _peak(system: System, precision: Precision) -> float:
     return peak
 
 
+def attention_precision(system: System, kv_precision: Precision,
+                        compute_precision: Precision) -> Precision:
+    """The tensor mode attention math runs at: the KV cache's, since the kernels multiply K and
+    V as stored, at FP8 for an FP8 or FP4 cache and BF16 otherwise, and never narrower than the
+    matmuls' (an FP4 model keeps FP8 attention: TensorRT-LLM runs FP8 context FMHA,
+    ``use_fp8_context_fmha``, with an FP8 cache, as the MLPerf Inference v5.1 NVIDIA configs
+    for Llama 3.1 8B/405B set it, and has no FP4 attention kernel; FlashMLA likewise runs BF16
+    or, with an FP8 cache, FP8, https://lmsys.org/blog/2025-09-25-gb200-part-2). The mode is
+    the accelerator's next wider one when it lacks this one (an A100 runs BF16)."""
+    wanted = Precision.FP8 if kv_precision in (Precision.FP8, Precision.FP4) \
+        else Precision.BF16
+    order = [Precision.FP4, Precision.FP8, Precision.BF16]
+    if compute_precision in order and order.index(compute_precision) > order.index(wanted):
+        wanted = compute_precision
+    return compute_precision_for(system, wanted)
+
+
 def _inputs(model: ModelSpec, system: System, weights_precision: Precision,
             kv_precision: Precision, compute_precision: Precision,
             assumptions: Mapping[str, Assumption]) -> _Inputs:
     arch = model.architecture
-    efficiency = compute_efficiency(assumptions, compute_precision)
+    base = compute_efficiency(assumptions, compute_precision)
+    efficiency = base
     tiled = (tile_shape_for(system.accelerator.name) is not None
              and dense_gemm_shapes(arch, 1) is not None)
     if _value(assumptions, "gemm_tiles") >= 0.5 and not tiled:
         efficiency *= _value(assumptions, "gemm_shape_untiled")
+    attention = (attention_precision(system, kv_precision, compute_precision)
+                 if _value(assumptions, "attention_kv_precision") >= 0.5 else compute_precision)
+    attention_rate = (_peak(system, attention) * compute_efficiency(assumptions, attention)
+                      * efficiency / base)
     return _Inputs(arch, system, weights_bytes(arch, BYTES_PER_ELEMENT[weights_precision]),
                    kv_bytes_per_token(arch, BYTES_PER_ELEMENT[kv_precision]),
                    _peak(system, compute_precision), assumptions, efficiency, kv_precision,
-                   compute_precision)
+                   compute_precision, attention_rate)
 
 
 def decode_step_s(model: ModelSpec, system: System, *, batch: float, context_tokens: float,
@@ -895,14 +963,16 @@ def _prefill_flops_per_token(arch: Architecture, prompt_tokens: float) -> float:
 
 def _prefill_gemm_flops_per_token(inp: _Inputs, layout: Layout, prompt_tokens: float,
                                   rows: float) -> float:
-    """Prefill FLOPs per prompt token at full-wave speed: the matmul share divided by the shape
-    efficiency of GEMMs of ``rows`` tokens (planner/perf/gemm_shape.py), attention as is."""
-    total = _prefill_flops_per_token(inp.arch, prompt_tokens)
+    """Prefill FLOPs per prompt token at the matmul rate: the matmul share divided by the shape
+    efficiency of GEMMs of ``rows`` tokens (planner/perf/gemm_shape.py), the attention share
+    scaled from the attention rate to the matmul rate (:func:`attention_precision`)."""
+    matmul = forward_flops_per_token(inp.arch, 0.0)
+    attention = (_prefill_flops_per_token(inp.arch, prompt_tokens) - matmul) \
+        * inp.peak_flops * inp.compute_efficiency / inp.attention_rate
     shape = _gemm_shape(inp, layout)
     if shape is None:
-        return total
-    matmul = forward_flops_per_token(inp.arch, 0.0)
-    return total - matmul + matmul / shape.efficiency(rows)
+        return matmul + attention
+    return matmul / shape.efficiency(rows) + attention
 
 
 def _prefill_s_per_token(inp: _Inputs, layout: Layout, prompt_tokens: float) -> float:
@@ -995,13 +1065,15 @@ def prefill_tokens_per_s_per_unit(model: ModelSpec, system: System, *, precision
 
 def time_to_first_token_s(model: ModelSpec, system: System, layout: Layout, *,
                           precision: Precision, weights_precision: Precision,
-                          prompt_tokens: float, assumptions: Mapping[str, Assumption]) -> float:
+                          prompt_tokens: float, assumptions: Mapping[str, Assumption],
+                          kv_precision: Precision = Precision.BF16) -> float:
     """Prefill time of one request alone on a replica (no queueing).
 
     Pipeline stages run one after another for a single request, so only tp accelerators work
-    at a time: max(P·F_pre / (tp·peak·eff_c), W / (tp·BW·eff_m)) + all-reduces + hops.
+    at a time: max(P·F_pre / (tp·peak·eff_c), W / (tp·BW·eff_m)) + all-reduces + hops. The KV
+    cache's precision sets the attention math's (:func:`attention_precision`).
     """
-    inp = _inputs(model, system, weights_precision, Precision.BF16, precision, assumptions)
+    inp = _inputs(model, system, weights_precision, kv_precision, precision, assumptions)
     if layout.expert_parallel:
         from planner.perf.serving_ep import ep_ttft_s
 
@@ -1197,6 +1269,7 @@ def _decode_for(spec: Serve, model: ModelSpec, system: System, precision: Precis
                 group_size: int | None) -> DecodeCapacity:
     """Decode capacity of a serving workload, with its votes' KV scales."""
     store, read = _vote_scales(spec)
+    store *= reserved_context_scale(spec, context_tokens)
     return decode_capacity(
         model, system, weights_precision=spec.weights_precision, kv_precision=spec.kv_precision,
         compute_precision=precision, context_tokens=context_tokens,

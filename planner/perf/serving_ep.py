@@ -17,8 +17,6 @@ from planner.perf.serving import (
     Layout,
     _Inputs,
     _Limits,
-    compute_efficiency,
-    compute_precision_for,
     kv_replication,
 )
 from planner.perf.serving_moe import (
@@ -38,7 +36,6 @@ from planner.workload.params import (
     decode_attention_flops_per_token,
     routed_expert_split,
 )
-from planner.workload.schema import AttentionKind
 
 __all__ = ["ep_parts", "ep_prefill_tokens_per_s_per_unit", "ep_ttft_s", "evaluate_ep"]
 
@@ -103,15 +100,9 @@ def decode_batch_cap(inp: _Inputs, layout: Layout) -> float:
 def _attention_flops(inp: _Inputs) -> float:
     """Achieved attention FLOP/s: MLA kernels multiply the cached latent as stored, so they run
     at the KV cache's tensor mode (FlashMLA: BF16; FP8 with an FP8 cache, SGLang's "FP8
-    attention", https://lmsys.org/blog/2025-09-25-gb200-part-2), never below BF16; other
-    attention at the matmul precision, as in :mod:`planner.perf.serving`."""
-    if inp.arch.attention is not AttentionKind.MLA:
-        return inp.peak_flops * inp.compute_efficiency
-    wanted = inp.kv_precision if inp.kv_precision in (Precision.FP8, Precision.FP4) \
-        else Precision.BF16
-    precision = compute_precision_for(inp.system, wanted)
-    peak = inp.system.accelerator.peak_flops.at(precision) or inp.peak_flops
-    return peak * compute_efficiency(inp.assumptions, precision)
+    attention", https://lmsys.org/blog/2025-09-25-gb200-part-2), as all attention does here
+    (:func:`planner.perf.serving.attention_precision`)."""
+    return inp.attention_rate
 
 
 def evaluate_ep(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:

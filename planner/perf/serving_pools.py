@@ -53,6 +53,7 @@ from planner.perf.serving import (
     decode_capacity,
     pinned_layouts,
     prefill_options,
+    reserved_context_scale,
     time_to_first_token_s,
 )
 from planner.workload.schema import LatencyTarget, ModelSpec, PoolLayout, Serve
@@ -171,6 +172,7 @@ def _decode(spec: Serve, model: ModelSpec, system: System, precision: Precision,
             layouts: tuple[Layout, ...] | None) -> DecodeCapacity:
     store = spec.shared_prefix_fraction / spec.votes + 1.0 - spec.shared_prefix_fraction
     read = store if spec.prefix_read_once else 1.0
+    store *= reserved_context_scale(spec, work.context)
     return decode_capacity(
         model, system, weights_precision=spec.weights_precision, kv_precision=spec.kv_precision,
         compute_precision=precision, context_tokens=work.context, interactivity=None,
@@ -187,7 +189,8 @@ def _single_prompt_s(model: ModelSpec, system: System, layout: Layout, spec: Ser
         return 0.0
     return time_to_first_token_s(model, system, layout, precision=precision,
                                  weights_precision=spec.weights_precision,
-                                 prompt_tokens=work.computed, assumptions=assumptions)
+                                 prompt_tokens=work.computed, assumptions=assumptions,
+                                 kv_precision=spec.kv_precision)
 
 
 def _load(work: _Work, service_s: float, fixed_s: float) -> float:

@@ -399,6 +399,11 @@ class Serve(_Workload):
         "average", description="KV length of a decode step: the mean a continuously batched "
         "server holds (input + output/2), or the final length (input + output), the source "
         "article's")
+    kv_reserve: Literal["average", "final"] = Field(
+        "average", description="KV held in HBM per decoding sequence: the mean length "
+        "(engines that preempt when the cache fills: vLLM, SGLang, TensorRT-LLM "
+        "MAX_UTILIZATION) or the final length reserved at admission (TensorRT-LLM's default "
+        "GUARANTEED_NO_EVICT)")
 
     @model_validator(mode="before")
     @classmethod

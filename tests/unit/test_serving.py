@@ -32,6 +32,7 @@ from planner.perf.serving import (
     ContextMode,
     PrefillChunk,
     StepModel,
+    attention_precision,
     candidate_layouts,
     compute_efficiency,
     compute_precision_for,
@@ -41,6 +42,7 @@ from planner.perf.serving import (
     kv_memory_curve,
     kv_replication,
     prefill_tokens_per_s_per_unit,
+    reserved_context_scale,
     serving_assumptions,
     time_to_first_token_s,
     vote_cost_multiplier,
@@ -289,15 +291,16 @@ def test_faster_users_mean_fewer_tokens_per_unit(rate: float) -> None:
 
 
 def test_prefill_rate_matches_hand_arithmetic() -> None:
-    # 1,000-token prompt, average context 500: F = 2 · 403,752,042,496 + 8,257,536 · 500
-    #   = 811,632,852,992 FLOPs per token; TP8 is the only TP layout that fits;
-    # FP8 eff_c = 0.695 · 0.914 = 0.63523;
-    # 8 · 1,979e12 · 0.63523 / F = 12,391.0 tokens/s per node (communication and the tile
-    # model switched off)
+    # 1,000-token prompt, average context 500: matmuls 2 · 403,752,042,496 = 807.504 GFLOP per
+    # token at FP8 (eff_c = 0.695 · 0.914 = 0.63523), attention 8,257,536 · 500 = 4.1288 GFLOP
+    # at BF16 (the default BF16 KV cache, eff 0.695); TP8 is the only TP layout that fits:
+    # 807.504e9 / (8 · 1,979e12 · 0.63523) + 4.1288e9 / (8 · 989e12 · 0.695)
+    #   = 80.293 µs + 0.751 µs = 81.044 µs per token, 12,339.0 tokens/s per node
+    # (communication and the tile model switched off)
     rate = prefill_tokens_per_s_per_unit(model(), system(), precision=Precision.FP8,
                                          prompt_tokens=1000,
                                          assumptions=assumptions(tp_comm=0, gemm_tiles=0))
-    assert rate == pytest.approx(12391.0, rel=1e-4)
+    assert rate == pytest.approx(12339.0, rel=1e-4)
 
 
 def test_prefill_is_zero_where_the_weights_do_not_fit() -> None:
@@ -307,14 +310,14 @@ def test_prefill_is_zero_where_the_weights_do_not_fit() -> None:
 
 
 def test_time_to_first_token_matches_hand_arithmetic() -> None:
-    # compute 1,000 · 811.63e9 / (8 · 1,979e12 · 0.695 · 0.914) = 0.080704 s
-    # > weights 405.85e9 / (8 · 3.35e12 · 0.7) = 0.02163 s (tile model off)
+    # compute 1,000 · 81.044 µs (the prefill case above: FP8 matmuls, BF16 attention)
+    # = 0.081044 s > weights 405.85e9 / (8 · 3.35e12 · 0.7) = 0.02163 s (tile model off)
     layout = candidate_layouts(model().architecture, system())[3]
     ttft = time_to_first_token_s(model(), system(), layout, precision=Precision.FP8,
                                  weights_precision=Precision.FP8, prompt_tokens=1000,
                                  assumptions=assumptions(tp_comm=0, gemm_tiles=0))
     assert layout.tp == 8
-    assert ttft == pytest.approx(0.080704, rel=1e-3)
+    assert ttft == pytest.approx(0.081044, rel=1e-4)
 
 
 # ---------------------------------------------------------------- the estimate
@@ -426,7 +429,7 @@ def test_kv_memory_curve() -> None:
 @pytest.mark.parametrize(("precision", "expected"), [
     (Precision.BF16, 0.695),           # the BF16 reference: compute alone
     (Precision.FP8, 0.695 * 0.914),    # 0.63523
-    (Precision.FP4, 0.695 * 0.718),    # 0.49901
+    (Precision.FP4, 0.695 * 0.559),    # 0.388505
     (Precision.TF32, 0.695),           # no relative factor measured: 1
 ], ids=["bf16", "fp8", "fp4", "tf32"])
 def test_compute_efficiency_scales_by_the_precisions_relative_factor(
@@ -453,7 +456,8 @@ def test_relative_factor_overridable_from_a_workload_file() -> None:
 def test_fp8_decode_compute_term_uses_the_relative_factor() -> None:
     # compute-bound gemm piece per sequence: 2 · 403,752,042,496 / (8 · 1,979e12 · eff_c);
     # FP8 at 0.914 is 1 / 0.914 = 1.094x slower per sequence than with the factor pinned at 1
-    kwargs = {"weights_precision": Precision.FP8, "kv_precision": Precision.BF16,
+    # (an FP8 cache, so the attention math is FP8 too and scales the same)
+    kwargs = {"weights_precision": Precision.FP8, "kv_precision": Precision.FP8,
               "compute_precision": Precision.FP8, "context_tokens": 2000, "interactivity": None,
               "group_size": 8}
     plain = decode_capacity(model(), system(), assumptions=DEFAULTS, **kwargs)
@@ -466,6 +470,94 @@ def test_every_report_lists_the_relative_factors() -> None:
     names = {a["name"] for a in estimate_serving(serve(), model(), system()).to_dict()[
         "assumptions"]}
     assert {"compute_fp8_relative", "compute_fp4_relative"} <= names
+
+
+# ---------------------------------------------------------------- attention precision, KV reserve
+
+
+def blackwell() -> System:
+    """A DGX B200-like unit: FP4 9, FP8 4.5, BF16 2.25 PFLOPS dense, 180 GB, 8 TB/s."""
+    return system(name="B200", peak_flops={"fp4": "9 PFLOPS", "fp8": "4.5 PFLOPS",
+                                           "bf16": "2.25 PFLOPS"},
+                  hbm_capacity="180 GB", hbm_bandwidth="8 TB/s", power="1000 W")
+
+
+@pytest.mark.parametrize(("kv", "compute", "expected"), [
+    (Precision.FP8, Precision.FP4, Precision.FP8),    # FP4 model, FP8 cache: FP8 FMHA
+    (Precision.FP4, Precision.FP4, Precision.FP8),    # no FP4 attention kernel
+    (Precision.BF16, Precision.FP4, Precision.BF16),  # a BF16 cache gives BF16 attention
+    (Precision.FP8, Precision.BF16, Precision.BF16),  # never narrower than the matmuls
+], ids=["fp4-fp8kv", "fp4-fp4kv", "fp4-bf16kv", "bf16-fp8kv"])
+def test_attention_runs_at_the_kv_caches_precision(kv: Precision, compute: Precision,
+                                                   expected: Precision) -> None:
+    assert attention_precision(blackwell(), kv, compute) is expected
+
+
+def test_attention_falls_back_to_the_next_wider_mode() -> None:
+    ampere = system(name="A100", peak_flops={"bf16": "312 TFLOPS"})
+    assert attention_precision(ampere, Precision.FP8, Precision.BF16) is Precision.BF16
+
+
+def test_fp4_prefill_attention_is_charged_at_the_fp8_rate() -> None:
+    # TP8 405B FP4 on the B200-like unit, 8,000-token prompts (mean context 4,000), FP8 cache,
+    # communication and the tile model off. Per token: matmuls 807.504 GFLOP at FP4, eff
+    # 0.695 · 0.559 = 0.388505 of 9 PF; attention 8,257,536 · 4,000 = 33.030 GFLOP at FP8,
+    # eff 0.695 · 0.914 = 0.63523 of 4.5 PF:
+    #   807.504e9 / (8 · 9e15 · 0.388505) + 33.030e9 / (8 · 4.5e15 · 0.63523)
+    #   = 28.868 µs + 1.4444 µs = 30.312 µs, 32,990 tokens/s per unit
+    # With attention_kv_precision 0 (the article's roofline) the attention runs at the FP4 rate,
+    # 33.030e9 / (8 · 9e15 · 0.388505) = 1.181 µs, and all 840.534 GFLOP at that rate.
+    rate = prefill_tokens_per_s_per_unit(
+        model(), blackwell(), precision=Precision.FP4, prompt_tokens=8000,
+        weights_precision=Precision.FP4, kv_precision=Precision.FP8,
+        assumptions=assumptions(tp_comm=0, gemm_tiles=0), group_size=8)
+    assert rate == pytest.approx(1 / (807.504e9 / (8 * 9e15 * 0.388505)
+                                      + 33.030144e9 / (8 * 4.5e15 * 0.695 * 0.914)), rel=1e-6)
+    article = prefill_tokens_per_s_per_unit(
+        model(), blackwell(), precision=Precision.FP4, prompt_tokens=8000,
+        weights_precision=Precision.FP4, kv_precision=Precision.FP8,
+        assumptions=assumptions(tp_comm=0, gemm_tiles=0, attention_kv_precision=0),
+        group_size=8)
+    assert article == pytest.approx(1 / (840.534144e9 / (8 * 9e15 * 0.388505)), rel=1e-6)
+
+
+def test_prompt_attention_of_a_step_adds_to_the_decode_attention() -> None:
+    # Non-overlapped step: max(g·b, W) + max(a·b, kv·b) + p·b. With g = 1 ms, W = 5 ms,
+    # a = 0.1 ms, kv = 0.2 ms, p = 0.3 ms per sequence at b = 10:
+    # max(10, 5) + max(1, 2) + 3 = 15 ms; the prompt chunks' FMHA no longer hides under the
+    # decode attention's KV reads (it would give 10 + max(4, 2) = 14 ms)
+    steps = StepModel(gemm_s_per_seq=1e-3, attention_s_per_seq=1e-4, weights_s=5e-3,
+                      kv_s_per_seq=2e-4, comm_s_fixed=0.0, comm_s_per_seq=0.0, overlap=False,
+                      prefill_attention_s_per_seq=3e-4)
+    assert steps.step_s(10) == pytest.approx(15e-3)
+    assert steps.compute_s(10) == pytest.approx(14e-3)  # (1 + 0.1 + 0.3) ms · 10
+    assert steps.batch_at(15e-3)[0] == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize(("reserve", "expected"), [
+    ("average", 1.0),
+    ("final", 1.5),   # (1,000 + 2,000) / (1,000 + 2,000 / 2)
+], ids=["average", "final"])
+def test_reserved_context_scale(reserve: str, expected: float) -> None:
+    spec = serve(kv_reserve=reserve)
+    assert reserved_context_scale(spec, 2000.0) == pytest.approx(expected)
+    assert reserved_context_scale(spec, 3000.0) == 1.0  # decoding at the final context already
+
+
+def test_no_evict_reservation_shrinks_the_hbm_batch_by_final_over_mean() -> None:
+    # Offline, 405B FP8 on TP8, BF16 cache, 1,000 in / 2,000 out: KV room
+    # 0.95 · 640e9 − 405.853e9 = 202.147e9 B; per sequence at the mean 2,000 tokens
+    # 1.032192e9 B (average: 195.8 sequences) and at the final 3,000 tokens 1.548288e9 B
+    # (final: 130.6 sequences)
+    def batch(reserve: str) -> float:
+        spec = serve(kv_reserve=reserve, weights_precision="fp8",
+                     layout={"decode": {"tp": 8}, "prefill": {"tp": 8}}
+                     ).model_copy(update={"interactivity": None})
+        return float(estimate_serving(spec, model(), system()).to_dict()["max_batch_memory"])
+
+    room = 0.95 * 640e9 - 405_853_388_800
+    assert batch("average") == pytest.approx(room / (2000 * 516_096), rel=1e-6)
+    assert batch("final") == pytest.approx(room / (3000 * 516_096), rel=1e-6)
 
 
 # ---------------------------------------------------------------- MoE, pools, queueing, prices
