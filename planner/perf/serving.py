@@ -1154,6 +1154,7 @@ class ServingEstimate:
     requests_per_s: float = 0.0
     usd_per_million_cached_input_tokens: float | None = None
     prefix_cache_bytes_per_request: float = 0.0
+    kv_reserve: str = "average"
 
     @property
     def usd_per_million_tokens(self) -> float | None:
@@ -1199,6 +1200,7 @@ class ServingEstimate:
             "assumptions": [a.to_dict() for a in self.assumptions],
             "model": self.model, "system": self.system, "workload": self.workload,
             "context_mode": self.context_mode, "context_tokens": self.context_tokens,
+            "kv_reserve": self.kv_reserve,
             "compute_precision": self.compute_precision, "step_time_s": d.step_time_s,
             "compute_s": d.compute_s, "memory_s": d.memory_s,
             "communication_s": d.communication_s,
@@ -1337,4 +1339,4 @@ def estimate_serving(spec: Serve, model: ModelSpec, system: System,
         assumptions=[assumptions[k] for k in sorted(assumptions)], deployment=dep,
         requests_per_s=total, usd_per_million_cached_input_tokens=cached,
         prefix_cache_bytes_per_request=spec.prefix_cache_hit_fraction * spec.input_tokens
-        * kv_per_token)
+        * kv_per_token, kv_reserve=spec.kv_reserve)

@@ -69,6 +69,7 @@ LABELS: dict[str, str] = {
     "ttft_s": "time to first token",
     "usd_per_million_tokens": "cost per 1M output tokens",
     "context_tokens": "decode context (tokens)",
+    "kv_reserve": "KV reserved per sequence (length)",
     "step_time_s": "step time",
     "compute_s": "compute per step",
     "memory_s": "memory traffic per step",

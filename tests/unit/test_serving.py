@@ -553,7 +553,9 @@ def test_no_evict_reservation_shrinks_the_hbm_batch_by_final_over_mean() -> None
         spec = serve(kv_reserve=reserve, weights_precision="fp8",
                      layout={"decode": {"tp": 8}, "prefill": {"tp": 8}}
                      ).model_copy(update={"interactivity": None})
-        return float(estimate_serving(spec, model(), system()).to_dict()["max_batch_memory"])
+        result = estimate_serving(spec, model(), system()).to_dict()
+        assert result["kv_reserve"] == reserve  # reported with the estimate
+        return float(result["max_batch_memory"])
 
     room = 0.95 * 640e9 - 405_853_388_800
     assert batch("average") == pytest.approx(room / (2000 * 516_096), rel=1e-6)
