@@ -193,6 +193,10 @@ class Efficiency(StrictModel):
         None, description="sequences one expert-parallel decode rank steps per micro-batch: the "
         "engine's dispatch buffer (DeepEP num_max_dispatch_tokens_per_rank, SGLang "
         "SGLANG_DEEPEP_NUM_MAX_DISPATCH_TOKENS_PER_RANK); default 128")
+    max_batch_per_replica: PositiveInt | None = Field(
+        None, description="most sequences one replica decodes at once: the engine's batch "
+        "limit (TensorRT-LLM max_batch_size, vLLM max_num_seqs, SGLang "
+        "max_running_requests); default 2048")
     prefill_batch_tokens: PositiveInt | None = Field(
         None, description="prompt tokens one step may prefill: the engine's per-step token "
         "budget (TensorRT-LLM max_num_tokens, vLLM max_num_batched_tokens, SGLang "

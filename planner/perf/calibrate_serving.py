@@ -198,7 +198,9 @@ def _sets(run: OfflineRun) -> list[str]:
     if run.group_size:
         sets += [f"layout.decode.tp={run.group_size}", f"layout.prefill.tp={run.group_size}"]
     if run.source.startswith(_TRTLLM_DOC):
-        sets.append("kv_reserve=final")  # trtllm-bench keeps GUARANTEED_NO_EVICT (docstring)
+        # trtllm-bench keeps GUARANTEED_NO_EVICT and sets max_batch_size to the KV room, at
+        # most 4,096 (docstring)
+        sets += ["kv_reserve=final", "efficiency.max_batch_per_replica=4096"]
     return sets
 
 

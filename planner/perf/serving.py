@@ -175,6 +175,13 @@ DEFAULTS: dict[str, Assumption] = {
         "tokens per step",
         "prompt tokens batched into one prefill step at full load (the GEMM rows of prefill "
         "throughput; a lone prompt's time to first token uses its own length)"),
+    "max_batch_per_replica": Assumption(
+        "max_batch_per_replica", 2048.0,
+        "engine default: TensorRT-LLM's max_batch_size, 2,048 sequences (LLM API); vLLM's "
+        "max_num_seqs and SGLang's max_running_requests set the same limit (trtllm-bench "
+        "raises it to the KV room, at most 4,096)",
+        "most sequences one replica decodes at once, whatever room HBM leaves (tensor and "
+        "pipeline layouts; expert-parallel ones have ep_max_batch_per_rank)"),
     "compute_fp8_relative": Assumption(
         "compute_fp8_relative", 0.914,
         "measured in this project: one H200, PyTorch 2.11, 8192^3 GEMM; FP8 (torch._scaled_mm) "
@@ -763,6 +770,10 @@ def _evaluate(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
     steps = _step_model(inp, layout, lim.context_tokens, lim.kv_read_scale, lim.chunk)
     memory_batch, capacity, kv_per_seq = _memory_batch(inp, layout, lim)
     slo_batch, chosen, bound = _operating_batch(steps, memory_batch, lim)
+    cap = inp.eff("max_batch_per_replica")
+    if chosen > cap and memory_batch > 0:  # the engine's batch limit binds, not HBM
+        chosen = cap
+        bound = steps.bound_at(cap)
     quantile_step = _quantile_step(inp, layout, lim)
     if quantile_step is not None and lim.chunk is not None and math.isfinite(slo_batch):
         slo_batch = float(_largest_batch(quantile_step, lim.chunk.tpot_limit_s, slo_batch))

@@ -562,6 +562,21 @@ def test_no_evict_reservation_shrinks_the_hbm_batch_by_final_over_mean() -> None
     assert batch("final") == pytest.approx(room / (3000 * 516_096), rel=1e-6)
 
 
+def test_engine_batch_limit_caps_the_offline_batch() -> None:
+    # 10-token contexts leave HBM room for (0.95 · 640e9 − 405.853e9) / (10 · 516,096) =
+    # 39,168 sequences on TP8; the engine decodes at most max_batch_per_replica of them
+    # (default 2,048, TensorRT-LLM's max_batch_size), and the bound names the step's regime
+    roomy = _capacity(model(), system(), context_tokens=10, interactivity=None,
+                      group_size=8, assumptions=assumptions(max_batch_per_replica=1e9))
+    assert roomy.max_batch == math.floor((0.95 * 640e9 - 405_853_388_800) / (10 * 516_096))
+    capped = _capacity(model(), system(), context_tokens=10, interactivity=None, group_size=8)
+    assert capped.max_batch == 2048
+    assert capped.bound in ("compute", "memory-bandwidth", "communication")
+    small = _capacity(model(), system(), context_tokens=10, interactivity=None, group_size=8,
+                      assumptions=assumptions(max_batch_per_replica=100))
+    assert small.max_batch == 100
+
+
 # ---------------------------------------------------------------- MoE, pools, queueing, prices
 
 def test_expected_experts_hit_by_hand() -> None:
