@@ -12,11 +12,20 @@ __all__ = ["calibration_report"]
 _UNIT_DIMENSIONS = {"FLOP/s": Dimension.FLOP_RATE, "FLOP": Dimension.FLOPS, "s": Dimension.DURATION}
 
 
-def _value(value: float, unit: str) -> str:
+def _value(value: float, unit: str, quantity: str = "") -> str:
+    """A case's figure for people: SI-prefixed with its unit (412 TFLOP/s, 3.2 ms), or a plain
+    number with thousands separators (12,691), the unit left to the quantity's label when that
+    names it already ("output tokens/s per accelerator")."""
     dimension = _UNIT_DIMENSIONS.get(unit)
     if dimension is not None:
         return format_quantity(value, dimension, digits=4)
-    return f"{value:,.4g} {unit}".rstrip()
+    if abs(value) >= 1e6:
+        number = format_quantity(value, Dimension.COUNT, digits=4)
+    elif abs(value) >= 100:
+        number = f"{value:,.0f}"
+    else:
+        number = f"{value:.3g}"
+    return number if not unit or unit in quantity else f"{number} {unit}"
 
 
 def _group_rows(cases: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -34,16 +43,23 @@ def _group_rows(cases: list[dict[str, Any]]) -> list[tuple[str, str]]:
 def calibration_report(data: dict[str, Any]) -> Report:
     """One row per published case (sources numbered below), then the mean and max error."""
     sources: dict[str, int] = {}
-    rows = []
+    by_quantity: dict[str, list[tuple[str, ...]]] = {}
     for case in data["cases"]:
         ref = sources.setdefault(case["source"], len(sources) + 1)
-        rows.append((case["name"], case["quantity"], _value(case["published"], case["unit"]),
-                     _value(case["predicted"], case["unit"]), f"{case['error'] * 100:+.1f}%",
-                     f"±{case['tolerance'] * 100:.0f}%",
-                     "ok" if case["within_tolerance"] else "OUT", f"[{ref}]"))
-    table = Table("Reference cases", ("case", "quantity", "published", "predicted", "error",
-                                      "tolerance", "", "source"), tuple(rows), "cases",
-                  tuple(data["cases"]))
+        by_quantity.setdefault(case["quantity"], []).append((
+            case["name"], _value(case["published"], case["unit"], case["quantity"]),
+            _value(case["predicted"], case["unit"], case["quantity"]),
+            f"{case['error'] * 100:+.1f}%", f"±{case['tolerance'] * 100:.0f}%",
+            "ok" if case["within_tolerance"] else "OUT", f"[{ref}]"))
+    # one table per quantity, its unit in the title; the first carries every case for the CSV
+    # (all share the "cases" key, so the CSV is one table of them all)
+    headers = ("case", "published", "predicted", "error", "tolerance", "", "source")
+    tables = tuple(
+        Table(f"Reference cases: {quantity}", headers, tuple(rows), "cases",
+              tuple(data["cases"]) if i == 0 else ())
+        for i, (quantity, rows) in enumerate(by_quantity.items()))
+    if not tables:
+        tables = (Table("Reference cases", headers, (), "cases", ()),)
     listing = KeyValues("Sources", tuple((f"[{n}]", text) for text, n in sources.items()))
     sets = _training_sets(data["cases"])
     commands = tuple((case["name"], str(case["note"])[str(case["note"]).index("planner "):])
@@ -56,7 +72,7 @@ def calibration_report(data: dict[str, Any]) -> Report:
         ("all within tolerance", "yes" if data["all_within_tolerance"] else "NO"),
         *_group_rows(data["cases"]),
     ))
-    sections: tuple[Table | KeyValues, ...] = (table, listing)
+    sections: tuple[Table | KeyValues, ...] = (*tables, listing)
     if commands:
         sections += (rerun,)
     sections += (summary,)
