@@ -112,6 +112,15 @@ LABELS: dict[str, str] = {
 }
 
 
+def _readable(number: float, digits: int) -> str:
+    """A figure without exponents: 2.79M, 10,660, 476.8 (``digits`` significant below 1,000)."""
+    if abs(number) >= 1e6:
+        return format_quantity(number, Dimension.COUNT, digits=digits)
+    if abs(number) >= 1000:
+        return f"{number:,.0f}"
+    return f"{number:,.{digits}g}"
+
+
 def format_value(key: str, value: Any) -> str:
     """A human string for a JSON value, with units chosen from the key's suffix."""
     if value is None:
@@ -126,7 +135,7 @@ def format_value(key: str, value: Any) -> str:
             return f"{math.floor(number + 1e-9):,d}"
         if (rate := _RATE_OF.match(key)) and rate.group("what") not in ("flops", "bytes",
                                                                           "usd", "tokens"):
-            return f"{number:,.3g} {rate.group('what')}/s"
+            return f"{_readable(number, 3)} {rate.group('what')}/s"
         base = key
         for tail in _PER_TAILS:
             if base.endswith(tail) and "tokens_per_s" not in base:
@@ -136,8 +145,8 @@ def format_value(key: str, value: Any) -> str:
                 if isinstance(unit, Dimension):
                     return format_quantity(number, unit)
                 if unit == "usd_per_mtok":
-                    return f"{number:,.3g} USD/Mtok"
-                return f"{number:,.4g} {unit}"
+                    return f"{_readable(number, 3)} USD/Mtok"
+                return f"{_readable(number, 4)} {unit}"
         if abs(number) >= 1e6:
             return format_quantity(number, Dimension.COUNT, digits=4)
         if isinstance(value, int) or number.is_integer() or abs(number) >= 1000:

@@ -58,8 +58,16 @@ PLAN = {
 
 def test_a_prefill_pool_counts_input_tokens_and_a_decode_pool_output_tokens() -> None:
     pool = {"units": 0.5, "tokens_per_s_per_unit": 64_000.0}
-    assert format_value("prefill", pool) == "units=0.5, input tokens per unit 6.4e+04 tok/s"
-    assert format_value("decode", pool) == "units=0.5, output tokens per unit 6.4e+04 tok/s"
+    assert format_value("prefill", pool) == "units=0.5, input tokens per unit 64,000 tok/s"
+    assert format_value("decode", pool) == "units=0.5, output tokens per unit 64,000 tok/s"
+
+
+def test_rates_and_prices_read_without_exponents() -> None:
+    # 1.066e+04 tok/s and 1.62e+03 requests/s read as 10,660 and 1,620; millions take a prefix
+    assert format_value("tokens_per_s_per_unit", 10_660.4) == "10,660 tok/s"
+    assert format_value("requests_per_s_per_unit", 1620.2) == "1,620 requests/s"
+    assert format_value("tokens_per_s_per_unit", 2_790_000.0) == "2.79M tok/s"
+    assert format_value("tokens_per_s_per_unit", 476.83) == "476.8 tok/s"
 
 
 def test_findings_name_the_cpu_short_site_its_shipping_and_purchases() -> None:
