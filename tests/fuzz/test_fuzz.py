@@ -21,6 +21,7 @@ runs 5,000+ cases in the plain ``pytest`` run (``PLANNER_FUZZ_EXAMPLES`` scales 
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import resource
@@ -122,8 +123,11 @@ SPECIAL: list[Any] = [
 ]
 NUMBERS = st.one_of(st.integers(-(10**20), 10**20), st.floats(allow_nan=True,
                                                                 allow_infinity=True))
+# Each draw is a fresh copy: a mutation may change a drawn list or mapping in place, and a
+# shared one would carry that into later examples (Hypothesis then reports the data generation
+# as flaky, FlakyStrategyDefinition).
 VALUES: st.SearchStrategy[Any] = st.one_of(
-    st.sampled_from(SPECIAL),
+    st.sampled_from(SPECIAL).map(copy.deepcopy),
     NUMBERS,
     st.builds(lambda n, u: f"{n:g} {u}".strip(), st.floats(-1e40, 1e40), st.sampled_from(UNITS)),
     st.text(max_size=12),
@@ -173,7 +177,7 @@ def structural(draw: st.DrawFn, text: str) -> str:
             parent[draw(st.sampled_from(["extra", "name", "id", "accelerators", "deadline",
                                          "parallelism", "requests_per_second"]))] = draw(VALUES)
         elif action == "empty":
-            parent[key] = draw(st.sampled_from([[], {}, None, ""]))
+            parent[key] = draw(st.sampled_from([[], {}, None, ""]).map(copy.deepcopy))
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
