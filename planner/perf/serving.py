@@ -556,14 +556,9 @@ class _Inputs:
     peak_flops: float
     assumptions: Mapping[str, Assumption]
     compute_efficiency: float
+    attention_rate: float  # achieved attention FLOP/s per accelerator (attention_precision)
     kv_precision: Precision = Precision.BF16
     compute_precision: Precision = Precision.BF16
-    attention_flops: float = 0.0  # achieved attention FLOP/s per accelerator; 0: matmul rate
-
-    @property
-    def attention_rate(self) -> float:
-        """Achieved FLOP/s per accelerator of the attention math (:func:`attention_precision`)."""
-        return self.attention_flops or self.peak_flops * self.compute_efficiency
 
     def eff(self, name: str) -> float:
         """A named assumption's value."""
@@ -922,8 +917,8 @@ def _inputs(model: ModelSpec, system: System, weights_precision: Precision,
                       * efficiency / base)
     return _Inputs(arch, system, weights_bytes(arch, BYTES_PER_ELEMENT[weights_precision]),
                    kv_bytes_per_token(arch, BYTES_PER_ELEMENT[kv_precision]),
-                   _peak(system, compute_precision), assumptions, efficiency, kv_precision,
-                   compute_precision, attention_rate)
+                   _peak(system, compute_precision), assumptions, efficiency, attention_rate,
+                   kv_precision, compute_precision)
 
 
 def decode_step_s(model: ModelSpec, system: System, *, batch: float, context_tokens: float,

@@ -65,7 +65,7 @@ def ep_parts(inp: _Inputs, layout: Layout) -> tuple[EpModel, EpHardware, EpFacto
         node_limit=arch.moe.node_limit if arch.moe else None)
     achieved = inp.peak_flops * inp.compute_efficiency
     hardware = EpHardware(
-        gemm_flops=achieved, attention_flops=_attention_flops(inp),
+        gemm_flops=achieved, attention_flops=inp.attention_rate,
         hbm_bandwidth=system.accelerator.hbm_bandwidth * inp.eff("memory_bandwidth"),
         hbm_capacity=system.accelerator.hbm_capacity,
         scale_up_bandwidth=system.scale_up.bandwidth / 2.0 * inp.eff("scale_up"),
@@ -95,14 +95,6 @@ def decode_batch_cap(inp: _Inputs, layout: Layout) -> float:
     two-batch overlap, times its tp ranks."""
     micro_batches = 2 if two_batch_overlap(layout.ep, inp.system.scale_up.domain_size) else 1
     return inp.eff("ep_max_batch_per_rank") * micro_batches * layout.tp
-
-
-def _attention_flops(inp: _Inputs) -> float:
-    """Achieved attention FLOP/s: MLA kernels multiply the cached latent as stored, so they run
-    at the KV cache's tensor mode (FlashMLA: BF16; FP8 with an FP8 cache, SGLang's "FP8
-    attention", https://lmsys.org/blog/2025-09-25-gb200-part-2), as all attention does here
-    (:func:`planner.perf.serving.attention_precision`)."""
-    return inp.attention_rate
 
 
 def evaluate_ep(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
