@@ -20,7 +20,7 @@ __all__ = ["MIN_EFFICIENCY", "ZERO_EFFICIENCY_OK", "check_efficiency", "check_fl
 # Efficiency fields that are switches, where 0 is a meaningful choice (see their descriptions in
 # planner/catalog/schema.py); every other factor multiplies a rate and must be above 0.
 ZERO_EFFICIENCY_OK = frozenset({"kernel_overlap", "tp_comm", "gemm_tiles",
-                                "attention_kv_precision"})
+                                "attention_kv_precision", "attention_dp_balance"})
 # The smallest efficiency factor: 0.1%. The calibrated defaults lie between about 0.5 and 0.9
 # (planner/perf/serving.py, planner/perf/training.py); far below, step times overflow and the
 # LP breaks down (1e-300 did).

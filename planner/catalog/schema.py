@@ -189,6 +189,11 @@ class Efficiency(StrictModel):
     tp_comm: Fraction | None = Field(
         None, description="1 counts tensor/pipeline-parallel communication in decode; 0 drops "
         "it, as the source article does")
+    attention_dp_balance: Fraction | None = Field(
+        None, description="colocated expert-parallel serving switch: 0 lets each data-parallel "
+        "attention replica start its own prompts, so a step lasts as long as the replica that "
+        "prefills (default, TensorRT-LLM's round-robin assignment); 1 starts prompts on every "
+        "replica together (TensorRT-LLM attention_dp_config enable_balance)")
     ep_max_batch_per_rank: PositiveInt | None = Field(
         None, description="sequences one expert-parallel decode rank steps per micro-batch: the "
         "engine's dispatch buffer (DeepEP num_max_dispatch_tokens_per_rank, SGLang "

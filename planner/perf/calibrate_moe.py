@@ -87,6 +87,15 @@ _GB200_2 = "https://lmsys.org/blog/2025-09-25-gb200-part-2 (SGLang, GB200 NVL72,
 # request that matches both has 1,211 output and 4,384 input tokens (4,384 + 605.5 = 4,989.5).
 _DEEPSEEK_LENGTHS = ("input_tokens=4384", "output_tokens=1211")
 _FP4 = ("weights_precision=fp4", "compute_precision=fp4", "kv_precision=fp8")
+_TRTLLM_R1 = ("https://github.com/NVIDIA/TensorRT-LLM, docs/source/blogs/"
+              "Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM.md (max-throughput, 8 GPUs, "
+              "attention DP8 + EP8, 1K/2K)")
+# TensorRT-LLM's DeepSeek-R1 max-throughput runs: one 8-GPU node, prefill and decode colocated,
+# attention data-parallel over the 8 GPUs with the experts on EP8, 1,024 input and 2,048 output
+# tokens; each run's per-rank batch (--max_batch_size) and token budget (--max_num_tokens) as
+# published
+_TRTLLM_R1_LAYOUT = ("model=deepseek-r1", "disaggregated=false", "input_tokens=1024",
+                     "output_tokens=2048", "layout.decode.ep=8", "layout.decode.dp_attention=8")
 # SGLang's GB200 Part II decode: DeepEP dispatch buffer (and CUDA-graph batch) per rank as its
 # reproduction instructions set it (module docstring)
 _PART2_BF16_BATCH = "efficiency.ep_max_batch_per_rank=768"
@@ -99,7 +108,9 @@ class MoeRun:
 
     name: str
     system: str
-    pool: str  # "prefill" (input tokens/s) or "decode" (output tokens/s)
+    # "prefill" (input tokens/s of the prefill pool), "decode" (output tokens/s of the decode
+    # pool) or "colocated" (output tokens/s of the whole deployment)
+    pool: str
     published_per_accelerator: float
     sets: tuple[str, ...]
     source: str
@@ -111,8 +122,10 @@ class MoeRun:
         per unit is the prediction."""
         flags = " ".join(f"--set '{item}'" if " " in item else f"--set {item}"
                          for item in self.sets)
+        quantity = ("tokens_per_s_per_unit" if self.pool == "colocated"
+                    else f"{self.pool}.tokens_per_s_per_unit")
         return (f"planner estimate {MOE_WORKLOAD} --hardware {self.system} {flags} "
-                f"--format json  # {self.pool}.tokens_per_s_per_unit / accelerators")
+                f"--format json  # {quantity} / accelerators")
 
 
 MOE_RUNS: tuple[MoeRun, ...] = (
@@ -142,6 +155,16 @@ MOE_RUNS: tuple[MoeRun, ...] = (
            ("layout.prefill.ep=8", *_FP4), _GB200_2, "moe-check"),
     MoeRun("SGLang GB200 decode EP48, FP8 attn, NVFP4 MoE", "gb200-nvl72", "decode", 13386,
            ("layout.decode.ep=48", *_FP4, _PART2_FP4_BATCH), _GB200_2, "moe-check"),
+    MoeRun("TRT-LLM R1 B200 DP8+EP8, FP4, FP8 KV, batch 896", "dgx-b200", "colocated",
+           5393.2755, (*_TRTLLM_R1_LAYOUT, *_FP4, "efficiency.ep_max_batch_per_rank=896",
+                       "efficiency.prefill_batch_tokens=2048"), _TRTLLM_R1, "moe-check"),
+    MoeRun("TRT-LLM R1 B200 DP8+EP8, FP4, BF16 KV, batch 384", "dgx-b200", "colocated",
+           4548.0105, (*_TRTLLM_R1_LAYOUT, "weights_precision=fp4", "compute_precision=fp4",
+                       "efficiency.ep_max_batch_per_rank=384",
+                       "efficiency.prefill_batch_tokens=1536"), _TRTLLM_R1, "moe-check"),
+    MoeRun("TRT-LLM R1 H200 DP8+EP8, FP8, BF16 KV, batch 128", "dgx-h200", "colocated",
+           1436.1584, (*_TRTLLM_R1_LAYOUT, "efficiency.ep_max_batch_per_rank=128",
+                       "efficiency.prefill_batch_tokens=1151"), _TRTLLM_R1, "moe-check"),
 )
 
 
@@ -151,6 +174,8 @@ def predicted_per_accelerator(run: MoeRun) -> float:
 
     result = estimate(_REPO / MOE_WORKLOAD, run.system, list(run.sets)).to_dict()
     accelerators = float(result["accelerators_needed"]) / float(result["units_needed"])
+    if run.pool == "colocated":
+        return float(result["tokens_per_s_per_unit"]) / accelerators
     return float(result[run.pool]["tokens_per_s_per_unit"]) / accelerators
 
 
@@ -158,8 +183,10 @@ def cases() -> list[CalibrationCase]:
     """Every published wide-EP pool throughput with the model's prediction."""
     out = []
     for run in MOE_RUNS:
-        quantity = ("input tokens/s per accelerator (prefill pool)" if run.pool == "prefill"
-                    else "output tokens/s per accelerator (decode pool)")
+        quantity = {"prefill": "input tokens/s per accelerator (prefill pool)",
+                    "decode": "output tokens/s per accelerator (decode pool)",
+                    "colocated": "output tokens/s per accelerator (colocated, attention DP)"
+                    }[run.pool]
         out.append(CalibrationCase(run.name, quantity, "tokens/s",
                                    run.published_per_accelerator, predicted_per_accelerator(run),
                                    run.tolerance, run.source, run.command(), run.group))

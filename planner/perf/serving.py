@@ -695,6 +695,7 @@ class PrefillChunk:
     context_tokens: float
     burst_z: float = 0.0
     tpot_limit_s: float = 0.0
+    prompt_tokens: float = 0.0  # computed tokens of one prompt (planner.perf.serving_ep)
 
     def at_percentile(self, batch: float) -> PrefillChunk:
         """The prompt tokens per sequence per step a request meets at the TPOT percentile."""

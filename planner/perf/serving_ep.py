@@ -8,6 +8,8 @@ tensor-parallel layouts give, so the layout search compares both on tokens/s per
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from planner.catalog.schema import BYTES_PER_ELEMENT, Precision
 from planner.perf.serving import (
@@ -15,6 +17,7 @@ from planner.perf.serving import (
     Bound,
     DecodeCapacity,
     Layout,
+    PrefillChunk,
     _Inputs,
     _Limits,
     kv_replication,
@@ -37,7 +40,8 @@ from planner.workload.params import (
     routed_expert_split,
 )
 
-__all__ = ["ep_parts", "ep_prefill_tokens_per_s_per_unit", "ep_ttft_s", "evaluate_ep"]
+__all__ = ["DpPrefillStep", "dp_prefill_steps", "ep_parts", "ep_prefill_tokens_per_s_per_unit",
+           "ep_ttft_s", "evaluate_ep"]
 
 # DeepEP dispatches FP8 activations (1 byte per element plus a scale per 128) when the expert
 # GEMMs run in FP8 or FP4, and combines in BF16 (https://github.com/deepseek-ai/DeepEP).
@@ -97,11 +101,127 @@ def decode_batch_cap(inp: _Inputs, layout: Layout) -> float:
     return inp.eff("ep_max_batch_per_rank") * micro_batches * layout.tp
 
 
+@dataclass(frozen=True, slots=True)
+class DpPrefillStep:
+    """One kind of step of a colocated EP group with data-parallel attention: with
+    ``probability``, its busiest attention replica prefills ``busiest`` prompt tokens per
+    sequence of its batch and the replicas ``mean`` on average."""
+
+    probability: float
+    busiest: float
+    mean: float
+
+
+def dp_prefill_steps(inp: _Inputs, layout: Layout, chunk: PrefillChunk, batch: float,
+                     room_limit: float = math.inf) -> tuple[DpPrefillStep, ...]:
+    """How a colocated EP group's prompt work falls on its attention replicas, step by step.
+
+    Every attention replica admits its own prompts as its sequences finish (requests are
+    assigned to replicas round-robin, TensorRT-LLM's default), while the replicas step together:
+    each MoE layer's dispatch and combine wait for every rank, so a step lasts as long as its
+    busiest replica ("the iteration time is dominated by the slowest rank", TensorRT-LLM's
+    attention-DP balance study, https://github.com/NVIDIA/TensorRT-LLM, docs/source/blogs/
+    tech_blog/blog10_ADP_Balance_Strategy.md: 54% mean balance between ranks with round-robin
+    assignment on 8 GB200, DeepSeek-V3).
+
+    A replica of b sequences finishes λ = b·c / P_c of them per step (c prompt tokens per output
+    token, P_c computed tokens per prompt) and admits as many prompts, a Poisson number K per
+    step, independent between replicas. A step takes at most R = budget − b + 1 prompt tokens
+    beside the decode tokens of its other b − 1 sequences (``prefill_batch_tokens``, the
+    engine's per-step token budget; TensorRT-LLM's max_num_tokens counts the decode tokens too:
+    its H200 DeepSeek-R1 run sets 1,151 = 1,024 + 127 for 128 sequences of 1,024-token
+    prompts), or the whole budget when that is no more than b, so a replica prefills
+    X = min(K·P_c, R) tokens; a prompt longer than R is prefilled in pieces of R, in a share
+    λ·P_c / R of the steps; under a step-time limit R is also capped at ``room_limit``, the
+    prompt tokens a replica's step can add within the limit (:func:`evaluate_ep`). Over N
+    replicas the busiest holds max X: the steps
+    below are its values v with P(max = v) = F(v)^N − F(v⁻)^N, and the replicas' mean there is
+    (v + (N − 1)·E[X | X ≤ v]) / N, scaled so that the mean over all steps is λ·P_c. With
+    ``attention_dp_balance`` = 1 replicas start prompts in the same steps (TensorRT-LLM's
+    attention_dp_config enable_balance) and every step carries the mean.
+    """
+    per_seq = chunk.tokens_per_step
+    fluid = (DpPrefillStep(1.0, per_seq, per_seq),)
+    replicas = max(1, layout.ep // layout.tp)
+    prompt = chunk.prompt_tokens
+    if (replicas <= 1 or batch <= 0 or per_seq <= 0 or prompt <= 0
+            or inp.eff("attention_dp_balance") >= 0.5):
+        return fluid
+    needed = batch * per_seq  # prompt tokens per step per replica, λ·P_c
+    budget = inp.eff("prefill_batch_tokens")
+    room = min(budget - batch + 1.0 if budget > batch else budget, max(room_limit, needed))
+    if prompt > room or needed >= room:
+        busy = needed / room
+        if busy >= 1.0:
+            return fluid
+        values, probabilities = [0.0, room], [1.0 - busy, busy]
+    else:
+        values, probabilities = _admitted_tokens(needed / prompt, prompt, room)
+    steps = []
+    below = 0.0  # F(v⁻)
+    weighted = 0.0  # sum of p·v over values ≤ v
+    for value, probability in zip(values, probabilities, strict=True):
+        cdf = below + probability
+        weighted += probability * value
+        share = cdf ** replicas - below ** replicas
+        if share > 0:
+            rest = weighted / cdf if cdf > 0 else 0.0
+            steps.append((share, value, (value + (replicas - 1) * rest) / replicas))
+        below = cdf
+    steps = _merged(steps, _MAX_STEP_KINDS)
+    total = sum(share * mean for share, _, mean in steps)
+    scale = needed / total if total > 0 else 0.0
+    return tuple(DpPrefillStep(share, value / batch, mean * scale / batch)
+                 for share, value, mean in steps)
+
+
+# Kinds of step the mean step is taken over: adjacent values of the busiest replica's prompt
+# tokens are merged beyond this many (the step grows almost linearly between them)
+_MAX_STEP_KINDS = 12
+
+
+def _admitted_tokens(rate: float, prompt: float, room: float
+                     ) -> tuple[list[float], list[float]]:
+    """Values of min(K·P_c, R) and their probabilities for K ~ Poisson(rate), over the K
+    within 10 standard deviations of the mean (the rest of the mass goes to the ends)."""
+    whole = math.floor(room / prompt)
+    spread = 10.0 * math.sqrt(rate) + 2.0
+    low = max(0, math.floor(rate - spread))
+    high = min(whole, math.ceil(rate + spread))
+    values, probabilities = [], []
+    for k in range(low, high + 1):
+        values.append(min(k * prompt, room))
+        probabilities.append(math.exp(-rate + k * math.log(rate) - math.lgamma(k + 1)))
+    tail = max(0.0, 1.0 - sum(probabilities))
+    if high == whole and values[-1] < room:
+        values.append(room)
+        probabilities.append(tail)
+    else:
+        probabilities[-1] += tail
+    return values, probabilities
+
+
+def _merged(steps: list[tuple[float, float, float]], most: int
+            ) -> list[tuple[float, float, float]]:
+    """At most ``most`` (share, busiest, mean) kinds: negligible ones dropped, adjacent ones
+    merged into their share-weighted means."""
+    kept = [s for s in steps if s[0] > 1e-12]
+    if len(kept) <= most:
+        return kept
+    size = math.ceil(len(kept) / most)
+    merged = []
+    for start in range(0, len(kept), size):
+        group = kept[start:start + size]
+        share = sum(g[0] for g in group)
+        merged.append((share, sum(g[0] * g[1] for g in group) / share,
+                       sum(g[0] * g[2] for g in group) / share))
+    return merged
+
+
 def evaluate_ep(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
     """Decode capacity of an expert-parallel layout (per accelerator, then per unit)."""
     model, hw, f = ep_parts(inp, layout)
     chunk = lim.chunk
-    prefill_per_seq = chunk.tokens_per_step if chunk else 0.0
     prefill_attention = (attention_flops_per_token(inp.arch, chunk.context_tokens)
                          if chunk else 0.0)
     decode_attention = decode_attention_flops_per_token(inp.arch, lim.context_tokens) \
@@ -110,21 +230,44 @@ def evaluate_ep(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
     memory_batch = ep_memory_batch(model, hw, f, ep=layout.ep, tp=layout.tp,
                                    context=lim.context_tokens, reserve=lim.memory_reserve,
                                    kv_store_scale=lim.kv_store_scale)
+
+    def room_within_target(at: Callable[[float, float], EpPoint]) -> float:
+        """Prompt tokens the busiest replica's step can take within the step-time limit: as
+        a colocated engine caps its per-step budget to hold TPOT (the same rule as
+        planner.perf.serving_pools._admitted_per_step), the chunk is what the limit's
+        headroom over a decode-only step computes; unlimited without a limit."""
+        if lim.target_step_s <= 0:
+            return math.inf
+        decode_only = at(0.0, 0.0).step_s
+        probe = 1000.0  # prompt tokens; the step grows linearly with them
+        slope = (at(0.0, probe / max(at(0.0, 0.0).batch, 1.0)).step_s - decode_only) / probe
+        if slope <= 0:
+            return math.inf
+        return max(lim.target_step_s - decode_only, 0.0) / slope
+
+    def step(batch: float, work: PrefillChunk | None) -> EpPoint:
+        """The mean step at ``batch``: steps where a replica prefills, mixed with decode-only
+        ones (:func:`dp_prefill_steps`)."""
+        def at(mean: float, busiest: float) -> EpPoint:
+            return ep_decode_step(model, hw, f, ep=layout.ep, tp=layout.tp, batch=batch,
+                                  context=lim.context_tokens,
+                                  decode_attention_flops=decode_attention,
+                                  prefill_per_seq=mean,
+                                  prefill_attention_flops=prefill_attention,
+                                  busiest_prefill_per_seq=busiest)
+        if work is None:
+            return at(0.0, 0.0)
+        kinds = dp_prefill_steps(inp, layout, work, batch, room_within_target(at))
+        if len(kinds) == 1:
+            return at(kinds[0].mean, kinds[0].busiest)
+        return _mean_step([(k.probability, at(k.mean, k.busiest)) for k in kinds])
+
     def step_at_percentile(batch: float) -> EpPoint:
         """The step at the TPOT percentile (planner.perf.serving.PrefillChunk.at_percentile)."""
-        share = chunk.at_percentile(batch).tokens_per_step if chunk else 0.0
-        return ep_decode_step(model, hw, f, ep=layout.ep, tp=layout.tp, batch=batch,
-                              context=lim.context_tokens,
-                              decode_attention_flops=decode_attention,
-                              prefill_per_seq=share,
-                              prefill_attention_flops=prefill_attention)
+        return step(batch, chunk.at_percentile(batch) if chunk else None)
 
     def step_at_mean(batch: float) -> EpPoint:
-        return ep_decode_step(model, hw, f, ep=layout.ep, tp=layout.tp, batch=batch,
-                              context=lim.context_tokens,
-                              decode_attention_flops=decode_attention,
-                              prefill_per_seq=prefill_per_seq,
-                              prefill_attention_flops=prefill_attention)
+        return step(batch, chunk)
 
     bursty = lim.target_step_s > 0 and chunk is not None and chunk.bursty
     slo_batch = (largest_batch_within(step_at_mean, lim.target_step_s, math.inf)
@@ -137,10 +280,7 @@ def evaluate_ep(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
     if not math.isfinite(chosen):
         chosen = memory_batch
     batch = math.floor(chosen + _EPS) if memory_batch >= 1 or not lim.enforce_memory else 0
-    point = ep_decode_step(model, hw, f, ep=layout.ep, tp=layout.tp, batch=max(batch, 1),
-                           context=lim.context_tokens, decode_attention_flops=decode_attention,
-                           prefill_per_seq=prefill_per_seq,
-                           prefill_attention_flops=prefill_attention)
+    point = step_at_mean(max(batch, 1))
     bound = Bound(point.bound)
     if memory_batch < 1:
         bound = Bound.HBM_CAPACITY
@@ -164,6 +304,16 @@ def evaluate_ep(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
         memory_capacity_bytes=capacity * layout.group_size, compute_s=point.compute_s,
         memory_s=point.memory_s, communication_s=point.communication_s,
         step_time_quantile_s=step_at_percentile(max(batch, 1)).step_s if bursty else 0.0)
+
+
+def _mean_step(kinds: list[tuple[float, EpPoint]]) -> EpPoint:
+    """The probability-weighted mean of several kinds of step."""
+    total = sum(p for p, _ in kinds)
+
+    def mean(term: str) -> float:
+        return sum(p * float(getattr(point, term)) for p, point in kinds) / total
+    return EpPoint(kinds[0][1].batch, mean("step_s"), mean("compute_s"), mean("memory_s"),
+                   mean("communication_s"))
 
 
 def ep_prefill_tokens_per_s_per_unit(inp: _Inputs, layout: Layout, prompt_tokens: float,

@@ -131,6 +131,19 @@ MOE_DEFAULTS: dict[str, Assumption] = {
         "and its published decode table runs 256",
         "most sequences one expert-parallel decode rank steps per micro-batch (the dispatch "
         "buffer); two micro-batches under two-batch overlap"),
+    "attention_dp_balance": Assumption(
+        "attention_dp_balance", 0.0,
+        "engine default: TensorRT-LLM assigns requests to attention data-parallel ranks "
+        "round-robin and each rank admits its own prompts, so in colocated serving one rank "
+        "prefills while the others wait for it at the next all-to-all (54% mean balance "
+        "between ranks on 8 GB200 with DeepSeek-V3; its opt-in attention_dp_config "
+        "enable_balance starts prompts on every rank together and reaches 88%, "
+        "https://github.com/NVIDIA/TensorRT-LLM, docs/source/blogs/tech_blog/"
+        "blog10_ADP_Balance_Strategy.md)",
+        "colocated expert-parallel serving with data-parallel attention: 0 = each attention "
+        "replica starts its own prompts and a step lasts as long as the replica that "
+        "prefills (planner.perf.serving_ep.dp_prefill_steps); 1 = replicas start prompts in "
+        "the same steps, so every step carries the mean prompt work"),
     "ep_network": Assumption(
         "ep_network", 0.85,
         "published: DeepEP (https://github.com/deepseek-ai/DeepEP) measures 43-58 GB/s of RDMA "
@@ -275,13 +288,22 @@ def _tp_comm_s(model: EpModel, hw: EpHardware, tp: int, tokens: float) -> float:
 
 def ep_decode_step(model: EpModel, hw: EpHardware, f: EpFactors, *, ep: int, tp: int,
                    batch: float, context: float, decode_attention_flops: float,
-                   prefill_per_seq: float = 0.0, prefill_attention_flops: float = 0.0
-                   ) -> EpPoint:
-    """One decode step of ``batch`` sequences per attention replica (module docstring)."""
+                   prefill_per_seq: float = 0.0, prefill_attention_flops: float = 0.0,
+                   busiest_prefill_per_seq: float | None = None) -> EpPoint:
+    """One decode step of ``batch`` sequences per attention replica (module docstring).
+
+    ``prefill_per_seq`` is the mean prompt work per sequence over the group's attention
+    replicas, which the routed experts see; ``busiest_prefill_per_seq`` (default: the mean) is
+    that of the busiest replica, which sets the replica-local work every rank waits for at the
+    next all-to-all: dense and shared matmuls, attention, dispatch and combine of its tokens
+    (:func:`planner.perf.serving_ep.dp_prefill_steps`)."""
     replicas = max(1, ep // tp)
+    own = prefill_per_seq if busiest_prefill_per_seq is None else busiest_prefill_per_seq
     tokens = batch * (1.0 + prefill_per_seq) / tp
-    gemm = tokens * (model.dense_flops + model.routed_flops * f.imbalance) / hw.gemm_flops
-    attn = (batch * (decode_attention_flops + prefill_per_seq * prefill_attention_flops)
+    local = batch * (1.0 + own) / tp
+    gemm = (local * model.dense_flops + tokens * model.routed_flops * f.imbalance) \
+        / hw.gemm_flops
+    attn = (batch * (decode_attention_flops + own * prefill_attention_flops)
             / tp / hw.attention_flops)
     hit = expected_experts_hit(model.experts, model.top_k,
                                batch * (1.0 + prefill_per_seq) * replicas)
@@ -293,8 +315,8 @@ def ep_decode_step(model: EpModel, hw: EpHardware, f: EpFactors, *, ep: int, tp:
     cm = max(gemm + attn, weights + kv) if f.kernel_overlap else max(gemm, weights) + max(attn, kv)
     cm /= f.decode_kernels
     out_copies, in_copies = _decode_copies(model, hw, ep)
-    comm = (_a2a_s(model, hw, ep, tokens, out_copies, in_copies, f.imbalance)
-            + _tp_comm_s(model, hw, tp, tokens))
+    comm = (_a2a_s(model, hw, ep, local, out_copies, in_copies, f.imbalance)
+            + _tp_comm_s(model, hw, tp, local))
     return EpPoint(batch, _combine(cm, comm, f.overlap), gemm + attn, weights + kv, comm)
 
 

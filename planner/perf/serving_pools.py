@@ -385,7 +385,7 @@ def colocated(spec: Serve, model: ModelSpec, system: System, precision: Precisio
     layouts = _pins(spec.layout.decode, model, system)
     burst_z = _burst_z(work)
     chunk = (PrefillChunk(work.computed / work.generated, work.attention_prompt / 2.0, burst_z,
-                          work.target_step_s if burst_z > 0 else 0.0)
+                          work.target_step_s if burst_z > 0 else 0.0, work.computed)
              if work.computed > 0 and work.generated > 0 else None)
     if work.ttft is None:
         decode, service, load, per_step = _batch_formation(

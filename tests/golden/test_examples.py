@@ -162,7 +162,9 @@ def test_moe_serving_disaggregation_and_prefix_cache(results: dict[str, SweepRes
         assert two_pools > 1.2 * one_pool
     rack = [metric(records[("gb200-nvl72", d, "0")], "tokens_per_s_per_unit")
             for d in ("false", "true")]
-    assert 0 < rack[1] / rack[0] - 1 < 0.6  # 27% on the rack
+    # 47% on the rack: its all-to-all stays on NVLink, but one pool's steps still wait for the
+    # attention replica that prefills (planner.perf.serving_ep.dp_prefill_steps)
+    assert 0.2 < rack[1] / rack[0] - 1 < 0.8
     for system in ("hgx-h800", "dgx-h100", "gb200-nvl72"):
         cold, warm = records[(system, "true", "0")], records[(system, "true", "0.5")]
         # a request's prompt costs its uncached half at the (slightly higher: longer attention)
