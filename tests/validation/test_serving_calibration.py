@@ -238,15 +238,32 @@ def test_moe_fit_and_check_errors(moe_results: list[CalibrationCase]) -> None:
     fit = [abs(c.error) for c in moe_results if c.group == "moe-fit"]
     check = [abs(c.error) for c in moe_results if c.group == "moe-check"]
     assert sum(fit) / len(fit) < 0.01  # 0.4%
-    assert sum(check) / len(check) < 0.14  # 12.7%, see calibrate_moe
+    assert sum(check) / len(check) < 0.12  # 10.2%, see calibrate_moe
     by_name = {c.name: c for c in moe_results}
-    # capacity measurements on H100/H800 within the 25% goal; DeepSeek's production prefill,
-    # a day average at about half its profiled capacity, is over-predicted
+    # every H100/H800 deployment within the issue's 25% goal, DeepSeek's production pools at
+    # the day's load and its first-token limit among them
     for name in ("SGLang H100 prefill EP32, 1K prompts",
                  "DeepSeek profile H800 prefill EP32, 4K prompts",
+                 "DeepSeek H800 prefill EP32, 56% cache hits, day load",
                  "DeepSeek H800 decode EP144, 20 tokens/s/user"):
         assert abs(by_name[name].error) < 0.25, (name, by_name[name].error)
-    assert by_name["DeepSeek H800 prefill EP32, 56% cache hits"].error > 0.25
+
+
+def test_production_prefill_runs_below_capacity_to_hold_its_first_token_limit() -> None:
+    """DeepSeek's production prefill (a day's mean per node) is what its pool serves at the
+    day's Poisson load and a 2 s p99 TTFT; run full, the same pool would serve 47% more."""
+    from planner.perf.calibrate_moe import MOE_RUNS, MoeRun, predicted_per_accelerator
+
+    run = next(r for r in MOE_RUNS if "day load" in r.name)
+    at_limit = predicted_per_accelerator(run)
+    full = MoeRun(run.name, run.system, run.pool, run.published_per_accelerator,
+                  tuple(s for s in run.sets if not s.startswith(("ttft", "requests"))),
+                  run.source, run.group)
+    tighter = MoeRun(run.name, run.system, run.pool, run.published_per_accelerator,
+                     tuple("ttft.p99=1.5 s" if s.startswith("ttft") else s for s in run.sets),
+                     run.source, run.group)
+    assert predicted_per_accelerator(full) > 1.4 * at_limit
+    assert predicted_per_accelerator(tighter) < at_limit
 
 
 def _fit_error(name: str, value: float, runs: list[object],
