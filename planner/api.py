@@ -276,11 +276,14 @@ def calibration() -> CalibrationReport:
         calibrate_latency,
         calibrate_measured,
         calibrate_moe,
+        calibrate_moe_offline,
         calibrate_serving,
         calibrate_training,
     )
 
-    cases = [*calibrate_serving.cases(), *calibrate_moe.cases(), *calibrate_latency.cases(),
+    cases = [*calibrate_serving.cases(), *calibrate_moe.cases(),
+             *calibrate_moe_offline.cases(), *calibrate_latency.cases(),
              *calibrate_training.cases(), *calibrate_measured.cases()]
-    misses = [*calibrate_serving.misses(), *calibrate_latency.misses()]
+    misses = [*calibrate_serving.misses(), *calibrate_moe_offline.misses(),
+              *calibrate_latency.misses()]
     return CalibrationReport(tuple(cases), known_misses=tuple(misses))
