@@ -11,10 +11,11 @@ import math
 from types import SimpleNamespace
 
 import pytest
+from ep_toy import toy_ep
 
 from planner.perf.serving import DEFAULTS, Layout, PrefillChunk
 from planner.perf.serving_ep import dp_prefill_steps
-from planner.perf.serving_moe import EpFactors, EpHardware, EpModel, ep_decode_step
+from planner.perf.serving_moe import ep_decode_step
 
 
 def _inputs(**overrides: float) -> SimpleNamespace:
@@ -77,14 +78,7 @@ def test_prompt_work_is_conserved(batch: float, per_seq: float, prompt: float,
 
 
 def test_the_busiest_replica_sets_local_work_and_the_mean_the_experts() -> None:
-    model = EpModel(dense_weight_bytes=0.0, routed_weight_bytes=0.0, dense_flops=2e9,
-                    routed_flops=1e9, experts=16, top_k=2, moe_layers=10, layers=12,
-                    hidden=1000, kv_bytes_per_token=0.0, kv_replication_per_rank=1.0,
-                    dispatch_bytes=1.0, combine_bytes=2.0, node_limit=None)
-    hw = EpHardware(gemm_flops=1e15, attention_flops=1e15, hbm_bandwidth=1e12,
-                    hbm_capacity=80e9, scale_up_bandwidth=1e10, scale_out_bandwidth=1e9,
-                    domain=8, message_s=0.0)
-    f = EpFactors(overlap=0.0, imbalance=1.0, redundancy=0.0, kernel_overlap=False)
+    model, hw, f = toy_ep()
     # 10 sequences, mean 1 prompt token per sequence, busiest replica 4: dense matmuls and
     # attention of 10·(1 + 4) tokens, routed of 10·(1 + 1):
     # (50·2 GFLOP + 20·1 GFLOP) / 1 PFLOP/s + 10·(1 MFLOP + 4·2 MFLOP) / 1 PFLOP/s

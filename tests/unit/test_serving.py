@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from ep_toy import toy_ep
 
 from planner.catalog.schema import Precision, System
 from planner.errors import InputError
@@ -49,8 +50,6 @@ from planner.perf.serving import (
 )
 from planner.perf.serving_moe import (
     EpFactors,
-    EpHardware,
-    EpModel,
     ep_decode_step,
     ep_memory_batch,
     expected_experts_hit,
@@ -591,23 +590,11 @@ def test_expected_experts_hit_by_hand() -> None:
     assert expected_units_hit(18, 8, 4) == 4.0
 
 
-def _toy_ep() -> tuple[EpModel, EpHardware, EpFactors]:
-    model = EpModel(dense_weight_bytes=10e9, routed_weight_bytes=160e9, dense_flops=2e9,
-                    routed_flops=1e9, experts=16, top_k=2, moe_layers=10, layers=12,
-                    hidden=1000, kv_bytes_per_token=1000.0, kv_replication_per_rank=1.0,
-                    dispatch_bytes=1.0, combine_bytes=2.0, node_limit=None)
-    hardware = EpHardware(gemm_flops=1e15, attention_flops=1e15, hbm_bandwidth=1e12,
-                          hbm_capacity=80e9, scale_up_bandwidth=1e10, scale_out_bandwidth=1e9,
-                          domain=8, message_s=0.0)
-    return model, hardware, EpFactors(overlap=0.0, imbalance=1.0, redundancy=0.0,
-                                      kernel_overlap=False)
-
-
 def test_ep_all_to_all_bytes_on_the_links_they_cross() -> None:
     # 10 tokens per rank, 2 copies each, half the 16 ranks outside the 8-GPU domain:
     # per copy 1000·(1 + 2)·10 layers = 30 kB; out 10·1·30 kB / 1 GB/s = 0.3 ms,
     # in 10·1·30 kB / 10 GB/s = 0.03 ms; the two link kinds move at once, so 0.3 ms
-    model, hw, f = _toy_ep()
+    model, hw, f = toy_ep()
     point = ep_decode_step(model, hw, f, ep=16, tp=1, batch=10, context=0,
                            decode_attention_flops=0.0)
     assert point.communication_s == pytest.approx(3.0e-4)
@@ -619,7 +606,7 @@ def test_ep_all_to_all_bytes_on_the_links_they_cross() -> None:
 def test_ep_all_to_all_waits_for_the_busiest_rank() -> None:
     # imbalance 1.5: the busiest rank receives and sends 1.5x the mean, 0.3 ms -> 0.45 ms,
     # and its routed matmuls take 1.5x too: 10 tokens · (2 + 1.5·1) GFLOP / 1 PFLOP/s
-    model, hw, _ = _toy_ep()
+    model, hw, _ = toy_ep()
     skewed = EpFactors(overlap=0.0, imbalance=1.5, redundancy=0.0, kernel_overlap=False)
     point = ep_decode_step(model, hw, skewed, ep=16, tp=1, batch=10, context=0,
                            decode_attention_flops=0.0)
@@ -629,7 +616,7 @@ def test_ep_all_to_all_waits_for_the_busiest_rank() -> None:
 
 def test_ep_decode_kernels_slow_the_compute_and_memory_part() -> None:
     # kernels at 0.5 of the rooflines double the non-communication part of the step
-    model, hw, f = _toy_ep()
+    model, hw, f = toy_ep()
     full = ep_decode_step(model, hw, f, ep=16, tp=1, batch=10, context=0,
                           decode_attention_flops=0.0)
     half = ep_decode_step(model, hw, EpFactors(0.0, 1.0, 0.0, False, decode_kernels=0.5),
@@ -660,7 +647,7 @@ def test_two_batch_overlap_only_across_units(ep: int, domain: int, overlapped: b
 def test_ep_weights_read_are_the_experts_hit() -> None:
     # batch 1 per rank on EP16: B = 16 tokens, hit = 1 − (7/8)^16 = 0.8822 of each rank's
     # experts; weights read = 10 GB + 160 GB / 16 · 0.8822 = 18.82 GB at 1 TB/s
-    model, hw, f = _toy_ep()
+    model, hw, f = toy_ep()
     point = ep_decode_step(model, hw, f, ep=16, tp=1, batch=1, context=0,
                            decode_attention_flops=0.0)
     hit = 1 - (7 / 8) ** 16
@@ -671,7 +658,7 @@ def test_ep_weights_read_are_the_experts_hit() -> None:
 
 
 def test_two_batch_overlap_hides_the_shorter_part() -> None:
-    model, hw, f = _toy_ep()
+    model, hw, f = toy_ep()
     serial = ep_decode_step(model, hw, f, ep=16, tp=1, batch=10, context=0,
                             decode_attention_flops=0.0)
     half = ep_decode_step(model, hw, EpFactors(0.5, 1.0, 0.0, False), ep=16, tp=1, batch=10,
