@@ -202,19 +202,19 @@ def _pretrain_points(loaded: LoadedWorkload, spec: Pretrain, row: Mapping[str, A
 
 def _kv_data(pairs: Sequence[tuple[Mapping[str, Any], System]]) -> dict[str, Any]:
     """KV bytes against context at each option's batch, and each option's HBM after weights."""
+    from planner.report.plots import ReplicaKv
+
     longest = max(float(r["details"].get("context_tokens") or 0.0) for r, _ in pairs)
     top = max(32768.0, 1.25 * longest)
     contexts = [top * i / 48 for i in range(1, 49)]
     curves, limits = {}, {}
     for row, system in pairs:
         d = row["details"]
-        batch = int(d.get("max_batch") or 0)
-        if batch <= 0:
+        if int(d.get("max_batch") or 0) <= 0:
             continue
-        per_token = float(d["kv_bytes_per_token"])
-        curves[f"{system.id}: batch {batch}"] = [batch * s * per_token for s in contexts]
-        capacity = float(d.get("memory_capacity_bytes") or 0.0)
-        limits[f"{system.id} HBM after weights"] = capacity - float(d["weights_bytes"])
+        replica = ReplicaKv.from_estimate(d)
+        curves[f"{system.id}: {replica.label}"] = replica.kv_at(contexts)
+        limits[f"{system.id} HBM after weights"] = replica.capacity_bytes - replica.weights_bytes
     return {"context_tokens": contexts, "curves": curves, "limits": limits}
 
 

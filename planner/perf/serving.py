@@ -665,6 +665,7 @@ class DecodeCapacity:
     memory_s: float
     communication_s: float
     step_time_quantile_s: float = 0.0  # the step at the TPOT percentile (0: the mean step)
+    kv_bytes_per_replica: float = 0.0  # KV cache the replica's batch stores (in the memory)
 
     @property
     def tpot_s(self) -> float:
@@ -789,7 +790,8 @@ def _evaluate(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
         fits_memory=batch >= 1 and used <= capacity, memory_bytes_per_replica=used,
         memory_capacity_bytes=capacity, compute_s=steps.compute_s(probe),
         memory_s=steps.memory_s(probe), communication_s=steps.comm_s(probe),
-        step_time_quantile_s=quantile_step(probe) if quantile_step else 0.0)
+        step_time_quantile_s=quantile_step(probe) if quantile_step else 0.0,
+        kv_bytes_per_replica=batch * kv_per_seq)
 
 
 def _quantile_step(inp: _Inputs, layout: Layout, lim: _Limits
@@ -1218,6 +1220,7 @@ class ServingEstimate:
             "requests_per_s_per_unit": self.requests_per_s_per_unit,
             "vote_cost_multiplier": self.vote_cost_multiplier,
             "memory_bytes_per_replica": d.memory_bytes_per_replica,
+            "kv_bytes_per_replica": d.kv_bytes_per_replica,
             "memory_capacity_bytes": d.memory_capacity_bytes,
             "unit_usd_per_s": self.unit_usd_per_s, "cost_basis": self.cost_basis,
         }

@@ -303,7 +303,8 @@ def evaluate_ep(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
         memory_bytes_per_replica=(weights + kv) * layout.group_size,
         memory_capacity_bytes=capacity * layout.group_size, compute_s=point.compute_s,
         memory_s=point.memory_s, communication_s=point.communication_s,
-        step_time_quantile_s=step_at_percentile(max(batch, 1)).step_s if bursty else 0.0)
+        step_time_quantile_s=step_at_percentile(max(batch, 1)).step_s if bursty else 0.0,
+        kv_bytes_per_replica=kv * layout.group_size)
 
 
 def _mean_step(kinds: list[tuple[float, EpPoint]]) -> EpPoint:

@@ -80,6 +80,7 @@ LABELS: dict[str, str] = {
     "requests_per_s": "request rate",
     "vote_cost_multiplier": "cost multiplier of the votes",
     "memory_bytes_per_replica": "memory per replica",
+    "kv_bytes_per_replica": "KV cache per replica",
     "memory_capacity_bytes": "HBM per replica",
     "memory_bytes_per_accelerator": "memory per accelerator",
     "unit_usd_per_s": "price per unit",

@@ -21,6 +21,7 @@ import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -289,6 +290,45 @@ def kv_cache_curves(kv_bytes_per_token: float, batches: Sequence[int],
     return {f"batch {b}": [b * s * kv_bytes_per_token for s in context_tokens] for b in batches}
 
 
+@dataclass(frozen=True, slots=True)
+class ReplicaKv:
+    """A serving replica's memory as an estimate reports it: its HBM, the weights it holds and
+    the KV cache its batch stores at the decode context (every attention replica of an
+    expert-parallel group together)."""
+
+    capacity_bytes: float
+    weights_bytes: float
+    kv_bytes: float
+    context_tokens: float
+    label: str
+
+    @classmethod
+    def from_estimate(cls, data: Mapping[str, Any]) -> ReplicaKv:
+        """From a serve estimate's JSON; estimates without ``kv_bytes_per_replica`` give batch
+        x context x KV bytes per token beside the whole model's weights."""
+        capacity = float(data.get("memory_capacity_bytes") or 0.0)
+        batch = int(data.get("max_batch") or 0) or 1
+        context = float(data.get("context_tokens") or 0.0)
+        parallelism = data.get("parallelism") or {}
+        replicas = int(parallelism.get("dp_attention") or 1)
+        kv = data.get("kv_bytes_per_replica")
+        if kv is None or data.get("memory_bytes_per_replica") is None:
+            kv = batch * context * float(data["kv_bytes_per_token"])
+            weights = float(data.get("weights_bytes") or 0.0)
+        else:
+            kv = float(kv)
+            weights = float(data["memory_bytes_per_replica"]) - kv
+        label = (f"batch {batch} x {replicas} attention replicas" if replicas > 1
+                 else f"batch {batch}")
+        return cls(capacity, weights, kv, context, label)
+
+    def kv_at(self, contexts: Sequence[float]) -> list[float]:
+        """The same batch's KV at other context lengths (linear in the context)."""
+        if self.context_tokens <= 0:
+            return [0.0 for _ in contexts]
+        return [self.kv_bytes * s / self.context_tokens for s in contexts]
+
+
 def kv_cache_plot(context_tokens: Sequence[float], curves: Mapping[str, Sequence[float]],
                   limits: Mapping[str, float], title: str = "KV cache against sequence length",
                   weights_bytes: float = 0.0,
@@ -312,15 +352,20 @@ def kv_cache_plot(context_tokens: Sequence[float], curves: Mapping[str, Sequence
                 axes.plot(context_tokens, [(v + weights_bytes) / GB for v in values],
                           color=_color(i), linestyle="--", linewidth=1.0,
                           label=f"{name} + weights")
-        for j, (name, level) in enumerate(limits.items()):
+        top = max([*limits.values(), 0.0]) / GB
+        placed: list[float] = []
+        for j, (name, level) in enumerate(sorted(limits.items(), key=lambda kv: -kv[1])):
             axes.axhline(level / GB, color="#57606a", linestyle=(0, (4, 2 + 2 * j)),
                          linewidth=1.2)
+            # a label within 6% of the axis of one above it goes below its own line
+            crowded = any(abs(level / GB - other) < 0.06 * top * 1.6 for other in placed)
             axes.annotate(f"{name}: {level / GB:,.0f} GB", (0.99, level / GB),
                           xycoords=("axes fraction", "data"), textcoords="offset points",
-                          xytext=(0, 3), fontsize=8, color="#57606a", ha="right")
+                          xytext=(0, -11 if crowded else 3), fontsize=8, color="#57606a",
+                          ha="right")
+            placed.append(level / GB)
         axes.set_xlabel("sequence length (tokens)")
         axes.set_ylabel("memory (GB)")
-        top = max([*limits.values(), 0.0]) / GB
         axes.set_ylim(0, top * 1.6 if top > 0 else None)  # keep the limits in view
         axes.legend(loc="upper left", fontsize=8)
         return _svg(axes)
@@ -756,17 +801,14 @@ def _shared_figures(data: Mapping[str, Any], where: str) -> list[str]:
 
 def _estimate_kv_figure(data: Mapping[str, Any]) -> str:
     """KV against context for the estimate's batch, with the HBM and HBM-after-weights lines."""
-    capacity = float(data["memory_capacity_bytes"])
-    weights = float(data.get("weights_bytes") or 0.0)
-    longest = max(float(data.get("context_tokens") or 0.0) * 1.25, 32768.0)
-    contexts = [longest * i / 48 for i in range(1, 49)]
-    batch = int(data.get("max_batch") or 0) or 1
-    curves = kv_cache_curves(float(data["kv_bytes_per_token"]), [batch], contexts)
-    limits = {"HBM of a replica": capacity}
-    if weights > 0:
-        limits["HBM after weights"] = capacity - weights
-    context = float(data.get("context_tokens") or 0.0)
-    point = ((context, batch * context * float(data["kv_bytes_per_token"])) if context > 0
+    replica = ReplicaKv.from_estimate(data)
+    longest = max(replica.context_tokens * 1.25, 32768.0)
+    contexts = [longest * i / 48 for i in range(49)]  # from 0, through the operating point
+    curves = {replica.label: replica.kv_at(contexts)}
+    limits = {"HBM of a replica": replica.capacity_bytes}
+    if replica.weights_bytes > 0:
+        limits["HBM after weights"] = replica.capacity_bytes - replica.weights_bytes
+    point = ((replica.context_tokens, replica.kv_bytes) if replica.context_tokens > 0
              else None)
     return kv_cache_plot(contexts, curves, limits,
                          title=f"KV cache against sequence length on {data.get('system', '')}",
