@@ -132,13 +132,14 @@ def dp_prefill_steps(inp: _Inputs, layout: Layout, chunk: PrefillChunk, batch: f
     its H200 DeepSeek-R1 run sets 1,151 = 1,024 + 127 for 128 sequences of 1,024-token
     prompts), or the whole budget when that is no more than b, so a replica prefills
     X = min(K·P_c, R) tokens; a prompt longer than R is prefilled in pieces of R, in a share
-    λ·P_c / R of the steps; under a step-time limit R is also capped at ``room_limit``, the
-    prompt tokens a replica's step can add within the limit (:func:`evaluate_ep`). Over N
-    replicas the busiest holds max X: the steps
-    below are its values v with P(max = v) = F(v)^N − F(v⁻)^N, and the replicas' mean there is
-    (v + (N − 1)·E[X | X ≤ v]) / N, scaled so that the mean over all steps is λ·P_c. With
-    ``attention_dp_balance`` = 1 replicas start prompts in the same steps (TensorRT-LLM's
-    attention_dp_config enable_balance) and every step carries the mean.
+    λ·P_c / R of the steps. Under a step-time limit R is also capped at ``room_limit``, the
+    prompt tokens a replica's step can add within the limit (:func:`evaluate_ep`).
+
+    Over N replicas the busiest holds max X: the kinds of step returned are its values v, with
+    P(max = v) = F(v)^N − F(v⁻)^N, and the replicas' mean there is (v + (N − 1)·E[X | X ≤ v])
+    / N, scaled so that the mean over all steps is λ·P_c. With ``attention_dp_balance`` = 1
+    the replicas start prompts in the same steps (TensorRT-LLM's attention_dp_config
+    enable_balance) and every step carries the mean.
     """
     per_seq = chunk.tokens_per_step
     fluid = (DpPrefillStep(1.0, per_seq, per_seq),)
@@ -238,12 +239,12 @@ def evaluate_ep(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
         headroom over a decode-only step computes; unlimited without a limit."""
         if lim.target_step_s <= 0:
             return math.inf
-        decode_only = at(0.0, 0.0).step_s
+        decode_only = at(0.0, 0.0)
         probe = 1000.0  # prompt tokens; the step grows linearly with them
-        slope = (at(0.0, probe / max(at(0.0, 0.0).batch, 1.0)).step_s - decode_only) / probe
+        slope = (at(0.0, probe / max(decode_only.batch, 1.0)).step_s - decode_only.step_s) / probe
         if slope <= 0:
             return math.inf
-        return max(lim.target_step_s - decode_only, 0.0) / slope
+        return max(lim.target_step_s - decode_only.step_s, 0.0) / slope
 
     def step(batch: float, work: PrefillChunk | None) -> EpPoint:
         """The mean step at ``batch``: steps where a replica prefills, mixed with decode-only
@@ -308,13 +309,13 @@ def evaluate_ep(inp: _Inputs, layout: Layout, lim: _Limits) -> DecodeCapacity:
 
 
 def _mean_step(kinds: list[tuple[float, EpPoint]]) -> EpPoint:
-    """The probability-weighted mean of several kinds of step."""
+    """The probability-weighted mean of several kinds of step (of one batch)."""
     total = sum(p for p, _ in kinds)
-
-    def mean(term: str) -> float:
-        return sum(p * float(getattr(point, term)) for p, point in kinds) / total
-    return EpPoint(kinds[0][1].batch, mean("step_s"), mean("compute_s"), mean("memory_s"),
-                   mean("communication_s"))
+    return EpPoint(kinds[0][1].batch,
+                   sum(p * k.step_s for p, k in kinds) / total,
+                   sum(p * k.compute_s for p, k in kinds) / total,
+                   sum(p * k.memory_s for p, k in kinds) / total,
+                   sum(p * k.communication_s for p, k in kinds) / total)
 
 
 def ep_prefill_tokens_per_s_per_unit(inp: _Inputs, layout: Layout, prompt_tokens: float,
