@@ -78,12 +78,16 @@ Tolerance 50%: wide-EP throughput depends on engine settings the publications do
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import assert_never
 
 from planner.perf.assumptions import CalibrationCase
 
-__all__ = ["MOE_RUNS", "MOE_WORKLOAD", "TOLERANCE", "MoeRun", "cases"]
+__all__ = ["MOE_RUNS", "MOE_WORKLOAD", "TOLERANCE", "MoeRun", "Pool", "cases",
+           "per_accelerator"]
 
 TOLERANCE = 0.50
 MOE_WORKLOAD = "workloads/calibration/moe_pool.yaml"
@@ -120,15 +124,51 @@ _PART2_BF16_BATCH = "efficiency.ep_max_batch_per_rank=768"
 _PART2_FP4_BATCH = "efficiency.ep_max_batch_per_rank=1024"
 
 
+class Pool(StrEnum):
+    """Which throughput a case publishes."""
+
+    PREFILL = "prefill"  # input tokens/s of the prefill pool
+    DECODE = "decode"  # output tokens/s of the decode pool
+    COLOCATED = "colocated"  # output tokens/s of the whole deployment (one pool)
+
+    @property
+    def quantity(self) -> str:
+        """The calibration table the case belongs to."""
+        match self:
+            case Pool.PREFILL:
+                return "input tokens/s per accelerator (prefill pool)"
+            case Pool.DECODE:
+                return "output tokens/s per accelerator (decode pool)"
+            case Pool.COLOCATED:
+                return "output tokens/s per accelerator (colocated, attention DP)"
+            case _:
+                assert_never(self)
+
+    @property
+    def json_key(self) -> str:
+        """Where ``planner estimate --format json`` reports the pool's tokens/s per unit."""
+        return ("tokens_per_s_per_unit" if self is Pool.COLOCATED
+                else f"{self.value}.tokens_per_s_per_unit")
+
+
+def per_accelerator(workload: str, system: str, sets: Sequence[str], pool: Pool) -> float:
+    """The pool's tokens/s per accelerator from ``planner.api.estimate`` (the CLI's path) on a
+    workload file of this repository with ``--set`` overrides."""
+    from planner.api import estimate
+
+    result = estimate(_REPO / workload, system, list(sets)).to_dict()
+    accelerators = float(result["accelerators_needed"]) / float(result["units_needed"])
+    rates = result if pool is Pool.COLOCATED else result[pool.value]
+    return float(rates["tokens_per_s_per_unit"]) / accelerators
+
+
 @dataclass(frozen=True, slots=True)
 class MoeRun:
     """One published pool throughput per accelerator and how to reproduce it."""
 
     name: str
     system: str
-    # "prefill" (input tokens/s of the prefill pool), "decode" (output tokens/s of the decode
-    # pool) or "colocated" (output tokens/s of the whole deployment)
-    pool: str
+    pool: Pool
     published_per_accelerator: float
     sets: tuple[str, ...]
     source: str
@@ -140,48 +180,46 @@ class MoeRun:
         per unit is the prediction."""
         flags = " ".join(f"--set '{item}'" if " " in item else f"--set {item}"
                          for item in self.sets)
-        quantity = ("tokens_per_s_per_unit" if self.pool == "colocated"
-                    else f"{self.pool}.tokens_per_s_per_unit")
         return (f"planner estimate {MOE_WORKLOAD} --hardware {self.system} {flags} "
-                f"--format json  # {quantity} / accelerators")
+                f"--format json  # {self.pool.json_key} / accelerators")
 
 
 MOE_RUNS: tuple[MoeRun, ...] = (
-    MoeRun("SGLang H100 prefill EP32, 2K prompts", "dgx-h100", "prefill", 52300 / 8,
+    MoeRun("SGLang H100 prefill EP32, 2K prompts", "dgx-h100", Pool.PREFILL, 52300 / 8,
            ("layout.prefill.ep=32",), _LMSYS_H100, "moe-fit"),
-    MoeRun("SGLang H100 prefill EP32, 4K prompts", "dgx-h100", "prefill", 50302 / 8,
+    MoeRun("SGLang H100 prefill EP32, 4K prompts", "dgx-h100", Pool.PREFILL, 50302 / 8,
            ("layout.prefill.ep=32", "input_tokens=4000"), _LMSYS_H100, "moe-fit"),
-    MoeRun("SGLang H100 decode EP72, 2K inputs", "dgx-h100", "decode", 22300 / 8,
+    MoeRun("SGLang H100 decode EP72, 2K inputs", "dgx-h100", Pool.DECODE, 22300 / 8,
            ("layout.decode.ep=72",), _LMSYS_H100, "moe-fit"),
-    MoeRun("SGLang H100 prefill EP32, 1K prompts", "dgx-h100", "prefill", 57674 / 8,
+    MoeRun("SGLang H100 prefill EP32, 1K prompts", "dgx-h100", Pool.PREFILL, 57674 / 8,
            ("layout.prefill.ep=32", "input_tokens=1000"), _LMSYS_H100, "moe-check"),
-    MoeRun("DeepSeek profile H800 prefill EP32, 4K prompts", "hgx-h800", "prefill", 62713 / 8,
+    MoeRun("DeepSeek profile H800 prefill EP32, 4K prompts", "hgx-h800", Pool.PREFILL, 62713 / 8,
            ("layout.prefill.ep=32", "input_tokens=4096"), _DEEPSEEK_PROFILE, "moe-check"),
-    MoeRun("DeepSeek H800 prefill EP32, 56% cache hits, day load", "hgx-h800", "prefill",
+    MoeRun("DeepSeek H800 prefill EP32, 56% cache hits, day load", "hgx-h800", Pool.PREFILL,
            73700 / 8, ("layout.prefill.ep=32", *_DEEPSEEK_LENGTHS,
                        "prefix_cache_hit_fraction=0.563", *_DEEPSEEK_LOAD),
            _DEEPSEEK, "moe-check"),
-    MoeRun("DeepSeek H800 decode EP144, 20 tokens/s/user", "hgx-h800", "decode", 14800 / 8,
+    MoeRun("DeepSeek H800 decode EP144, 20 tokens/s/user", "hgx-h800", Pool.DECODE, 14800 / 8,
            ("layout.decode.ep=144", *_DEEPSEEK_LENGTHS, "interactivity=20 tokens/s"),
            _DEEPSEEK, "moe-check"),
-    MoeRun("SGLang GB200 decode EP48 (Part I)", "gb200-nvl72", "decode", 7583,
+    MoeRun("SGLang GB200 decode EP48 (Part I)", "gb200-nvl72", Pool.DECODE, 7583,
            ("layout.decode.ep=48",), _GB200_1, "moe-check"),
-    MoeRun("SGLang GB200 prefill EP8, BF16 attn, FP8 MoE", "gb200-nvl72", "prefill", 18471,
+    MoeRun("SGLang GB200 prefill EP8, BF16 attn, FP8 MoE", "gb200-nvl72", Pool.PREFILL, 18471,
            ("layout.prefill.ep=8",), _GB200_2, "moe-check"),
-    MoeRun("SGLang GB200 decode EP48, BF16 attn, FP8 MoE", "gb200-nvl72", "decode", 9087,
+    MoeRun("SGLang GB200 decode EP48, BF16 attn, FP8 MoE", "gb200-nvl72", Pool.DECODE, 9087,
            ("layout.decode.ep=48", _PART2_BF16_BATCH), _GB200_2, "moe-check"),
-    MoeRun("SGLang GB200 prefill EP8, FP8 attn, NVFP4 MoE", "gb200-nvl72", "prefill", 26156,
+    MoeRun("SGLang GB200 prefill EP8, FP8 attn, NVFP4 MoE", "gb200-nvl72", Pool.PREFILL, 26156,
            ("layout.prefill.ep=8", *_FP4), _GB200_2, "moe-check"),
-    MoeRun("SGLang GB200 decode EP48, FP8 attn, NVFP4 MoE", "gb200-nvl72", "decode", 13386,
+    MoeRun("SGLang GB200 decode EP48, FP8 attn, NVFP4 MoE", "gb200-nvl72", Pool.DECODE, 13386,
            ("layout.decode.ep=48", *_FP4, _PART2_FP4_BATCH), _GB200_2, "moe-check"),
-    MoeRun("TRT-LLM R1 B200 DP8+EP8, FP4, FP8 KV, batch 896", "dgx-b200", "colocated",
+    MoeRun("TRT-LLM R1 B200 DP8+EP8, FP4, FP8 KV, batch 896", "dgx-b200", Pool.COLOCATED,
            5393.2755, (*_TRTLLM_R1_LAYOUT, *_FP4, "efficiency.ep_max_batch_per_rank=896",
                        "efficiency.prefill_batch_tokens=2048"), _TRTLLM_R1, "moe-check"),
-    MoeRun("TRT-LLM R1 B200 DP8+EP8, FP4, BF16 KV, batch 384", "dgx-b200", "colocated",
+    MoeRun("TRT-LLM R1 B200 DP8+EP8, FP4, BF16 KV, batch 384", "dgx-b200", Pool.COLOCATED,
            4548.0105, (*_TRTLLM_R1_LAYOUT, "weights_precision=fp4", "compute_precision=fp4",
                        "efficiency.ep_max_batch_per_rank=384",
                        "efficiency.prefill_batch_tokens=1536"), _TRTLLM_R1, "moe-check"),
-    MoeRun("TRT-LLM R1 H200 DP8+EP8, FP8, BF16 KV, batch 128", "dgx-h200", "colocated",
+    MoeRun("TRT-LLM R1 H200 DP8+EP8, FP8, BF16 KV, batch 128", "dgx-h200", Pool.COLOCATED,
            1436.1584, (*_TRTLLM_R1_LAYOUT, "efficiency.ep_max_batch_per_rank=128",
                        "efficiency.prefill_batch_tokens=1151"), _TRTLLM_R1, "moe-check"),
 )
@@ -189,23 +227,14 @@ MOE_RUNS: tuple[MoeRun, ...] = (
 
 def predicted_per_accelerator(run: MoeRun) -> float:
     """The pool's tokens/s per accelerator from ``planner.api.estimate`` (the CLI's path)."""
-    from planner.api import estimate
-
-    result = estimate(_REPO / MOE_WORKLOAD, run.system, list(run.sets)).to_dict()
-    accelerators = float(result["accelerators_needed"]) / float(result["units_needed"])
-    if run.pool == "colocated":
-        return float(result["tokens_per_s_per_unit"]) / accelerators
-    return float(result[run.pool]["tokens_per_s_per_unit"]) / accelerators
+    return per_accelerator(MOE_WORKLOAD, run.system, run.sets, run.pool)
 
 
 def cases() -> list[CalibrationCase]:
     """Every published wide-EP pool throughput with the model's prediction."""
     out = []
     for run in MOE_RUNS:
-        quantity = {"prefill": "input tokens/s per accelerator (prefill pool)",
-                    "decode": "output tokens/s per accelerator (decode pool)",
-                    "colocated": "output tokens/s per accelerator (colocated, attention DP)"
-                    }[run.pool]
+        quantity = run.pool.quantity
         out.append(CalibrationCase(run.name, quantity, "tokens/s",
                                    run.published_per_accelerator, predicted_per_accelerator(run),
                                    run.tolerance, run.source, run.command(), run.group))

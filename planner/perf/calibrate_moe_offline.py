@@ -31,17 +31,16 @@ experts), the H100 row with 5,000-token prompts 37% low.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from planner.catalog.schema import Precision
 from planner.perf.assumptions import CalibrationCase
+from planner.perf.calibrate_moe import Pool, per_accelerator
 
 __all__ = ["MISSES", "ROWS", "TOLERANCE", "WORKLOAD", "MoeOverviewRow", "cases", "misses"]
 
 TOLERANCE = 0.50  # as for the other MoE cases (planner.perf.calibrate_moe)
 WORKLOAD = "workloads/calibration/offline.yaml"
 GROUP = "moe-offline-check"
-_REPO = Path(__file__).resolve().parents[2]
 _SOURCE = ("https://github.com/NVIDIA/TensorRT-LLM/blob/00f37686aa854010d68bcbd0f4ab000221541ca6/"
            "docs/source/performance/perf-overview.md (Qwen3-235B-A22B table; batch limit and "
            "token budget from trtllm-bench's tensorrt_llm/bench/build/tuning.py)")
@@ -78,7 +77,7 @@ class MoeOverviewRow:
     def command(self) -> str:
         flags = " ".join(f"--set {item}" for item in self.sets())
         return (f"planner estimate {WORKLOAD} --hardware {self.system} {flags} "
-                "--format json  # tokens_per_s_per_unit / accelerators")
+                f"--format json  # {Pool.COLOCATED.json_key} / accelerators")
 
 
 _B200, _H200, _H100 = "dgx-b200", "dgx-h200", "dgx-h100"
@@ -119,18 +118,13 @@ MISSES: tuple[str, ...] = ("TRT-LLM Qwen3-235B dgx-b200 DP8+EP8 128/4096",)
 def predicted_per_accelerator(row: MoeOverviewRow, extra: tuple[str, ...] = ()) -> float:
     """Output tokens/s per accelerator from ``planner.api.estimate`` (the CLI's path), with
     ``extra`` overrides after the row's own."""
-    from planner.api import estimate
-
-    result = estimate(_REPO / WORKLOAD, row.system, [*row.sets(), *extra]).to_dict()
-    accelerators = float(result["accelerators_needed"]) / float(result["units_needed"])
-    return float(result["tokens_per_s_per_unit"]) / accelerators
+    return per_accelerator(WORKLOAD, row.system, (*row.sets(), *extra), Pool.COLOCATED)
 
 
 def _case(row: MoeOverviewRow) -> CalibrationCase:
-    return CalibrationCase(row.name, "output tokens/s per accelerator (colocated, attention DP)",
-                           "tokens/s", row.published_tokens_per_s / _GPUS,
-                           predicted_per_accelerator(row), TOLERANCE, _SOURCE, row.command(),
-                           GROUP)
+    return CalibrationCase(row.name, Pool.COLOCATED.quantity, "tokens/s",
+                           row.published_tokens_per_s / _GPUS, predicted_per_accelerator(row),
+                           TOLERANCE, _SOURCE, row.command(), GROUP)
 
 
 def cases() -> list[CalibrationCase]:

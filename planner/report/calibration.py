@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from planner.report.fmt import readable_number
 from planner.report.model import KeyValues, Report, Table
 from planner.units import Dimension, format_quantity
 
@@ -19,12 +20,7 @@ def _value(value: float, unit: str, quantity: str = "") -> str:
     dimension = _UNIT_DIMENSIONS.get(unit)
     if dimension is not None:
         return format_quantity(value, dimension, digits=4)
-    if abs(value) >= 1e6:
-        number = format_quantity(value, Dimension.COUNT, digits=4)
-    elif abs(value) >= 100:
-        number = f"{value:,.0f}"
-    else:
-        number = f"{value:.3g}"
+    number = readable_number(value, 3, large_digits=4)
     return number if not unit or unit in quantity else f"{number} {unit}"
 
 

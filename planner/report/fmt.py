@@ -8,7 +8,7 @@ from typing import Any
 
 from planner.units import Dimension, format_quantity
 
-__all__ = ["LABELS", "format_value", "label"]
+__all__ = ["LABELS", "format_value", "label", "readable_number"]
 
 _SUFFIXES: tuple[tuple[str, Dimension | str], ...] = (
     ("_usd_per_million_tokens", "usd_per_mtok"),
@@ -113,13 +113,13 @@ LABELS: dict[str, str] = {
 }
 
 
-def _readable(number: float, digits: int) -> str:
-    """A figure without exponents: 2.79M, 10,660, 476.8 (``digits`` significant below 1,000)."""
+def readable_number(number: float, digits: int, large_digits: int | None = None) -> str:
+    """A figure without exponents: 2.79M, 10,660, 476.8 (``digits`` significant below 1,000,
+    ``large_digits``, default ``digits``, from a million up); 999.7 at 3 digits is 1,000."""
     if abs(number) >= 1e6:
-        return format_quantity(number, Dimension.COUNT, digits=digits)
-    if abs(number) >= 1000:
-        return f"{number:,.0f}"
-    return f"{number:,.{digits}g}"
+        return format_quantity(number, Dimension.COUNT, digits=large_digits or digits)
+    short = f"{number:,.{digits}g}"
+    return f"{number:,.0f}" if abs(number) >= 1000 or "e" in short else short
 
 
 def format_value(key: str, value: Any) -> str:
@@ -136,7 +136,7 @@ def format_value(key: str, value: Any) -> str:
             return f"{math.floor(number + 1e-9):,d}"
         if (rate := _RATE_OF.match(key)) and rate.group("what") not in ("flops", "bytes",
                                                                           "usd", "tokens"):
-            return f"{_readable(number, 3)} {rate.group('what')}/s"
+            return f"{readable_number(number, 3)} {rate.group('what')}/s"
         base = key
         for tail in _PER_TAILS:
             if base.endswith(tail) and "tokens_per_s" not in base:
@@ -146,8 +146,8 @@ def format_value(key: str, value: Any) -> str:
                 if isinstance(unit, Dimension):
                     return format_quantity(number, unit)
                 if unit == "usd_per_mtok":
-                    return f"{_readable(number, 3)} USD/Mtok"
-                return f"{_readable(number, 4)} {unit}"
+                    return f"{readable_number(number, 3)} USD/Mtok"
+                return f"{readable_number(number, 4)} {unit}"
         if abs(number) >= 1e6:
             return format_quantity(number, Dimension.COUNT, digits=4)
         if isinstance(value, int) or number.is_integer() or abs(number) >= 1000:

@@ -88,3 +88,9 @@ def test_findings_say_when_nothing_binds() -> None:
     assert plan_findings(quiet) == [
         "no site, link or purchase limit binds: the work itself sets the cost, and more "
         "capacity would not lower it."]
+
+
+def test_a_rate_that_rounds_up_to_a_thousand_has_no_exponent() -> None:
+    # 999.7 at three significant digits is "1e+03" in Python's g format
+    assert format_value("requests_per_s", 999.7) == "1,000 requests/s"
+    assert format_value("requests_per_s", 12.34) == "12.3 requests/s"
